@@ -1,0 +1,184 @@
+"""Everything a build writes, into a folder that appears only when all of it is written."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelkit.io import atomic_output_dir, write_json
+from labelkit.manifest import git_commit, package_versions
+
+
+def write_build(out: Path, *, force, config, raw, data, lfs, lf_paths, votes, selection, prior, proba_train,
+                end_model, preds, metrics, audit, timer) -> dict:
+    from labelkit.analysis import lf_examples, lf_summary, matrix_stats
+
+    classes = data.schema.classes
+    summary = lf_summary(votes.L["train"], votes.lf_names, classes, L_dev=votes.L["dev"], y_dev=data.gold["dev"],
+                         kinds=votes.kinds)
+    examples = lf_examples(data.frames["train"], votes.L["train"], data.frames["dev"], votes.L["dev"],
+                           data.gold["dev"], votes.lf_names, classes, id_column=config.data.id_column,
+                           text_column=config.data.text_column, k=config.lfs.examples, seed=config.task.seed)
+    manifest = build_manifest(config, raw, lf_paths, votes, timer)
+    metrics = {
+        "task": {"name": config.task.name, "classes": list(classes),
+                 "rows": {s: len(f) for s, f in data.frames.items()},
+                 "rows_before_audit": {s: len(f) for s, f in raw.frames.items()}},
+        "policy": _policy(),
+        "label_models": {
+            "chosen": selection.name, "dev_scores": selection.dev_scores, "metric": config.label_model.metric,
+            "class_prior": dict(zip(classes, np.round(prior, 4).tolist())),
+            "calibration": _calibration(selection.model.predict_proba(votes.L["dev"]), data.gold["dev"]),
+        },
+        "label_matrix": {s: matrix_stats(L) for s, L in votes.L.items()},
+        "lf_summary": summary,
+        "lf_errors": votes.errors,
+        "end_model": None if end_model is None else {
+            "C": end_model.C, "dev_accuracy_by_C": {str(k): v for k, v in end_model.dev_scores.items()},
+            "train_rows": end_model.train_rows, "labels": config.end_model.labels},
+        **metrics,
+        "manifest": {"seed": config.task.seed, "git": manifest["git"], "lf_source_sha256": manifest["lf_source_sha256"],
+                     "inputs": {s: v["sha256"][:12] for s, v in manifest["inputs"].items()}},
+    }
+    if audit is not None:
+        metrics["audit"] = _audit_section(audit, config, data, raw, metrics.pop("audit_before_after", None))
+    with atomic_output_dir(out, force=force) as tmp:
+        _write_train_labels(tmp, config, data, votes, proba_train, selection, prior)
+        _write_test_predictions(tmp, config, data, preds)
+        write_json(tmp / "lf_summary.json", {"lf_summary": summary, "examples": examples})
+        pd.DataFrame(summary).to_csv(tmp / "lf_summary.csv", index=False)
+        if end_model is not None:
+            import joblib
+
+            joblib.dump(end_model, tmp / "model.joblib")
+        if audit is not None:
+            _write_audit(tmp, audit, config)
+        _write_reports(tmp, metrics, examples)
+        write_json(tmp / "metrics.json", metrics)
+        manifest["timings_seconds"] = dict(timer.timings)
+        write_json(tmp / "manifest.json", manifest)
+    return metrics
+
+
+def build_manifest(config, raw, lf_paths, votes, timer) -> dict:
+    from labelkit.lfs import lf_source_hash
+
+    root = Path(config.path).parent if config.path else Path.cwd()
+    return {
+        "labelkit_build": 1,
+        "config_path": str(config.path) if config.path else None,
+        "config": config.to_dict(),
+        "seed": config.task.seed,
+        "inputs": raw.inputs,
+        "lf_modules": [str(p) for p in lf_paths],
+        "lf_source_sha256": lf_source_hash(lf_paths) if lf_paths else None,
+        "lf_names": votes.lf_names,
+        "spacy_pipeline": votes.parser_description,
+        "versions": package_versions(),
+        "git": git_commit(root),
+    }
+
+
+def _policy() -> str:
+    from labelkit.baselines import POLICY
+
+    return POLICY
+
+
+def _calibration(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    out = {"bins": [], "confidence": [], "accuracy": [], "count": []}
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            out["bins"].append([round(edges[b], 2), round(edges[b + 1], 2)])
+            out["confidence"].append(round(float(confidence[mask].mean()), 4))
+            out["accuracy"].append(round(float(correct[mask].mean()), 4))
+            out["count"].append(int(mask.sum()))
+    return out
+
+
+def _write_train_labels(tmp: Path, config, data, votes, proba, selection, prior) -> None:
+    from labelkit.labelmodels import hard_predictions
+
+    classes = data.schema.classes
+    frame = data.frames["train"]
+    table = pd.DataFrame({config.data.id_column: frame[config.data.id_column].to_numpy()})
+    if config.data.text_column in frame.columns:
+        table[config.data.text_column] = frame[config.data.text_column].to_numpy()
+    L = votes.L["train"]
+    for j, name in enumerate(votes.lf_names):
+        table[f"lf_{name}"] = [classes[v] if v >= 0 else "" for v in L[:, j]]
+    for k, name in enumerate(classes):
+        table[f"prob_{name}"] = np.round(proba[:, k], 6)
+    covered = (L >= 0).any(axis=1)
+    hard = hard_predictions(proba, prior)
+    table["weak_label"] = [classes[i] for i in hard]
+    table["covered"] = covered
+    table.to_csv(tmp / "train_labels.csv", index=False)
+
+
+def _write_test_predictions(tmp: Path, config, data, preds: dict) -> None:
+    classes = data.schema.classes
+    frame = data.frames["test"]
+    table = pd.DataFrame({"row_id": frame[config.data.id_column].astype(str).to_numpy()})
+    if config.data.text_column in frame.columns:
+        table["text"] = frame[config.data.text_column].to_numpy()
+    table["gold"] = [classes[i] for i in data.gold["test"]]
+    for name, pred in preds.items():
+        table[f"pred_{name}"] = [classes[i] for i in pred]
+    for column in list(config.evaluate.slice_columns or config.data.slice_columns) + [config.data.time_column]:
+        if column and column in frame.columns and column not in table.columns:
+            table[column] = frame[column].to_numpy()
+    table.to_csv(tmp / "test_predictions.csv", index=False)
+
+
+def _audit_section(audit, config, data, raw, before_after) -> dict:
+    findings = _all_findings(audit)
+    summary = (findings.groupby(["reason", "split"]).size().reset_index(name="count").to_dict("records")
+               if len(findings) else [])
+    texts = {}
+    for split, frame in raw.frames.items():
+        if config.data.text_column in frame.columns:
+            texts[split] = dict(zip(frame[config.data.id_column].astype(str), frame[config.data.text_column]))
+    examples = []
+    for reason, group in findings.groupby("reason", sort=True):
+        for record in group.head(3).to_dict("records"):
+            text = texts.get(record["split"], {}).get(str(record["row_id"]), "")
+            examples.append({"reason": reason, "split": record["split"], "row_id": str(record["row_id"]),
+                             "text": "" if text != text else str(text)[:240], "evidence": str(record["evidence"])})
+    return {
+        "summary": summary,
+        "accounting": audit.clean.accounting,
+        "before_after": before_after or {},
+        "examples": examples,
+        "warnings": list(getattr(audit.result, "warnings", [])),
+    }
+
+
+def _all_findings(audit) -> pd.DataFrame:
+    parts = [audit.result.findings]
+    if audit.weak_findings is not None and len(audit.weak_findings):
+        parts.append(audit.weak_findings)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _write_audit(tmp: Path, audit, config) -> None:
+    folder = tmp / "cleaned"
+    folder.mkdir()
+    for split, frame in audit.clean.splits.items():
+        frame.to_csv(folder / f"{split}.csv", index=False)
+    audit.clean.quarantine.to_csv(tmp / "quarantine.csv", index=False)
+    _all_findings(audit).to_csv(tmp / "audit_findings.csv", index=False)
+
+
+def _write_reports(tmp: Path, metrics: dict, examples: dict) -> None:
+    from labelkit.report import render_html, render_markdown
+
+    extra = {"lf_examples": examples}
+    (tmp / "report.md").write_text(render_markdown(metrics, extra), encoding="utf-8")
+    (tmp / "report.html").write_text(render_html(metrics, extra), encoding="utf-8")

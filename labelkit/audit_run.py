@@ -1,0 +1,65 @@
+"""`labelkit audit` as a library call: audit the splits, write cleaned data and the quarantine file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from labelkit.config import Config
+from labelkit.data import load_task_data
+from labelkit.io import atomic_output_dir, write_json
+
+FAIL_REASONS = {
+    "leakage": ("leak", "cross_split"),
+    "test-rows": ("test_row",),
+    "label-issues": ("label_issue",),
+    "duplicates": ("duplicate",),
+}
+
+
+def run_audit_command(config: Config, *, out: Path, force: bool = False, notify=None) -> dict:
+    from labelkit.manifest import StageTimer
+    from labelkit.pipeline import run_audit
+
+    timer = StageTimer(notify)
+    with timer.stage("load data"):
+        data = load_task_data(config)
+    with timer.stage("audit"):
+        outcome = run_audit(config, data)
+    findings = outcome.result.findings
+    report = {
+        "task": config.task.name,
+        "summary": summary_counts(findings),
+        "accounting": outcome.clean.accounting,
+        "warnings": list(getattr(outcome.result, "warnings", [])),
+        "findings": len(findings),
+        "out": str(out),
+    }
+    with timer.stage("write"):
+        with atomic_output_dir(out, force=force) as tmp:
+            (tmp / "cleaned").mkdir()
+            for split, frame in outcome.clean.splits.items():
+                frame.to_csv(tmp / "cleaned" / f"{split}.csv", index=False)
+            outcome.clean.quarantine.to_csv(tmp / "quarantine.csv", index=False)
+            findings.to_csv(tmp / "audit_findings.csv", index=False)
+            write_json(tmp / "audit.json", report)
+            write_json(tmp / "manifest.json", {"labelkit_audit": 1, "inputs": data.inputs, "config": config.to_dict(),
+                                               "timings_seconds": timer.timings})
+    return report
+
+
+def summary_counts(findings: pd.DataFrame) -> list[dict]:
+    if not len(findings):
+        return []
+    counts = findings.groupby(["reason", "split"]).size().reset_index(name="count")
+    return counts.to_dict("records")
+
+
+def audit_failures(report: dict, checks: list[str]) -> list[str]:
+    failures = []
+    for check in checks:
+        patterns = FAIL_REASONS[check]
+        n = sum(row["count"] for row in report["summary"] if any(p in row["reason"] for p in patterns))
+        if n:
+            failures.append(f"{check}: {n} finding(s)")
+    return failures

@@ -1,0 +1,74 @@
+"""`labelkit build`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from labelkit.cli.common import Narrator, config_options, handle_errors, load
+
+
+@click.command("build")
+@config_options
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder (default: runs/<task name>).")
+@click.option("--force", is_flag=True, help="Replace --out even if it is not a previous labelkit build.")
+@click.option("--wrench", type=click.Path(file_okay=False, exists=True), help="Build from a WRENCH folder (train/valid/test.json).")
+@click.option("--seed", type=int, help="Random seed (overrides task.seed).")
+@click.option("--engine", type=click.Choice(["local", "processes", "dask"]), help="Where LFs run (overrides lfs.engine).")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address for --engine dask (default: a LocalCluster).")
+@click.option("--lf-errors", type=click.Choice(["raise", "abstain"]), help="An LF that raises: stop (raise) or count the row as an abstain.")
+@click.option("--no-audit", is_flag=True, help="Skip the data-quality audit (train on the data as given).")
+@click.option("--fail-on", metavar="CHECKS", help="Exit 1 when any of these fail: guardrail,expectations,leakage,test-rows,too-good.")
+@click.option("--json", "as_json", is_flag=True, help="Print the headline metrics as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@handle_errors
+def build_cli(config, sets, out, force, wrench, seed, engine, scheduler, lf_errors, no_audit, fail_on, as_json, quiet):
+    """Run the whole pipeline on CONFIG (default: ./labelkit.toml, else the bundled example).
+
+    Audits the data, applies the labeling functions, picks a label model on the gold dev split, trains
+    an end model on the probabilistic labels and compares it with the baselines on the gold test split.
+
+    \b
+    Example:
+      labelkit build                                  # the bundled support-ticket example
+      labelkit build my_task/labelkit.toml --out runs/v2 --set end_model.labels=hard
+      labelkit build --wrench data/youtube --set task.name=youtube
+    """
+    from labelkit.pipeline import build, raise_for_failed
+
+    extra = {"task.seed": seed, "lfs.engine": engine, "lfs.scheduler": scheduler, "lfs.on_error": lf_errors}
+    if wrench:
+        extra["data.wrench"] = str(Path(wrench).resolve())
+    if no_audit:
+        extra["audit.enabled"] = False
+    cfg = load(config, sets, extra)
+    target = Path(out) if out else Path("runs") / cfg.task.name
+    checks = [c.strip() for c in fail_on.split(",") if c.strip()] if fail_on else None
+    if checks:
+        from labelkit.config import FAIL_ON
+
+        for check in checks:
+            if check not in FAIL_ON:
+                raise click.BadParameter(f"{check!r}; choose from {', '.join(FAIL_ON)}", param_hint="--fail-on")
+    narrate = Narrator(quiet)
+    outcome = build(cfg, out=target, force=force, notify=narrate, fail_on=checks)
+    if as_json:
+        click.echo(json.dumps({"out": str(outcome.out), "systems": outcome.metrics["systems"],
+                               "guardrails": outcome.metrics.get("guardrails", []),
+                               "failed_checks": outcome.failed_checks}, indent=2, default=str))
+    else:
+        print_summary(outcome)
+    raise_for_failed(outcome)
+
+
+def print_summary(outcome) -> None:
+    from labelkit.cli.tables import headline_table
+
+    metrics = outcome.metrics
+    click.echo(headline_table(metrics))
+    for warning in metrics.get("warnings", []):
+        click.echo(f"warning: {warning}")
+    for failure in metrics.get("guardrails", []):
+        click.echo(f"guardrail: {failure.get('message') or failure}")
+    click.echo(f"report: {outcome.out / 'report.html'}  (also report.md, metrics.json, manifest.json)")

@@ -1,0 +1,36 @@
+"""`labelkit lfs`: the report a domain expert iterates on."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from labelkit.cli.common import config_options, handle_errors, load
+
+
+@click.command("lfs")
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--examples", type=int, default=None, help="Example rows per LF and kind (default: lfs.examples).")
+@click.option("--lf-errors", type=click.Choice(["raise", "abstain"]), help="An LF that raises: stop, or count the row as an abstain.")
+@handle_errors
+def lfs_cli(config, sets, as_json, examples, lf_errors):
+    """Per LF: polarity, coverage, overlaps, conflicts, accuracy on the gold dev split, and example
+    rows where it fires, where it is wrong on dev and where it conflicts with other LFs.
+
+    \b
+    Example:
+      labelkit lfs                         # bundled example
+      labelkit lfs my_task/labelkit.toml --json > lfs.json
+    """
+    from labelkit.lfreport import lf_report
+
+    cfg = load(config, sets, {"lfs.on_error": lf_errors, "lfs.examples": examples})
+    report = lf_report(cfg)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    from labelkit.cli.tables import lf_table, lf_examples_text
+
+    click.echo(lf_table(report))
+    click.echo(lf_examples_text(report))

@@ -1,0 +1,84 @@
+"""Plain-text tables for the terminal (stdout). Reports for files live in labelkit/report/."""
+from __future__ import annotations
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * float(value):5.1f}%"
+
+
+def _ci(interval) -> str:
+    if not interval:
+        return ""
+    return f"[{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def headline_table(metrics: dict) -> str:
+    block = metrics["systems"]
+    rows = []
+    for name, entry in block["systems"].items():
+        rows.append([name, _pct(entry["accuracy"]), _ci(entry.get("accuracy_ci")), _pct(entry["macro_f1"]),
+                     _ci(entry.get("macro_f1_ci")), _pct(entry.get("coverage")) if "coverage" in entry else ""])
+    text = f"test set: {block['n']} gold rows, 95% bootstrap intervals\n"
+    text += _table(["system", "accuracy", "95% CI", "macro-F1", "95% CI", "coverage"], rows)
+    paired = block.get("paired_test")
+    if paired:
+        text += (f"\n{paired['model']} vs {paired['baseline']}: {paired['verdict']} "
+                 f"(accuracy difference {100 * paired['accuracy_difference']:+.1f} points, "
+                 f"95% CI {_ci(paired['accuracy_difference_ci'])}, McNemar p={paired['mcnemar_p']:.3g})")
+    chosen = metrics.get("label_models", {}).get("chosen")
+    if chosen:
+        scores = ", ".join(f"{k} {_pct(v).strip()}" for k, v in metrics["label_models"]["dev_scores"].items())
+        text += f"\nlabel model: {chosen} (dev {metrics['label_models'].get('metric', 'accuracy')}: {scores})"
+    return text
+
+
+def lf_table(report: dict) -> str:
+    rows = []
+    for lf in report["lf_summary"]:
+        rows.append([lf["name"], lf["kind"], ",".join(lf["polarity"]) or "—", _pct(lf["coverage"]),
+                     _pct(lf["overlaps"]), _pct(lf["conflicts"]), _pct(lf["dev_accuracy"]), str(lf["dev_n"])])
+    stats = report["label_matrix"]["train"]
+    head = (f"{report['task']}: {len(report['lf_summary'])} LFs on {stats['rows']} train rows; "
+            f"{_pct(stats['covered']).strip()} of rows get at least one vote, {stats['all_abstain_rows']} get none.\n")
+    errors = report.get("lf_errors") or {}
+    tail = "".join(f"\nLF {name} raised on {count} row(s) (counted as abstains)" for name, count in errors.items())
+    return head + _table(["LF", "kind", "polarity", "coverage", "overlaps", "conflicts", "dev acc", "dev n"], rows) + tail
+
+
+def lf_examples_text(report: dict) -> str:
+    lines = []
+    for name, entry in report["examples"].items():
+        lines.append(f"\n{name}")
+        for kind, label in (("fires", "fires"), ("wrong_on_dev", "wrong on dev"), ("conflicts", "conflicts")):
+            for example in entry.get(kind, []):
+                extra = f" (gold {example['gold']})" if "gold" in example else ""
+                if "others" in example:
+                    extra = " vs " + ", ".join(f"{k}={v}" for k, v in example["others"].items())
+                lines.append(f"  {label:12} → {example['vote']}{extra}: [{example['row_id']}] {example['text'][:100]}")
+    return "\n".join(lines)
+
+
+def audit_text(report: dict) -> str:
+    rows = [[r["reason"], r["split"], str(r["count"])] for r in report["summary"]]
+    text = _table(["reason", "split", "rows"], rows) if rows else "no findings"
+    acc = [[split, str(v["rows_in"]), str(v["kept"]), str(v["quarantined"]), str(v.get("flagged", 0))]
+           for split, v in report["accounting"].items()]
+    text += "\n\n" + _table(["split", "rows in", "kept", "quarantined", "flagged"], acc)
+    for warning in report.get("warnings", []):
+        text += f"\nwarning: {warning}"
+    return text + f"\ncleaned splits and quarantine.csv: {report['out']}"
+
+
+def compare_text(result: dict, *, flips: int = 10) -> str:
+    lines = []
+    for name, delta in (result.get("systems") or result.get("metric_deltas") or {}).items():
+        lines.append(f"{name}: {delta}")
+    for row in (result.get("flipped") or [])[:flips]:
+        lines.append(f"flipped: {row}")
+    return "\n".join(lines) if lines else str(result)

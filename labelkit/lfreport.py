@@ -1,0 +1,28 @@
+"""The LF report (`labelkit lfs`): everything an LF author needs, without training anything."""
+from __future__ import annotations
+
+from labelkit.analysis import lf_examples, lf_summary, matrix_stats
+from labelkit.config import Config
+from labelkit.data import load_task_data
+
+
+def lf_report(config: Config) -> dict:
+    from labelkit.pipeline import apply_votes, load_labeling_functions
+
+    data = load_task_data(config)
+    lfs = load_labeling_functions(config)[0] if data.votes is None else []
+    votes = apply_votes(config, data, lfs, splits=("train", "dev"))
+    classes = data.schema.classes
+    summary = lf_summary(votes.L["train"], votes.lf_names, classes, L_dev=votes.L["dev"], y_dev=data.gold["dev"],
+                         kinds=votes.kinds)
+    examples = lf_examples(data.frames["train"], votes.L["train"], data.frames["dev"], votes.L["dev"],
+                           data.gold["dev"], votes.lf_names, classes, id_column=config.data.id_column,
+                           text_column=config.data.text_column, k=config.lfs.examples, seed=config.task.seed)
+    return {
+        "task": config.task.name,
+        "classes": list(classes),
+        "label_matrix": {split: matrix_stats(L) for split, L in votes.L.items()},
+        "lf_errors": votes.errors,
+        "lf_summary": summary,
+        "examples": examples,
+    }

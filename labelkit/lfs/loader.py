@@ -1,0 +1,72 @@
+"""Find the LFs in LF modules: every LabelingFunction defined at a module's top level, in order."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from labelkit.errors import ConfigError, LabelingFunctionError
+from labelkit.lfs.core import LabelingFunction
+
+
+def load_lfs(paths: list[Path]) -> list[LabelingFunction]:
+    """Import each LF module (a .py file) and collect its LFs; LF names must be unique across modules."""
+    lfs: list[LabelingFunction] = []
+    origin: dict[str, Path] = {}
+    for path in paths:
+        for lf in _module_lfs(Path(path)):
+            if lf.name in origin:
+                raise LabelingFunctionError(
+                    f"Duplicate LF name {lf.name!r} in {path} (also defined in {origin[lf.name]}); LF names must be unique."
+                )
+            origin[lf.name] = Path(path)
+            lfs.append(lf)
+    return lfs
+
+
+def _module_lfs(path: Path) -> list[LabelingFunction]:
+    if not path.is_file():
+        raise ConfigError(f"LF module {path} does not exist.")
+    module_name = "labelkit_lfs_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # so row-wise LFs pickle by reference for process/Dask engines
+    try:
+        spec.loader.exec_module(module)
+    except LabelingFunctionError as exc:
+        raise LabelingFunctionError(f"{path}: {exc}") from None
+    except Exception as exc:  # the user's module failed to import: say where, not a traceback
+        line = _error_line(exc, path)
+        raise LabelingFunctionError(f"LF module {path}{line} failed to load: {type(exc).__name__}: {exc}") from None
+    explicit = getattr(module, "LFS", None)
+    if explicit is not None:
+        return list(explicit)
+    seen: set[int] = set()
+    found = []
+    for value in vars(module).values():
+        if isinstance(value, LabelingFunction) and id(value) not in seen:
+            seen.add(id(value))
+            found.append(value)
+    return found
+
+
+def _error_line(exc: BaseException, path: Path) -> str:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename) == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    if line is None and isinstance(exc, SyntaxError):
+        line = exc.lineno
+    return f":{line}" if line else ""
+
+
+def lf_source_hash(paths: list[Path]) -> str:
+    """SHA-256 over the LF modules' bytes, in order: any change to an LF changes the hash."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).name.encode())
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,34 @@
+"""run_audit: validate, run the selected checks on read-only copies, collect findings."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+# imported for their @register_check side effect; this order is the order checks run and list in
+from labelkit.quality import duplicates, near_duplicates, leakage, testrows, label_issues  # noqa: F401,I001
+from labelkit.quality.findings import AuditResult, combine_findings, summarize
+from labelkit.quality.policies import resolve_policies
+from labelkit.quality.registry import AuditContext, resolve_checks
+from labelkit.quality.spec import AuditSpec, validate_splits
+
+
+def run_audit(splits: dict[str, pd.DataFrame], spec: AuditSpec) -> AuditResult:
+    """Run every check in spec.checks (None = all) over the splits; inputs are never modified."""
+    checks = resolve_checks(spec.checks)
+    resolve_policies(spec.policies)
+    testrows.validate_rules(spec.rules)
+    validate_splits(splits, spec)
+    ctx = AuditContext({name: frame.copy() for name, frame in splits.items()}, spec)
+    frames, ran, timings = [], [], {}
+    for check in checks:
+        if check.needs_text and spec.text_column is None:
+            ctx.warnings.append(f"{check.name} skipped: no text_column configured.")
+            continue
+        started = time.perf_counter()
+        frames.append(check.func(ctx))
+        timings[check.name] = round(time.perf_counter() - started, 3)
+        ran.append(check.name)
+    findings = combine_findings(frames)
+    findings.attrs["id_column"] = spec.id_column
+    return AuditResult(findings, summarize(findings, ctx.split_names), ctx.warnings, tuple(ran), timings)

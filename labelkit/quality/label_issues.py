@@ -1,0 +1,144 @@
+"""Label issues: gold labels (dev/test) and weak labels (train) that a cross-validated model doubts.
+
+Out-of-fold probabilities come from TF-IDF (word 1-2 grams) + LogisticRegression via
+scikit-learn's `cross_val_predict` (stratified, seeded); cleanlab's `find_label_issues` picks the
+issues and `get_label_quality_scores` gives each a score (lower = more likely wrong). Findings are
+meant for human review: the default policy is "flag".
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from labelkit.errors import DatasetError
+from labelkit.quality.findings import combine_findings, make_findings
+from labelkit.quality.registry import AuditContext, register_check
+
+
+def tfidf_features(texts: pd.Series):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, max_features=50_000, sublinear_tf=True)
+    return vectorizer.fit_transform(texts.fillna("").astype(str))
+
+
+def out_of_fold_proba(features, y: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    model = LogisticRegression(max_iter=1000, C=1.0)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return cross_val_predict(model, features, y, cv=cv, method="predict_proba")
+
+
+def too_small_for_cv(y: np.ndarray, classes: tuple[str, ...], folds: int) -> str | None:
+    """A reason string if cross-validation cannot run on these labels, else None."""
+    present, counts = np.unique(y, return_counts=True)
+    if len(present) < 2:
+        return f"only {len(present)} class present"
+    small = [f"{classes[c]!r} ({n})" for c, n in zip(present, counts) if n < folds]
+    if small:
+        return f"classes with fewer than {folds} rows: {', '.join(small)}"
+    return None
+
+
+def label_issue_table(features, y: np.ndarray, *, folds: int, seed: int) -> pd.DataFrame:
+    """Positions of label issues with quality score and predicted class index (on present classes)."""
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    present = np.unique(y)
+    local = np.searchsorted(present, y)
+    proba = out_of_fold_proba(features, local, folds=folds, seed=seed)
+    issues = find_label_issues(local, proba, filter_by="prune_by_noise_rate")
+    quality = get_label_quality_scores(local, proba)
+    positions = np.flatnonzero(issues)
+    return pd.DataFrame({
+        "pos": positions,
+        "quality": quality[positions],
+        "given_p": proba[positions, local[positions]],
+        "predicted": present[proba[positions].argmax(axis=1)],
+        "predicted_p": proba[positions].max(axis=1),
+    })
+
+
+def encode_labels(values: pd.Series, classes: tuple[str, ...], where: str) -> np.ndarray:
+    lookup = {c: i for i, c in enumerate(classes)}
+    as_str = values.astype(str).where(values.notna(), None)
+    codes = as_str.map(lookup)
+    if codes.isna().any():
+        bad = as_str[codes.isna()].iloc[0]
+        raise DatasetError(
+            f"{where}: label {bad!r} is not a class; classes are: {', '.join(classes)}. "
+            "Fix the label or the classes list."
+        )
+    return codes.to_numpy(dtype=np.int64)
+
+
+@register_check("label_issues", reasons=("label_issue",), needs_text=True)
+def label_issues(ctx: AuditContext) -> pd.DataFrame:
+    """Gold rows of dev+test (pooled for more data) whose label cleanlab doubts."""
+    spec = ctx.spec
+    gold = ctx.gold_splits
+    if not gold:
+        return combine_findings([])
+    parts = [(s, ctx.splits[s]) for s in gold]
+    y = np.concatenate([
+        encode_labels(f[spec.label_column], spec.classes, f"split {s!r} column {spec.label_column!r}")
+        for s, f in parts
+    ])
+    problem = too_small_for_cv(y, spec.classes, spec.cv_folds)
+    if problem:
+        ctx.warnings.append(f"label_issues skipped: gold rows too few for {spec.cv_folds}-fold CV ({problem}).")
+        return combine_findings([])
+    if len(y) > spec.max_label_issue_rows:
+        ctx.warnings.append(
+            f"label_issues: {len(y)} gold rows exceed max_label_issue_rows={spec.max_label_issue_rows}; skipped."
+        )
+        return combine_findings([])
+    texts = pd.concat([f[spec.text_column] for _, f in parts], ignore_index=True)
+    table = label_issue_table(tfidf_features(texts), y, folds=spec.cv_folds, seed=spec.seed)
+    split_of = np.concatenate([[s] * len(f) for s, f in parts])
+    ids = np.concatenate([ctx.ids[s] for s, _ in parts])
+    frames = []
+    for split in gold:
+        rows = table[split_of[table["pos"]] == split]
+        evidence = [
+            f"gold {spec.classes[y[p]]!r} (p={gp:.2f}); model predicts {spec.classes[pc]!r} (p={pp:.2f})"
+            for p, gp, pc, pp in zip(rows["pos"], rows["given_p"], rows["predicted"], rows["predicted_p"])
+        ]
+        frames.append(make_findings(split, ids[rows["pos"]], "label_issue", rows["quality"].to_numpy(), evidence))
+    return combine_findings(frames)
+
+
+def audit_weak_labels(train_df: pd.DataFrame, weak_proba, spec, *, features=None) -> pd.DataFrame:
+    """Findings (reason weak_label_issue, split train) for rows whose weak label a CV end model doubts.
+
+    Weak hard labels are the argmax of `weak_proba` (n, k). `features` (n x d, dense or sparse)
+    default to TF-IDF of the text column. Returns an empty findings frame, not an error, when CV
+    cannot run (some weak class has fewer than spec.cv_folds rows).
+    """
+    proba = np.asarray(weak_proba, dtype=float)
+    if proba.ndim != 2 or proba.shape != (len(train_df), len(spec.classes)):
+        raise DatasetError(
+            f"weak_proba has shape {proba.shape}, expected ({len(train_df)}, {len(spec.classes)}) "
+            "(train rows x classes)."
+        )
+    if features is None:
+        if spec.text_column is None or spec.text_column not in train_df.columns:
+            raise DatasetError(
+                f"audit_weak_labels needs features or a text column; {spec.text_column!r} is not in train."
+            )
+        features = tfidf_features(train_df[spec.text_column])
+    weak = proba.argmax(axis=1)
+    if too_small_for_cv(weak, spec.classes, spec.cv_folds):
+        return combine_findings([])
+    table = label_issue_table(features, weak, folds=spec.cv_folds, seed=spec.seed)
+    ids = train_df[spec.id_column].astype(str).to_numpy()
+    evidence = [
+        f"weak label {spec.classes[weak[p]]!r} (p={gp:.2f}); end model predicts {spec.classes[pc]!r} (p={pp:.2f})"
+        for p, gp, pc, pp in zip(table["pos"], table["given_p"], table["predicted"], table["predicted_p"])
+    ]
+    return combine_findings([
+        make_findings("train", ids[table["pos"]], "weak_label_issue", table["quality"].to_numpy(), evidence)
+    ])

@@ -1,0 +1,195 @@
+"""Leakage between splits: shared groups, later-in-time train rows, label-revealing columns."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from labelkit.quality.findings import COLUMN_LEVEL_ROW_ID, GOLD_SPLITS, combine_findings, make_findings
+from labelkit.quality.registry import AuditContext, register_check, unparseable_times
+
+
+@register_check("group_leakage", reasons=("group_leakage",))
+def group_leakage(ctx: AuditContext) -> pd.DataFrame:
+    """Rows whose group key also occurs in another split (every split pair, both sides flagged)."""
+    column = ctx.spec.group_column
+    if column is None:
+        return combine_findings([])
+    groups = {s: ctx.splits[s][column] for s in ctx.split_names}
+    frames = []
+    for split in ctx.split_names:
+        values = groups[split]
+        for other in ctx.split_names:
+            if other == split:
+                continue
+            counts = groups[other].dropna().astype(str).value_counts()
+            as_str = values.astype(str)
+            hit = (values.notna() & as_str.isin(counts.index)).to_numpy()
+            if hit.any():
+                evidence = [f"group {g!r} also in {other} ({counts[g]} rows)" for g in as_str[hit]]
+                frames.append(make_findings(split, ctx.ids[split][hit], "group_leakage", 1.0, evidence))
+    return _join_evidence(combine_findings(frames))
+
+
+def _join_evidence(findings: pd.DataFrame) -> pd.DataFrame:
+    if findings.empty:
+        return findings
+    merged = findings.groupby(["split", "row_id", "reason"], sort=False).agg(
+        score=("score", "max"), evidence=("evidence", "; ".join)
+    ).reset_index()
+    return combine_findings([merged])
+
+
+@register_check("time_leakage", reasons=("time_leakage", "bad_timestamp"))
+def time_leakage(ctx: AuditContext) -> pd.DataFrame:
+    """Train rows later than the earliest row of each evaluation split; unparseable timestamps.
+
+    Unparseable (non-empty) values become `bad_timestamp` findings plus a warning rather than an
+    error, so one bad cell does not stop the audit; missing values are skipped. Score = days late.
+    """
+    column = ctx.spec.time_column
+    if column is None:
+        return combine_findings([])
+    frames = [_bad_timestamps(ctx, s) for s in ctx.split_names]
+    if "train" in ctx.splits:
+        train_times = ctx.times["train"]
+        for other in [s for s in ctx.split_names if s != "train"]:
+            times = ctx.times[other]
+            if times.notna().sum() == 0:
+                continue
+            earliest_pos = int(times.reset_index(drop=True).idxmin())
+            earliest, earliest_id = times.iloc[earliest_pos], ctx.ids[other][earliest_pos]
+            late = (train_times > earliest).fillna(False).to_numpy()
+            if not late.any():
+                continue
+            days = ((train_times[late] - earliest).dt.total_seconds() / 86400.0).to_numpy()
+            evidence = [
+                f"time {t.isoformat()} is after the earliest {other} row {earliest_id!r} ({earliest.isoformat()})"
+                for t in train_times[late]
+            ]
+            frames.append(make_findings("train", ctx.ids["train"][late], "time_leakage", days, evidence))
+            share = late.mean()
+            if share > 0.5:
+                ctx.warnings.append(
+                    f"time_leakage: {share:.0%} of train rows are later than the earliest {other} row; "
+                    "the split looks random rather than temporal. Re-split by time instead of dropping rows."
+                )
+    return _join_evidence(combine_findings(frames))
+
+
+def _bad_timestamps(ctx: AuditContext, split: str) -> pd.DataFrame:
+    values = ctx.splits[split][ctx.spec.time_column]
+    bad = unparseable_times(values, ctx.times[split])
+    if not bad.any():
+        return combine_findings([])
+    ids = ctx.ids[split][bad]
+    ctx.warnings.append(
+        f"{split}: {int(bad.sum())} values in time column {ctx.spec.time_column!r} are not timestamps "
+        f"(first row ids: {', '.join(map(repr, ids[:5]))}); they are reported as bad_timestamp."
+    )
+    evidence = [f"{ctx.spec.time_column}={v!r} is not a timestamp" for v in values[bad]]
+    return make_findings(split, ids, "bad_timestamp", 1.0, evidence)
+
+
+# ---- identifier leakage -------------------------------------------------------------------------
+
+MIN_GOLD_ROWS = 30
+PREFIX_LENGTHS = (1, 2, 3, 4)
+NUMERIC_BINS = 10
+
+
+@register_check("identifier_leakage", reasons=("identifier_leakage",))
+def identifier_leakage(ctx: AuditContext) -> pd.DataFrame:
+    """Columns (not text/label) whose values, prefixes or numeric range predict the gold label.
+
+    For each candidate column and each view of it (raw value; for high-cardinality columns also
+    string prefixes of 1-4 characters and 10 quantile bins of numeric values) a lookup model
+    (majority label per value, unseen values -> majority class) is scored by stratified k-fold
+    cross-validation on the gold rows (dev + test). lift = (accuracy - majority) / (1 - majority):
+    the share of the majority baseline's errors the column fixes. A column whose best view has
+    lift >= spec.id_leak_threshold is reported once per gold split with row_id "*".
+    """
+    gold = ctx.gold_splits
+    if not gold:
+        return combine_findings([])
+    spec = ctx.spec
+    frame = pd.concat([ctx.splits[s] for s in gold], ignore_index=True)
+    y = frame[spec.label_column].astype(str).to_numpy()
+    if len(y) < MIN_GOLD_ROWS or len(set(y)) < 2:
+        ctx.warnings.append(
+            f"identifier_leakage skipped: needs at least {MIN_GOLD_ROWS} gold rows with 2+ classes, "
+            f"got {len(y)} rows."
+        )
+        return combine_findings([])
+    folds = _folds(y, spec.cv_folds, spec.seed)
+    skip = {spec.text_column, spec.label_column}
+    frames = []
+    for column in [c for c in frame.columns if c not in skip]:
+        lift, accuracy, base, view = _best_view(frame[column], y, folds)
+        if lift >= spec.id_leak_threshold:
+            evidence = (
+                f"column {column!r} ({view}) predicts the label with cross-validated accuracy "
+                f"{accuracy:.3f} vs {base:.3f} for the majority class (lift {lift:.2f}) on {'+'.join(gold)}"
+            )
+            for split in gold:
+                frames.append(make_findings(split, [COLUMN_LEVEL_ROW_ID], "identifier_leakage", lift, evidence))
+    return combine_findings(frames)
+
+
+def _folds(y: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Fold number per row, stratified where every class has enough rows."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    _, counts = np.unique(y, return_counts=True)
+    splitter = (StratifiedKFold if counts.min() >= n_folds else KFold)(n_folds, shuffle=True, random_state=seed)
+    fold = np.empty(len(y), dtype=int)
+    for i, (_, test_idx) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        fold[test_idx] = i
+    return fold
+
+
+def _views(values: pd.Series):
+    as_str = values.astype(str).where(values.notna(), "<missing>")
+    yield "value", as_str
+    if as_str.nunique() <= 0.5 * len(as_str):
+        return
+    for n in PREFIX_LENGTHS:
+        yield f"first {n} characters", as_str.str[:n]
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().mean() > 0.9 and numeric.nunique() > NUMERIC_BINS:
+        bins = pd.qcut(numeric.rank(method="first"), NUMERIC_BINS, labels=False)
+        yield "numeric range", bins.astype(str)
+
+
+def _best_view(values: pd.Series, y: np.ndarray, folds: np.ndarray):
+    base = _majority_accuracy(y, folds)
+    best = (-np.inf, 0.0, base, "")
+    for name, keys in _views(values):
+        accuracy = _lookup_accuracy(keys.to_numpy(), y, folds)
+        lift = (accuracy - base) / (1.0 - base) if base < 1.0 else 0.0
+        if lift > best[0]:
+            best = (lift, accuracy, base, name)
+    return best
+
+
+def _majority_accuracy(y, folds) -> float:
+    correct = 0
+    for f in np.unique(folds):
+        train, test = folds != f, folds == f
+        labels, counts = np.unique(y[train], return_counts=True)
+        correct += int((y[test] == labels[np.argmax(counts)]).sum())
+    return correct / len(y)
+
+
+def _lookup_accuracy(keys, y, folds) -> float:
+    correct = 0
+    for f in np.unique(folds):
+        train, test = folds != f, folds == f
+        labels, counts = np.unique(y[train], return_counts=True)
+        fallback = labels[np.argmax(counts)]
+        table = pd.DataFrame({"k": keys[train], "y": y[train]})
+        majority = table.groupby(["k", "y"]).size().reset_index(name="n").sort_values(
+            ["k", "n", "y"], ascending=[True, False, True], kind="mergesort"
+        ).drop_duplicates("k").set_index("k")["y"]
+        predicted = pd.Series(keys[test]).map(majority).fillna(fallback).to_numpy()
+        correct += int((predicted == y[test]).sum())
+    return correct / len(y)

@@ -1,0 +1,140 @@
+"""Policies: turn findings into cleaned splits, a quarantine table and explicit row accounting.
+
+Actions per reason:
+  drop        drop the flagged row from whatever split it is in
+  drop_train  drop it if it is in train; flag it (keep) in dev/test
+  drop_test   drop it if it is in dev or test (the evaluation splits); flag it in train
+  flag        keep it, list it in `flagged`
+
+Defaults: leakage reasons drop the TRAIN copy, so the evaluation sets stay intact and scores stay
+comparable across runs (losing a few training rows is cheap, changing the test set is not).
+Extra copies within a split and test/placeholder rows are dropped everywhere. Reasons that need a
+human (label issues, conflicting labels, time leakage, bad timestamps, repeated ids) are flagged:
+deleting them would hide the problem. Column-level findings (row_id "*") are never row actions;
+they are returned as `column_findings`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from labelkit.errors import ConfigError, DatasetError
+from labelkit.quality.findings import COLUMN_LEVEL_ROW_ID, GOLD_SPLITS, REASONS
+
+POLICIES = ("drop", "drop_train", "drop_test", "flag")
+COLUMN_LEVEL_REASONS = ("identifier_leakage",)
+
+DEFAULT_POLICIES: dict[str, str] = {
+    "exact_duplicate_cross_split": "drop_train",
+    "near_duplicate_cross_split": "drop_train",
+    "group_leakage": "drop_train",
+    "identifier_leakage": "flag",
+    "time_leakage": "flag",
+    "bad_timestamp": "flag",
+    "test_row": "drop",
+    "duplicate_within_split": "drop",
+    "duplicate_id": "flag",
+    "conflicting_duplicate_labels": "flag",
+    "label_issue": "flag",
+    "weak_label_issue": "flag",
+}
+
+
+def resolve_policies(overrides: dict[str, str] | None) -> dict[str, str]:
+    """DEFAULT_POLICIES updated with `overrides`; unknown reasons or actions raise ConfigError."""
+    overrides = dict(overrides or {})
+    for reason, action in overrides.items():
+        if reason not in REASONS:
+            raise ConfigError(f"Unknown audit reason {reason!r} in policies; valid reasons are: {', '.join(REASONS)}.")
+        if action not in POLICIES:
+            raise ConfigError(
+                f"Unknown policy {action!r} for reason {reason!r}; valid policies are: {', '.join(POLICIES)}."
+            )
+        if reason in COLUMN_LEVEL_REASONS and action != "flag":
+            raise ConfigError(
+                f"Reason {reason!r} is about a whole column, so its policy must be 'flag', got {action!r}; "
+                "drop the column from the data instead."
+            )
+    return {**DEFAULT_POLICIES, **overrides}
+
+
+@dataclass
+class CleanResult:
+    splits: dict[str, pd.DataFrame]
+    quarantine: pd.DataFrame  # split, row_id, reasons, evidence + original columns
+    flagged: pd.DataFrame  # split, row_id, reasons, evidence (rows kept in the data)
+    accounting: dict[str, dict[str, int]]
+    column_findings: pd.DataFrame
+
+
+def _drops(split: str, action: str) -> bool:
+    return action == "drop" or (action == "drop_train" and split == "train") or (
+        action == "drop_test" and split in GOLD_SPLITS
+    )
+
+
+def _check_ids_known(row_findings: pd.DataFrame, split: str, ids: pd.Series) -> None:
+    named = row_findings.loc[row_findings["split"] == split, "row_id"]
+    unknown = named[~named.isin(ids)]
+    if len(unknown):
+        raise DatasetError(
+            f"Findings name {unknown.nunique()} row ids not in split {split!r} (e.g. {unknown.iloc[0]!r}); "
+            "apply policies to the same splits the audit ran on."
+        )
+
+
+def _per_row(rows: pd.DataFrame) -> pd.DataFrame:
+    if rows.empty:
+        return pd.DataFrame(columns=["split", "row_id", "reasons", "evidence"])
+    return rows.groupby(["split", "row_id"], sort=True).agg(
+        reasons=("reason", lambda r: ";".join(sorted(set(r)))),
+        evidence=("evidence", lambda e: " | ".join(e)),
+    ).reset_index()
+
+
+def apply_policies(splits: dict[str, pd.DataFrame], findings: pd.DataFrame, policies=None, *,
+                   id_column: str | None = None) -> CleanResult:
+    """Cleaned copies of `splits` (inputs untouched), the quarantine, flagged rows and accounting.
+
+    Rows are matched to findings by id (as str) in `id_column`; when None it is taken from
+    `findings.attrs["id_column"]`, which run_audit sets.
+    """
+    resolved = resolve_policies(policies)
+    id_column = id_column or findings.attrs.get("id_column")
+    if id_column is None:
+        raise ConfigError("apply_policies needs id_column= (findings do not carry one); pass spec.id_column.")
+    unknown = sorted(set(findings["reason"]) - set(REASONS))
+    if unknown:
+        raise DatasetError(f"Findings contain unknown reasons {unknown}; valid reasons are: {', '.join(REASONS)}.")
+    column_level = findings["row_id"] == COLUMN_LEVEL_ROW_ID
+    row_findings = findings[~column_level]
+    drop_mask = np.array([_drops(s, resolved[r]) for s, r in zip(row_findings["split"], row_findings["reason"])],
+                         dtype=bool)
+    dropped = row_findings[drop_mask][["split", "row_id"]].drop_duplicates()
+    all_per_row = _per_row(row_findings)
+    is_dropped = all_per_row.set_index(["split", "row_id"]).index.isin(dropped.set_index(["split", "row_id"]).index)
+    quarantined_rows, flagged = all_per_row[is_dropped], all_per_row[~is_dropped].reset_index(drop=True)
+    missing = sorted(set(row_findings["split"]) - set(splits))
+    if missing:
+        raise DatasetError(f"Findings name splits {missing} that were not passed; splits are: {', '.join(splits)}.")
+    cleaned, quarantine_parts, accounting = {}, [], {}
+    for split, frame in splits.items():
+        column = id_column
+        if column not in frame.columns:
+            raise DatasetError(f"Id column {column!r} not in split {split!r}; columns are: {', '.join(frame.columns)}.")
+        ids = frame[column].astype(str)
+        _check_ids_known(row_findings, split, ids)
+        q_ids = quarantined_rows.loc[quarantined_rows["split"] == split]
+        out = ids.isin(q_ids["row_id"]).to_numpy()
+        cleaned[split] = frame[~out].copy()
+        originals = frame[out].assign(row_id=ids[out].to_numpy())
+        quarantine_parts.append(q_ids.merge(originals, on="row_id", how="left", suffixes=("", "_original")))
+        n_flagged = int(ids.isin(flagged.loc[flagged["split"] == split, "row_id"]).sum())
+        accounting[split] = {"rows_in": len(frame), "kept": int((~out).sum()), "quarantined": int(out.sum()),
+                             "flagged": n_flagged}
+        assert accounting[split]["rows_in"] == accounting[split]["kept"] + accounting[split]["quarantined"]
+    quarantine = (pd.concat(quarantine_parts, ignore_index=True) if quarantine_parts
+                  else _per_row(row_findings.iloc[:0]))
+    return CleanResult(cleaned, quarantine, flagged, accounting, findings[column_level].reset_index(drop=True))

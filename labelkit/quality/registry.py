@@ -1,0 +1,101 @@
+"""Check registry and the shared, computed-once context the checks read."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from labelkit.errors import ConfigError
+from labelkit.quality.findings import GOLD_SPLITS, SPLIT_ORDER
+from labelkit.quality.spec import AuditSpec
+from labelkit.quality.text_norm import normalize_texts, text_keys
+
+
+def parse_times(values: pd.Series) -> pd.Series:
+    """ISO 8601 first (fast); values that fail are retried with mixed formats. Always UTC."""
+    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+    retry = parsed.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if retry.any():
+        parsed = parsed.copy()
+        parsed[retry] = pd.to_datetime(values[retry], errors="coerce", utc=True, format="mixed")
+    return parsed
+
+
+def unparseable_times(values: pd.Series, parsed: pd.Series) -> np.ndarray:
+    """Non-empty values that did not parse."""
+    present = values.notna() & (values.astype(str).str.strip() != "")
+    return (present & parsed.isna()).to_numpy()
+
+
+@dataclass
+class AuditContext:
+    """Read-only view of the splits plus derived columns (ids as str, normalised text keys)."""
+
+    splits: dict[str, pd.DataFrame]
+    spec: AuditSpec
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def split_names(self) -> list[str]:
+        known = [s for s in SPLIT_ORDER if s in self.splits]
+        return known + [s for s in self.splits if s not in SPLIT_ORDER]
+
+    @property
+    def gold_splits(self) -> list[str]:
+        label = self.spec.label_column
+        return [s for s in GOLD_SPLITS if s in self.splits and label and label in self.splits[s].columns]
+
+    @cached_property
+    def ids(self) -> dict[str, np.ndarray]:
+        return {s: self.splits[s][self.spec.id_column].astype(str).to_numpy() for s in self.splits}
+
+    @cached_property
+    def norm_text(self) -> dict[str, pd.Series]:
+        return {s: normalize_texts(self.splits[s][self.spec.text_column]) for s in self.splits}
+
+    @cached_property
+    def times(self) -> dict[str, pd.Series]:
+        """time_column parsed to UTC timestamps (NaT where missing or unparseable)."""
+        return {s: parse_times(self.splits[s][self.spec.time_column]) for s in self.splits}
+
+    @cached_property
+    def text_key(self) -> dict[str, np.ndarray]:
+        """uint64 hash of the normalised text; 0 marks empty text (never a duplicate)."""
+        return {s: text_keys(self.norm_text[s]) for s in self.splits}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    func: Callable[[AuditContext], pd.DataFrame]
+    reasons: tuple[str, ...]
+    needs_text: bool = False
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def register_check(name: str, *, reasons: tuple[str, ...], needs_text: bool = False):
+    """Decorator: register `func(ctx) -> findings DataFrame` under `name`."""
+    if callable(name):
+        raise TypeError("register_check needs a name: use @register_check('name', reasons=(...)).")
+
+    def decorate(func):
+        CHECKS[name] = Check(name, func, tuple(reasons), needs_text)
+        return func
+
+    return decorate
+
+
+def resolve_checks(names) -> list[Check]:
+    if names is None:
+        return list(CHECKS.values())
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise ConfigError(
+            f"Unknown audit check(s) {', '.join(map(repr, unknown))}; valid checks are: {', '.join(CHECKS)}."
+        )
+    return [CHECKS[n] for n in names]

@@ -1,0 +1,53 @@
+"""Class names <-> indices. LFs speak class names; matrices speak indices."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from labelkit.errors import ConfigError, DatasetError
+
+ABSTAIN = None  # what an LF returns when it does not vote
+ABSTAIN_INDEX = -1  # how an abstain is stored in a label matrix
+
+
+@dataclass(frozen=True)
+class LabelSchema:
+    classes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.classes) < 2:
+            raise ConfigError(f"A task needs at least 2 classes, got {list(self.classes)}.")
+        if len(set(self.classes)) != len(self.classes):
+            raise ConfigError(f"Class names must be unique, got {list(self.classes)}.")
+
+    @property
+    def cardinality(self) -> int:
+        return len(self.classes)
+
+    @property
+    def matrix_dtype(self) -> type:
+        return np.int8 if self.cardinality < 127 else np.int16
+
+    def index(self, name: str) -> int:
+        try:
+            return self.classes.index(name)
+        except ValueError:
+            raise ConfigError(f"Unknown class {name!r}; classes are: {', '.join(self.classes)}.") from None
+
+    def encode_gold(self, values, *, where: str) -> np.ndarray:
+        """Map gold label names to indices; `where` names the file/column for the error."""
+        lookup = {name: i for i, name in enumerate(self.classes)}
+        out = np.empty(len(values), dtype=np.int64)
+        for row, value in enumerate(values):
+            key = str(value) if value is not None else None
+            if key not in lookup:
+                raise DatasetError(
+                    f"{where}: row {row + 1} has label {value!r}, which is not a class; "
+                    f"classes are: {', '.join(self.classes)}."
+                )
+            out[row] = lookup[key]
+        return out
+
+    def decode(self, indices) -> list[str | None]:
+        return [self.classes[i] if i >= 0 else None for i in np.asarray(indices)]

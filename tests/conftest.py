@@ -1,0 +1,93 @@
+"""Shared fixtures: a small, seeded support-ticket task written to tmp_path (data + LFs + config)."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+CLASSES = ["billing", "connectivity", "cancellation"]
+TEMPLATES = {
+    "billing": ["I was charged twice on my invoice", "refund please, the bill is wrong", "why is my invoice so high",
+                "overcharged again this month", "the payment failed but money is gone"],
+    "connectivity": ["no internet since this morning", "wifi keeps dropping", "no signal at home",
+                     "router is blinking red", "very slow connection tonight"],
+    "cancellation": ["I want to cancel my plan", "please cancel the contract", "how do I terminate my subscription",
+                     "cancel everything, I am moving", "end my contract now"],
+}
+FILLERS = ["", " thanks", " pls help", " asap", " !!", " regards, sam", " urgent", " again"]
+
+LF_MODULE = '''
+from labelkit import ABSTAIN, keywords, labeling_function, regex
+
+kw_billing = keywords("billing", ["invoice", "refund", "bill", "charged"], name="kw_billing")
+kw_connectivity = keywords("connectivity", ["internet", "wifi", "signal", "router"], name="kw_connectivity")
+re_cancel = regex("cancellation", r"\\bcancel|terminate", name="re_cancel")
+
+@labeling_function()
+def slow_is_connectivity(row):
+    return "connectivity" if "slow" in row.text else ABSTAIN
+
+@labeling_function()
+def money_is_billing(row):
+    return "billing" if ("money" in row.text or "payment" in row.text) else ABSTAIN
+'''
+
+
+def make_frame(n: int, rng: np.random.Generator, prefix: str, *, start: str = "2024-01-01") -> pd.DataFrame:
+    labels = rng.choice(CLASSES, size=n, p=[0.4, 0.35, 0.25])
+    texts = [rng.choice(TEMPLATES[y]) + rng.choice(FILLERS) for y in labels]
+    times = pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, 180 * 24, size=n), unit="h")
+    return pd.DataFrame({
+        "id": [f"{prefix}{i:05d}" for i in range(n)],
+        "customer": [f"C{prefix}{rng.integers(0, 10**6):06d}" for _ in range(n)],
+        "created_at": times.strftime("%Y-%m-%dT%H:%M:%S"),
+        "country": rng.choice(["US", "GB", "FR"], size=n),
+        "text": texts,
+        "label": labels,
+    })
+
+
+def write_task(folder: Path, *, n_train: int = 400, n_dev: int = 150, n_test: int = 200, seed: int = 0,
+               extra_config: str = "", lf_module: str = LF_MODULE) -> Path:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    make_frame(n_train, rng, "tr").drop(columns=["label"]).to_csv(folder / "train.csv", index=False)
+    make_frame(n_dev, rng, "dv").to_csv(folder / "dev.csv", index=False)
+    make_frame(n_test, rng, "te", start="2024-06-01").to_csv(folder / "test.csv", index=False)
+    (folder / "lfs.py").write_text(textwrap.dedent(lf_module))
+    config = folder / "labelkit.toml"
+    config.write_text(textwrap.dedent(f'''
+        [task]
+        name = "tiny"
+        classes = {CLASSES!r}
+        labeling_functions = ["lfs.py"]
+        seed = 7
+
+        [data]
+        train = "train.csv"
+        dev = "dev.csv"
+        test = "test.csv"
+        id_column = "id"
+        text_column = "text"
+        label_column = "label"
+        group_column = "customer"
+        time_column = "created_at"
+        slice_columns = ["country"]
+
+        [end_model]
+        C = [1.0, 10.0]
+
+        [evaluate]
+        bootstrap = 200
+        min_slice_size = 20
+    ''').replace('["', '["').replace("'", '"') + extra_config)
+    return config
+
+
+@pytest.fixture
+def task(tmp_path: Path) -> Path:
+    """Path to the labelkit.toml of a small fresh task."""
+    return write_task(tmp_path / "task")

@@ -1,0 +1,111 @@
+"""spaCy LFs in the local applier: one parse per text, shared matchers with the LFs' own votes."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelkit import ABSTAIN, spacy_lf, spacy_patterns
+from labelkit.apply.local import _as_phrase, apply_lfs
+from labelkit.errors import LabelingFunctionError
+from labelkit.lfs.batch import Batch
+from labelkit.lfs.spacy_lfs import SpacyParser
+
+CLASSES = ("ham", "spam")
+WORDS = ["Check", "out", "my", "channel", "CHECK", "OUT", "subscribe", "Sub", "song", "I'm", "http://x.co", "!", "café"]
+
+
+@spacy_lf()
+def many_tokens(doc):
+    return "ham" if len(doc) > 6 else ABSTAIN
+
+
+@spacy_lf()
+def has_url(doc):
+    return "spam" if any(token.like_url for token in doc) else ABSTAIN
+
+
+PATTERN_LFS = [
+    spacy_patterns("spam", [[{"LOWER": "check"}, {"LOWER": "out"}]], name="p_lower_seq"),
+    spacy_patterns("spam", [[{"ORTH": "CHECK"}], [{"TEXT": "Sub"}]], name="p_orth"),
+    spacy_patterns("spam", [[{"LOWER": "Check"}]], name="p_never"),  # LOWER never has capitals: no votes
+    spacy_patterns("spam", [[{"LOWER": {"IN": ["subscribe", "sub"]}}, {"OP": "?", "IS_PUNCT": True}]], name="p_op"),
+    spacy_patterns("ham", phrases=["my channel", "Café"], name="p_phrases"),
+    spacy_patterns("ham", [[{"LOWER": "song"}]], phrases=["i'm"], name="p_both"),
+]
+
+
+def frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"id": np.arange(n), "text": [" ".join(rng.choice(WORDS, size=rng.integers(0, 9))) for _ in range(n)]})
+
+
+def per_lf_votes(lf, texts):
+    nlp = SpacyParser(None).nlp
+    return [lf.func(doc, **lf.resources) for doc in nlp.pipe(texts)]
+
+
+def test_shared_matchers_give_each_lfs_own_votes():
+    data = frame()
+    lfs = PATTERN_LFS + [many_tokens, has_url]
+    L = apply_lfs(lfs, data, CLASSES, text_column="text").L
+    index = {"ham": 0, "spam": 1, None: -1}
+    for j, lf in enumerate(lfs):
+        expected = [index[v] for v in per_lf_votes(lf, data["text"].tolist())]
+        assert L[:, j].tolist() == expected, lf.name
+    votes_per_lf = (L != -1).sum(axis=0).tolist()
+    assert votes_per_lf[2] == 0 and min(votes_per_lf[:2] + votes_per_lf[3:]) > 10
+
+
+def test_spacy_lfs_match_snorkel_applier():
+    from snorkel.labeling import PandasLFApplier
+
+    data = frame(n=60, seed=1)
+    lfs = [PATTERN_LFS[0], PATTERN_LFS[4], has_url]
+    expected = PandasLFApplier([lf.to_snorkel(CLASSES, "text") for lf in lfs]).apply(data, progress_bar=False)
+    np.testing.assert_array_equal(apply_lfs(lfs, data, CLASSES, text_column="text").L, expected)
+
+
+def test_each_text_is_parsed_once_whatever_the_number_of_lfs():
+    class CountingParser(SpacyParser):
+        calls = 0
+
+        @property
+        def nlp(self):
+            parent = SpacyParser.nlp.fget(self)
+            counter = self
+
+            class Wrapped:
+                vocab = parent.vocab
+
+                def pipe(self, texts, **kwargs):
+                    texts = list(texts)
+                    counter.calls += len(texts)
+                    return parent.pipe(texts, **kwargs)
+
+            return Wrapped()
+
+    parser = CountingParser(None)
+    apply_lfs(PATTERN_LFS + [many_tokens, has_url], frame(n=50), CLASSES, text_column="text", parser=parser)
+    assert parser.calls == 50
+
+
+def test_phrase_conversion_only_for_plain_token_sequences():
+    assert _as_phrase([{"LOWER": "check"}, {"LOWER": "out"}]) == ("LOWER", ["check", "out"])
+    assert _as_phrase([{"TEXT": "A"}, {"ORTH": "b"}]) == ("ORTH", ["A", "b"])
+    assert _as_phrase([{"LOWER": "Check"}]) is None
+    assert _as_phrase([{"LOWER": "a"}, {"ORTH": "b"}]) is None
+    assert _as_phrase([{"LOWER": "a", "OP": "+"}]) is None
+    assert _as_phrase([{"LOWER": {"IN": ["a"]}}]) is None
+
+
+def test_spacy_lf_error_names_row_and_abstain_counts():
+    @spacy_lf()
+    def fails_on_empty(doc):
+        if len(doc) == 0:
+            raise IndexError("empty doc")
+        return ABSTAIN
+
+    data = pd.DataFrame({"id": ["a", "b", "c"], "text": ["x y", "", "z"]})
+    with pytest.raises(LabelingFunctionError, match=r"'fails_on_empty' raised IndexError: empty doc on data row id='b'"):
+        apply_lfs([fails_on_empty], data, CLASSES, text_column="text", id_column="id")
+    result = apply_lfs([fails_on_empty, has_url], data, CLASSES, text_column="text", on_error="abstain")
+    assert result.errors == {"fails_on_empty": 1} and result.L[:, 0].tolist() == [-1, -1, -1]

@@ -1,0 +1,112 @@
+"""Every bad input ends in one line naming the file/column/LF/row, exit code 1, no traceback,
+no output folder, and the inputs untouched."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from labelkit.cli.main import cli
+
+from conftest import LF_MODULE
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def run_build(config: Path, *args: str):
+    out = config.parent / "out"
+    before = digest(config.parent)
+    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(out), "-q", "--no-audit", *args])
+    assert digest(config.parent) == before, "inputs were modified"
+    return result, out
+
+
+def assert_clean_failure(result, out: Path, pattern: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert pd.Series([lines[0]]).str.contains(pattern, regex=True).iloc[0], lines[0]
+    assert not out.exists()
+    assert not list(out.parent.glob(".out.tmp-*")), "a half-written output folder was left behind"
+
+
+def test_missing_file(task):
+    (task.parent / "dev.csv").unlink()
+    result, out = run_build(task)
+    assert_clean_failure(result, out, r"dev.csv does not exist")
+
+
+def test_empty_and_unreadable_files(task):
+    (task.parent / "test.csv").write_text("")
+    result, out = run_build(task)
+    assert_clean_failure(result, out, r"test.csv is empty")
+    (task.parent / "test.csv").write_bytes(b"\xff\xfe\x00garbage\x00\xff")
+    result, out = run_build(task)
+    assert_clean_failure(result, out, r"Cannot read .*test.csv")
+
+
+@pytest.mark.parametrize("column, setting", [("text", "data.text_column"), ("label", "data.label_column"), ("id", "data.id_column")])
+def test_missing_columns(task, column, setting):
+    path = task.parent / "dev.csv"
+    pd.read_csv(path).drop(columns=[column]).to_csv(path, index=False)
+    result, out = run_build(task)
+    assert_clean_failure(result, out, rf"Column '{column}' not found in .*dev.csv; columns are: .*Set {setting}")
+
+
+def test_gold_label_not_a_class(task):
+    path = task.parent / "test.csv"
+    frame = pd.read_csv(path)
+    frame.loc[4, "label"] = "refunds"
+    frame.to_csv(path, index=False)
+    result, out = run_build(task)
+    assert_clean_failure(result, out, r"test.csv column 'label': row 5 has label 'refunds', which is not a class")
+
+
+def test_lf_returning_a_non_class(task):
+    (task.parent / "lfs.py").write_text(LF_MODULE + "\n@labeling_function()\ndef bad(row):\n    return 'billling'\n")
+    result, out = run_build(task)
+    assert_clean_failure(result, out, r"LF 'bad' returned 'billling' on train .* row id='tr00000'")
+
+
+def test_lf_that_raises_and_opt_in_abstain(task):
+    (task.parent / "lfs.py").write_text(
+        LF_MODULE + "\n@labeling_function()\ndef fragile(row):\n    return 'billing' if row.text.index('invoice') >= 0 else None\n")
+    result, out = run_build(task)
+    assert_clean_failure(result, out, r"LF 'fragile' raised ValueError: substring not found on train .* row id='tr\d+'")
+    result, out = run_build(task, "--lf-errors", "abstain")
+    assert result.exit_code == 0, result.output
+    import json
+
+    errors = json.loads((out / "metrics.json").read_text())["lf_errors"]
+    assert errors and all(name.startswith("fragile@") and count > 0 for name, count in errors.items())
+
+
+def test_duplicate_lf_names(task):
+    (task.parent / "lfs.py").write_text(LF_MODULE + "\nagain = keywords('billing', ['x'], name='kw_billing')\n")
+    result, out = run_build(task)
+    assert_clean_failure(result, out, r"Duplicate LF name 'kw_billing'")
+
+
+def test_fewer_lfs_than_the_label_model_needs(task):
+    (task.parent / "lfs.py").write_text("from labelkit import keywords\nk = keywords('billing', ['invoice'], name='only_one')\n")
+    result, out = run_build(task)
+    assert_clean_failure(result, out, r"snorkel's LabelModel needs at least 3 LFs, found 1 \(only_one\)")
+
+
+def test_no_lf_fires(task):
+    (task.parent / "lfs.py").write_text(
+        "from labelkit import keywords\n" + "\n".join(
+            f"k{i} = keywords('billing', ['zzqx{i}'], name='never_{i}')" for i in range(3)))
+    result, out = run_build(task)
+    assert_clean_failure(result, out, r"No LF fired on any train row")
+
+
+def test_unknown_config_key_via_set(task):
+    result, out = run_build(task, "--set", "task.sede=3")
+    assert_clean_failure(result, out, r"\[task -> sede\] is not a setting")

@@ -1,0 +1,195 @@
+"""Each planted fault is found with the right reason, and clean rows are not flagged."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelkit.quality import AuditSpec, run_audit, test_row_detector
+from labelkit.quality.synthetic import CLASSES, make_tickets
+
+
+def _typo(text: str) -> str:
+    words = text.split()
+    longest = max(range(len(words)), key=lambda i: len(words[i]))
+    w = words[longest]
+    words[longest] = w[:2] + w[3] + w[2] + w[4:]
+    return " ".join(words)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    train = make_tickets(300, seed=1, id_prefix="tr", start="2024-01-01")
+    dev = make_tickets(150, seed=2, id_prefix="dv", start="2025-01-01")
+    test = make_tickets(150, seed=3, id_prefix="te", start="2025-01-01")
+    expected = {}
+
+    def add_train(rows: pd.DataFrame, tag: str):
+        nonlocal train
+        rows = rows.copy()
+        rows["id"] = [f"{tag}{i}" for i in range(len(rows))]
+        rows["customer"] = f"{tag}-customer"  # copies keep train-side group and time
+        rows["created"] = pd.Timestamp("2024-06-01")
+        train = pd.concat([train, rows], ignore_index=True)
+        return list(rows["id"])
+
+    exact_src = test.iloc[:5].copy()
+    exact_src["text"] = exact_src["text"].str.upper() + "!!"
+    exact_train = add_train(exact_src, "exact")
+    expected["exact_duplicate_cross_split"] = {("train", i) for i in exact_train} | {("test", i) for i in test["id"][:5]}
+
+    near_src = test.iloc[5:10].copy()
+    near_src["text"] = near_src["text"].map(_typo)
+    near_train = add_train(near_src, "near")
+    expected["near_duplicate_cross_split"] = {("train", i) for i in near_train} | {("test", i) for i in test["id"][5:10]}
+
+    train.loc[10:13, "customer"] = test["customer"].iloc[20]
+    leaked_test = test.index[test["customer"] == test["customer"].iloc[20]]
+    expected["group_leakage"] = {("train", i) for i in train["id"][10:14]} | {("test", i) for i in test["id"][leaked_test]}
+
+    train.loc[20:22, "created"] = pd.Timestamp("2025-06-01")
+    expected["time_leakage"] = {("train", i) for i in train["id"][20:23]}
+
+    train.loc[30, "text"] = "asdf"
+    train.loc[31, "customer"] = "qa_tester"
+    train.loc[32, "id"] = "test-account-1"
+    expected["test_row"] = {("train", i) for i in train["id"][30:33]}
+
+    dup = add_train(train.iloc[40:43], "dup")
+    expected["duplicate_within_split"] = {("train", i) for i in dup}
+
+    conflict = test.iloc[[30, 31]].copy()
+    conflict["id"] = ["conf0", "conf1"]
+    conflict["label"] = [CLASSES[(CLASSES.index(l) + 1) % 3] for l in conflict["label"]]
+    test = pd.concat([test, conflict], ignore_index=True)
+    expected["duplicate_within_split"] |= {("test", "conf0"), ("test", "conf1")}
+    expected["conflicting_duplicate_labels"] = {("test", i) for i in ["conf0", "conf1"] + list(test["id"][[30, 31]])}
+
+    rng = np.random.default_rng(7)
+    flip = rng.choice(len(dev), size=10, replace=False)
+    dev.loc[flip, "label"] = [CLASSES[(CLASSES.index(l) + 1) % 3] for l in dev.loc[flip, "label"]]
+    expected["label_issue"] = {("dev", i) for i in dev["id"][flip]} | expected["conflicting_duplicate_labels"]
+
+    for frame in (train, dev, test):
+        frame["channel"] = rng.choice(["web", "phone", "chat"], size=len(frame))
+        frame["ticket_code"] = [f"{l[0].upper()}-{n}" for l, n in zip(frame["label"], rng.integers(1000, 9999, len(frame)))]
+    return {"train": train, "dev": dev, "test": test}, expected
+
+
+def _spec(**kw):
+    return AuditSpec(id_column="id", text_column="text", label_column="label", classes=CLASSES,
+                     group_column="customer", time_column="created", **kw)
+
+
+def _found(result, reason):
+    f = result.findings[result.findings["reason"] == reason]
+    return set(zip(f["split"], f["row_id"]))
+
+
+def _precision_recall(found, expected):
+    tp = len(found & expected)
+    return (tp / len(found) if found else 1.0), (tp / len(expected) if expected else 1.0)
+
+
+@pytest.fixture(scope="module")
+def audit(planted):
+    splits, _ = planted
+    return run_audit(splits, _spec(checks=(
+        "exact_duplicate_cross_split", "near_duplicate_cross_split", "duplicate_within_split",
+        "conflicting_duplicate_labels", "group_leakage", "time_leakage", "test_rows", "identifier_leakage",
+    )))
+
+
+@pytest.mark.parametrize("reason", [
+    "exact_duplicate_cross_split", "near_duplicate_cross_split", "group_leakage", "time_leakage",
+    "test_row", "duplicate_within_split", "conflicting_duplicate_labels",
+])
+def test_planted_faults_found_exactly(audit, planted, reason):
+    _, expected = planted
+    assert _found(audit, reason) == expected[reason]
+
+
+def test_near_duplicate_evidence_names_match_and_similarity(audit, planted):
+    splits, _ = planted
+    f = audit.findings[(audit.findings["reason"] == "near_duplicate_cross_split") & (audit.findings["row_id"] == "near0")]
+    assert f["evidence"].iloc[0].startswith(f"similar (") and repr(splits["test"]["id"][5]) in f["evidence"].iloc[0]
+    assert 0.9 <= f["score"].iloc[0] < 1.0
+
+
+def test_identifier_leakage_flags_label_prefix_column_only(audit):
+    f = audit.findings[audit.findings["reason"] == "identifier_leakage"]
+    assert set(f["split"]) == {"dev", "test"} and set(f["row_id"]) == {"*"}
+    assert all("'ticket_code' (first 1 characters)" in e for e in f["evidence"])
+    assert not any("channel" in e or "customer" in e for e in f["evidence"])
+
+
+def test_label_issues_precision_recall(planted):
+    splits, expected = planted
+    result = run_audit(splits, _spec(checks=("label_issues",)))
+    precision, recall = _precision_recall(_found(result, "label_issue"), expected["label_issue"])
+    assert precision >= 0.8 and recall >= 0.8, (precision, recall)
+    scores = result.findings["score"]
+    assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_label_issues_too_small_warns_and_continues():
+    small = make_tickets(12, seed=4)
+    result = run_audit({"train": make_tickets(20, seed=5, id_prefix="x"), "test": small},
+                       _spec(checks=("label_issues", "duplicate_within_split")))
+    assert any("label_issues skipped" in w for w in result.warnings)
+    assert result.checks_run == ("label_issues", "duplicate_within_split")
+
+
+def test_user_rules_and_detectors():
+    train = make_tickets(40, seed=6)
+    train.loc[3, "customer"] = "internal-qa-team"
+    train.loc[5, "text"] = "please ignore this SYNTHETIC load row"
+
+    @test_row_detector("synthetic_marker")
+    def synthetic_marker(df):
+        return df["text"].str.contains("SYNTHETIC").to_numpy()
+
+    spec = _spec(checks=("test_rows",), rules=[{"column": "customer", "values": ["internal-qa-team"], "name": "staff"}],
+                 detectors=[synthetic_marker])
+    result = run_audit({"train": train}, spec)
+    f = result.findings.set_index("row_id")["evidence"]
+    assert "rule staff: customer='internal-qa-team'" in f[train["id"][3]]
+    assert f[train["id"][5]] == "detector synthetic_marker"
+
+
+def test_burst_and_timestamp_detectors():
+    train = make_tickets(40, seed=8)
+    train.loc[0:5, "text"] = "WIN a free phone now"
+    train.loc[0:5, "customer"] = "promo99"
+    train.loc[10, "created"] = pd.Timestamp("1970-01-01")
+    train.loc[11, "created"] = pd.Timestamp("2030-01-01")
+    result = run_audit({"train": train}, _spec(checks=("test_rows",), now="2026-01-01"))
+    f = result.findings.set_index("row_id")["evidence"]
+    assert set(f.index) == set(train["id"][[0, 1, 2, 3, 4, 5, 10, 11]])
+    assert f[train["id"][0]] == "burst: 6 identical rows from customer='promo99'"
+    assert f[train["id"][10]].startswith("epoch_timestamp")
+    assert f[train["id"][11]].startswith("future_timestamp")
+
+
+def test_bad_timestamps_become_findings_and_warning():
+    train = make_tickets(30, seed=9)
+    train["created"] = train["created"].astype(str)
+    train.loc[4, "created"] = "not a date"
+    result = run_audit({"train": train, "test": make_tickets(30, seed=10, id_prefix="q", start="2026-01-01")},
+                       _spec(checks=("time_leakage",)))
+    assert _found(result, "bad_timestamp") == {("train", train["id"][4])}
+    assert any(repr(train["id"][4]) in w for w in result.warnings)
+
+
+def test_summary_and_determinism(planted, audit):
+    splits, _ = planted
+    again = run_audit(splits, _spec(checks=audit.checks_run))
+    pd.testing.assert_frame_equal(audit.findings, again.findings)
+    assert audit.summary.loc["time_leakage", "train"] == 3
+    assert audit.summary.loc["near_duplicate_cross_split", "total"] == 10
+
+
+def test_inputs_not_modified(planted):
+    splits, _ = planted
+    before = {k: v.copy() for k, v in splits.items()}
+    run_audit(splits, _spec(checks=("test_rows", "duplicate_within_split")))
+    for k in splits:
+        pd.testing.assert_frame_equal(splits[k], before[k])
