@@ -3,14 +3,31 @@
 Authoring API for labeling-function modules:
 
     from labelkit import labeling_function, ABSTAIN, keywords, regex, column_condition
+
+Names are imported on first use (PEP 562), so `labelkit --help` does not pay for pandas or numpy.
 """
-from labelkit.lfs import (
-    LabelingFunction, column_condition, keywords, labeling_function, regex, spacy_lf, spacy_patterns,
-)
-from labelkit.schema import ABSTAIN
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = [
-    "ABSTAIN", "LabelingFunction", "labeling_function", "keywords", "regex", "column_condition",
-    "spacy_lf", "spacy_patterns", "__version__",
-]
+
+_EXPORTS = {
+    "ABSTAIN": "labelkit.schema",
+    "LabelingFunction": "labelkit.lfs.core",
+    "labeling_function": "labelkit.lfs.core",
+    "keywords": "labelkit.lfs.declarative",
+    "regex": "labelkit.lfs.declarative",
+    "column_condition": "labelkit.lfs.declarative",
+    "spacy_lf": "labelkit.lfs.spacy_lfs",
+    "spacy_patterns": "labelkit.lfs.spacy_lfs",
+}
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'labelkit' has no attribute {name!r}")

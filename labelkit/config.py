@@ -59,7 +59,7 @@ class LabelModelConfig:
 class EndModelConfig:
     enabled: bool = True
     labels: str = "soft"  # soft | hard
-    C: list[float] = field(default_factory=lambda: [0.3, 1.0, 3.0, 10.0, 30.0])  # chosen on dev
+    C: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0])  # chosen on dev
     max_features: int = 50_000
     include_uncovered: bool = False  # train on rows where every LF abstained (with the prior as label)
 

@@ -19,6 +19,7 @@ from labelkit.data import GOLD_SPLITS, TaskData, load_task_data
 from labelkit.errors import CheckFailed, LabelingFunctionError, LabelModelError
 from labelkit.manifest import StageTimer
 
+LEAKAGE_REASONS = ("exact_duplicate_cross_split", "near_duplicate_cross_split", "group_leakage", "identifier_leakage")
 SYSTEMS = ("majority_class", "stratified_random", "rule_baseline", "label_model", "end_model")
 
 
@@ -211,7 +212,7 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
     leakage = 0
     if audit is not None:
         findings = audit.result.findings
-        leakage = int(findings["reason"].astype(str).str.contains("leak|duplicate_cross", regex=True).sum())
+        leakage = int(findings["reason"].isin(LEAKAGE_REASONS).sum())
     metrics["warnings"] = ev.too_good_to_be_true(systems, leakage_findings_count=leakage)
     return metrics
 
@@ -258,13 +259,15 @@ def _with_columns(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def before_after(config: Config, raw: TaskData, raw_votes: Votes, clean_metrics: dict, selection, prior) -> dict:
+def before_after(config: Config, raw: TaskData, raw_votes: Votes, clean_metrics: dict, selection, prior,
+                 C: float | None = None) -> dict:
     """Test scores without any cleaning (rules + a model trained on the raw train split) vs after."""
     from labelkit import evaluate as ev
     from labelkit.labelmodels import hard_predictions
 
     proba = selection.model.predict_proba(raw_votes.L["train"])
-    end_model = fit_end_model(config, raw, proba, raw_votes.L["train"], prior) if config.end_model.enabled else None
+    end_model = (fit_end_model(config, raw, proba, raw_votes.L["train"], prior, Cs=[C] if C else None)
+                 if config.end_model.enabled else None)
     preds = predict_systems(config, raw.frames["test"], raw_votes.L["test"], selection, prior, end_model)
     out = {}
     for name, pred in preds.items():
@@ -317,7 +320,8 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
                                 end_model=end_model, audit=audit)
         if audit is not None:
             raw_votes = apply_votes(config, raw, lfs) if raw.votes is None else Votes(raw.votes, votes.lf_names, votes.kinds)
-            metrics["audit_before_after"] = before_after(config, raw, raw_votes, metrics, selection, prior)
+            metrics["audit_before_after"] = before_after(config, raw, raw_votes, metrics, selection, prior,
+                                                         C=end_model.C if end_model else None)
         metrics["label_model_warnings"] = sorted({str(w.message) for w in caught})
     failed = failed_checks(metrics, audit, fail_on or config.evaluate.fail_on)
     with timer.stage("write artifacts"):

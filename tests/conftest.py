@@ -36,10 +36,21 @@ def money_is_billing(row):
 '''
 
 
+def _pseudo_words(rng: np.random.Generator, n: int) -> list[str]:
+    letters = list("abcdefghiklmnoprstuvwy")
+    return ["".join(rng.choice(letters, size=rng.integers(3, 8))) for _ in range(n)]
+
+
 def make_frame(n: int, rng: np.random.Generator, prefix: str, *, start: str = "2024-01-01") -> pd.DataFrame:
+    """Unique, varied texts (template + filler + random words + a reference), so the audit finds
+    no duplicates; times within 150 days of `start`."""
     labels = rng.choice(CLASSES, size=n, p=[0.4, 0.35, 0.25])
-    texts = [rng.choice(TEMPLATES[y]) + rng.choice(FILLERS) for y in labels]
-    times = pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, 180 * 24, size=n), unit="h")
+    vocabulary = _pseudo_words(rng, 400)
+    texts = [
+        f"{rng.choice(TEMPLATES[y])}{rng.choice(FILLERS)} {' '.join(rng.choice(vocabulary, size=4))} ref {rng.integers(10**5, 10**6)}"
+        for y in labels
+    ]
+    times = pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, 150 * 24, size=n), unit="h")
     return pd.DataFrame({
         "id": [f"{prefix}{i:05d}" for i in range(n)],
         "customer": [f"C{prefix}{rng.integers(0, 10**6):06d}" for _ in range(n)],

@@ -13,6 +13,7 @@ parse of the texts (`nlp.pipe`, batched).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -61,8 +62,11 @@ def apply_lfs_marked(lfs, frame: pd.DataFrame, classes, *, text_column, id_colum
     context = _Context(classes, id_column, where, row_offset, on_error)
     L = np.full((len(frame), len(lfs)), ABSTAIN_INDEX, dtype=matrix_dtype(classes))
     spacy_columns = [j for j, lf in enumerate(lfs) if lf.kind.startswith("spacy")]
+    masks = _declarative_masks(lfs, batch, context)
     for j, lf in enumerate(lfs):
-        if j not in spacy_columns:
+        if masks.get(j) is not None:
+            L[:, j] = np.where(masks[j], context.lookup[lf.label], ABSTAIN_INDEX)
+        elif j not in spacy_columns:
             L[:, j] = _lf_codes(lf, batch, context)
     if spacy_columns and len(frame):
         results = spacy_votes([lfs[j] for j in spacy_columns], batch, stop_on_error=on_error != "abstain")
@@ -132,6 +136,25 @@ def _lf_codes(lf, batch, context: _Context) -> np.ndarray:
     if failed_rows:
         codes[failed_rows] = ERROR_CODE
     return codes
+
+
+THREADED_MIN_ROWS = 20_000  # below this, threads cost more than they save
+
+
+def _declarative_masks(lfs, batch, context: _Context) -> dict[int, np.ndarray | None]:
+    """Masks of the vectorised LFs, computed on threads (Arrow's regex kernels release the GIL)."""
+    columns = [j for j, lf in enumerate(lfs) if _is_vectorised(lf, context)]
+    if len(columns) < 2 or len(batch) < THREADED_MIN_ROWS:
+        return {j: _declarative_mask(lfs[j], batch, context) for j in columns}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(columns), os.cpu_count() or 1)) as pool:
+        masks = list(pool.map(lambda j: _declarative_mask(lfs[j], batch, context), columns))
+    return dict(zip(columns, masks))
+
+
+def _is_vectorised(lf, context: _Context) -> bool:
+    return lf.func is None and hasattr(lf, "mask") and lf.label in context.lookup
 
 
 def _declarative_mask(lf, batch, context):

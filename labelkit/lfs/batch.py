@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import keyword
+import threading
 from collections import namedtuple
 from typing import Any
 
@@ -49,42 +50,55 @@ class Batch:
         self._docs: list | None = None
         self._texts: list[str] | None = None
         self._arrow: dict[str, object] = {}
+        self._memo: dict = {}
+        self._lock = threading.RLock()  # LFs may run on threads: each cache is built once
 
     def __len__(self) -> int:
         return len(self.frame)
 
     def rows(self) -> list:
-        if self._rows is None:
-            Row = _row_class([str(c) for c in self.frame.columns])
-            columns = [self.frame[c].tolist() for c in self.frame.columns]
-            self._rows = [Row._make(values) for values in zip(*columns)] if columns else []
-        return self._rows
+        with self._lock:
+            if self._rows is None:
+                Row = _row_class([str(c) for c in self.frame.columns])
+                columns = [self.frame[c].tolist() for c in self.frame.columns]
+                self._rows = [Row._make(values) for values in zip(*columns)] if columns else []
+            return self._rows
 
     def texts(self) -> list[str]:
-        if self._texts is None:
-            values = self.frame[self.text_column].tolist()
-            self._texts = ["" if _is_missing(v) else str(v) for v in values]
-        return self._texts
+        with self._lock:
+            if self._texts is None:
+                values = self.frame[self.text_column].tolist()
+                self._texts = ["" if _is_missing(v) else str(v) for v in values]
+            return self._texts
 
     def arrow_texts(self, column: str):
         """The column as a pyarrow string array (missing -> ""), or None when it is not a string column."""
-        if column not in self._arrow:
-            series = self.frame[column]
-            if series.dtype == object or not pd.api.types.is_string_dtype(series.dtype):
-                return None
-            import pyarrow as pa
+        with self._lock:
+            if column not in self._arrow:
+                series = self.frame[column]
+                if series.dtype == object or not pd.api.types.is_string_dtype(series.dtype):
+                    return None
+                import pyarrow as pa
 
-            array = pa.array(series, from_pandas=True)
-            self._arrow[column] = array.fill_null("") if array.null_count else array
-        return self._arrow[column]
+                array = pa.array(series, from_pandas=True)
+                self._arrow[column] = array.fill_null("") if array.null_count else array
+            return self._arrow[column]
+
+    def memo(self, key, factory):
+        """A value computed once per batch and shared by every LF (e.g. per-column arrays)."""
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = factory()
+            return self._memo[key]
 
     def cache_arrow(self, column: str, texts: list[str]):
         """Cache a pyarrow copy of already converted texts, shared by every LF reading `column`."""
-        if column not in self._arrow:
-            import pyarrow as pa
+        with self._lock:
+            if column not in self._arrow:
+                import pyarrow as pa
 
-            self._arrow[column] = pa.array(texts, type=pa.large_string())
-        return self._arrow[column]
+                self._arrow[column] = pa.array(texts, type=pa.large_string())
+            return self._arrow[column]
 
     def docs(self) -> list:
         """spaCy docs of the text column, parsed once per batch whatever the number of spaCy LFs."""

@@ -6,6 +6,7 @@ column instead of row by row.
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 import re
 from typing import Iterable
@@ -87,15 +88,33 @@ class RegexLF(DeclarativeLF):
         texts = batch.arrow_texts(column)
         if texts is None:  # not a string column: the same str() conversion as the row path
             texts = batch.cache_arrow(column, self._texts(batch))
-        hits = pc.match_substring_regex(texts, pattern=self._re2, ignore_case=self._ignore_case)
-        out = hits.to_numpy(zero_copy_only=False).astype(bool, copy=False)
-        ascii_rows = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
-        if not ascii_rows.all():
+        out = self._re2_hits(texts)
+        ambiguous = batch.memo(("re2-ambiguous", column), lambda: _ambiguous_rows(texts))
+        if ambiguous.any():
             out = out.copy() if not out.flags.writeable else out
-            others = np.flatnonzero(~ascii_rows)
+            others = np.flatnonzero(ambiguous)
             search = self.pattern.search
             out[others] = [search(t) is not None for t in texts.take(others).to_pylist()]
         return out
+
+    def _re2_hits(self, texts) -> np.ndarray:
+        import pyarrow.compute as pc
+
+        prefilter = self._re2_prefilter()
+        if prefilter is None:
+            hits = pc.match_substring_regex(texts, pattern=self._re2, ignore_case=self._ignore_case)
+            return hits.to_numpy(zero_copy_only=False).astype(bool)
+        # a pattern RE2 scans fast (a plain literal) picks candidate rows; the exact pattern checks them
+        candidates = pc.match_substring_regex(texts, pattern=prefilter, ignore_case=self._ignore_case)
+        rows = np.flatnonzero(candidates.to_numpy(zero_copy_only=False))
+        out = np.zeros(len(texts), dtype=bool)
+        if len(rows):
+            exact = pc.match_substring_regex(texts.take(rows), pattern=self._re2, ignore_case=self._ignore_case)
+            out[rows] = exact.to_numpy(zero_copy_only=False)
+        return out
+
+    def _re2_prefilter(self) -> str | None:
+        return None
 
     @property
     def _re2(self) -> str | None:
@@ -128,6 +147,11 @@ class KeywordLF(RegexLF):
         alternatives = "|".join(re.escape(w.strip()) for w in sorted(set(words), key=len, reverse=True))
         pattern = rf"(?<!\w)(?:{alternatives})(?!\w)"
         super().__init__(name, label, pattern, column=column, flags=0 if case_sensitive else re.IGNORECASE)
+
+    def _re2_prefilter(self) -> str | None:
+        """The keywords without their boundaries: every row with a whole-word hit contains one."""
+        words = sorted({w.strip() for w in self.words}, key=len, reverse=True)
+        return "(?:" + "|".join("".join(_re2_char(ord(ch)) for ch in w) for w in words) + ")"
 
     def _re2_pattern(self) -> str | None:
         """`(?<!\\w)word(?!\\w)` as consuming boundaries (RE2 has no look-around); same hits on ASCII rows."""
@@ -235,13 +259,48 @@ def column_condition(label: str, expression: str, *, name: str) -> ColumnConditi
 
 
 # --- RE2 translation (pyarrow.compute) -------------------------------------------------------------
-# A Python pattern is run through RE2 only on ASCII rows and only when every construct in it means the
-# same thing in both engines there; anything else (look-around, back-references, `$`, flags other than
+# A Python pattern is run through RE2 only on rows made of ASCII characters and of non-ASCII characters
+# that both engines treat alike under the translation (not word characters, not digits, not whitespace,
+# no case relation to ASCII: emoji, punctuation such as ’ or …, a byte-order mark, ...), and only when
+# every construct in it means the same thing in both engines there; other rows go through Python re.
+# Anything untranslatable anything else (look-around, back-references, `$`, flags other than
 # IGNORECASE, non-ASCII literals) keeps Python re. The pattern is re-emitted from Python's own parse
 # tree, so Python-only syntax such as `{,3}` cannot be misread by RE2.
 
 _SPACE_ASCII = r"\t\n\x{0b}\f\r \x{1c}-\x{1f}"  # what Python's \s matches among ASCII characters
 _MAX_RE2_REPEAT = 1000
+
+
+def _ambiguous_rows(texts) -> np.ndarray:
+    """Rows holding a character on which Python re and the RE2 translation could disagree."""
+    import pyarrow.compute as pc
+
+    found = pc.match_substring_regex(texts, pattern=_ambiguous_class())
+    return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _ambiguous_class() -> str:
+    """RE2 class of the non-ASCII characters that are word characters, digits or whitespace in Python,
+    or are case variants of ASCII letters (K KELVIN SIGN, LATIN SMALL LETTER LONG S, ...)."""
+    import _sre
+
+    def ambiguous(code: int) -> bool:
+        ch = chr(code)
+        return (ch.isalnum() or ch.isspace() or _sre.unicode_tolower(code) < 128
+                or ch.upper().isascii() or ch.lower().isascii())
+
+    ranges, start = [], None
+    for code in range(0x80, 0x110000):
+        flag = not (0xD800 <= code <= 0xDFFF) and ambiguous(code)
+        if flag and start is None:
+            start = code
+        elif not flag and start is not None:
+            ranges.append((start, code - 1))
+            start = None
+    if start is not None:
+        ranges.append((start, 0x10FFFF))
+    return "[" + "".join("\\x{%x}-\\x{%x}" % pair for pair in ranges) + "]"
 
 
 class _Untranslatable(Exception):
