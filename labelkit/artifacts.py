@@ -54,6 +54,7 @@ def write_build(out: Path, *, force, config, raw, data, lfs, lf_paths, votes, se
             joblib.dump(end_model, tmp / "model.joblib")
         if audit is not None:
             _write_audit(tmp, audit, config)
+        _write_wrench(tmp, config, data, votes)
         _write_reports(tmp, metrics, examples)
         write_json(tmp / "metrics.json", metrics)
         manifest["timings_seconds"] = dict(timer.timings)
@@ -174,6 +175,19 @@ def _write_audit(tmp: Path, audit, config) -> None:
         frame.to_csv(folder / f"{split}.csv", index=False)
     audit.clean.quarantine.to_csv(tmp / "quarantine.csv", index=False)
     _all_findings(audit).to_csv(tmp / "audit_findings.csv", index=False)
+
+
+def _write_wrench(tmp: Path, config, data, votes) -> None:
+    """The label matrices in WRENCH format, for other weak-supervision tools."""
+    from labelkit.wrench import write_wrench
+
+    if config.data.text_column not in data.frames["train"].columns:
+        return
+    splits = {"train": (data.frames["train"], votes.L["train"], None),
+              "valid": (data.frames["dev"], votes.L["dev"], data.gold["dev"]),
+              "test": (data.frames["test"], votes.L["test"], data.gold["test"])}
+    write_wrench(tmp / "wrench", splits, data.schema.classes, config.data.text_column,
+                 id_column=config.data.id_column, lf_names=votes.lf_names)
 
 
 def _write_reports(tmp: Path, metrics: dict, examples: dict) -> None:

@@ -52,7 +52,7 @@ def load_task_data(config: Config) -> TaskData:
                     f"({data.id_column}={frame[data.id_column].iloc[row]!r}); every {split} row needs a gold label."
                 )
             gold[split] = schema.encode_gold(labels.tolist(), where=f"{path} column {data.label_column!r}")
-    votes = _vote_columns(frames, schema, config) if data.vote_columns else None
+    votes = _vote_columns(inputs, schema, config) if data.vote_columns else None
     return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(data.vote_columns) or None)
 
 
@@ -84,11 +84,12 @@ def _check_ids(frame: pd.DataFrame, id_column: str, path: Path) -> None:
         raise DatasetError(f"{path}: id {value!r} appears more than once in column {id_column!r}; ids must be unique.")
 
 
-def _vote_columns(frames, schema: LabelSchema, config: Config) -> dict[str, np.ndarray]:
-    from labelkit.wrench import votes_from_columns
+def _vote_columns(inputs: dict, schema: LabelSchema, config: Config) -> dict[str, np.ndarray]:
+    """Precomputed votes (crowd workers, other models, legacy rules): one column per source."""
+    from labelkit.wrench import read_vote_table
 
-    return {split: votes_from_columns(frame, config.data.vote_columns, schema.classes, where=split)
-            for split, frame in frames.items()}
+    return {split: read_vote_table(Path(info["path"]), config.data.vote_columns, schema.classes)
+            for split, info in inputs.items()}
 
 
 def _load_wrench(config: Config) -> TaskData:
@@ -101,7 +102,9 @@ def _load_wrench(config: Config) -> TaskData:
     split_names = {"train": "train", "dev": "valid", "test": "test"}
     frames, gold, votes, inputs = {}, {}, {}, {}
     for split, name in split_names.items():
-        frame = wrench.frames[name]
+        if name not in wrench.splits:
+            raise DatasetError(f"WRENCH folder {folder} has no {name}.json; labelkit needs train, valid and test.")
+        frame = wrench.splits[name]
         frames[split] = frame
         votes[split] = wrench.label_matrices[name]
         path = folder / f"{name}.json"

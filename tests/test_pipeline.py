@@ -13,7 +13,8 @@ from labelkit.cli.main import cli
 
 ARTIFACTS = ["metrics.json", "manifest.json", "report.md", "report.html", "train_labels.csv", "test_predictions.csv",
              "lf_summary.json", "lf_summary.csv", "model.joblib", "quarantine.csv", "audit_findings.csv",
-             "cleaned/train.csv", "cleaned/dev.csv", "cleaned/test.csv"]
+             "cleaned/train.csv", "cleaned/dev.csv", "cleaned/test.csv",
+             "wrench/train.json", "wrench/valid.json", "wrench/test.json", "wrench/label.json"]
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +110,25 @@ def test_help_is_clear():
     for args in (["--help"], ["build", "--help"], ["lfs", "--help"], ["audit", "--help"], ["compare", "--help"]):
         result = runner.invoke(cli, args)
         assert result.exit_code == 0 and "Example" in result.output, args
+
+
+def test_wrench_export_round_trips(built):
+    from labelkit.wrench import read_wrench
+
+    _, out, _ = built
+    wrench = read_wrench(out / "wrench")
+    train = pd.read_csv(out / "train_labels.csv", keep_default_na=False)
+    assert wrench.classes == ("billing", "connectivity", "cancellation")
+    assert wrench.label_matrices["train"].shape == (len(train), 5)
+    first = [train[c].iloc[0] for c in train.columns if c.startswith("lf_")]
+    assert [wrench.classes[v] if v >= 0 else "" for v in wrench.label_matrices["train"][0]] == first
+
+
+def test_build_from_a_wrench_folder(built, tmp_path):
+    _, out, _ = built
+    result = CliRunner().invoke(cli, ["build", "--wrench", str(out / "wrench"), "--out", str(tmp_path / "w"), "-q",
+                                      "--set", "task.seed=3", "--set", "evaluate.bootstrap=100"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
+    assert metrics["task"]["classes"] == ["billing", "connectivity", "cancellation"]
+    assert metrics["systems"]["systems"]["rule_baseline"]["accuracy"] > 0.8

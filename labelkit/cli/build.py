@@ -42,7 +42,7 @@ def build_cli(config, sets, out, force, wrench, seed, engine, scheduler, lf_erro
         extra["data.wrench"] = str(Path(wrench).resolve())
     if no_audit:
         extra["audit.enabled"] = False
-    cfg = load(config, sets, extra)
+    cfg = load_wrench_config(wrench, sets, extra) if wrench and not config else load(config, sets, extra)
     target = Path(out) if out else Path("runs") / cfg.task.name
     checks = [c.strip() for c in fail_on.split(",") if c.strip()] if fail_on else None
     if checks:
@@ -60,6 +60,16 @@ def build_cli(config, sets, out, force, wrench, seed, engine, scheduler, lf_erro
     else:
         print_summary(outcome)
     raise_for_failed(outcome)
+
+
+def load_wrench_config(wrench: str, sets, extra):
+    """`build --wrench DIR` without a config: defaults, the folder's name as task name."""
+    from labelkit.cli.common import parse_sets
+    from labelkit.config import load_config
+
+    overrides = {"task.name": Path(wrench).resolve().name, **{k: v for k, v in extra.items() if v is not None}}
+    overrides.update(parse_sets(sets))
+    return load_config(None, overrides=overrides)
 
 
 def print_summary(outcome) -> None:

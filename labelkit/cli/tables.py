@@ -76,9 +76,25 @@ def audit_text(report: dict) -> str:
 
 
 def compare_text(result: dict, *, flips: int = 10) -> str:
-    lines = []
-    for name, delta in (result.get("systems") or result.get("metric_deltas") or {}).items():
-        lines.append(f"{name}: {delta}")
-    for row in (result.get("flipped") or [])[:flips]:
-        lines.append(f"flipped: {row}")
-    return "\n".join(lines) if lines else str(result)
+    rows = []
+    for name, d in result["systems"].items():
+        acc, f1 = d["accuracy"], d["macro_f1"]
+        rows.append([name, _pct(acc["a"]), _pct(acc["b"]), f"{100 * acc['delta']:+.1f}", _ci(acc["delta_ci"]),
+                     f"{100 * f1['delta']:+.1f}", str(d["improved"]), str(d["regressed"]), f"{d['mcnemar_p']:.3g}"])
+    text = f"A = {result['run_a']}\nB = {result['run_b']}\nsame test data: {result['n']} rows (sha256 {result['test_sha256'][:12]})\n"
+    text += _table(["system", "acc A", "acc B", "Δ acc", "95% CI", "Δ macro-F1", "improved", "regressed", "McNemar p"], rows)
+    slices = [s for s in result.get("slices", []) if s.get("delta")]
+    if slices:
+        model = next(iter(result["systems"]), None)
+        key = "end_model" if "end_model" in result["systems"] else model
+        worst = sorted(slices, key=lambda s: s["delta"].get(key, 0))[:5]
+        text += f"\n\nlargest {key} slice drops (B - A):\n"
+        text += _table(["slice", "size", "Δ"], [[f"{s['column']}={s['value']}", str(s["size"]),
+                                                 f"{100 * s['delta'].get(key, 0):+.1f}"] for s in worst])
+    system = "end_model" if "end_model" in result["flipped"] else next(iter(result["flipped"]), None)
+    if system:
+        flipped = result["flipped"][system]
+        text += f"\n\n{system}: {flipped['total']} test rows changed prediction"
+        for row in flipped["rows"][:flips]:
+            text += f"\n  {row['change']:9} [{row['row_id']}] gold {row['gold']}: {row['a']} → {row['b']}  {row['text'][:90]}"
+    return text
