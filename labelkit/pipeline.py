@@ -209,12 +209,22 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
                                           freq=config.evaluate.drift_freq)
     if config.evaluate.expectations:
         metrics["expectations"] = check_expectations(config, data, lfs, votes, selection, prior, end_model)
-    leakage = 0
-    if audit is not None:
-        findings = audit.result.findings
-        leakage = int(findings["reason"].isin(LEAKAGE_REASONS).sum())
-    metrics["warnings"] = ev.too_good_to_be_true(systems, leakage_findings_count=leakage)
+    metrics["warnings"] = ev.too_good_to_be_true(systems, leakage_findings_count=unresolved_leakage(audit))
+    if audit is None:
+        metrics["warnings"].append("The data-quality audit was skipped (--no-audit): leakage and test-log rows "
+                                   "were not looked for, so these scores are not checked against them.")
     return metrics
+
+
+def unresolved_leakage(audit: AuditOutcome | None) -> int:
+    """Row-level leakage findings whose rows are still in the data the scores come from."""
+    if audit is None:
+        return 0
+    findings = audit.result.findings
+    leaks = findings[findings["reason"].isin(LEAKAGE_REASONS) & (findings["row_id"].astype(str) != "*")]
+    quarantine = audit.clean.quarantine
+    removed = set(zip(quarantine["split"].astype(str), quarantine["row_id"].astype(str))) if len(quarantine) else set()
+    return sum((split, str(row)) not in removed for split, row in zip(leaks["split"], leaks["row_id"]))
 
 
 def _slice_frame(test: pd.DataFrame, config: Config) -> pd.DataFrame:

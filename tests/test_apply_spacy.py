@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from labelkit import ABSTAIN, spacy_lf, spacy_patterns
-from labelkit.apply.local import _as_phrase, apply_lfs
+from labelkit.apply.local import _SharedMatchers, _as_phrases, apply_lfs
 from labelkit.errors import LabelingFunctionError
 from labelkit.lfs.batch import Batch
 from labelkit.lfs.spacy_lfs import SpacyParser
@@ -28,6 +28,7 @@ PATTERN_LFS = [
     spacy_patterns("spam", [[{"ORTH": "CHECK"}], [{"TEXT": "Sub"}]], name="p_orth"),
     spacy_patterns("spam", [[{"LOWER": "Check"}]], name="p_never"),  # LOWER never has capitals: no votes
     spacy_patterns("spam", [[{"LOWER": {"IN": ["subscribe", "sub"]}}, {"OP": "?", "IS_PUNCT": True}]], name="p_op"),
+    spacy_patterns("spam", [[{"LOWER": {"IN": ["my", "out"]}}, {"LOWER": "channel"}]], name="p_in"),
     spacy_patterns("ham", phrases=["my channel", "Café"], name="p_phrases"),
     spacy_patterns("ham", [[{"LOWER": "song"}]], phrases=["i'm"], name="p_both"),
 ]
@@ -44,6 +45,8 @@ def per_lf_votes(lf, texts):
 
 
 def test_shared_matchers_give_each_lfs_own_votes():
+    shared = _SharedMatchers.build(PATTERN_LFS, SpacyParser(None).nlp)
+    assert shared is not None and set(shared.phrase_matchers) == {"LOWER", "ORTH"}
     data = frame()
     lfs = PATTERN_LFS + [many_tokens, has_url]
     L = apply_lfs(lfs, data, CLASSES, text_column="text").L
@@ -89,12 +92,13 @@ def test_each_text_is_parsed_once_whatever_the_number_of_lfs():
 
 
 def test_phrase_conversion_only_for_plain_token_sequences():
-    assert _as_phrase([{"LOWER": "check"}, {"LOWER": "out"}]) == ("LOWER", ["check", "out"])
-    assert _as_phrase([{"TEXT": "A"}, {"ORTH": "b"}]) == ("ORTH", ["A", "b"])
-    assert _as_phrase([{"LOWER": "Check"}]) is None
-    assert _as_phrase([{"LOWER": "a"}, {"ORTH": "b"}]) is None
-    assert _as_phrase([{"LOWER": "a", "OP": "+"}]) is None
-    assert _as_phrase([{"LOWER": {"IN": ["a"]}}]) is None
+    assert _as_phrases([{"LOWER": "check"}, {"LOWER": "out"}]) == ("LOWER", [("check", "out")])
+    assert _as_phrases([{"TEXT": "A"}, {"ORTH": "b"}]) == ("ORTH", [("A", "b")])
+    assert _as_phrases([{"LOWER": {"IN": ["sub", "a"]}}, {"LOWER": "x"}]) == ("LOWER", [("a", "x"), ("sub", "x")])
+    assert _as_phrases([{"LOWER": "Check"}]) is None
+    assert _as_phrases([{"LOWER": "a"}, {"ORTH": "b"}]) is None
+    assert _as_phrases([{"LOWER": "a", "OP": "+"}]) is None
+    assert _as_phrases([{"LOWER": {"NOT_IN": ["a"]}}]) is None
 
 
 def test_spacy_lf_error_names_row_and_abstain_counts():

@@ -278,16 +278,17 @@ class _SharedMatchers:
         self.key_to_lf: dict[int, object] = {}
         make_doc = _tokenizer_for(nlp.vocab)
         for lf in self.members:
-            key = nlp.vocab.strings.add(f"labelkit-lf:{lf.name}")
-            self.key_to_lf[key] = lf
+            key = f"labelkit-lf:{lf.name}"
+            self.key_to_lf[nlp.vocab.strings.add(key)] = lf
             token_patterns = []
             for pattern in lf.patterns:
-                phrase = _as_phrase(pattern)
+                phrase = _as_phrases(pattern)
                 if phrase is None:
                     token_patterns.append(pattern)
                 else:
-                    attr, words = phrase
-                    self._phrase_matcher(attr, nlp, PhraseMatcher).add(key, [Doc(nlp.vocab, words=words)])
+                    attr, sequences = phrase
+                    docs = [Doc(nlp.vocab, words=list(words)) for words in sequences]
+                    self._phrase_matcher(attr, nlp, PhraseMatcher).add(key, docs)
             if token_patterns:
                 self.matcher.add(key, token_patterns)
             if lf.phrases:
@@ -318,22 +319,38 @@ class _SharedMatchers:
 
 
 _PHRASE_ATTRS = {"LOWER": "LOWER", "ORTH": "ORTH", "TEXT": "ORTH"}
+MAX_PHRASES_PER_PATTERN = 256
 
 
-def _as_phrase(pattern) -> tuple[str, list[str]] | None:
-    """(attr, words) when a Matcher pattern is a plain token sequence with one attribute, else None."""
+def _as_phrases(pattern) -> tuple[str, list[tuple[str, ...]]] | None:
+    """(attr, word sequences) when a Matcher pattern is a plain token sequence on one attribute, each
+    token one value or an IN list, no operators; else None (it stays in the Matcher)."""
+    import itertools
+
     if not isinstance(pattern, list) or not pattern:
         return None
-    attrs, words = set(), []
+    attrs, choices = set(), []
     for token in pattern:
         if not isinstance(token, dict) or len(token) != 1:
             return None
         (key, value), = token.items()
         attr = _PHRASE_ATTRS.get(str(key).upper())
-        if attr is None or not isinstance(value, str) or not value or any(ch.isspace() for ch in value):
+        if isinstance(value, dict) and list(value) == ["IN"] and isinstance(value["IN"], list):
+            values = value["IN"]
+        elif isinstance(value, str):
+            values = [value]
+        else:
             return None
-        if attr == "LOWER" and value != value.lower():
-            return None  # never matches in the Matcher; a phrase would lower-case it and match
+        if attr is None or not values or not all(_plain_value(v, attr) for v in values):
+            return None
         attrs.add(attr)
-        words.append(value)
-    return (attrs.pop(), words) if len(attrs) == 1 else None
+        choices.append(sorted(set(values)))
+    if len(attrs) != 1 or np.prod([len(c) for c in choices]) > MAX_PHRASES_PER_PATTERN:
+        return None
+    return attrs.pop(), list(itertools.product(*choices))
+
+
+def _plain_value(value, attr: str) -> bool:
+    if not isinstance(value, str) or not value or any(ch.isspace() for ch in value):
+        return False
+    return attr != "LOWER" or value == value.lower()  # a capital never matches LOWER; a phrase would
