@@ -319,7 +319,7 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
         proba_train = selection.model.predict_proba(votes.L["train"])
     if audit is not None and config.audit.weak_label_issues:
         with timer.stage("weak-label audit"):
-            audit.weak_findings = _weak_label_findings(config, data, proba_train)
+            audit.weak_findings = _weak_label_findings(config, data, proba_train, votes.L["train"])
     end_model = None
     if config.end_model.enabled:
         with timer.stage("end model"):
@@ -343,13 +343,15 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
     return BuildOutcome(Path(out), metrics, failed)
 
 
-def _weak_label_findings(config: Config, data: TaskData, proba_train: np.ndarray):
+def _weak_label_findings(config: Config, data: TaskData, proba_train: np.ndarray, L_train: np.ndarray):
+    """Covered train rows whose weak label a cross-validated model doubts (rows no LF voted on have
+    no weak label to doubt)."""
     from labelkit.quality import audit_weak_labels
 
-    covered = proba_train.max(axis=1) > 0
+    covered = (L_train >= 0).any(axis=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return audit_weak_labels(data.frames["train"], proba_train, audit_spec(config, data))
+        return audit_weak_labels(data.frames["train"].loc[covered], proba_train[covered], audit_spec(config, data))
 
 
 def failed_checks(metrics: dict, audit: AuditOutcome | None, fail_on) -> list[str]:

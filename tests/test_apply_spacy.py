@@ -4,13 +4,14 @@ import pandas as pd
 import pytest
 
 from labelkit import ABSTAIN, spacy_lf, spacy_patterns
-from labelkit.apply.local import _SharedMatchers, _as_phrases, apply_lfs
+from labelkit.apply.local import _SharedMatchers, _anchor, _as_phrases, apply_lfs
 from labelkit.errors import LabelingFunctionError
 from labelkit.lfs.batch import Batch
 from labelkit.lfs.spacy_lfs import SpacyParser
 
 CLASSES = ("ham", "spam")
-WORDS = ["Check", "out", "my", "channel", "CHECK", "OUT", "subscribe", "Sub", "song", "I'm", "http://x.co", "!", "café"]
+WORDS = ["Check", "out", "my", "channel", "CHECK", "OUT", "subscribe", "Sub", "song", "I'm", "http://x.co", "!", "café",
+         "love", "Love", "it"]
 
 
 @spacy_lf()
@@ -30,6 +31,9 @@ PATTERN_LFS = [
     spacy_patterns("spam", [[{"LOWER": {"IN": ["subscribe", "sub"]}}, {"OP": "?", "IS_PUNCT": True}]], name="p_op"),
     spacy_patterns("spam", [[{"LOWER": {"IN": ["my", "out"]}}, {"LOWER": "channel"}]], name="p_in"),
     spacy_patterns("ham", phrases=["my channel", "Café"], name="p_phrases"),
+    spacy_patterns("ham", [[{"LOWER": "love"}, {"IS_ALPHA": True, "OP": "?"}, {"ORTH": {"IN": ["it", "song"]}}]],
+                   name="p_anchored"),
+    spacy_patterns("ham", [[{"LOWER": "Love", "OP": "+"}, {"LOWER": "it"}]], name="p_capital_anchor"),
     spacy_patterns("ham", [[{"LOWER": "song"}]], phrases=["i'm"], name="p_both"),
 ]
 
@@ -55,7 +59,7 @@ def test_shared_matchers_give_each_lfs_own_votes():
         expected = [index[v] for v in per_lf_votes(lf, data["text"].tolist())]
         assert L[:, j].tolist() == expected, lf.name
     votes_per_lf = (L != -1).sum(axis=0).tolist()
-    assert votes_per_lf[2] == 0 and min(votes_per_lf[:2] + votes_per_lf[3:]) > 10
+    assert votes_per_lf[2] == 0 and votes_per_lf[-4] == 0 and min(votes_per_lf[:2] + votes_per_lf[3:-4]) >= 3
 
 
 def test_spacy_lfs_match_snorkel_applier():
@@ -99,6 +103,8 @@ def test_phrase_conversion_only_for_plain_token_sequences():
     assert _as_phrases([{"LOWER": "a"}, {"ORTH": "b"}]) is None
     assert _as_phrases([{"LOWER": "a", "OP": "+"}]) is None
     assert _as_phrases([{"LOWER": {"NOT_IN": ["a"]}}]) is None
+    assert _anchor([{"IS_ALPHA": True}, {"LOWER": "a", "OP": "?"}, {"ORTH": {"IN": ["b", "c"]}}]) == ("ORTH", ["b", "c"])
+    assert _anchor([{"LOWER": "a", "OP": "*"}]) is None
 
 
 def test_spacy_lf_error_names_row_and_abstain_counts():

@@ -193,3 +193,19 @@ def test_inputs_not_modified(planted):
     run_audit(splits, _spec(checks=("test_rows", "duplicate_within_split")))
     for k in splits:
         pd.testing.assert_frame_equal(splits[k], before[k])
+
+
+def test_time_leakage_robust_to_bogus_test_timestamps_and_random_splits():
+    train = make_tickets(40, seed=11, start="2024-01-01")
+    test = make_tickets(40, seed=12, id_prefix="q", start="2025-01-01")
+    test["created"] = pd.to_datetime(test["created"])
+    test.loc[0, "created"] = pd.Timestamp("1970-01-01")  # a bogus test timestamp must not flag all of train
+    result = run_audit({"train": train, "test": test}, _spec(checks=("time_leakage",)))
+    assert _found(result, "time_leakage") == set()
+    # a random split: train spread over the same period as test -> only rows after its end, plus a warning
+    mixed = make_tickets(40, seed=13, start="2025-01-01")
+    mixed["created"] = pd.to_datetime(mixed["created"])
+    mixed.loc[5, "created"] = pd.to_datetime(test["created"]).max() + pd.Timedelta(days=30)
+    result = run_audit({"train": mixed, "test": test}, _spec(checks=("time_leakage",)))
+    assert _found(result, "time_leakage") == {("train", mixed["id"][5])}
+    assert any("split looks random" in w for w in result.warnings)

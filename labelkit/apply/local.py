@@ -258,6 +258,9 @@ def _doc_caller(lf):
     return partial(lf.func, **lf.resources) if lf.resources else lf.func
 
 
+_PHRASE_TOKENIZERS: dict[int, object] = {}
+
+
 class _SharedMatchers:
     """All spaCy pattern LFs in one Matcher and one PhraseMatcher per attribute, keyed by LF.
 
@@ -275,8 +278,12 @@ class _SharedMatchers:
         self.members = list(members)
         self.matcher = Matcher(nlp.vocab)
         self.phrase_matchers: dict[str, object] = {}
+        self.anchor_matchers: dict[str, object] = {}
+        self.always_match = False
         self.key_to_lf: dict[int, object] = {}
-        make_doc = _tokenizer_for(nlp.vocab)
+        make_doc = _PHRASE_TOKENIZERS.get(id(nlp.vocab))
+        if make_doc is None:  # building a blank pipeline takes ~0.3 s: once per vocab
+            make_doc = _PHRASE_TOKENIZERS[id(nlp.vocab)] = _tokenizer_for(nlp.vocab)
         for lf in self.members:
             key = f"labelkit-lf:{lf.name}"
             self.key_to_lf[nlp.vocab.strings.add(key)] = lf
@@ -291,9 +298,25 @@ class _SharedMatchers:
                     self._phrase_matcher(attr, nlp, PhraseMatcher).add(key, docs)
             if token_patterns:
                 self.matcher.add(key, token_patterns)
+                for pattern in token_patterns:
+                    self._add_anchor(pattern, nlp, Doc, PhraseMatcher)
             if lf.phrases:
                 self._phrase_matcher(lf.attr, nlp, PhraseMatcher).add(key, [make_doc(p) for p in lf.phrases])
         self.has_token_patterns = len(self.matcher) > 0
+
+    def _add_anchor(self, pattern, nlp, Doc, PhraseMatcher) -> None:
+        """A token every match of `pattern` must contain: docs without any anchor skip the slow Matcher."""
+        anchor = _anchor(pattern)
+        if anchor is None:
+            self.always_match = True
+            return
+        attr, values = anchor
+        if attr not in self.anchor_matchers:
+            self.anchor_matchers[attr] = PhraseMatcher(nlp.vocab, attr=attr)
+        self.anchor_matchers[attr].add("labelkit-anchor", [Doc(nlp.vocab, words=[v]) for v in values])
+
+    def _matcher_needed(self, doc) -> bool:
+        return self.always_match or any(len(m(doc)) for m in self.anchor_matchers.values())
 
     def _phrase_matcher(self, attr, nlp, PhraseMatcher):
         if attr not in self.phrase_matchers:
@@ -313,7 +336,7 @@ class _SharedMatchers:
         keys = set()
         for phrase_matcher in self.phrase_matchers.values():
             keys.update(match[0] for match in phrase_matcher(doc))
-        if self.has_token_patterns and len(keys) < len(self.key_to_lf):
+        if self.has_token_patterns and len(keys) < len(self.key_to_lf) and self._matcher_needed(doc):
             keys.update(match[0] for match in self.matcher(doc))
         return {self.key_to_lf[key] for key in keys}
 
@@ -348,6 +371,21 @@ def _as_phrases(pattern) -> tuple[str, list[tuple[str, ...]]] | None:
     if len(attrs) != 1 or np.prod([len(c) for c in choices]) > MAX_PHRASES_PER_PATTERN:
         return None
     return attrs.pop(), list(itertools.product(*choices))
+
+
+def _anchor(pattern) -> tuple[str, list[str]] | None:
+    """(attr, values) of the first token that every match includes, with plain values; else None."""
+    if not isinstance(pattern, list):
+        return None
+    for token in pattern:
+        if not isinstance(token, dict) or token.get("OP", "+") != "+":
+            continue
+        for key, value in token.items():
+            attr = _PHRASE_ATTRS.get(str(key).upper())
+            values = value["IN"] if isinstance(value, dict) and list(value) == ["IN"] else [value]
+            if attr and isinstance(values, list) and values and all(_plain_value(v, "ORTH") for v in values):
+                return attr, sorted(set(values))
+    return None
 
 
 def _plain_value(value, attr: str) -> bool:

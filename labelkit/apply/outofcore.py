@@ -79,8 +79,28 @@ def unique_patterns(L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     L = np.ascontiguousarray(L)
     if L.shape[0] == 0:
         return L.reshape(0, L.shape[1] if L.ndim == 2 else 0), np.zeros(0, dtype=np.int64)
-    patterns, counts = np.unique(L, axis=0, return_counts=True)
-    return patterns, counts.astype(np.int64)
+    keys = _packed_keys(L)
+    if keys is None:
+        patterns, counts = np.unique(L, axis=0, return_counts=True)
+        return patterns, counts.astype(np.int64)
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    patterns = L[first]
+    order = np.lexsort(patterns.T[::-1])
+    return patterns[order], counts[order].astype(np.int64)
+
+
+def _packed_keys(L: np.ndarray) -> np.ndarray | None:
+    """Each row as one int64 (votes + 1 in a few bits per LF) when it fits: sorting ints beats rows."""
+    low, high = int(L.min()), int(L.max())
+    if low < -1:
+        return None
+    bits = max(1, int(high + 1).bit_length())
+    if bits * L.shape[1] > 62:
+        return None
+    keys = np.zeros(L.shape[0], dtype=np.int64)
+    for j in range(L.shape[1]):
+        keys |= (L[:, j].astype(np.int64) + 1) << (bits * j)
+    return keys
 
 
 @dataclass

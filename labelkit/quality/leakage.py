@@ -41,8 +41,13 @@ def _join_evidence(findings: pd.DataFrame) -> pd.DataFrame:
 
 @register_check("time_leakage", reasons=("time_leakage", "bad_timestamp"))
 def time_leakage(ctx: AuditContext) -> pd.DataFrame:
-    """Train rows later than the earliest row of each evaluation split; unparseable timestamps.
+    """Train rows later than the evaluation period; unparseable timestamps.
 
+    The period of each evaluation split ignores outlying times (see `_period`), so a few bogus
+    timestamps (1970, the future: the test-row check reports those) do not move it. In a temporal
+    split (most train rows before the period starts) every train row after the start is flagged.
+    When most train rows fall inside the period the split is random, not temporal: only train rows
+    after the END of the period are flagged, with a warning to re-split by time.
     Unparseable (non-empty) values become `bad_timestamp` findings plus a warning rather than an
     error, so one bad cell does not stop the audit; missing values are skipped. Score = days late.
     """
@@ -51,29 +56,41 @@ def time_leakage(ctx: AuditContext) -> pd.DataFrame:
         return combine_findings([])
     frames = [_bad_timestamps(ctx, s) for s in ctx.split_names]
     if "train" in ctx.splits:
-        train_times = ctx.times["train"]
         for other in [s for s in ctx.split_names if s != "train"]:
-            times = ctx.times[other]
-            if times.notna().sum() == 0:
-                continue
-            earliest_pos = int(times.reset_index(drop=True).idxmin())
-            earliest, earliest_id = times.iloc[earliest_pos], ctx.ids[other][earliest_pos]
-            late = (train_times > earliest).fillna(False).to_numpy()
-            if not late.any():
-                continue
-            days = ((train_times[late] - earliest).dt.total_seconds() / 86400.0).to_numpy()
-            evidence = [
-                f"time {t.isoformat()} is after the earliest {other} row {earliest_id!r} ({earliest.isoformat()})"
-                for t in train_times[late]
-            ]
-            frames.append(make_findings("train", ctx.ids["train"][late], "time_leakage", days, evidence))
-            share = late.mean()
-            if share > 0.5:
-                ctx.warnings.append(
-                    f"time_leakage: {share:.0%} of train rows are later than the earliest {other} row; "
-                    "the split looks random rather than temporal. Re-split by time instead of dropping rows."
-                )
+            frames.append(_later_than(ctx, other))
     return _join_evidence(combine_findings(frames))
+
+
+def _later_than(ctx: AuditContext, other: str) -> pd.DataFrame:
+    train_times, times = ctx.times["train"], ctx.times[other].dropna()
+    if times.empty:
+        return combine_findings([])
+    start, end = _period(times)
+    after_start = (train_times > start).fillna(False).to_numpy()
+    share = after_start.mean()
+    if share > 0.5:
+        ctx.warnings.append(
+            f"time_leakage: {share:.0%} of train rows fall inside the {other} period; the split looks random "
+            f"rather than temporal, so only train rows after the end of the {other} period are flagged. "
+            "Re-split by time to measure how the model does on the future."
+        )
+        bound, what = end, f"the end of the {other} period"
+    else:
+        bound, what = start, f"the start of the {other} period"
+    late = (train_times > bound).fillna(False).to_numpy()
+    if not late.any():
+        return combine_findings([])
+    days = ((train_times[late] - bound).dt.total_seconds() / 86400.0).to_numpy()
+    evidence = [f"time {t.isoformat()} is after {what} ({bound.isoformat()})" for t in train_times[late]]
+    return make_findings("train", ctx.ids["train"][late], "time_leakage", days, evidence)
+
+
+def _period(times: pd.Series):
+    """First and last time of a split, ignoring outliers beyond half the 1st-99th percentile span."""
+    low, high = times.quantile(0.01), times.quantile(0.99)
+    margin = (high - low) * 0.5
+    inside = times[(times >= low - margin) & (times <= high + margin)]
+    return inside.min(), inside.max()
 
 
 def _bad_timestamps(ctx: AuditContext, split: str) -> pd.DataFrame:
