@@ -106,3 +106,26 @@ fr_account = keywords(
 fr_cancellation = keywords(
     "cancellation", ["résilier", "résiliation", "mettre fin", "arrêtez tout", "autre opérateur"], name="fr_cancellation"
 )
+
+
+# --- slices the report scores separately, and QA traffic the audit should drop ------------------
+from labelkit import slicing_function, test_row_detector  # noqa: E402
+
+_NON_ENGLISH = re.compile(r"\b(?:ich|meine?|nicht|bitte|hola|factura|gracias|bonjour|merci|je|mon|ma)\b", re.I)
+
+
+@slicing_function()
+def non_english(row):
+    """Tickets written in German, Spanish or French."""
+    return bool(_NON_ENGLISH.search(row.text))
+
+
+@slicing_function()
+def long_ticket(row):
+    return len(row.text) > 250
+
+
+@test_row_detector("load_test_account")
+def load_test_account(frame):
+    """Our load-test bot files tickets under customer ids starting with qa_."""
+    return frame["customer_id"].astype(str).str.startswith("qa_")

@@ -21,6 +21,8 @@ _EXPORTS = {
     "column_condition": "labelkit.lfs.declarative",
     "spacy_lf": "labelkit.lfs.spacy_lfs",
     "spacy_patterns": "labelkit.lfs.spacy_lfs",
+    "slicing_function": "labelkit.lfs.slicing",
+    "test_row_detector": "labelkit.quality.testrows",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

@@ -19,13 +19,14 @@ FAIL_REASONS = {
 
 def run_audit_command(config: Config, *, out: Path, force: bool = False, notify=None) -> dict:
     from labelkit.manifest import StageTimer
-    from labelkit.pipeline import run_audit
+    from labelkit.pipeline import load_labeling_functions, run_audit
 
     timer = StageTimer(notify)
     with timer.stage("load data"):
         data = load_task_data(config)
+        modules, _ = load_labeling_functions(config, require_lfs=False)
     with timer.stage("audit"):
-        outcome = run_audit(config, data)
+        outcome = run_audit(config, data, modules.detectors)
     findings = outcome.result.findings
     report = {
         "task": config.task.name,

@@ -62,6 +62,7 @@ class EndModelConfig:
     C: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0])  # chosen on dev
     max_features: int = 50_000
     include_uncovered: bool = False  # train on rows where every LF abstained (with the prior as label)
+    compare_hard: bool = True  # also train on hard labels and report it as end_model_hard_labels
 
 
 @dataclass

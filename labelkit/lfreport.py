@@ -10,7 +10,7 @@ def lf_report(config: Config) -> dict:
     from labelkit.pipeline import apply_votes, load_labeling_functions
 
     data = load_task_data(config)
-    lfs = load_labeling_functions(config)[0] if data.votes is None else []
+    lfs = load_labeling_functions(config, require_lfs=data.votes is None)[0].lfs
     votes = apply_votes(config, data, lfs, splits=("train", "dev"))
     classes = data.schema.classes
     summary = lf_summary(votes.L["train"], votes.lf_names, classes, L_dev=votes.L["dev"], y_dev=data.gold["dev"],

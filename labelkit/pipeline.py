@@ -48,16 +48,19 @@ class BuildOutcome:
 
 # ---------------------------------------------------------------- stages
 
-def load_labeling_functions(config: Config):
-    from labelkit.lfs import load_lfs
+def load_labeling_functions(config: Config, *, require_lfs: bool = True):
+    """The LF modules' LFs, slicing functions and test-row detectors, and the modules' paths."""
+    from labelkit.lfs import ModuleContents, load_modules
 
     if not config.task.labeling_functions:
+        if not require_lfs:
+            return ModuleContents(), []
         raise LabelingFunctionError("No LF modules configured; set [task -> labeling_functions] to a list of .py files.")
     paths = [config.resolve(p) for p in config.task.labeling_functions]
-    lfs = load_lfs(paths)
-    if not lfs:
+    contents = load_modules(paths)
+    if require_lfs and not contents.lfs:
         raise LabelingFunctionError(f"No labeling functions found in {', '.join(map(str, paths))}.")
-    return lfs, paths
+    return contents, paths
 
 
 def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", "test")) -> Votes:
@@ -95,17 +98,17 @@ def check_votes(votes: Votes, candidates: list[str]) -> None:
         )
 
 
-def run_audit(config: Config, data: TaskData, lfs_paths=None) -> AuditOutcome:
-    from labelkit.quality import AuditSpec, apply_policies
+def run_audit(config: Config, data: TaskData, detectors=()) -> AuditOutcome:
+    from labelkit.quality import apply_policies
     from labelkit.quality import run_audit as audit
 
-    spec = audit_spec(config, data)
+    spec = audit_spec(config, data, detectors)
     result = audit(data.frames, spec)
     clean = apply_policies(data.frames, result.findings, spec.policies)
     return AuditOutcome(result, clean)
 
 
-def audit_spec(config: Config, data: TaskData):
+def audit_spec(config: Config, data: TaskData, detectors=()):
     from labelkit.quality import AuditSpec
 
     d, a = config.data, config.audit
@@ -113,7 +116,7 @@ def audit_spec(config: Config, data: TaskData):
         id_column=d.id_column, text_column=d.text_column or None, label_column=d.label_column,
         classes=data.schema.classes, group_column=d.group_column or None, time_column=d.time_column or None,
         checks=tuple(a.checks) or None, policies=dict(a.policies), rules=list(a.rules),
-        near_duplicate_threshold=a.near_duplicate_threshold, seed=config.task.seed,
+        near_duplicate_threshold=a.near_duplicate_threshold, seed=config.task.seed, detectors=list(detectors),
     )
 
 
@@ -142,26 +145,27 @@ def choose_label_model(config: Config, votes: Votes, data: TaskData):
     return selection, prior
 
 
-def train_targets(config: Config, proba: np.ndarray, L: np.ndarray, prior: np.ndarray):
+def train_targets(labels: str, config: Config, proba: np.ndarray, L: np.ndarray, prior: np.ndarray):
     """Rows and targets the end model trains on: covered rows (all rows if include_uncovered)."""
     from labelkit.labelmodels import hard_predictions
 
     keep = (L >= 0).any(axis=1) | config.end_model.include_uncovered
     keep = np.asarray(keep, dtype=bool)
-    if config.end_model.labels == "soft":
+    if labels == "soft":
         return keep, proba[keep]
     return keep, hard_predictions(proba[keep], prior)
 
 
 def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
-                  Cs=None):
+                  Cs=None, labels: str | None = None):
     from labelkit.endmodel import train_end_model
 
-    keep, targets = train_targets(config, proba, L_train, prior)
+    labels = labels or config.end_model.labels
+    keep, targets = train_targets(labels, config, proba, L_train, prior)
     return train_end_model(
         data.frames["train"].loc[keep], targets, data.schema.classes, text_column=config.data.text_column,
         feature_columns=list(config.data.feature_columns), dev=data.frames["dev"], y_dev=data.gold["dev"],
-        Cs=list(Cs or config.end_model.C), soft=config.end_model.labels == "soft",
+        Cs=list(Cs or config.end_model.C), soft=labels == "soft",
         max_features=config.end_model.max_features, seed=config.task.seed,
     )
 
@@ -182,7 +186,7 @@ def predict_systems(config: Config, frame: pd.DataFrame, L: np.ndarray, selectio
 
 
 def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, lfs, selection, prior,
-                  end_model, audit: AuditOutcome | None) -> dict:
+                  end_model, audit: AuditOutcome | None, slicing_functions=()) -> dict:
     from labelkit import evaluate as ev
 
     classes = data.schema.classes
@@ -195,8 +199,9 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
     )
     slice_columns = list(config.evaluate.slice_columns or config.data.slice_columns)
     slices = ev.slice_table(
-        _slice_frame(test, config), y, preds, classes, slice_columns=slice_columns,
+        test, y, preds, classes, slice_columns=slice_columns, slicing_functions=list(slicing_functions),
         auto_slices=config.evaluate.auto_slices, min_size=config.evaluate.min_slice_size,
+        exclude_columns=_not_slices(config), seed=config.task.seed,
     )
     metrics = {
         "systems": systems,
@@ -217,20 +222,21 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
 
 
 def unresolved_leakage(audit: AuditOutcome | None) -> int:
-    """Row-level leakage findings whose rows are still in the data the scores come from."""
+    """Leakage findings on train rows that are still in the training data (a leak is a pair: once the
+    train copy is quarantined, the dev/test copy is clean to score)."""
     if audit is None:
         return 0
     findings = audit.result.findings
-    leaks = findings[findings["reason"].isin(LEAKAGE_REASONS) & (findings["row_id"].astype(str) != "*")]
+    leaks = findings[findings["reason"].isin(LEAKAGE_REASONS) & (findings["split"] == "train")]
     quarantine = audit.clean.quarantine
     removed = set(zip(quarantine["split"].astype(str), quarantine["row_id"].astype(str))) if len(quarantine) else set()
     return sum((split, str(row)) not in removed for split, row in zip(leaks["split"], leaks["row_id"]))
 
 
-def _slice_frame(test: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Slices never use the id/text/label/time columns themselves."""
-    drop = {config.data.id_column, config.data.text_column, config.data.label_column, config.data.time_column}
-    return test[[c for c in test.columns if c not in drop or c in config.data.slice_columns]]
+def _not_slices(config: Config) -> list[str]:
+    """Automatic slices never use the id/text/label/time/group columns themselves."""
+    d = config.data
+    return [c for c in (d.id_column, d.text_column, d.label_column, d.time_column, d.group_column) if c]
 
 
 def check_expectations(config: Config, data: TaskData, lfs, votes: Votes, selection, prior, end_model) -> dict:
@@ -302,12 +308,13 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
     timer = StageTimer(notify)
     with timer.stage("load data"):
         raw = load_task_data(config)
-        lfs, lf_paths = (load_labeling_functions(config) if raw.votes is None else ([], []))
+        modules, lf_paths = load_labeling_functions(config, require_lfs=raw.votes is None)
+        lfs = modules.lfs
     audit = None
     data = raw
     if config.audit.enabled:
         with timer.stage("audit"):
-            audit = run_audit(config, raw)
+            audit = run_audit(config, raw, modules.detectors)
             data = cleaned_data(raw, audit.clean.splits, config)
     with timer.stage("apply LFs"):
         votes = apply_votes(config, data, lfs)
@@ -320,14 +327,26 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
     if audit is not None and config.audit.weak_label_issues:
         with timer.stage("weak-label audit"):
             audit.weak_findings = _weak_label_findings(config, data, proba_train, votes.L["train"])
-    end_model = None
+    end_model = hard_model = None
     if config.end_model.enabled:
         with timer.stage("end model"):
             end_model = fit_end_model(config, data, proba_train, votes.L["train"], prior)
+            if config.end_model.compare_hard and config.end_model.labels == "soft":
+                hard_model = fit_end_model(config, data, proba_train, votes.L["train"], prior, Cs=[end_model.C],
+                                           labels="hard")
     with timer.stage("evaluate"):
         preds = predict_systems(config, data.frames["test"], votes.L["test"], selection, prior, end_model)
+        if hard_model is not None:
+            preds["end_model_hard_labels"] = hard_model.predict(data.frames["test"])
         metrics = evaluate_test(config, data, votes, preds, lfs=lfs, selection=selection, prior=prior,
-                                end_model=end_model, audit=audit)
+                                end_model=end_model, audit=audit, slicing_functions=modules.slicing_functions)
+        if "drift" in metrics:
+            from labelkit.holdout import temporal_holdout
+
+            holdout = temporal_holdout(config, data, proba_train, votes.L["train"], prior, preds, end_model,
+                                       metrics["drift"])
+            if holdout:
+                metrics["drift"]["temporal_holdout"] = holdout
         if audit is not None:
             raw_votes = apply_votes(config, raw, lfs) if raw.votes is None else Votes(raw.votes, votes.lf_names, votes.kinds)
             metrics["audit_before_after"] = before_after(config, raw, raw_votes, metrics, selection, prior,

@@ -79,6 +79,8 @@ def print_summary(outcome) -> None:
     click.echo(headline_table(metrics))
     for warning in metrics.get("warnings", []):
         click.echo(f"warning: {warning}")
-    for failure in metrics.get("guardrails", []):
-        click.echo(f"guardrail: {failure.get('message') or failure}")
+    for g in metrics.get("guardrails", []):
+        click.echo(f"guardrail: {g['column']}={g['value']} ({g['size']} test rows): {g['model']} "
+                   f"{100 * g['model_score']:.1f}% vs {g['baseline']} {100 * g['baseline_score']:.1f}% "
+                   f"({100 * g['gap']:+.1f} points{', beyond the intervals' if g.get('clear') else ''})")
     click.echo(f"report: {outcome.out / 'report.html'}  (also report.md, metrics.json, manifest.json)")

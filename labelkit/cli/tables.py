@@ -12,6 +12,10 @@ def _ci(interval) -> str:
     return f"[{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
 
 
+def _p(value: float) -> str:
+    return "p<0.001" if value < 0.001 else f"p={value:.3g}"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
@@ -30,7 +34,7 @@ def headline_table(metrics: dict) -> str:
     if paired:
         text += (f"\n{paired['model']} vs {paired['baseline']}: {paired['verdict']} "
                  f"(accuracy difference {100 * paired['accuracy_difference']:+.1f} points, "
-                 f"95% CI {_ci(paired['accuracy_difference_ci'])}, McNemar p={paired['mcnemar_p']:.3g})")
+                 f"95% CI {_ci(paired['accuracy_difference_ci'])}, McNemar {_p(paired['mcnemar_p'])})")
     chosen = metrics.get("label_models", {}).get("chosen")
     if chosen:
         scores = ", ".join(f"{k} {_pct(v).strip()}" for k, v in metrics["label_models"]["dev_scores"].items())

@@ -4,28 +4,47 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from labelkit.errors import ConfigError, LabelingFunctionError
 from labelkit.lfs.core import LabelingFunction
+from labelkit.lfs.slicing import SlicingFunction
+
+
+@dataclass
+class ModuleContents:
+    """What LF modules define: LFs, slicing functions, and test-row detectors for the audit."""
+
+    lfs: list[LabelingFunction] = field(default_factory=list)
+    slicing_functions: list = field(default_factory=list)
+    detectors: list = field(default_factory=list)
 
 
 def load_lfs(paths: list[Path]) -> list[LabelingFunction]:
     """Import each LF module (a .py file) and collect its LFs; LF names must be unique across modules."""
-    lfs: list[LabelingFunction] = []
+    return load_modules(paths).lfs
+
+
+def load_modules(paths: list[Path]) -> ModuleContents:
+    """Everything the LF modules define, in definition order; LF names must be unique across modules."""
+    contents = ModuleContents()
     origin: dict[str, Path] = {}
     for path in paths:
-        for lf in _module_lfs(Path(path)):
+        module = _import(Path(path))
+        contents.slicing_functions += _instances(module, SlicingFunction)
+        contents.detectors += [v for v in vars(module).values() if callable(v) and hasattr(v, "detector_name")]
+        for lf in _module_lfs(module):
             if lf.name in origin:
                 raise LabelingFunctionError(
                     f"Duplicate LF name {lf.name!r} in {path} (also defined in {origin[lf.name]}); LF names must be unique."
                 )
             origin[lf.name] = Path(path)
-            lfs.append(lf)
-    return lfs
+            contents.lfs.append(lf)
+    return contents
 
 
-def _module_lfs(path: Path) -> list[LabelingFunction]:
+def _import(path: Path):
     if not path.is_file():
         raise ConfigError(f"LF module {path} does not exist.")
     module_name = "labelkit_lfs_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
@@ -39,13 +58,21 @@ def _module_lfs(path: Path) -> list[LabelingFunction]:
     except Exception as exc:  # the user's module failed to import: say where, not a traceback
         line = _error_line(exc, path)
         raise LabelingFunctionError(f"LF module {path}{line} failed to load: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def _module_lfs(module) -> list[LabelingFunction]:
     explicit = getattr(module, "LFS", None)
     if explicit is not None:
         return list(explicit)
+    return _instances(module, LabelingFunction)
+
+
+def _instances(module, cls) -> list:
     seen: set[int] = set()
     found = []
     for value in vars(module).values():
-        if isinstance(value, LabelingFunction) and id(value) not in seen:
+        if isinstance(value, cls) and id(value) not in seen:
             seen.add(id(value))
             found.append(value)
     return found

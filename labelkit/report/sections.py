@@ -240,6 +240,15 @@ def _drift(metrics, _examples) -> Section | None:
     ))
     if drift.get("n_missing_time"):
         section.blocks.append(Text(f"{drift['n_missing_time']} test rows had no timestamp and are left out.", "muted"))
+    holdout = drift.get("temporal_holdout")
+    if holdout:
+        acc = holdout["accuracy"]
+        section.blocks.append(Text(
+            f"Temporal holdout on the newest period ({holdout['period']}, {holdout['test_rows']} test rows): an end "
+            f"model trained only on the {holdout['train_rows_before']} older train rows scores "
+            f"{pct(acc['end_model_trained_on_older_data'])}, the full end model {pct(acc['end_model'])}, the rules "
+            f"{pct(acc['rule_baseline'])}. The first number is the honest estimate for next period's data.",
+            "warning" if acc["end_model_trained_on_older_data"] < acc["rule_baseline"] else "muted"))
     return section
 
 
