@@ -38,7 +38,8 @@ def test_report_compares_rules_and_model_on_all_test_rows(built):
     config, out, stdout = built
     metrics = json.loads((out / "metrics.json").read_text())
     systems = metrics["systems"]["systems"]
-    assert set(systems) == {"majority_class", "stratified_random", "rule_baseline", "label_model", "end_model"}
+    assert set(systems) == {"majority_class", "stratified_random", "rule_baseline", "label_model", "end_model",
+                            "end_model_hard_labels"}
     n_test = metrics["task"]["rows"]["test"]
     assert all(entry["n"] == n_test for entry in systems.values())  # rules scored on ALL test rows
     # the keyword rules are good on this data; a majority-class guess is not
@@ -132,3 +133,32 @@ def test_build_from_a_wrench_folder(built, tmp_path):
     metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
     assert metrics["task"]["classes"] == ["billing", "connectivity", "cancellation"]
     assert metrics["systems"]["systems"]["rule_baseline"]["accuracy"] > 0.8
+
+
+def test_slicing_functions_and_detectors_from_lf_modules(tmp_path):
+    from conftest import LF_MODULE, write_task
+
+    module = LF_MODULE + """
+from labelkit import slicing_function, test_row_detector
+
+@slicing_function()
+def mentions_thanks(row):
+    return "thanks" in row.text
+
+@test_row_detector("staff_account")
+def staff(frame):
+    return frame["customer"].str.startswith("CSTAFF")
+"""
+    config = write_task(tmp_path / "t", lf_module=module)
+    test = pd.read_csv(tmp_path / "t" / "train.csv")
+    test.loc[:2, "customer"] = "CSTAFF-1"
+    test.to_csv(tmp_path / "t" / "train.csv", index=False)
+    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    sliced = [s for s in metrics["slices"] if s["column"] == "mentions_thanks"]
+    assert sliced and sliced[0]["kind"] == "function"
+    quarantine = pd.read_csv(tmp_path / "o" / "quarantine.csv")
+    staff_rows = quarantine[quarantine["reasons"].str.contains("test_row")]
+    assert set(staff_rows["row_id"]) == {"tr00000", "tr00001", "tr00002"}
+    assert staff_rows["evidence"].str.contains("staff_account").all()
