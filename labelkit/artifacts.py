@@ -96,7 +96,7 @@ def _calibration(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
     for b in range(bins):
         mask = which == b
         if mask.any():
-            out["bins"].append([round(edges[b], 2), round(edges[b + 1], 2)])
+            out["bins"].append([round(float(edges[b]), 2), round(float(edges[b + 1]), 2)])
             out["confidence"].append(round(float(confidence[mask].mean()), 4))
             out["accuracy"].append(round(float(correct[mask].mean()), 4))
             out["count"].append(int(mask.sum()))

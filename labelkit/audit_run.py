@@ -32,7 +32,7 @@ def run_audit_command(config: Config, *, out: Path, force: bool = False, notify=
         "task": config.task.name,
         "summary": summary_counts(findings),
         "accounting": outcome.clean.accounting,
-        "warnings": list(getattr(outcome.result, "warnings", [])),
+        "warnings": data.warnings + list(getattr(outcome.result, "warnings", [])),
         "findings": len(findings),
         "out": str(out),
     }

@@ -25,9 +25,9 @@ class TaskConfig:
 
 @dataclass
 class DataConfig:
-    train: str = ""
-    dev: str = ""
-    test: str = ""
+    train: str | list = ""  # a file, or a list of files read one after the other
+    dev: str | list = ""
+    test: str | list = ""
     wrench: str = ""  # a WRENCH folder instead of train/dev/test files
     id_column: str = "id"
     text_column: str = "text"
@@ -165,6 +165,10 @@ def _build_section(name: str, cls, values: Any, path: Path | None):
 def _coerce(section: str, key: str, value: Any, fld, cls, path):
     default = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()
     expected = type(default)
+    if section == "data" and key in ("train", "dev", "test") and isinstance(value, list):
+        if not value or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{_where(path)}[data -> {key}] must be a file path or a list of file paths, got {value!r}.")
+        return value
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if expected is list and isinstance(value, str):  # --set a.b=x,y

@@ -24,6 +24,7 @@ class TaskData:
     inputs: dict[str, dict] = field(default_factory=dict)  # split -> {"path", "sha256", "rows"}
     votes: dict[str, np.ndarray] | None = None  # precomputed label matrices (WRENCH / vote columns)
     vote_names: list[str] | None = None
+    warnings: list[str] = field(default_factory=list)  # loading problems that did not stop the load
 
 
 def load_task_data(config: Config) -> TaskData:
@@ -31,17 +32,17 @@ def load_task_data(config: Config) -> TaskData:
         return _load_wrench(config)
     schema = LabelSchema(tuple(config.task.classes))
     data = config.data
-    frames, gold, inputs = {}, {}, {}
+    frames, gold, inputs, warnings = {}, {}, {}, []
     for split in SPLITS:
-        name = getattr(data, split)
-        if not name:
+        names = getattr(data, split)
+        if not names:
             raise ConfigError(f"[data -> {split}] is not set; give the {split} file (CSV, Parquet or JSONL).")
-        path = config.resolve(name)
-        frame = read_table(path, string_columns=tuple(c for c in (data.id_column, data.label_column, data.group_column) if c))
-        _check_columns(frame, split, path, config)
-        _check_ids(frame, data.id_column, path)
+        paths = [config.resolve(n) for n in ([names] if isinstance(names, str) else names)]
+        frame = _read_split(paths, split, config)
+        path = paths[0] if len(paths) == 1 else Path(f"{split} files ({', '.join(p.name for p in paths)})")
+        warnings += _rename_repeated_ids(frame, data.id_column, path)
         frames[split] = frame
-        inputs[split] = {"path": str(path), "sha256": sha256_file(path), "rows": len(frame)}
+        inputs[split] = _input_record(paths, len(frame))
         if split in GOLD_SPLITS:
             labels = frame[data.label_column]
             missing = labels.isna().to_numpy()
@@ -52,8 +53,31 @@ def load_task_data(config: Config) -> TaskData:
                     f"({data.id_column}={frame[data.id_column].iloc[row]!r}); every {split} row needs a gold label."
                 )
             gold[split] = schema.encode_gold(labels.tolist(), where=f"{path} column {data.label_column!r}")
-    votes = _vote_columns(inputs, schema, config) if data.vote_columns else None
-    return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(data.vote_columns) or None)
+    votes = _vote_columns(frames, inputs, schema, config) if data.vote_columns else None
+    return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(data.vote_columns) or None,
+                    warnings=warnings)
+
+
+def _read_split(paths: list[Path], split: str, config: Config) -> pd.DataFrame:
+    data = config.data
+    parts = []
+    for path in paths:
+        part = read_table(path, string_columns=tuple(c for c in (data.id_column, data.label_column, data.group_column) if c))
+        _check_columns(part, split, path, config)
+        _check_ids(part, data.id_column, path)
+        parts.append(part)
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _input_record(paths: list[Path], rows: int) -> dict:
+    """Path and SHA-256 of a split's data; several files hash as the hash of their hashes."""
+    hashes = [sha256_file(p) for p in paths]
+    if len(paths) == 1:
+        return {"path": str(paths[0]), "sha256": hashes[0], "rows": rows}
+    import hashlib
+
+    combined = hashlib.sha256("".join(hashes).encode()).hexdigest()
+    return {"path": [str(p) for p in paths], "sha256": combined, "files_sha256": hashes, "rows": rows}
 
 
 def _check_columns(frame: pd.DataFrame, split: str, path: Path, config: Config) -> None:
@@ -78,18 +102,27 @@ def _check_ids(frame: pd.DataFrame, id_column: str, path: Path) -> None:
     if ids.isna().any():
         row = int(np.flatnonzero(ids.isna().to_numpy())[0])
         raise DatasetError(f"{path}: id column {id_column!r} is empty on row {row + 1}; every row needs an id.")
-    duplicated = ids.duplicated()
-    if duplicated.any():
-        value = ids[duplicated].iloc[0]
-        raise DatasetError(f"{path}: id {value!r} appears more than once in column {id_column!r}; ids must be unique.")
 
 
-def _vote_columns(inputs: dict, schema: LabelSchema, config: Config) -> dict[str, np.ndarray]:
+
+def _rename_repeated_ids(frame: pd.DataFrame, id_column: str, path: Path) -> list[str]:
+    """Repeated ids get a suffix (`X~2`, `X~3`) so every row can be named; returns a warning."""
+    ids = frame[id_column].astype(str)
+    repeat = ids.groupby(ids).cumcount().to_numpy()
+    if not repeat.any():
+        return []
+    first = ids[repeat > 0].iloc[0]
+    frame[id_column] = [i if r == 0 else f"{i}~{r + 1}" for i, r in zip(ids, repeat)]
+    return [f"{path}: {int((repeat > 0).sum())} rows repeat an id of column {id_column!r} (first: {first!r}); "
+            f"the later copies were renamed {first + '~2'!r} and so on. Ids should be unique."]
+
+
+def _vote_columns(frames, inputs: dict, schema: LabelSchema, config: Config) -> dict[str, np.ndarray]:
     """Precomputed votes (crowd workers, other models, legacy rules): one column per source."""
-    from labelkit.wrench import read_vote_table
+    from labelkit.wrench import votes_from_frame
 
-    return {split: read_vote_table(Path(info["path"]), config.data.vote_columns, schema.classes)
-            for split, info in inputs.items()}
+    return {split: votes_from_frame(frame, config.data.vote_columns, schema.classes, where=inputs[split]["path"])
+            for split, frame in frames.items()}
 
 
 def _load_wrench(config: Config) -> TaskData:

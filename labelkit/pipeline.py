@@ -308,6 +308,8 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
     timer = StageTimer(notify)
     with timer.stage("load data"):
         raw = load_task_data(config)
+        for warning in raw.warnings:
+            timer.notify(f"warning: {warning}")
         modules, lf_paths = load_labeling_functions(config, require_lfs=raw.votes is None)
         lfs = modules.lfs
     audit = None
@@ -352,6 +354,7 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
             metrics["audit_before_after"] = before_after(config, raw, raw_votes, metrics, selection, prior,
                                                          C=end_model.C if end_model else None)
         metrics["label_model_warnings"] = sorted({str(w.message) for w in caught})
+        metrics["warnings"] = raw.warnings + metrics["warnings"]
     failed = failed_checks(metrics, audit, fail_on or config.evaluate.fail_on)
     with timer.stage("write artifacts"):
         metrics = write_build(

@@ -98,8 +98,13 @@ def read_vote_table(path, vote_columns, classes) -> np.ndarray:
     that, class indices. Returns an int8 (int16 beyond 126 classes) matrix with -1 = abstain.
     """
     path = Path(path)
+    return votes_from_frame(_read_table(path), vote_columns, classes, where=path)
+
+
+def votes_from_frame(table: pd.DataFrame, vote_columns, classes, *, where) -> np.ndarray:
+    """The vote matrix held in `vote_columns` of an already loaded table (see read_vote_table)."""
+    path = where
     classes = tuple(str(c) for c in classes)
-    table = _read_table(path)
     missing = [c for c in vote_columns if c not in table.columns]
     if missing:
         raise DatasetError(

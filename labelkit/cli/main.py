@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import click
 
@@ -42,6 +43,9 @@ def cli():
 
 
 def main() -> None:
+    # Third-party deprecation chatter (scipy via snorkel, sklearn) is not the user's business.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     cli(prog_name="labelkit")
 
 
