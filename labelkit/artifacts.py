@@ -21,6 +21,9 @@ def write_build(out: Path, *, force, config, raw, data, lfs, lf_paths, votes, se
                            data.gold["dev"], votes.lf_names, classes, id_column=config.data.id_column,
                            text_column=config.data.text_column, k=config.lfs.examples, seed=config.task.seed)
     manifest = build_manifest(config, raw, lf_paths, votes, timer)
+    manifest["label_model"] = {"chosen": selection.name, "dev_scores": selection.dev_scores,
+                               "metric": config.label_model.metric}
+    manifest["end_model"] = None if end_model is None else {"C": end_model.C, "labels": config.end_model.labels}
     metrics = {
         "task": {"name": config.task.name, "classes": list(classes),
                  "rows": {s: len(f) for s, f in data.frames.items()},

@@ -81,7 +81,22 @@ def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", 
             errors[f"{name}@{split}"] = count
         parser = getattr(result, "parser_description", None) or parser
     names = [lf.name for lf in lfs]
+    if parser is None and any(lf.kind.startswith("spacy") for lf in lfs):
+        parser = spacy_pipeline_name(config.lfs.spacy_model)
     return Votes(L, names, [lf.kind for lf in lfs], errors, parser)
+
+
+def spacy_pipeline_name(model: str) -> str:
+    """Which spaCy pipeline parsed the texts, for the manifest."""
+    from importlib import metadata
+
+    if not model or model.startswith("blank:"):
+        lang = model.split(":", 1)[1] if model else "en"
+        return f"spacy.blank({lang!r}) (spaCy {metadata.version('spacy')})"
+    try:
+        return f"{model} {metadata.version(model)}"
+    except metadata.PackageNotFoundError:
+        return model
 
 
 def check_votes(votes: Votes, candidates: list[str]) -> None:

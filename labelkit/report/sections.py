@@ -119,11 +119,16 @@ def _per_class(metrics, _examples) -> Section | None:
     return Section("per_class", "Per-class scores", [Table(headers, rows)])
 
 
+CONFUSION_SYSTEMS = ("rule_baseline", "label_model", "end_model")
+
+
 def _confusion(metrics, _examples) -> Section | None:
     systems = _systems(metrics)
     classes = (metrics.get("systems") or {}).get("classes") or []
     section = Section("confusion", "Confusion matrices (rows: gold, columns: predicted)")
     matrices = {name: m["confusion"] for name, m in systems.items() if m.get("confusion")}
+    key = {name: matrices[name] for name in CONFUSION_SYSTEMS if name in matrices}
+    matrices = key or matrices  # the trivial baselines' matrices say nothing new
     if matrices:
         section.blocks.append(Figure("confusion", {"classes": classes, "matrices": matrices},
                                      "Confusion matrix per system"))
