@@ -12,14 +12,11 @@ from labelkit.manifest import git_commit, package_versions
 
 def write_build(out: Path, *, force, config, raw, data, lfs, lf_paths, votes, selection, prior, proba_train,
                 end_model, preds, metrics, audit, timer) -> dict:
-    from labelkit.analysis import lf_examples, lf_summary, matrix_stats
+    from labelkit.analysis import matrix_stats
+    from labelkit.lfreport import summarize_lfs
 
     classes = data.schema.classes
-    summary = lf_summary(votes.L["train"], votes.lf_names, classes, L_dev=votes.L["dev"], y_dev=data.gold["dev"],
-                         kinds=votes.kinds)
-    examples = lf_examples(data.frames["train"], votes.L["train"], data.frames["dev"], votes.L["dev"],
-                           data.gold["dev"], votes.lf_names, classes, id_column=config.data.id_column,
-                           text_column=config.data.text_column, k=config.lfs.examples, seed=config.task.seed)
+    summary, examples = summarize_lfs(config, data, votes)
     manifest = build_manifest(config, raw, lf_paths, votes, timer)
     manifest["label_model"] = {"chosen": selection.name, "dev_scores": selection.dev_scores,
                                "metric": config.label_model.metric}

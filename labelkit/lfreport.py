@@ -12,17 +12,23 @@ def lf_report(config: Config) -> dict:
     data = load_task_data(config)
     lfs = load_labeling_functions(config, require_lfs=data.votes is None)[0].lfs
     votes = apply_votes(config, data, lfs, splits=("train", "dev"))
+    summary, examples = summarize_lfs(config, data, votes)
+    return {
+        "task": config.task.name,
+        "classes": list(data.schema.classes),
+        "label_matrix": {split: matrix_stats(L) for split, L in votes.L.items()},
+        "lf_errors": votes.errors,
+        "lf_summary": summary,
+        "examples": examples,
+    }
+
+
+def summarize_lfs(config: Config, data, votes) -> tuple[list[dict], dict]:
+    """Per-LF summary (train coverage, dev accuracy) and example rows, as `lfs` and `build` show them."""
     classes = data.schema.classes
     summary = lf_summary(votes.L["train"], votes.lf_names, classes, L_dev=votes.L["dev"], y_dev=data.gold["dev"],
                          kinds=votes.kinds)
     examples = lf_examples(data.frames["train"], votes.L["train"], data.frames["dev"], votes.L["dev"],
                            data.gold["dev"], votes.lf_names, classes, id_column=config.data.id_column,
                            text_column=config.data.text_column, k=config.lfs.examples, seed=config.task.seed)
-    return {
-        "task": config.task.name,
-        "classes": list(classes),
-        "label_matrix": {split: matrix_stats(L) for split, L in votes.L.items()},
-        "lf_errors": votes.errors,
-        "lf_summary": summary,
-        "examples": examples,
-    }
+    return summary, examples
