@@ -92,6 +92,11 @@ def _check_columns(frame: pd.DataFrame, split: str, path: Path, config: Config) 
             needed[column] = "data.time_column" if column == data.time_column else "data.group_column"
     for column in data.feature_columns:
         needed[column] = "data.feature_columns"
+    if split == "test":  # fail before training, not after
+        for column in data.slice_columns:
+            needed[column] = "data.slice_columns"
+        for column in config.evaluate.slice_columns:
+            needed[column] = "evaluate.slice_columns"
     for column in data.vote_columns:
         needed[column] = "data.vote_columns"
     require_columns(frame, needed, path=path)

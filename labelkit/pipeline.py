@@ -227,9 +227,13 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
     if config.data.time_column:
         metrics["drift"] = ev.drift_table(test, config.data.time_column, y, preds, classes,
                                           freq=config.evaluate.drift_freq)
+        if metrics["drift"].get("unparseable_time"):
+            metrics["drift"]["unparseable_time"] = f"test: {metrics['drift']['unparseable_time']}"
     if config.evaluate.expectations:
         metrics["expectations"] = check_expectations(config, data, lfs, votes, selection, prior, end_model)
     metrics["warnings"] = ev.too_good_to_be_true(systems, leakage_findings_count=unresolved_leakage(audit))
+    if metrics.get("drift", {}).get("unparseable_time"):
+        metrics["warnings"].append(metrics["drift"]["unparseable_time"] + " They are left out of the drift table.")
     if audit is None:
         metrics["warnings"].append("The data-quality audit was skipped (--no-audit): leakage and test-log rows "
                                    "were not looked for, so these scores are not checked against them.")

@@ -110,3 +110,35 @@ def test_no_lf_fires(task):
 def test_unknown_config_key_via_set(task):
     result, out = run_build(task, "--set", "task.sede=3")
     assert_clean_failure(result, out, r"\[task -> sede\] is not a setting")
+
+
+@pytest.mark.parametrize("setting", ["data.slice_columns", "evaluate.slice_columns"])
+def test_slice_column_that_does_not_exist_fails_before_training(task, setting):
+    result, out = run_build(task, "--set", f'{setting}=["contry"]')
+    assert_clean_failure(result, out, rf"Column 'contry' not found in .*test.csv.*Set {setting}")
+
+
+def test_time_column_that_does_not_exist(task):
+    result, out = run_build(task, "--set", "data.time_column=created")
+    assert_clean_failure(result, out, r"Column 'created' not found in .*train.csv.*Set data.time_column")
+
+
+def test_expectations_with_unknown_label(task):
+    (task.parent / "expect.csv").write_text("text,expected\nmy invoice is wrong,refunds\n")
+    result, out = run_build(task, "--set", "evaluate.expectations=expect.csv")
+    assert_clean_failure(result, out, r"expect.csv.*'refunds'")
+
+
+def test_unparseable_timestamps_are_named(task):
+    path = task.parent / "test.csv"
+    frame = pd.read_csv(path)
+    frame.loc[7, "created_at"] = "yesterday-ish"
+    frame.to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["build", str(task), "--out", str(task.parent / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    metrics = json.loads((task.parent / "o" / "metrics.json").read_text())
+    assert any("row 8 ('yesterday-ish')" in w for w in metrics["warnings"]), metrics["warnings"]
+    findings = pd.read_csv(task.parent / "o" / "audit_findings.csv")
+    assert ((findings["reason"] == "bad_timestamp") & (findings["row_id"] == "te00007")).any()

@@ -88,8 +88,9 @@ def test_planted_drift_shows_as_a_drop_in_the_latest_period():
     assert drift_table(df, "created", y, preds, CLASSES)["freq"] == "M"  # auto: 80 rows a month
 
 
-def test_unparseable_timestamps_name_the_rows():
+def test_unparseable_timestamps_name_the_rows_and_are_left_out():
     df, y, preds = _drifting(n_per_month=5)
     df.loc[3, "created"] = "not a date"
-    with pytest.raises(DatasetError, match=r"row 4 \('not a date'\)"):
-        drift_table(df, "created", y, preds, CLASSES)
+    table = drift_table(df, "created", y, preds, CLASSES)
+    assert "row 4 ('not a date')" in table["unparseable_time"]
+    assert table["n_missing_time"] == 1 and sum(p["n"] for p in table["periods"]) == len(df) - 1

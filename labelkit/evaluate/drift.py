@@ -48,7 +48,7 @@ def drift_table(
     k = len(classes)
     checked = {name: validate_predictions(y_true, pred, k, what=f"{name} predictions")
                for name, pred in predictions.items()}
-    times = parse_times(df[time_column], time_column)
+    times, unparseable = parse_times(df[time_column], time_column, strict=False)
     present = times.notna().to_numpy()
     freq = choose_frequency(times[present]) if freq == "auto" else freq
     periods = times[present].dt.to_period(_period_alias(freq)).astype(str).to_numpy()
@@ -59,6 +59,7 @@ def drift_table(
         "drop_periods": _drop_periods(table),
         "freq": freq,
         "n_missing_time": int((~present).sum()),
+        "unparseable_time": unparseable,
         "periods": table,
         "model": model,
         "drop": drops.get(model),
@@ -66,19 +67,22 @@ def drift_table(
     }
 
 
-def parse_times(values: pd.Series, column: str) -> pd.Series:
-    """Timestamps as naive UTC datetimes; missing stays NaT; unparseable raises naming the rows."""
+def parse_times(values: pd.Series, column: str, *, strict: bool = True):
+    """Timestamps as naive UTC datetimes; missing stays NaT. Unparseable values raise naming the rows
+    (strict), or become NaT and are described in the second return value (not strict)."""
     parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
     bad = parsed.isna().to_numpy() & values.notna().to_numpy() & (values.astype(str).str.strip() != "").to_numpy()
+    message = None
     if bad.any():
         rows = np.flatnonzero(bad)
         shown = ", ".join(f"row {r + 1} ({values.iloc[r]!r})" for r in rows[:SHOWN_BAD_ROWS])
         more = f" and {len(rows) - SHOWN_BAD_ROWS} more" if len(rows) > SHOWN_BAD_ROWS else ""
-        raise DatasetError(
-            f"Column {column!r} has {len(rows)} timestamps that cannot be parsed: {shown}{more}; "
-            "use ISO dates such as 2024-03-31 or 2024-03-31T12:00:00."
-        )
-    return parsed.dt.tz_convert(None)
+        message = (f"Column {column!r} has {len(rows)} timestamps that cannot be parsed: {shown}{more}; "
+                   "use ISO dates such as 2024-03-31 or 2024-03-31T12:00:00.")
+        if strict:
+            raise DatasetError(message)
+    parsed = parsed.dt.tz_convert(None)
+    return parsed if strict else (parsed, message)
 
 
 def choose_frequency(times: pd.Series) -> str:

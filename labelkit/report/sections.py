@@ -244,7 +244,9 @@ def _drift(metrics, _examples) -> Section | None:
         [[p["period"], str(p["n"]), *[pct(p["systems"][s]["accuracy"]) for s in systems]] for p in periods],
     ))
     if drift.get("n_missing_time"):
-        section.blocks.append(Text(f"{drift['n_missing_time']} test rows had no timestamp and are left out.", "muted"))
+        section.blocks.append(Text(f"{drift['n_missing_time']} test rows had no usable timestamp and are left out.", "muted"))
+    if drift.get("unparseable_time"):
+        section.blocks.append(Text(drift["unparseable_time"], "warning"))
     holdout = drift.get("temporal_holdout")
     if holdout:
         acc = holdout["accuracy"]
