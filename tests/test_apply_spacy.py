@@ -65,9 +65,10 @@ def test_shared_matchers_give_each_lfs_own_votes():
 def test_spacy_lfs_match_snorkel_applier():
     from snorkel.labeling import PandasLFApplier
 
-    data = frame(n=60, seed=1)
+    data = frame(n=16, seed=1)  # to_snorkel builds a blank pipeline per row and LF: keep it small
     lfs = [PATTERN_LFS[0], PATTERN_LFS[4], has_url]
     expected = PandasLFApplier([lf.to_snorkel(CLASSES, "text") for lf in lfs]).apply(data, progress_bar=False)
+    assert (expected != -1).sum() >= 3
     np.testing.assert_array_equal(apply_lfs(lfs, data, CLASSES, text_column="text").L, expected)
 
 
@@ -82,6 +83,7 @@ def test_each_text_is_parsed_once_whatever_the_number_of_lfs():
 
             class Wrapped:
                 vocab = parent.vocab
+                make_doc = staticmethod(parent.make_doc)
 
                 def pipe(self, texts, **kwargs):
                     texts = list(texts)

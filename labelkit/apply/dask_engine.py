@@ -29,7 +29,7 @@ def apply_lfs_dask(lfs, data, classes: tuple[str, ...], *, scheduler: str | None
     validate_apply_options(lfs, on_error)
     names = [lf.name for lf in lfs]
     with dask_client(scheduler, n_workers) as client:
-        ddf = to_dask_frame(data, npartitions=npartitions, n_workers=n_workers)
+        ddf = to_dask_frame(data, npartitions=npartitions, n_workers=n_workers, client=client)
         votes = ddf.map_partitions(
             _partition_votes, pickle_lfs(lfs), tuple(classes), text_column, id_column, spacy_model, on_error,
             where, names, meta=_votes_meta(names, classes), enforce_metadata=False,
@@ -52,7 +52,7 @@ def count_patterns_dask(lfs, data, classes: tuple[str, ...], *, scheduler: str |
     validate_apply_options(lfs, on_error)
     names = [lf.name for lf in lfs]
     with dask_client(scheduler, n_workers) as client:
-        ddf = to_dask_frame(data, npartitions=npartitions, n_workers=n_workers)
+        ddf = to_dask_frame(data, npartitions=npartitions, n_workers=n_workers, client=client)
         meta = _votes_meta(names, classes).assign(**{COUNT_COLUMN: pd.Series([], dtype="int64")})
         counted = ddf.map_partitions(
             _partition_patterns, pickle_lfs(lfs), tuple(classes), text_column, id_column, spacy_model, on_error,
@@ -91,7 +91,9 @@ def _partition_patterns(part, payload, classes, text_column, id_column, spacy_mo
     return frame
 
 
-def to_dask_frame(data, *, npartitions: int | None = None, n_workers: int | None = None):
+def to_dask_frame(data, *, npartitions: int | None = None, n_workers: int | None = None, client=None):
+    """A Dask DataFrame over `data`; pandas rows are scattered to the workers as futures (not embedded
+    in the task graph), contiguous partitions in row order."""
     import dask.dataframe as dd
 
     if isinstance(data, dd.DataFrame):
@@ -104,7 +106,13 @@ def to_dask_frame(data, *, npartitions: int | None = None, n_workers: int | None
     if npartitions is None:
         npartitions = max(1, min(len(frame) // 1_000 or 1, max(len(frame) // ROWS_PER_PARTITION,
                                                                2 * (n_workers or LOCAL_CLUSTER_WORKERS))))
-    return dd.from_pandas(frame, npartitions=npartitions, sort=True)
+    if client is None:
+        return dd.from_pandas(frame, npartitions=npartitions, sort=True)
+    from labelkit.apply.processes import chunk_bounds_n
+
+    parts = [frame.iloc[start:stop] for start, stop in chunk_bounds_n(len(frame), npartitions)] or [frame]
+    futures = client.scatter(parts)
+    return dd.from_delayed(futures, meta=frame.iloc[:0], divisions=None, verify_meta=False)
 
 
 def _read_dask(path: Path):

@@ -231,7 +231,9 @@ def spacy_votes(lfs, batch, *, stop_on_error: bool = False) -> list[tuple[list, 
     """Per spaCy LF: (votes, [(row, exception), ...]). Every text is parsed once; docs are not kept."""
     parser = batch.parser
     nlp = parser.nlp
-    matchers = _SharedMatchers.build([lf for lf in lfs if lf.kind == "spacy_patterns"], nlp)
+    blank_english = getattr(parser, "model_name", None) in (None, "", "blank:en")
+    matchers = _SharedMatchers.build([lf for lf in lfs if lf.kind == "spacy_patterns"], nlp,
+                                     phrase_tokenizer=nlp.make_doc if blank_english else None)
     callers = [None if matchers and lf in matchers.members else _doc_caller(lf) for lf in lfs]
     votes: list[list] = [[] for _ in lfs]
     failures: list[list] = [[] for _ in lfs]
@@ -259,6 +261,7 @@ def _doc_caller(lf):
 
 
 _PHRASE_TOKENIZERS: dict[int, object] = {}
+_ANCHOR_KEY = "labelkit-anchor"
 
 
 class _SharedMatchers:
@@ -269,7 +272,7 @@ class _SharedMatchers:
     which the PhraseMatcher finds much faster than the Matcher.
     """
 
-    def __init__(self, members, nlp) -> None:
+    def __init__(self, members, nlp, phrase_tokenizer=None) -> None:
         from spacy.matcher import Matcher, PhraseMatcher
         from spacy.tokens import Doc
 
@@ -278,10 +281,11 @@ class _SharedMatchers:
         self.members = list(members)
         self.matcher = Matcher(nlp.vocab)
         self.phrase_matchers: dict[str, object] = {}
-        self.anchor_matchers: dict[str, object] = {}
         self.always_match = False
         self.key_to_lf: dict[int, object] = {}
-        make_doc = _PHRASE_TOKENIZERS.get(id(nlp.vocab))
+        # phrases are tokenised as SpacyPatternLF does: spacy.blank("en") on the docs' vocab (which the
+        # parser's own make_doc is, when the parser is spacy.blank("en"))
+        make_doc = phrase_tokenizer or _PHRASE_TOKENIZERS.get(id(nlp.vocab))
         if make_doc is None:  # building a blank pipeline takes ~0.3 s: once per vocab
             make_doc = _PHRASE_TOKENIZERS[id(nlp.vocab)] = _tokenizer_for(nlp.vocab)
         for lf in self.members:
@@ -303,6 +307,7 @@ class _SharedMatchers:
             if lf.phrases:
                 self._phrase_matcher(lf.attr, nlp, PhraseMatcher).add(key, [make_doc(p) for p in lf.phrases])
         self.has_token_patterns = len(self.matcher) > 0
+        self.anchor_hash = nlp.vocab.strings.add(_ANCHOR_KEY)
 
     def _add_anchor(self, pattern, nlp, Doc, PhraseMatcher) -> None:
         """A token every match of `pattern` must contain: docs without any anchor skip the slow Matcher."""
@@ -310,13 +315,8 @@ class _SharedMatchers:
         if anchor is None:
             self.always_match = True
             return
-        attr, values = anchor
-        if attr not in self.anchor_matchers:
-            self.anchor_matchers[attr] = PhraseMatcher(nlp.vocab, attr=attr)
-        self.anchor_matchers[attr].add("labelkit-anchor", [Doc(nlp.vocab, words=[v]) for v in values])
-
-    def _matcher_needed(self, doc) -> bool:
-        return self.always_match or any(len(m(doc)) for m in self.anchor_matchers.values())
+        attr, values = anchor  # found by the same PhraseMatcher pass as the phrases, under its own key
+        self._phrase_matcher(attr, nlp, PhraseMatcher).add(_ANCHOR_KEY, [Doc(nlp.vocab, words=[v]) for v in values])
 
     def _phrase_matcher(self, attr, nlp, PhraseMatcher):
         if attr not in self.phrase_matchers:
@@ -324,11 +324,11 @@ class _SharedMatchers:
         return self.phrase_matchers[attr]
 
     @classmethod
-    def build(cls, members, nlp):
+    def build(cls, members, nlp, *, phrase_tokenizer=None):
         if not members:
             return None
         try:
-            return cls(members, nlp)
+            return cls(members, nlp, phrase_tokenizer)
         except Exception:  # an invalid pattern: each LF's own matcher reports it with the LF's name
             return None
 
@@ -336,7 +336,10 @@ class _SharedMatchers:
         keys = set()
         for phrase_matcher in self.phrase_matchers.values():
             keys.update(match[0] for match in phrase_matcher(doc))
-        if self.has_token_patterns and len(keys) < len(self.key_to_lf) and self._matcher_needed(doc):
+        anchored = self.anchor_hash in keys
+        if anchored:
+            keys.discard(self.anchor_hash)
+        if self.has_token_patterns and len(keys) < len(self.key_to_lf) and (anchored or self.always_match):
             keys.update(match[0] for match in self.matcher(doc))
         return {self.key_to_lf[key] for key in keys}
 

@@ -6,6 +6,7 @@ worker loads its own once, and spaCy pattern LFs rebuild their matchers on it.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -45,6 +46,7 @@ def _run_pool(payload: bytes, frame, bounds, n_workers: int, options: dict) -> l
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context(start_method())
+    gc.freeze()  # forked workers' garbage collector then skips the parent's objects (no copy-on-write storm)
     pool = ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker, initargs=(sys.path,))
     try:
         futures = [pool.submit(apply_chunk, payload, frame.iloc[start:stop], row_offset=start, **options)
@@ -55,6 +57,7 @@ def _run_pool(payload: bytes, frame, bounds, n_workers: int, options: dict) -> l
         raise
     finally:
         pool.shutdown(wait=True)
+        gc.unfreeze()
 
 
 def start_method() -> str:
@@ -92,8 +95,12 @@ def chunk_bounds(n_rows: int, n_workers: int) -> list[tuple[int, int]]:
     """Contiguous [start, stop) ranges covering all rows, in order."""
     if n_rows == 0:
         return []
-    n_chunks = max(1, min(n_workers * CHUNKS_PER_WORKER, n_rows // MIN_CHUNK_ROWS))
-    edges = np.linspace(0, n_rows, n_chunks + 1).round().astype(int)
+    return chunk_bounds_n(n_rows, max(1, min(n_workers * CHUNKS_PER_WORKER, n_rows // MIN_CHUNK_ROWS)))
+
+
+def chunk_bounds_n(n_rows: int, n_chunks: int) -> list[tuple[int, int]]:
+    """`n_chunks` contiguous [start, stop) ranges of near-equal size covering all rows, in order."""
+    edges = np.linspace(0, n_rows, max(1, n_chunks) + 1).round().astype(int)
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 

@@ -100,21 +100,8 @@ class RegexLF(DeclarativeLF):
     def _re2_hits(self, texts) -> np.ndarray:
         import pyarrow.compute as pc
 
-        prefilter = self._re2_prefilter()
-        if prefilter is None:
-            hits = pc.match_substring_regex(texts, pattern=self._re2, ignore_case=self._ignore_case)
-            return hits.to_numpy(zero_copy_only=False).astype(bool)
-        # a pattern RE2 scans fast (a plain literal) picks candidate rows; the exact pattern checks them
-        candidates = pc.match_substring_regex(texts, pattern=prefilter, ignore_case=self._ignore_case)
-        rows = np.flatnonzero(candidates.to_numpy(zero_copy_only=False))
-        out = np.zeros(len(texts), dtype=bool)
-        if len(rows):
-            exact = pc.match_substring_regex(texts.take(rows), pattern=self._re2, ignore_case=self._ignore_case)
-            out[rows] = exact.to_numpy(zero_copy_only=False)
-        return out
-
-    def _re2_prefilter(self) -> str | None:
-        return None
+        hits = pc.match_substring_regex(texts, pattern=self._re2, ignore_case=self._ignore_case)
+        return hits.to_numpy(zero_copy_only=False).astype(bool)
 
     @property
     def _re2(self) -> str | None:
@@ -147,11 +134,6 @@ class KeywordLF(RegexLF):
         alternatives = "|".join(re.escape(w.strip()) for w in sorted(set(words), key=len, reverse=True))
         pattern = rf"(?<!\w)(?:{alternatives})(?!\w)"
         super().__init__(name, label, pattern, column=column, flags=0 if case_sensitive else re.IGNORECASE)
-
-    def _re2_prefilter(self) -> str | None:
-        """The keywords without their boundaries: every row with a whole-word hit contains one."""
-        words = sorted({w.strip() for w in self.words}, key=len, reverse=True)
-        return "(?:" + "|".join("".join(_re2_char(ord(ch)) for ch in w) for w in words) + ")"
 
     def _re2_pattern(self) -> str | None:
         """`(?<!\\w)word(?!\\w)` as consuming boundaries (RE2 has no look-around); same hits on ASCII rows."""
