@@ -58,6 +58,20 @@ def load_task_data(config: Config) -> TaskData:
                     warnings=warnings)
 
 
+def load_split(config: Config, split: str) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """One split alone (e.g. gold dev for `labelkit label`): its rows and gold labels (dev/test)."""
+    schema = LabelSchema(tuple(config.task.classes))
+    names = getattr(config.data, split)
+    if not names:
+        raise ConfigError(f"[data -> {split}] is not set; give the {split} file (CSV, Parquet or JSONL).")
+    paths = [config.resolve(n) for n in ([names] if isinstance(names, str) else names)]
+    frame = _read_split(paths, split, config)
+    frame.attrs["path"] = str(paths[0])
+    if split not in GOLD_SPLITS:
+        return frame, None
+    return frame, schema.encode_gold(frame[config.data.label_column].tolist(), where=f"{paths[0]} column {config.data.label_column!r}")
+
+
 def _read_split(paths: list[Path], split: str, config: Config) -> pd.DataFrame:
     data = config.data
     parts = []

@@ -66,16 +66,10 @@ def load_labeling_functions(config: Config, *, require_lfs: bool = True):
 def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", "test")) -> Votes:
     if data.votes is not None:  # WRENCH folder or precomputed vote columns
         return Votes({s: data.votes[s] for s in splits}, list(data.vote_names), ["precomputed"] * len(data.vote_names))
-    from labelkit.apply.engines import apply_with_engine
-
     L, errors, parser = {}, {}, None
     for split in splits:
-        result = apply_with_engine(
-            lfs, data.frames[split], data.schema.classes, engine=config.lfs.engine,
-            scheduler=config.lfs.scheduler or None, text_column=config.data.text_column,
-            id_column=config.data.id_column, spacy_model=config.lfs.spacy_model or None,
-            on_error=config.lfs.on_error, where=f"{split} ({data.inputs[split]['path']})",
-        )
+        result = apply_votes_to(config, data.frames[split], lfs, data.schema.classes,
+                                where=f"{split} ({data.inputs[split]['path']})")
         L[split] = result.L
         for name, count in result.errors.items():
             errors[f"{name}@{split}"] = count
@@ -84,6 +78,18 @@ def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", 
     if parser is None and any(lf.kind.startswith("spacy") for lf in lfs):
         parser = spacy_pipeline_name(config.lfs.spacy_model)
     return Votes(L, names, [lf.kind for lf in lfs], errors, parser)
+
+
+def apply_votes_to(config: Config, frame: pd.DataFrame, lfs, classes: tuple[str, ...], *, where: str):
+    """The LFs' votes on one table, with the configured engine."""
+    from labelkit.apply.engines import apply_with_engine
+
+    return apply_with_engine(
+        lfs, frame, classes, engine=config.lfs.engine,
+        scheduler=config.lfs.scheduler or None, text_column=config.data.text_column,
+        id_column=config.data.id_column, spacy_model=config.lfs.spacy_model or None,
+        on_error=config.lfs.on_error, where=where,
+    )
 
 
 def spacy_pipeline_name(model: str) -> str:

@@ -108,7 +108,8 @@ def test_lfs_command_json(task):
 
 def test_help_is_clear():
     runner = CliRunner()
-    for args in (["--help"], ["build", "--help"], ["lfs", "--help"], ["audit", "--help"], ["compare", "--help"]):
+    for args in (["--help"], ["build", "--help"], ["lfs", "--help"], ["audit", "--help"], ["compare", "--help"],
+                 ["label", "--help"]):
         result = runner.invoke(cli, args)
         assert result.exit_code == 0 and "Example" in result.output, args
 

@@ -11,6 +11,7 @@ COMMANDS = {
     "lfs": ("labelkit.cli.lfs", "lfs_cli", "Report on the labeling functions: coverage, conflicts, dev accuracy."),
     "audit": ("labelkit.cli.audit", "audit_cli", "Find leaked, duplicated, test-log and mislabeled rows."),
     "compare": ("labelkit.cli.compare", "compare_cli", "Compare two builds on the same test data."),
+    "label": ("labelkit.cli.label", "label_cli", "Probabilistic labels for a file larger than memory."),
 }
 
 

@@ -53,11 +53,13 @@ def score_predictions(y_true, y_pred, *, cardinality: int, metric: str = "accura
 
 def select_label_model(
     names, L_train, L_dev, y_dev, *, cardinality, seed=0, metric="accuracy", class_balance=None,
-    options: dict | None = None, dev_folds: int = 5,
+    options: dict | None = None, dev_folds: int = 5, sample_weight=None,
 ) -> Selection:
     """Fit each named model on L_train, score on (L_dev, y_dev), return the best as a Selection.
 
     ``options`` maps a model name to its constructor options, e.g. ``{"snorkel": {"n_epochs": 200}}``.
+    ``sample_weight`` (one count per row of L_train) lets L_train be the distinct vote patterns of
+    data too large to hold, with their counts.
     """
     from labelkit.labelmodels import make_label_model
 
@@ -74,7 +76,7 @@ def select_label_model(
         )
     prior = resolve_prior(class_balance, cardinality)
     options = options or {}
-    fit_kwargs = dict(cardinality=cardinality, class_balance=class_balance, seed=seed)
+    fit_kwargs = dict(cardinality=cardinality, class_balance=class_balance, seed=seed, sample_weight=sample_weight)
     scores: dict[str, float] = {}
     models: dict[str, object] = {}
     notes: list[str] = []
