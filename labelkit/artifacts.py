@@ -49,9 +49,7 @@ def write_build(out: Path, *, force, config, raw, data, lfs, lf_paths, votes, se
         write_json(tmp / "lf_summary.json", {"lf_summary": summary, "examples": examples})
         pd.DataFrame(summary).to_csv(tmp / "lf_summary.csv", index=False)
         if end_model is not None:
-            import joblib
-
-            joblib.dump(end_model, tmp / "model.joblib")
+            end_model.save(tmp / "model.joblib")
         if audit is not None:
             _write_audit(tmp, audit, config)
         _write_wrench(tmp, config, data, votes)

@@ -32,6 +32,12 @@ class EndModel:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return self.predict_proba(frame).argmax(axis=1)
 
+    def save(self, path) -> None:
+        import joblib
+
+        _drop_volatile_state(self.pipeline.named_steps["features"])
+        joblib.dump(self, path)
+
 
 def build_features(text_column: str, numeric: list[str], categorical: list[str], *, max_features: int):
     from sklearn.compose import ColumnTransformer
@@ -82,6 +88,17 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
             best = (score, C, model)
     pipeline = Pipeline([("features", features), ("model", best[2])])
     return EndModel(pipeline, classes, best[1], scores, train_rows=len(train))
+
+
+def _drop_volatile_state(features) -> None:
+    """sklearn's vectorizers cache `id(stop_words)`, a memory address: drop it so that the same
+    build pickles to the same bytes (it is recomputed when needed)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    for _, part, _ in features.transformers_:
+        for _, vectorizer in getattr(part, "transformer_list", []):
+            if isinstance(vectorizer, TfidfVectorizer) and hasattr(vectorizer, "_stop_words_id"):
+                del vectorizer._stop_words_id
 
 
 def _expand(X, targets: np.ndarray, soft: bool):
