@@ -71,12 +71,17 @@ def labeling_function(name: str | None = None, *, resources: dict | None = None)
     ... def mentions_invoice(row):
     ...     return "billing" if "invoice" in row.text.lower() else ABSTAIN
     """
-    if callable(name):
-        raise LabelingFunctionError(
-            f"@labeling_function is missing its parentheses on {name.__name__!r}: write @labeling_function()."
-        )
+    require_parentheses(name, "labeling_function")
 
     def wrap(func: Callable[..., Any]) -> LabelingFunction:
         return LabelingFunction(name or func.__name__, func, resources=resources)
 
     return wrap
+
+
+def require_parentheses(name, decorator: str) -> None:
+    """`@decorator` used without `()` passes the function as `name`: say so instead of failing later."""
+    if callable(name):
+        raise LabelingFunctionError(
+            f"@{decorator} is missing its parentheses on {name.__name__!r}: write @{decorator}()."
+        )

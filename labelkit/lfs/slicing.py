@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import LabelingFunctionError
+from labelkit.lfs.core import require_parentheses
 
 
 class SlicingFunction:
@@ -42,10 +43,7 @@ def slicing_function(name: str | None = None):
     ... def long_tickets(row):
     ...     return len(row.text) > 400
     """
-    if callable(name):
-        raise LabelingFunctionError(
-            f"@slicing_function is missing its parentheses on {name.__name__!r}: write @slicing_function()."
-        )
+    require_parentheses(name, "slicing_function")
 
     def wrap(func):
         return SlicingFunction(name or func.__name__, func)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from labelkit.errors import ConfigError, LabelingFunctionError
-from labelkit.lfs.core import LabelingFunction
+from labelkit.lfs.core import LabelingFunction, require_parentheses
 from labelkit.schema import ABSTAIN
 
 
@@ -129,10 +129,7 @@ def _tokenizer_for(vocab):
 
 def spacy_lf(name: str | None = None, *, resources: dict | None = None):
     """Decorator: `f(doc) -> class name | ABSTAIN` where doc is the parsed text."""
-    if callable(name):
-        raise LabelingFunctionError(
-            f"@spacy_lf is missing its parentheses on {name.__name__!r}: write @spacy_lf()."
-        )
+    require_parentheses(name, "spacy_lf")
 
     def wrap(func: Callable[..., Any]) -> SpacyLF:
         return SpacyLF(name or func.__name__, func, resources=resources)
