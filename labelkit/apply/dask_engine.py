@@ -6,6 +6,7 @@ come back in order, so the matrix has the rows in the input's order.
 """
 from __future__ import annotations
 
+import atexit
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -145,7 +146,27 @@ def dask_client(scheduler: str | None, n_workers: int | None):
         with client:
             yield client
         return
-    workers = n_workers or LOCAL_CLUSTER_WORKERS
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=40) as cluster, Client(cluster, set_as_default=False) as client:
-        yield client
+    yield _local_client(n_workers or LOCAL_CLUSTER_WORKERS)
+
+
+_LOCAL_CLUSTERS: dict[int, tuple] = {}
+
+
+def _local_client(workers: int):
+    """One LocalCluster per process and worker count, started on first use (a build applies LFs to
+    three splits: starting a cluster for each would cost more than the work), closed at exit."""
+    from distributed import Client, LocalCluster
+
+    if workers not in _LOCAL_CLUSTERS:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=40)
+        _LOCAL_CLUSTERS[workers] = (cluster, Client(cluster, set_as_default=False))
+        atexit.register(_close_local_cluster, workers)
+    return _LOCAL_CLUSTERS[workers][1]
+
+
+def _close_local_cluster(workers: int) -> None:
+    cluster, client = _LOCAL_CLUSTERS.pop(workers, (None, None))
+    if client is not None:
+        client.close()
+        cluster.close()
