@@ -141,7 +141,7 @@ def test_label_issues_too_small_warns_and_continues():
 def test_user_rules_and_detectors():
     train = make_tickets(40, seed=6)
     train.loc[3, "customer"] = "internal-qa-team"
-    train.loc[5, "text"] = "please ignore this SYNTHETIC load row"
+    train.loc[5, "text"] = "my SYNTHETIC load row number 17"
 
     @test_row_detector("synthetic_marker")
     def synthetic_marker(df):
@@ -209,3 +209,19 @@ def test_time_leakage_robust_to_bogus_test_timestamps_and_random_splits():
     result = run_audit({"train": mixed, "test": test}, _spec(checks=("time_leakage",)))
     assert _found(result, "time_leakage") == {("train", mixed["id"][5])}
     assert any("split looks random" in w for w in result.warnings)
+
+
+def test_test_marker_text_and_out_of_range_timestamps():
+    train = make_tickets(60, seed=21)
+    train["created"] = pd.to_datetime(train["created"])
+    train.loc[2, "text"] = "qa run 588, please ignore"
+    train.loc[3, "text"] = "TEST - do not route"
+    long_text = "Please ignore my previous message: " + "the invoice is wrong and I was charged twice " * 3
+    train.loc[4, "text"] = long_text  # a real ticket that happens to say "please ignore"
+    train.loc[7, "created"] = pd.Timestamp("2031-03-14T09:26:53")
+    result = run_audit({"train": train}, _spec(checks=("test_rows",)))
+    f = result.findings.set_index("row_id")["evidence"]
+    assert f[train["id"][2]].startswith("test_marker_text") and f[train["id"][3]].startswith("test_marker_text")
+    assert train["id"][4] not in f.index
+    assert "out_of_range_timestamp" in f[train["id"][7]]
+    assert set(f.index) == {train["id"][i] for i in (2, 3, 7)}

@@ -28,6 +28,14 @@ PLACEHOLDER_PATTERN = (
     r"|x{3,}|null|none|n a|tbd|todo|placeholder|dummy(?: text)?|sample text|hello world|abc ?\d*|123|1234\d*"
     r"|a{3,}|blah(?: blah)*)$"
 )
+# Marker phrases of test traffic, searched anywhere in SHORT texts only (a real customer may write
+# "please ignore my last message" in a long ticket).
+TEST_MARKER_PATTERN = (
+    r"\b(?:(?:please|pls|plz) ignore|ignore this|do not (?:route|reply|process|answer)|dont route"
+    r"|test (?:ticket|message|post|entry|case|run)|qa (?:run|test|check)|load ?test|smoke ?test)\b"
+    r"|^x{3,} test x{3,}$"
+)
+TEST_MARKER_MAX_CHARS = 60
 EPOCH_YEAR_MAX = 1970
 FAR_FUTURE_YEAR = 2100
 
@@ -68,6 +76,11 @@ def _placeholder_text(ctx, split, frame):
     if mask.any():
         shown = raw.fillna("").astype(str)[mask].str.slice(0, 40)
         yield mask, [f"placeholder_text: text={v!r}" for v in shown]
+    short = (raw.fillna("").astype(str).str.len() <= TEST_MARKER_MAX_CHARS).to_numpy()
+    marked = simple.str.contains(TEST_MARKER_PATTERN, regex=True).fillna(False).to_numpy(dtype=bool) & short & ~mask
+    if marked.any():
+        shown = raw.fillna("").astype(str)[marked].str.slice(0, 40)
+        yield marked, [f"test_marker_text: text={v!r}" for v in shown]
 
 
 def _bursts(ctx, split, frame):
@@ -92,6 +105,10 @@ def _odd_timestamps(ctx, split, frame):
         ((years <= EPOCH_YEAR_MAX), "epoch_timestamp"),
         ((years >= FAR_FUTURE_YEAR), "far_future_timestamp"),
     ]
+    low, high = _data_time_range(ctx)
+    if low is not None:
+        checks.append((((times < low) | (times > high)) & (years > EPOCH_YEAR_MAX) & (years < FAR_FUTURE_YEAR),
+                       "out_of_range_timestamp"))
     if ctx.spec.now is not None:
         now = pd.Timestamp(ctx.spec.now)
         now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
@@ -100,6 +117,17 @@ def _odd_timestamps(ctx, split, frame):
         mask = mask.fillna(False).to_numpy(dtype=bool)
         if mask.any():
             yield mask, [f"{name}: {ctx.spec.time_column}={t.isoformat()}" for t in times[mask]]
+
+
+def _data_time_range(ctx):
+    """The range of all splits' times without outliers: beyond half the 1st-99th percentile span
+    past either percentile is outside the data (a 2031 timestamp in 2023-2024 tickets)."""
+    times = pd.concat([t.dropna() for t in ctx.times.values()]) if ctx.times else pd.Series(dtype="datetime64[ns, UTC]")
+    if len(times) < 20:
+        return None, None
+    low, high = times.quantile(0.01), times.quantile(0.99)
+    margin = (high - low) * 0.5
+    return low - margin, high + margin
 
 
 def _user_rules(ctx, split, frame):
