@@ -225,3 +225,15 @@ def test_test_marker_text_and_out_of_range_timestamps():
     assert train["id"][4] not in f.index
     assert "out_of_range_timestamp" in f[train["id"][7]]
     assert set(f.index) == {train["id"][i] for i in (2, 3, 7)}
+
+
+def test_outliers_flag_rows_unlike_the_rest():
+    train = make_tickets(300, seed=31)
+    odd = [5, 77, 150]
+    for i, position in enumerate(odd):
+        train.loc[position, "text"] = ["Zxqv plorb wuggle frint spazzle morp", "Kvetch blorf zindle quarp snoo",
+                                       "Ulbrecht gnasp vorl thrimble"][i] + f" {i}"
+    result = run_audit({"train": train}, _spec(checks=("outliers",)))
+    found = _found(result, "outlier")
+    assert {("train", train["id"][p]) for p in odd} <= found
+    assert len(found) <= 0.02 * len(train)  # a short review list, not the data

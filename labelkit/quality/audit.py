@@ -6,7 +6,7 @@ import time
 import pandas as pd
 
 # imported for their @register_check side effect; this order is the order checks run and list in
-from labelkit.quality import duplicates, near_duplicates, leakage, testrows, label_issues  # noqa: F401,I001
+from labelkit.quality import duplicates, near_duplicates, leakage, testrows, label_issues, outliers  # noqa: F401,I001
 from labelkit.quality.findings import AuditResult, combine_findings, summarize
 from labelkit.quality.policies import resolve_policies
 from labelkit.quality.registry import AuditContext, resolve_checks

@@ -16,7 +16,7 @@ REASONS: dict[str, str] = {
     "near_duplicate_cross_split": "Text in another split is nearly the same (MinHash LSH, cosine of char 4-grams >= threshold).",
     "group_leakage": "The row's group key also occurs in another split.",
     "identifier_leakage": "A non-text column predicts the gold label far better than the majority class (column-level).",
-    "time_leakage": "A train row is later than the earliest row of an evaluation split.",
+    "time_leakage": "A train row is later than an evaluation split's period (its start for a temporal split, its end for a random one).",
     "bad_timestamp": "The time column value cannot be parsed as a timestamp.",
     "test_row": "Looks like a test/placeholder/bot row (built-in detector, user rule or user detector).",
     "duplicate_within_split": "A later copy of a normalised text already in the same split.",
@@ -24,6 +24,7 @@ REASONS: dict[str, str] = {
     "conflicting_duplicate_labels": "Same normalised text has different gold labels within a gold split.",
     "label_issue": "Gold label disagrees with out-of-fold predictions (cleanlab); for human review.",
     "weak_label_issue": "Weak label disagrees with a cross-validated end model (cleanlab).",
+    "outlier": "Unlike the rest of the data (cleanlab Datalab outlier score on text features); for a look.",
 }
 
 

@@ -39,6 +39,7 @@ DEFAULT_POLICIES: dict[str, str] = {
     "conflicting_duplicate_labels": "flag",
     "label_issue": "flag",
     "weak_label_issue": "flag",
+    "outlier": "flag",
 }
 
 
