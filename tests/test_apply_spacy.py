@@ -6,7 +6,6 @@ import pytest
 from labelkit import ABSTAIN, spacy_lf, spacy_patterns
 from labelkit.apply.local import _SharedMatchers, _anchor, _as_phrases, apply_lfs
 from labelkit.errors import LabelingFunctionError
-from labelkit.lfs.batch import Batch
 from labelkit.lfs.spacy_lfs import SpacyParser
 
 CLASSES = ("ham", "spam")

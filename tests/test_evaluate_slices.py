@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelkit.errors import ConfigError, DatasetError
+from labelkit.errors import ConfigError
 from labelkit.evaluate import drift_table, find_guardrail_failures, slice_table
 
 CLASSES = ["billing", "connectivity"]

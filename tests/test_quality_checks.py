@@ -110,7 +110,7 @@ def test_planted_faults_found_exactly(audit, planted, reason):
 def test_near_duplicate_evidence_names_match_and_similarity(audit, planted):
     splits, _ = planted
     f = audit.findings[(audit.findings["reason"] == "near_duplicate_cross_split") & (audit.findings["row_id"] == "near0")]
-    assert f["evidence"].iloc[0].startswith(f"similar (") and repr(splits["test"]["id"][5]) in f["evidence"].iloc[0]
+    assert f["evidence"].iloc[0].startswith("similar (") and repr(splits["test"]["id"][5]) in f["evidence"].iloc[0]
     assert 0.9 <= f["score"].iloc[0] < 1.0
 
 

@@ -133,7 +133,7 @@ def _read_dask(path: Path):
 @contextmanager
 def dask_client(scheduler: str | None, n_workers: int | None):
     """A Client to `scheduler`, or to a fresh LocalCluster (n_workers, 1 thread each) closed afterwards."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler:
         try:

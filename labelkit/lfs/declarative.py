@@ -82,7 +82,6 @@ class RegexLF(DeclarativeLF):
 
     def _arrow_mask(self, batch) -> np.ndarray:
         """RE2 over the whole column for ASCII rows (identical semantics there); Python re for the rest."""
-        import pyarrow.compute as pc
 
         column = self.column or batch.text_column
         texts = batch.arrow_texts(column)

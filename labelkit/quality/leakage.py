@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from labelkit.quality.findings import COLUMN_LEVEL_ROW_ID, GOLD_SPLITS, combine_findings, make_findings
+from labelkit.quality.findings import COLUMN_LEVEL_ROW_ID, combine_findings, make_findings
 from labelkit.quality.registry import AuditContext, register_check, unparseable_times
 
 

@@ -1,0 +1,169 @@
+"""Scoring the systems on the gold test rows: predictions, metrics with intervals, slices,
+guardrails, drift, expectations, before/after cleaning, and the --fail-on checks."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from labelkit import baselines
+from labelkit.config import Config
+from labelkit.data import TaskData
+from labelkit.pipeline import AuditOutcome, Votes, fit_end_model
+
+LEAKAGE_REASONS = ("exact_duplicate_cross_split", "near_duplicate_cross_split", "group_leakage", "identifier_leakage")
+
+
+def predict_systems(config: Config, frame: pd.DataFrame, L: np.ndarray, selection, prior, end_model) -> dict:
+    from labelkit.labelmodels import hard_predictions
+
+    n = len(frame)
+    preds = {
+        "majority_class": baselines.majority_class(n, prior),
+        "stratified_random": baselines.stratified_random(n, prior, config.task.seed),
+        "rule_baseline": baselines.rule_baseline(L, prior),
+        "label_model": hard_predictions(selection.model.predict_proba(L), prior),
+    }
+    if end_model is not None:
+        preds["end_model"] = end_model.predict(frame)
+    return preds
+
+
+def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, lfs, selection, prior,
+                  end_model, audit: AuditOutcome | None, slicing_functions=()) -> dict:
+    from labelkit import evaluate as ev
+
+    classes = data.schema.classes
+    test = data.frames["test"]
+    y = data.gold["test"]
+    model_name = "end_model" if "end_model" in preds else "label_model"
+    systems = ev.compare_systems(
+        y, preds, classes, coverage={"rule_baseline": baselines.coverage(votes.L["test"])},
+        seed=config.task.seed, n_boot=config.evaluate.bootstrap, baseline="rule_baseline", model=model_name,
+    )
+    slice_columns = list(config.evaluate.slice_columns or config.data.slice_columns)
+    slices = ev.slice_table(
+        test, y, preds, classes, slice_columns=slice_columns, slicing_functions=list(slicing_functions),
+        auto_slices=config.evaluate.auto_slices, min_size=config.evaluate.min_slice_size,
+        exclude_columns=_not_slices(config), seed=config.task.seed,
+    )
+    metrics = {
+        "systems": systems,
+        "slices": slices,
+        "guardrails": ev.find_guardrail_failures(
+            slices, baseline="rule_baseline", model=model_name, tolerance=config.evaluate.guardrail_tolerance),
+    }
+    if config.data.time_column:
+        metrics["drift"] = ev.drift_table(test, config.data.time_column, y, preds, classes,
+                                          freq=config.evaluate.drift_freq)
+        if metrics["drift"].get("unparseable_time"):
+            metrics["drift"]["unparseable_time"] = f"test: {metrics['drift']['unparseable_time']}"
+    if config.evaluate.expectations:
+        metrics["expectations"] = check_expectations(config, data, lfs, votes, selection, prior, end_model)
+    metrics["warnings"] = ev.too_good_to_be_true(systems, leakage_findings_count=unresolved_leakage(audit))
+    if metrics.get("drift", {}).get("unparseable_time"):
+        metrics["warnings"].append(metrics["drift"]["unparseable_time"] + " They are left out of the drift table.")
+    if audit is None:
+        metrics["warnings"].append("The data-quality audit was skipped (--no-audit): leakage and test-log rows "
+                                   "were not looked for, so these scores are not checked against them.")
+    return metrics
+
+
+def unresolved_leakage(audit: AuditOutcome | None) -> int:
+    """Leakage findings on train rows that are still in the training data (a leak is a pair: once the
+    train copy is quarantined, the dev/test copy is clean to score)."""
+    if audit is None:
+        return 0
+    findings = audit.result.findings
+    leaks = findings[findings["reason"].isin(LEAKAGE_REASONS) & (findings["split"] == "train")]
+    quarantine = audit.clean.quarantine
+    removed = set(zip(quarantine["split"].astype(str), quarantine["row_id"].astype(str))) if len(quarantine) else set()
+    return sum((split, str(row)) not in removed for split, row in zip(leaks["split"], leaks["row_id"]))
+
+
+def _not_slices(config: Config) -> list[str]:
+    """Automatic slices never use the id/text/label/time/group columns themselves."""
+    d = config.data
+    return [c for c in (d.id_column, d.text_column, d.label_column, d.time_column, d.group_column) if c]
+
+
+def check_expectations(config: Config, data: TaskData, lfs, votes: Votes, selection, prior, end_model) -> dict:
+    from labelkit import evaluate as ev
+    from labelkit.labelmodels import hard_predictions
+
+    table = ev.load_expectations(config.resolve(config.evaluate.expectations), data.schema.classes)
+    text = config.data.text_column
+    if text != "text" and "text" in table.columns and text not in table.columns:
+        table = table.rename(columns={"text": text})
+
+    def rule_votes(frame):
+        from labelkit.apply import apply_lfs
+        from labelkit.lfs.spacy_lfs import SpacyParser
+
+        return apply_lfs(lfs, frame, data.schema.classes, text_column=text,
+                         parser=SpacyParser(config.lfs.spacy_model or None), where="expectations").L
+
+    predictors = {
+        "rule_baseline": lambda frame: baselines.rule_baseline(rule_votes(frame), prior),
+        "label_model": lambda frame: hard_predictions(selection.model.predict_proba(rule_votes(frame)), prior),
+    }
+    if end_model is not None:
+        predictors["end_model"] = lambda frame: end_model.predict(_with_columns(frame, data.frames["train"]))
+    if data.votes is not None:  # precomputed votes cannot be recomputed on new rows
+        predictors = {k: v for k, v in predictors.items() if k == "end_model"}
+    return ev.check_expectations(table, predictors, data.schema.classes)
+
+
+def _with_columns(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """Add missing feature columns (as empty) so the end model can score hand-written rows."""
+    out = frame.copy()
+    for column in like.columns:
+        if column not in out.columns:
+            out[column] = pd.Series([None] * len(out), dtype=like[column].dtype if like[column].dtype != object else object)
+    return out
+
+
+def before_after(config: Config, raw: TaskData, raw_votes: Votes, clean_metrics: dict, selection, prior,
+                 C: float | None = None) -> dict:
+    """Test scores without any cleaning (rules + a model trained on the raw train split) vs after."""
+    from labelkit import evaluate as ev
+
+    proba = selection.model.predict_proba(raw_votes.L["train"])
+    end_model = (fit_end_model(config, raw, proba, raw_votes.L["train"], prior, Cs=[C] if C else None)
+                 if config.end_model.enabled else None)
+    preds = predict_systems(config, raw.frames["test"], raw_votes.L["test"], selection, prior, end_model)
+    out = {}
+    for name, pred in preds.items():
+        before = ev.classification_metrics(raw.gold["test"], pred, raw.schema.classes)
+        after = clean_metrics["systems"]["systems"][name] if "systems" in clean_metrics["systems"] else clean_metrics["systems"][name]
+        out[name] = {"before": round(before["accuracy"], 4), "after": round(_accuracy(after), 4),
+                     "rows_before": len(pred)}
+    return out
+
+
+def _accuracy(entry: dict) -> float:
+    value = entry.get("accuracy")
+    return float(value["value"] if isinstance(value, dict) else value)
+
+
+def failed_checks(metrics: dict, audit: AuditOutcome | None, fail_on) -> list[str]:
+    failed = []
+    if "guardrail" in fail_on and metrics.get("guardrails"):
+        failed.append(f"guardrail: {len(metrics['guardrails'])} slice(s) where the model is worse than the rules")
+    expectations = metrics.get("expectations") or {}
+    if "expectations" in fail_on:
+        failures = sum(len(v.get("failures", [])) for v in expectations.values() if isinstance(v, dict))
+        if failures:
+            failed.append(f"expectations: {failures} expectation(s) failed")
+    if "too-good" in fail_on and metrics.get("warnings"):
+        failed.append("too-good: " + metrics["warnings"][0])
+    if audit is not None:
+        reasons = audit.result.findings["reason"].astype(str)
+        if "leakage" in fail_on:
+            n = int(reasons.str.contains("leak|cross_split", regex=True).sum())
+            if n:
+                failed.append(f"leakage: {n} leakage finding(s)")
+        if "test-rows" in fail_on:
+            n = int(reasons.str.startswith("test_row").sum())
+            if n:
+                failed.append(f"test-rows: {n} test/QA row finding(s)")
+    return failed
