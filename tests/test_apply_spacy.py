@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from labelkit import ABSTAIN, spacy_lf, spacy_patterns
-from labelkit.apply.local import _SharedMatchers, _anchor, _as_phrases, apply_lfs
+from labelkit.apply.local import apply_lfs
+from labelkit.apply.spacy_pass import _SharedMatchers, _anchor, _as_phrases
 from labelkit.errors import LabelingFunctionError
 from labelkit.lfs.spacy_lfs import SpacyParser
 
