@@ -104,6 +104,11 @@ def spacy_pipeline_name(model: str) -> str:
 
 def check_votes(votes: Votes, candidates: list[str]) -> None:
     L = votes.L["train"]
+    if L.shape[0] == 0:
+        raise LabelModelError(
+            "No train rows are left after the audit quarantined them all; look at quarantine reasons with "
+            "`labelkit audit`, relax [audit -> policies], or build with --no-audit."
+        )
     if "snorkel" in candidates and L.shape[1] < 3:
         raise LabelModelError(
             f"snorkel's LabelModel needs at least 3 LFs, found {L.shape[1]} ({', '.join(votes.lf_names)}); "
@@ -135,6 +140,7 @@ def audit_spec(config: Config, data: TaskData, detectors=()):
         classes=data.schema.classes, group_column=d.group_column or None, time_column=d.time_column or None,
         checks=tuple(a.checks) or None, policies=dict(a.policies), rules=list(a.rules),
         near_duplicate_threshold=a.near_duplicate_threshold, seed=config.task.seed, detectors=list(detectors),
+        feature_columns=tuple(d.feature_columns),
     )
 
 

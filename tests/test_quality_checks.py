@@ -237,3 +237,13 @@ def test_outliers_flag_rows_unlike_the_rest():
     found = _found(result, "outlier")
     assert {("train", train["id"][p]) for p in odd} <= found
     assert len(found) <= 0.02 * len(train)  # a short review list, not the data
+
+
+def test_feature_columns_take_part_in_duplicates():
+    """A short memo repeats across different transactions: only identical inputs are duplicates."""
+    train = pd.DataFrame({"id": ["a", "b", "c"], "text": ["rent", "rent", "rent"], "amount": [900, 450, 900],
+                          "customer": ["x", "y", "z"]})
+    spec = AuditSpec(id_column="id", text_column="text", label_column="label", classes=CLASSES,
+                     group_column="customer", checks=("duplicate_within_split",), feature_columns=("amount",))
+    result = run_audit({"train": train}, spec)
+    assert _found(result, "duplicate_within_split") == {("train", "c")}

@@ -54,7 +54,14 @@ class AuditContext:
 
     @cached_property
     def norm_text(self) -> dict[str, pd.Series]:
-        return {s: normalize_texts(self.splits[s][self.spec.text_column]) for s in self.splits}
+        """Normalised text, followed by the raw feature values when feature columns are set."""
+        out = {}
+        for s, frame in self.splits.items():
+            text = normalize_texts(frame[self.spec.text_column])
+            for column in self.spec.feature_columns:
+                text = text + " \x1f" + frame[column].astype(str).to_numpy()
+            out[s] = text
+        return out
 
     @cached_property
     def times(self) -> dict[str, pd.Series]:

@@ -19,6 +19,8 @@ class AuditSpec:
     or "reason" shown in the evidence). `detectors` are functions DataFrame -> boolean mask
     (see `test_row_detector`). `now` (a timestamp) enables the "in the future" check.
     `source_column` (default: `group_column`) names who wrote a row, for the burst detector.
+    `feature_columns` are the model's other inputs: rows are duplicates only when the text and
+    these columns match (a short memo field repeats across different transactions).
     """
 
     id_column: str
@@ -39,6 +41,7 @@ class AuditSpec:
     burst_min_rows: int = 5
     cv_folds: int = 5
     max_label_issue_rows: int = 50_000
+    feature_columns: tuple[str, ...] = ()  # model inputs besides the text: duplicates must match them too
 
     def __post_init__(self) -> None:
         self.classes = tuple(str(c) for c in self.classes)
