@@ -171,3 +171,19 @@ def staff(frame):
     staff_rows = quarantine[quarantine["reasons"].str.contains("test_row")]
     assert set(staff_rows["row_id"]) == {"tr00000", "tr00001", "tr00002"}
     assert staff_rows["evidence"].str.contains("staff_account").all()
+
+
+def test_tabular_feature_columns_reach_the_end_model(task, tmp_path):
+    import joblib
+
+    for split in ("train", "dev", "test"):
+        path = task.parent / f"{split}.csv"
+        frame = pd.read_csv(path)
+        frame["length"] = frame["text"].str.len()
+        frame.to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["build", str(task), "--out", str(tmp_path / "o"), "-q", "--no-audit",
+                                      "--set", 'data.feature_columns=["country", "length"]'])
+    assert result.exit_code == 0, result.output
+    model = joblib.load(tmp_path / "o" / "model.joblib")
+    columns = {name: cols for name, _, cols in model.pipeline.named_steps["features"].transformers_}
+    assert columns["numeric"] == ["length"] and columns["categorical"] == ["country"]
