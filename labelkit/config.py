@@ -52,7 +52,7 @@ class LFConfig:
 class LabelModelConfig:
     candidates: list[str] = field(default_factory=lambda: ["majority", "weighted_majority", "snorkel", "dawid_skene"])
     metric: str = "accuracy"  # accuracy | macro_f1
-    class_balance: str = "dev"  # dev | uniform | estimate
+    class_balance: str | list = "dev"  # dev | uniform | estimate | a list of class proportions (given)
 
 
 @dataclass
@@ -165,6 +165,10 @@ def _build_section(name: str, cls, values: Any, path: Path | None):
 def _coerce(section: str, key: str, value: Any, fld, cls, path):
     default = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()
     expected = type(default)
+    if section == "label_model" and key == "class_balance" and isinstance(value, list):
+        if not value or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value):
+            raise ConfigError(f"{_where(path)}[label_model -> class_balance] as a list needs non-negative numbers, got {value!r}.")
+        return [float(v) for v in value]
     if section == "data" and key in ("train", "dev", "test") and isinstance(value, list):
         if not value or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{_where(path)}[data -> {key}] must be a file path or a list of file paths, got {value!r}.")
@@ -192,10 +196,18 @@ def _validate(config: Config) -> None:
     }
     for (section, key), allowed in choices.items():
         value = getattr(getattr(config, section), key)
+        if isinstance(value, list):  # a given class balance, checked against the classes below
+            continue
         if value not in allowed:
             raise ConfigError(
                 f"{_where(config.path)}[{section} -> {key}] is {value!r}; allowed: {', '.join(allowed)}."
             )
+    balance = config.label_model.class_balance
+    if isinstance(balance, list) and config.task.classes and len(balance) != len(config.task.classes):
+        raise ConfigError(
+            f"{_where(config.path)}[label_model -> class_balance] has {len(balance)} numbers for "
+            f"{len(config.task.classes)} classes ({', '.join(config.task.classes)})."
+        )
     for item in config.evaluate.fail_on:
         if item not in FAIL_ON:
             raise ConfigError(f"{_where(config.path)}[evaluate -> fail_on] has {item!r}; allowed: {', '.join(FAIL_ON)}.")

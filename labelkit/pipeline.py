@@ -161,7 +161,11 @@ def choose_label_model(config: Config, votes: Votes, data: TaskData):
 
     k = data.schema.cardinality
     prior = class_balance_from_dev(data.gold["dev"], k)
-    balance = {"dev": prior, "uniform": np.full(k, 1.0 / k), "estimate": None}[config.label_model.class_balance]
+    setting = config.label_model.class_balance
+    if isinstance(setting, list):  # given by the user
+        balance = np.asarray(setting, dtype=float) / np.sum(setting)
+    else:
+        balance = {"dev": prior, "uniform": np.full(k, 1.0 / k), "estimate": None}[setting]
     selection = select_label_model(
         list(config.label_model.candidates), votes.L["train"], votes.L["dev"], data.gold["dev"],
         cardinality=k, seed=config.task.seed, metric=config.label_model.metric, class_balance=balance,

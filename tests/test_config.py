@@ -50,3 +50,12 @@ def test_invalid_toml_and_missing_file(tmp_path):
         load_config(write(tmp_path, "[task\n"), environ={})
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", environ={})
+
+
+def test_class_balance_given_as_proportions(tmp_path):
+    path = write(tmp_path, '[task]\nclasses = ["a", "b"]\n[label_model]\nclass_balance = [3, 1]\n')
+    assert load_config(path, environ={}).label_model.class_balance == [3.0, 1.0]
+    with pytest.raises(ConfigError, match=r"has 3 numbers for 2 classes"):
+        load_config(write(tmp_path, '[task]\nclasses = ["a", "b"]\n[label_model]\nclass_balance = [1, 1, 1]\n'), environ={})
+    with pytest.raises(ConfigError, match=r"allowed: dev, uniform, estimate"):
+        load_config(write(tmp_path, '[label_model]\nclass_balance = "magic"\n'), environ={})
