@@ -119,11 +119,13 @@ def slices_plot(data: dict):
     if not slices:
         return None
     flagged = {tuple(key) for key in data.get("flagged", [])}
-    names = list(slices[0]["scores"])
-    colors = _colors(names, data.get("baseline", "rule_baseline"), data.get("model", "end_model"))
+    baseline, model = data.get("baseline", "rule_baseline"), data.get("model", "end_model")
+    # the guardrail compares rules and model: the trivial baselines would only crowd the chart
+    names = [n for n in slices[0]["scores"] if n in (baseline, "label_model", model)] or list(slices[0]["scores"])
+    colors = _colors(names, baseline, model)
     figure = _new_figure(0.32 * len(slices) + 1.3)
     ax = figure.subplots()
-    offsets = {n: (i - (len(names) - 1) / 2) * 0.22 for i, n in enumerate(names)}
+    offsets = {n: (i - (len(names) - 1) / 2) * 0.25 for i, n in enumerate(names)}
     for name in names:
         ys = [y + offsets[name] for y in range(len(slices))]
         xs = [s["scores"].get(name) for s in slices]
