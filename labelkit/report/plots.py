@@ -170,16 +170,22 @@ def lfs_plot(data: dict):
     return figure
 
 
+CALIBRATION_MIN_ROWS = 10
+
+
 def calibration_plot(data: dict):
     confidence, accuracy = data.get("confidence") or [], data.get("accuracy") or []
-    points = [(c, a) for c, a in zip(confidence, accuracy) if c is not None and a is not None]
+    counts = data.get("count") or [CALIBRATION_MIN_ROWS] * len(confidence)
+    # a bin of 1 or 2 rows says nothing about calibration; they stay in the table below the chart
+    points = [(c, a) for c, a, n in zip(confidence, accuracy, counts)
+              if c is not None and a is not None and n >= CALIBRATION_MIN_ROWS]
     if not points:
         return None
     figure = _new_figure(3.6)
     figure.set_size_inches(5.2, 3.8)
     ax = figure.subplots()
     ax.plot([0, 1], [0, 1], linestyle="--", color=BASELINE_COLOR, label="perfectly calibrated")
-    ax.plot(*zip(*points), marker="o", color=MODEL_COLOR, label="label model")
+    ax.plot(*zip(*points), marker="o", color=MODEL_COLOR, label=f"label model (bins of >= {CALIBRATION_MIN_ROWS} rows)")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("mean predicted confidence")
@@ -192,8 +198,9 @@ def drift_plot(data: dict):
     periods = data.get("periods") or []
     if len(periods) < 2:
         return None
-    names = list(periods[0]["systems"])
-    colors = _colors(names, model=data.get("model", "end_model"))
+    model = data.get("model", "end_model")
+    names = [n for n in periods[0]["systems"] if n in ("rule_baseline", "label_model", model)] or list(periods[0]["systems"])
+    colors = _colors(names, model=model)
     figure = _new_figure(3.4)
     ax = figure.subplots()
     xs = range(len(periods))
@@ -205,7 +212,7 @@ def drift_plot(data: dict):
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("accuracy")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="lower left", fontsize=9)
+    figure.legend(loc="outside upper center", ncols=len(names), fontsize=9, frameon=False)
     return figure
 
 
