@@ -35,7 +35,8 @@ def write_build(out: Path, *, force, config, raw, data, lfs, lf_paths, votes, se
         "lf_summary": summary,
         "lf_errors": votes.errors,
         "end_model": None if end_model is None else {
-            "C": end_model.C, "dev_accuracy_by_C": {str(k): v for k, v in end_model.dev_scores.items()},
+            "C": end_model.C, "metric": config.label_model.metric,
+            "dev_score_by_C": {str(k): v for k, v in end_model.dev_scores.items()},
             "train_rows": end_model.train_rows, "labels": config.end_model.labels},
         **metrics,
         "manifest": {"seed": config.task.seed, "git": manifest["git"], "lf_source_sha256": manifest["lf_source_sha256"],

@@ -51,7 +51,7 @@ class LFConfig:
 @dataclass
 class LabelModelConfig:
     candidates: list[str] = field(default_factory=lambda: ["majority", "weighted_majority", "snorkel", "dawid_skene"])
-    metric: str = "accuracy"  # accuracy | macro_f1
+    metric: str = "accuracy"  # accuracy | macro_f1: how label models and the end model's C are chosen on dev
     class_balance: str | list = "dev"  # dev | uniform | estimate | a list of class proportions (given)
 
 

@@ -18,7 +18,7 @@ class EndModel:
     pipeline: object  # fitted sklearn Pipeline
     classes: tuple[str, ...]
     C: float
-    dev_scores: dict[float, float] = field(default_factory=dict)
+    dev_scores: dict[float, float] = field(default_factory=dict)  # C -> dev score (the selection metric)
     train_rows: int = 0
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -61,9 +61,12 @@ def build_features(text_column: str, numeric: list[str], categorical: list[str],
 
 def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str, ...], *,
                     text_column: str, feature_columns: list[str], dev: pd.DataFrame, y_dev: np.ndarray,
-                    Cs: list[float], soft: bool, max_features: int = 200_000, seed: int = 0) -> EndModel:
+                    Cs: list[float], soft: bool, max_features: int = 200_000, seed: int = 0,
+                    metric: str = "accuracy") -> EndModel:
     """Fit on `train` rows with `targets` ((n, k) probabilities if soft, else (n,) class indices),
-    trying each C and keeping the best dev accuracy (ties: the smaller C)."""
+    trying each C and keeping the best dev `metric` (accuracy or macro_f1; ties: the smaller C)."""
+    from labelkit.labelmodels import score_predictions
+
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
@@ -82,7 +85,7 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
         # saga converges in a few passes on l2-normalised TF-IDF rows; lbfgs takes 5-10x longer here
         model = LogisticRegression(C=C, solver="saga", tol=1e-3, max_iter=300, random_state=seed)
         model.fit(X, y_rows, sample_weight=weights)
-        score = float((model.predict(X_dev) == y_dev).mean())
+        score = score_predictions(y_dev, model.predict(X_dev), cardinality=len(classes), metric=metric)
         scores[C] = round(score, 6)
         if best is None or score > best[0]:
             best = (score, C, model)

@@ -194,7 +194,7 @@ def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np
         data.frames["train"].loc[keep], targets, data.schema.classes, text_column=config.data.text_column,
         feature_columns=list(config.data.feature_columns), dev=data.frames["dev"], y_dev=data.gold["dev"],
         Cs=list(Cs or config.end_model.C), soft=labels == "soft",
-        max_features=config.end_model.max_features, seed=config.task.seed,
+        max_features=config.end_model.max_features, seed=config.task.seed, metric=config.label_model.metric,
     )
 
 
