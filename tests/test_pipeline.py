@@ -187,3 +187,32 @@ def test_tabular_feature_columns_reach_the_end_model(task, tmp_path):
     model = joblib.load(tmp_path / "o" / "model.joblib")
     columns = {name: cols for name, _, cols in model.pipeline.named_steps["features"].transformers_}
     assert columns["numeric"] == ["length"] and columns["categorical"] == ["country"]
+
+
+def test_compare_two_builds_and_refuse_different_test_data(built, tmp_path):
+    config, first, _ = built
+    second = tmp_path / "hard"
+    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(second), "-q", "--set", "end_model.labels=hard"])
+    assert result.exit_code == 0, result.output
+    compared = CliRunner().invoke(cli, ["compare", str(first), str(second), "--json"])
+    assert compared.exit_code == 0, compared.output
+    delta = json.loads(compared.output)
+    assert delta["systems"]["rule_baseline"]["accuracy"]["delta"] == 0.0  # same rules, same test rows
+    assert delta["n"] == json.loads((first / "metrics.json").read_text())["task"]["rows"]["test"]
+    # a build on other test rows is refused in one line
+    other = tmp_path / "task2"
+    from conftest import write_task
+
+    other_config = write_task(other, seed=99)
+    result = CliRunner().invoke(cli, ["build", str(other_config), "--out", str(tmp_path / "other"), "-q"])
+    assert result.exit_code == 0, result.output
+    refused = CliRunner().invoke(cli, ["compare", str(first), str(tmp_path / "other")])
+    assert refused.exit_code == 1 and refused.output.startswith("error: ") and "different test data" in refused.output
+
+
+def test_process_engine_gives_the_same_build(built, tmp_path):
+    config, first, _ = built
+    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(tmp_path / "p"), "-q", "--engine", "processes"])
+    assert result.exit_code == 0, result.output
+    for name in ("train_labels.csv", "test_predictions.csv", "metrics.json"):
+        assert (first / name).read_bytes() == (tmp_path / "p" / name).read_bytes(), name
