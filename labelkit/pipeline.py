@@ -149,11 +149,19 @@ def cleaned_data(data: TaskData, frames: dict[str, pd.DataFrame], config: Config
             for s in GOLD_SPLITS}
     votes = None
     if data.votes is not None:  # keep the precomputed votes of the rows that stayed
-        votes = {}
-        for split, frame in frames.items():
-            position = pd.Index(data.frames[split][config.data.id_column]).get_indexer(frame[config.data.id_column])
-            votes[split] = data.votes[split][position]
+        votes = {split: data.votes[split][_kept_rows(data, frame, split, config)] for split, frame in frames.items()}
     return dataclasses.replace(data, frames=frames, gold=gold, votes=votes)
+
+
+def kept_votes(raw_votes: Votes, raw: TaskData, data: TaskData, config: Config) -> Votes:
+    """The votes of the rows the audit kept, taken from the votes on all rows (LFs run once)."""
+    L = {split: raw_votes.L[split][_kept_rows(raw, data.frames[split], split, config)] for split in raw_votes.L}
+    return dataclasses.replace(raw_votes, L=L)
+
+
+def _kept_rows(raw: TaskData, kept: pd.DataFrame, split: str, config: Config) -> np.ndarray:
+    """Positions in the raw split of the rows in `kept` (ids are unique: the loader makes them so)."""
+    return pd.Index(raw.frames[split][config.data.id_column]).get_indexer(kept[config.data.id_column])
 
 
 def choose_label_model(config: Config, votes: Votes, data: TaskData):
@@ -219,7 +227,8 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
             audit = run_audit(config, raw, modules.detectors)
             data = cleaned_data(raw, audit.clean.splits, config)
     with timer.stage("apply LFs"):
-        votes = apply_votes(config, data, lfs)
+        raw_votes = apply_votes(config, raw, lfs)
+        votes = raw_votes if audit is None else kept_votes(raw_votes, raw, data, config)
         check_votes(votes, list(config.label_model.candidates))
     with timer.stage("label model"):
         with warnings.catch_warnings(record=True) as caught:
@@ -250,7 +259,6 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
             if holdout:
                 metrics["drift"]["temporal_holdout"] = holdout
         if audit is not None:
-            raw_votes = apply_votes(config, raw, lfs) if raw.votes is None else Votes(raw.votes, votes.lf_names, votes.kinds)
             metrics["audit_before_after"] = before_after(config, raw, raw_votes, metrics, selection, prior,
                                                          C=end_model.C if end_model else None)
         metrics["label_model_warnings"] = sorted({str(w.message) for w in caught})
