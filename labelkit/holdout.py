@@ -51,7 +51,10 @@ def _newest_period(drift: dict) -> str | None:
 
 
 def _times(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, errors="coerce", utc=True).dt.tz_localize(None)
+    """Times as drift_table reads them (unparseable ones are NaT, already reported there)."""
+    from labelkit.evaluate.drift import parse_times
+
+    return parse_times(values, str(values.name), strict=False)[0]
 
 
 def _subset_train(data, mask: np.ndarray):

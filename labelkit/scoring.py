@@ -95,12 +95,16 @@ def check_expectations(config: Config, data: TaskData, lfs, votes: Votes, select
     if text != "text" and "text" in table.columns and text not in table.columns:
         table = table.rename(columns={"text": text})
 
-    def rule_votes(frame):
+    computed: dict[int, np.ndarray] = {}
+
+    def rule_votes(frame):  # the rules and the label model share one application of the LFs
         from labelkit.apply import apply_lfs
         from labelkit.lfs.spacy_lfs import SpacyParser
 
-        return apply_lfs(lfs, frame, data.schema.classes, text_column=text,
-                         parser=SpacyParser(config.lfs.spacy_model or None), where="expectations").L
+        if id(frame) not in computed:
+            computed[id(frame)] = apply_lfs(lfs, frame, data.schema.classes, text_column=text,
+                                            parser=SpacyParser(config.lfs.spacy_model or None), where="expectations").L
+        return computed[id(frame)]
 
     predictors = {
         "rule_baseline": lambda frame: baselines.rule_baseline(rule_votes(frame), prior),

@@ -59,11 +59,15 @@ def test_missing_columns(task, column, setting):
     assert_clean_failure(result, out, rf"Column '{column}' not found in .*dev.csv; columns are: .*Set {setting}")
 
 
-def test_gold_label_not_a_class(task):
-    path = task.parent / "test.csv"
+def set_cell(task, split: str, row: int, column: str, value) -> None:
+    path = task.parent / f"{split}.csv"
     frame = pd.read_csv(path)
-    frame.loc[4, "label"] = "refunds"
+    frame.loc[row, column] = value
     frame.to_csv(path, index=False)
+
+
+def test_gold_label_not_a_class(task):
+    set_cell(task, "test", 4, "label", "refunds")
     result, out = run_build(task)
     assert_clean_failure(result, out, r"test.csv column 'label': row 5 has label 'refunds', which is not a class")
 
@@ -130,10 +134,7 @@ def test_expectations_with_unknown_label(task):
 
 
 def test_unparseable_timestamps_are_named(task):
-    path = task.parent / "test.csv"
-    frame = pd.read_csv(path)
-    frame.loc[7, "created_at"] = "yesterday-ish"
-    frame.to_csv(path, index=False)
+    set_cell(task, "test", 7, "created_at", "yesterday-ish")
     result = CliRunner().invoke(cli, ["build", str(task), "--out", str(task.parent / "o"), "-q"])
     assert result.exit_code == 0, result.output
     import json

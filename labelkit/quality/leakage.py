@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.quality.findings import COLUMN_LEVEL_ROW_ID, combine_findings, make_findings
-from labelkit.quality.registry import AuditContext, register_check, unparseable_times
+from labelkit.quality.registry import AuditContext, plausible_time_range, register_check, unparseable_times
 
 
 @register_check("group_leakage", reasons=("group_leakage",))
@@ -86,10 +86,9 @@ def _later_than(ctx: AuditContext, other: str) -> pd.DataFrame:
 
 
 def _period(times: pd.Series):
-    """First and last time of a split, ignoring outliers beyond half the 1st-99th percentile span."""
-    low, high = times.quantile(0.01), times.quantile(0.99)
-    margin = (high - low) * 0.5
-    inside = times[(times >= low - margin) & (times <= high + margin)]
+    """First and last plausible time of a split (see `plausible_time_range`)."""
+    low, high = plausible_time_range(times)
+    inside = times[(times >= low) & (times <= high)]
     return inside.min(), inside.max()
 
 

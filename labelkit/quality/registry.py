@@ -24,6 +24,14 @@ def parse_times(values: pd.Series) -> pd.Series:
     return parsed
 
 
+def plausible_time_range(times: pd.Series):
+    """The bounds of plausible times: half the 1st-99th percentile span beyond either percentile.
+    A few bogus timestamps (1970, 2031 in 2023-2024 data) fall outside; the bulk of the data never does."""
+    low, high = times.quantile(0.01), times.quantile(0.99)
+    margin = (high - low) * 0.5
+    return low - margin, high + margin
+
+
 def unparseable_times(values: pd.Series, parsed: pd.Series) -> np.ndarray:
     """Non-empty values that did not parse."""
     present = values.notna() & (values.astype(str).str.strip() != "")

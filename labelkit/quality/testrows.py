@@ -13,7 +13,7 @@ import pandas as pd
 
 from labelkit.errors import ConfigError
 from labelkit.quality.findings import combine_findings, make_findings
-from labelkit.quality.registry import AuditContext, register_check
+from labelkit.quality.registry import AuditContext, plausible_time_range, register_check
 from labelkit.quality.text_norm import simple_lower
 
 ACCOUNT_COLUMN_HINTS = ("author", "user", "email", "customer", "account", "login", "sender", "source", "channel")
@@ -120,14 +120,11 @@ def _odd_timestamps(ctx, split, frame):
 
 
 def _data_time_range(ctx):
-    """The range of all splits' times without outliers: beyond half the 1st-99th percentile span
-    past either percentile is outside the data (a 2031 timestamp in 2023-2024 tickets)."""
+    """Plausible times over all splits together; None when there are too few times to tell."""
     times = pd.concat([t.dropna() for t in ctx.times.values()]) if ctx.times else pd.Series(dtype="datetime64[ns, UTC]")
     if len(times) < 20:
         return None, None
-    low, high = times.quantile(0.01), times.quantile(0.99)
-    margin = (high - low) * 0.5
-    return low - margin, high + margin
+    return plausible_time_range(times)
 
 
 def _user_rules(ctx, split, frame):
