@@ -1,6 +1,11 @@
-"""Benchmark the scalable audit checks on N synthetic ticket rows (default 1,000,000).
+"""Benchmark the scalable audit checks on N synthetic ticket rows (default 50,000).
 
-    PYTHONPATH=. python benchmarks/audit.py --rows 1000000
+    PYTHONPATH=. python benchmarks/audit.py --rows 50000
+
+The near-duplicate check is an exact similarity join whose work grows with how many character
+3-grams texts share; these synthetic tickets (templates + syllable words: ~3,500 distinct 3-grams)
+are close to its worst case, so its time here grows about quadratically (50k rows: ~15-30 s on 2
+busy cores). The other checks are vectorised and scale linearly (1M rows in seconds to minutes).
 
 Plants exact duplicates, near duplicates (one typo), group leaks, late train rows and test rows
 into the train split, runs exact/near duplicates, group and time leakage and test-row checks, and
@@ -28,14 +33,15 @@ def _typo(text: str) -> str:
     return text[:10] + text[11] + text[10] + text[12:] if len(text) > 12 else text + "x"
 
 
-def _cosines(a, b) -> np.ndarray:
-    """True similarity of planted pairs; only pairs at or above the threshold count for recall."""
-    from labelkit.quality.near_duplicates import shingle_matrix
+def _similarities(a, b) -> np.ndarray:
+    """True similarity (char 3-gram Jaccard) of planted pairs; only pairs at or above the threshold count."""
     from labelkit.quality.text_norm import normalize_texts
 
-    left = shingle_matrix(list(normalize_texts(pd.Series(a))))
-    right = shingle_matrix(list(normalize_texts(pd.Series(b))))
-    return np.asarray(left.multiply(right).sum(axis=1)).ravel()
+    def grams(t):
+        return {t[i:i + 3] for i in range(max(len(t) - 2, 1))}
+
+    left, right = normalize_texts(pd.Series(a)), normalize_texts(pd.Series(b))
+    return np.array([len(grams(x) & grams(y)) / len(grams(x) | grams(y)) for x, y in zip(left, right)])
 
 
 def build(n_rows: int, seed: int, n_plant: int):
@@ -52,9 +58,9 @@ def build(n_rows: int, seed: int, n_plant: int):
     train.loc[t_group, "customer"] = test["customer"].to_numpy()[group]
     train.loc[t_late, "created"] = pd.Timestamp("2025-06-01")
     train.loc[t_late[: n_plant // 2], "text"] = "testing 123"
-    sims = _cosines(train["text"].to_numpy()[t_near], test["text"].to_numpy()[near])
+    sims = _similarities(train["text"].to_numpy()[t_near], test["text"].to_numpy()[near])
     near_ids = train["id"].to_numpy()[t_near]
-    planted = {"exact": set(train["id"].to_numpy()[t_exact]), "near": set(near_ids[sims >= 0.9 - 1e-6]),
+    planted = {"exact": set(train["id"].to_numpy()[t_exact]), "near": set(near_ids[sims >= 0.7 - 1e-6]),
                "group": set(train["id"].to_numpy()[t_group]), "late": set(train["id"].to_numpy()[t_late])}
     return {"train": train, "test": test}, planted
 
@@ -67,7 +73,7 @@ def recall(result, reason: str, ids: set) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--plant", type=int, default=200, help="rows planted per fault type")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -96,7 +102,7 @@ def main(argv=None) -> int:
         print(f"  {name:<30} {seconds:8.1f} s")
     print("recall of planted faults: " + ", ".join([
         f"exact {recall(result, 'exact_duplicate_cross_split', planted['exact']):.3f}",
-        f"near (planted pairs with cosine >= 0.9: {len(planted['near'])}) {recall(result, 'near_duplicate_cross_split', planted['near']):.3f}",
+        f"near (planted pairs with char 3-gram Jaccard >= 0.7: {len(planted['near'])}) {recall(result, 'near_duplicate_cross_split', planted['near']):.3f}",
         f"group {recall(result, 'group_leakage', planted['group']):.3f}",
         f"time {recall(result, 'time_leakage', planted['late']):.3f}",
     ]))

@@ -32,7 +32,7 @@ def planted():
         return list(rows["id"])
 
     exact_src = test.iloc[:5].copy()
-    exact_src["text"] = exact_src["text"].str.upper() + "!!"
+    exact_src["text"] = " " + exact_src["text"].str.upper().str.replace(" ", " \t ") + "\n"  # case + whitespace
     exact_train = add_train(exact_src, "exact")
     expected["exact_duplicate_cross_split"] = {("train", i) for i in exact_train} | {("test", i) for i in test["id"][:5]}
 
@@ -110,8 +110,8 @@ def test_planted_faults_found_exactly(audit, planted, reason):
 def test_near_duplicate_evidence_names_match_and_similarity(audit, planted):
     splits, _ = planted
     f = audit.findings[(audit.findings["reason"] == "near_duplicate_cross_split") & (audit.findings["row_id"] == "near0")]
-    assert f["evidence"].iloc[0].startswith("similar (") and repr(splits["test"]["id"][5]) in f["evidence"].iloc[0]
-    assert 0.9 <= f["score"].iloc[0] < 1.0
+    assert f["evidence"].iloc[0].startswith("similar to test row") and repr(splits["test"]["id"][5]) in f["evidence"].iloc[0]
+    assert "char 3-gram Jaccard" in f["evidence"].iloc[0] and 0.7 <= f["score"].iloc[0] < 1.0
 
 
 def test_identifier_leakage_flags_label_prefix_column_only(audit):
@@ -152,21 +152,25 @@ def test_user_rules_and_detectors():
     result = run_audit({"train": train}, spec)
     f = result.findings.set_index("row_id")["evidence"]
     assert "rule staff: customer='internal-qa-team'" in f[train["id"][3]]
-    assert f[train["id"][5]] == "detector synthetic_marker"
+    assert f[train["id"][5]].startswith("detector synthetic_marker [1 independent signal")
 
 
 def test_burst_and_timestamp_detectors():
     train = make_tickets(40, seed=8)
     train.loc[0:5, "text"] = "WIN a free phone now"
     train.loc[0:5, "customer"] = "promo99"
+    train.loc[0:5, "created"] = pd.Timestamp("2024-03-01 10:00") + pd.to_timedelta(range(6), unit="min")
+    train.loc[20:22, "text"] = "WIN a free phone now"  # same text and source, days apart: not a burst
+    train.loc[20:22, "customer"] = "promo99"
+    train.loc[20:22, "created"] = pd.Timestamp("2024-05-01") + pd.to_timedelta([0, 3, 6], unit="D")
     train.loc[10, "created"] = pd.Timestamp("1970-01-01")
     train.loc[11, "created"] = pd.Timestamp("2030-01-01")
     result = run_audit({"train": train}, _spec(checks=("test_rows",), now="2026-01-01"))
     f = result.findings.set_index("row_id")["evidence"]
     assert set(f.index) == set(train["id"][[0, 1, 2, 3, 4, 5, 10, 11]])
-    assert f[train["id"][0]] == "burst: 6 identical rows from customer='promo99'"
+    assert f[train["id"][0]].startswith("burst: 6 identical rows from customer='promo99' within 1h")
     assert f[train["id"][10]].startswith("epoch_timestamp")
-    assert f[train["id"][11]].startswith("future_timestamp")
+    assert "future_timestamp" in f[train["id"][11]]
 
 
 def test_bad_timestamps_become_findings_and_warning():
@@ -218,10 +222,12 @@ def test_test_marker_text_and_out_of_range_timestamps():
     train.loc[3, "text"] = "TEST - do not route"
     long_text = "Please ignore my previous message: " + "the invoice is wrong and I was charged twice " * 3
     train.loc[4, "text"] = long_text  # a real ticket that happens to say "please ignore"
+    train.loc[5, "text"] = "I think i've fixed it can you send a test message?"
     train.loc[7, "created"] = pd.Timestamp("2031-03-14T09:26:53")
     result = run_audit({"train": train}, _spec(checks=("test_rows",)))
     f = result.findings.set_index("row_id")["evidence"]
     assert f[train["id"][2]].startswith("test_marker_text") and f[train["id"][3]].startswith("test_marker_text")
+    assert train["id"][5] not in f.index  # a real message that mentions a test
     assert train["id"][4] not in f.index
     assert "out_of_range_timestamp" in f[train["id"][7]]
     assert set(f.index) == {train["id"][i] for i in (2, 3, 7)}

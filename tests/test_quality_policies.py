@@ -98,7 +98,7 @@ def test_accounting_invariant(rows, policies):
 @pytest.mark.parametrize("kw, match", [
     ({"checks": ("exact_dupes",)}, "Unknown audit check.*'exact_dupes'.*valid checks are: .*near_duplicate_cross_split"),
     ({"policies": {"dupes": "drop"}}, "Unknown audit reason 'dupes'.*valid reasons are"),
-    ({"policies": {"test_row": "delete"}}, "Unknown policy 'delete'.*valid policies are: drop, drop_train, drop_test, flag"),
+    ({"policies": {"test_row": "delete"}}, "Unknown policy 'delete'.*valid policies are: drop, drop_train, drop_test, drop_corroborated, flag"),
     ({"rules": [{"column": "customer"}]}, "Invalid test-row rule"),
     ({"near_duplicate_threshold": 1.5}, "near_duplicate_threshold must be in"),
 ])

@@ -47,7 +47,8 @@ def time_leakage(ctx: AuditContext) -> pd.DataFrame:
     timestamps (1970, the future: the test-row check reports those) do not move it. In a temporal
     split (most train rows before the period starts) every train row after the start is flagged.
     When most train rows fall inside the period the split is random, not temporal: only train rows
-    after the END of the period are flagged, with a warning to re-split by time.
+    after the END of the period are flagged, with a warning to re-split by time. When most train rows
+    are later than the period's end, the warning says so (the evaluation data is older than train).
     Unparseable (non-empty) values become `bad_timestamp` findings plus a warning rather than an
     error, so one bad cell does not stop the audit; missing values are skipped. Score = days late.
     """
@@ -63,15 +64,26 @@ def time_leakage(ctx: AuditContext) -> pd.DataFrame:
 
 def _later_than(ctx: AuditContext, other: str) -> pd.DataFrame:
     train_times, times = ctx.times["train"], ctx.times[other].dropna()
-    if times.empty:
+    if times.empty or train_times.dropna().empty:
         return combine_findings([])
     start, end = _period(times)
+    known = train_times.notna().to_numpy()
     after_start = (train_times > start).fillna(False).to_numpy()
-    share = after_start.mean()
-    if share > 0.5:
+    after_end = (train_times > end).fillna(False).to_numpy()
+    inside = after_start & ~after_end
+    share_inside, share_after = inside[known].mean(), after_end[known].mean()
+    period = f"the {other} period ({start.date()} to {end.date()})"
+    if share_after > 0.5:
         ctx.warnings.append(
-            f"time_leakage: {share:.0%} of train rows fall inside the {other} period; the split looks random "
-            f"rather than temporal, so only train rows after the end of the {other} period are flagged. "
+            f"time_leakage: {share_after:.0%} of train rows are later than the end of {period}: the {other} split is "
+            f"OLDER than the training data, so its scores say how the model does on the past, not the future. "
+            "Re-split by time (train before, evaluation after) to measure that."
+        )
+        bound, what = start, f"the start of the {other} period"
+    elif share_inside > 0.5:
+        ctx.warnings.append(
+            f"time_leakage: {share_inside:.0%} of train rows fall inside {period}; the split looks random rather "
+            f"than temporal, so only train rows after the end of the {other} period are flagged. "
             "Re-split by time to measure how the model does on the future."
         )
         bound, what = end, f"the end of the {other} period"

@@ -21,7 +21,9 @@ MAX_SHARE = 0.02  # of Datalab's outliers, flag at most the oddest 2% of rows: a
 @register_check("outliers", reasons=("outlier",), needs_text=True)
 def outliers(ctx: AuditContext) -> pd.DataFrame:
     splits = ctx.split_names
-    texts = pd.concat([ctx.splits[s][ctx.spec.text_column].fillna("").astype(str) for s in splits], ignore_index=True)
+    limit = ctx.spec.max_similarity_chars  # one huge field must not blow up the n-gram features
+    texts = pd.concat([ctx.splits[s][ctx.spec.text_column].fillna("").astype(str).str.slice(0, limit) for s in splits],
+                      ignore_index=True)
     if len(texts) > MAX_ROWS or len(texts) < MIN_ROWS:
         ctx.warnings.append(
             f"outliers: skipped for {len(texts)} rows (the check runs on {MIN_ROWS} to {MAX_ROWS:,} rows)."

@@ -4,11 +4,15 @@ Actions per reason:
   drop        drop the flagged row from whatever split it is in
   drop_train  drop it if it is in train; flag it (keep) in dev/test
   drop_test   drop it if it is in dev or test (the evaluation splits); flag it in train
+  drop_corroborated  drop it in train; in dev/test only when the finding's score (its number of
+              independent signals, e.g. a test account AND placeholder text) is at least 2, else flag
   flag        keep it, list it in `flagged`
 
-Defaults: leakage reasons drop the TRAIN copy, so the evaluation sets stay intact and scores stay
-comparable across runs (losing a few training rows is cheap, changing the test set is not).
-Extra copies within a split and test/placeholder rows are dropped everywhere. Reasons that need a
+Defaults: gold rows are sacred. No single heuristic drops a dev/test row: leakage reasons drop the
+TRAIN copy, so the evaluation sets stay intact and scores stay comparable across runs (losing a few
+training rows is cheap, changing the test set is not); extra copies within a split are dropped from
+train and flagged in dev/test; a suspected test-log row is dropped from dev/test only when two
+independent signals agree (`drop_corroborated`). Reasons that need a
 human (label issues, conflicting labels, time leakage, bad timestamps, repeated ids) are flagged:
 deleting them would hide the problem. Column-level findings (row_id "*") are never row actions;
 they are returned as `column_findings`.
@@ -23,7 +27,8 @@ import pandas as pd
 from labelkit.errors import ConfigError, DatasetError
 from labelkit.quality.findings import COLUMN_LEVEL_ROW_ID, GOLD_SPLITS, REASONS
 
-POLICIES = ("drop", "drop_train", "drop_test", "flag")
+POLICIES = ("drop", "drop_train", "drop_test", "drop_corroborated", "flag")
+CORROBORATED = 2  # independent signals needed before drop_corroborated drops a gold row
 COLUMN_LEVEL_REASONS = ("identifier_leakage",)
 
 DEFAULT_POLICIES: dict[str, str] = {
@@ -33,8 +38,8 @@ DEFAULT_POLICIES: dict[str, str] = {
     "identifier_leakage": "flag",
     "time_leakage": "flag",
     "bad_timestamp": "flag",
-    "test_row": "drop",
-    "duplicate_within_split": "drop",
+    "test_row": "drop_corroborated",
+    "duplicate_within_split": "drop_train",
     "duplicate_id": "flag",
     "conflicting_duplicate_labels": "flag",
     "label_issue": "flag",
@@ -70,9 +75,10 @@ class CleanResult:
     column_findings: pd.DataFrame
 
 
-def _drops(split: str, action: str) -> bool:
-    return action == "drop" or (action == "drop_train" and split == "train") or (
-        action == "drop_test" and split in GOLD_SPLITS
+def _drops(split: str, action: str, score: float) -> bool:
+    gold = split in GOLD_SPLITS
+    return action == "drop" or (action == "drop_train" and split == "train") or (action == "drop_test" and gold) or (
+        action == "drop_corroborated" and (split == "train" or (gold and score >= CORROBORATED))
     )
 
 
@@ -111,8 +117,8 @@ def apply_policies(splits: dict[str, pd.DataFrame], findings: pd.DataFrame, poli
         raise DatasetError(f"Findings contain unknown reasons {unknown}; valid reasons are: {', '.join(REASONS)}.")
     column_level = findings["row_id"] == COLUMN_LEVEL_ROW_ID
     row_findings = findings[~column_level]
-    drop_mask = np.array([_drops(s, resolved[r]) for s, r in zip(row_findings["split"], row_findings["reason"])],
-                         dtype=bool)
+    drop_mask = np.array([_drops(s, resolved[r], score) for s, r, score in
+                          zip(row_findings["split"], row_findings["reason"], row_findings["score"])], dtype=bool)
     dropped = row_findings[drop_mask][["split", "row_id"]].drop_duplicates()
     all_per_row = _per_row(row_findings)
     is_dropped = all_per_row.set_index(["split", "row_id"]).index.isin(dropped.set_index(["split", "row_id"]).index)
