@@ -9,6 +9,12 @@ in memory — the largest difference between the probabilities of the pattern fi
 fit on the full matrix.
 
     PYTHONPATH=. python benchmarks/labelmodel_scale.py --rows 10000000 --models dawid_skene,snorkel
+
+``--threads-check WRENCH_DIR`` instead times snorkel's fit on that folder's train votes with torch on
+one thread (labelkit's default) and on torch's default thread count, and prints both and the largest
+difference of their probabilities:
+
+    PYTHONPATH=. python benchmarks/labelmodel_scale.py --threads-check /work/shared/data/wrench_youtube
 """
 from __future__ import annotations
 
@@ -94,7 +100,12 @@ def main(argv=None) -> None:
     parser.add_argument("--check-rows", type=int, default=1_000_000, help="sizes up to this are also fitted in memory")
     parser.add_argument("--data", type=Path, default=Path("/tmp/labelkit_bench_votes.parquet"))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--threads-check", type=Path, metavar="WRENCH_DIR",
+                        help="time snorkel's fit with 1 torch thread vs torch's default, then exit")
     args = parser.parse_args(argv)
+    if args.threads_check:
+        threads_check(args.threads_check)
+        return
     models = args.models.split(",")
     if args.child:
         print(json.dumps(measure(args.data, args.rows, models, args.check_rows)))
@@ -122,6 +133,30 @@ def main(argv=None) -> None:
             cells.append(f"{e['fit_seconds']:18.3f} {'' if diff is None else f'{diff:.1e}':>12s}")
         print(f"{r['rows']:12,d} {r['pass_seconds']:8.2f} {r['patterns']:9,d} {r['peak_rss_mb']:8.0f}  " + "  ".join(cells))
     args.data.unlink()
+
+
+def threads_check(folder: Path) -> None:
+    import warnings
+
+    import torch
+
+    from labelkit.labelmodels import make_label_model
+    from labelkit.wrench import read_wrench
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = read_wrench(folder)
+    L = data.label_matrices["train"]
+    make_label_model("snorkel", n_epochs=5).fit(L, cardinality=data.cardinality, seed=123)  # imports, warm-up
+    probabilities = {}
+    for threads in (1, torch.get_num_threads()):
+        start = time.perf_counter()
+        model = make_label_model("snorkel", torch_threads=threads).fit(L, cardinality=data.cardinality, seed=123)
+        probabilities[threads] = model.predict_proba(L)
+        print(f"snorkel fit on {folder.name} train ({L.shape[0]:,} x {L.shape[1]}), torch threads {threads}: "
+              f"{time.perf_counter() - start:.1f}s")
+    first, last = probabilities.values()
+    print(f"largest probability difference: {np.abs(first - last).max():.1e}")
 
 
 if __name__ == "__main__":

@@ -1,194 +1,204 @@
-"""Label models and an end model on a WRENCH dataset, next to published numbers.
+"""Label models and the end model of `labelkit build --wrench`, next to published numbers.
 
-Usage:  PYTHONPATH=. python benchmarks/wrench.py /work/shared/data/wrench_youtube [--seed 0]
+Usage:
+  PYTHONPATH=. python benchmarks/wrench.py /work/shared/data/wrench_youtube /work/shared/data/wrench_semeval
+  PYTHONPATH=. python benchmarks/wrench.py /work/shared/data/wrench_youtube --imbalance 0.13 --gold-reference
 
-Everything is chosen on the gold ``valid`` split (label model, class-balance setting, end-model
-features/C/label type); ``test`` is only ever scored. Tie policy (labelkit.labelmodels.hard_predictions):
-a tie goes to the tied class with the higher prior; all-abstain rows get the prior's argmax; a tied
-prior goes to the lowest class index.
+Each folder goes through the build's own pipeline with the defaults of `labelkit build --wrench DIR`
+(audit on, label model and end model chosen on the gold ``valid`` split, metric "auto"); nothing is
+written. ``--imbalance S`` first subsamples the positive class (index 1) of every split to a share S
+(seeded), a binary imbalanced set to check that "always negative" is not chosen. Every label-model
+candidate is then scored on the whole test split (the chosen one is marked; test never chooses), and
+the end model beside it. ``--gold-reference`` also trains the end model on gold train labels.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from labelkit.labelmodels import (
-    LABEL_MODELS,
-    class_balance_from_dev,
-    hard_predictions,
-    score_predictions,
-    select_label_model,
-)
-from labelkit.wrench import read_wrench
-
-# Published test accuracies on WRENCH youtube (WRENCH paper table; snorkel spam tutorial).
-PUBLISHED_LABEL_MODELS = {
-    "majority": ("majority vote (WRENCH)", 84.0),
-    "snorkel": ("snorkel LabelModel (tutorial)", 86.0),
-    "metal": ("MeTaL (WRENCH)", 84.0),
-    "dawid_skene": ("Dawid-Skene (WRENCH)", 83.2),
-    "data_programming": ("data programming (WRENCH)", 82.0),
+# Published test numbers (accuracy, %): WRENCH result figures (JieyuZ2/wrench) and the snorkel spam tutorial.
+PUBLISHED = {
+    "wrench_youtube": {
+        "label models": {"majority vote (WRENCH)": 84.0, "snorkel LabelModel (tutorial)": 86.0, "MeTaL (WRENCH)": 84.0,
+                         "Dawid-Skene (WRENCH)": 83.2, "data programming (WRENCH)": 82.0},
+        "end models": {"LR on MV labels (WRENCH)": 90.72, "LR on soft labels (WRENCH)": 93.36,
+                       "LR on gold labels (WRENCH)": 94.24, "snorkel tutorial LR (1-5-grams, C=1e3)": 94.4},
+        "targets": "label model > 86.0, end model >= 94.4 on all 250 test rows",
+    },
+    "wrench_semeval": {
+        "label models": {"majority vote (WRENCH)": 77.33, "weighted MV / Dawid-Skene / DP / MeTaL (WRENCH)": 71.00},
+        "end models": {},
+        "targets": "label model > 77.33, end model > label model",
+    },
 }
-PUBLISHED_END_MODELS = {
-    "LR on MV labels (WRENCH)": 90.72,
-    "LR on soft labels (WRENCH)": 93.36,
-    "LR on gold labels (WRENCH)": 94.24,
-    "snorkel tutorial LR (ngram 1-5, C=1e3)": 94.4,
-}
-END_MODEL_C_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("folders", type=Path, nargs="+")
+    parser.add_argument("--imbalance", type=float, default=0.0, help="subsample class 1 to this share of every split")
+    parser.add_argument("--seed", type=int, default=None, help="task.seed (default: the build's default)")
+    parser.add_argument("--no-audit", action="store_true", help="skip the audit (faster; the build's default runs it)")
+    parser.add_argument("--gold-reference", action="store_true", help="also train the end model on gold train labels")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override, as `labelkit build --set`")
     args = parser.parse_args(argv)
-    started = time.time()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        data = read_wrench(args.directory)
-    is_youtube = "youtube" in args.directory.name.lower()
-    print(f"# WRENCH {args.directory.name}: classes {list(data.classes)}, {len(data.lf_names)} LFs, rows "
-          + ", ".join(f"{s} {m.shape[0]}" for s, m in data.label_matrices.items()))
-    print("tie policy: ties -> tied class with the higher prior; all-abstain rows -> argmax(prior); "
-          "tied prior -> lowest class index. All choices made on valid; test only scored.\n")
-    chosen, proba_train = label_model_table(data, args.seed, is_youtube)
-    end_model_table(data, proba_train, chosen.prior, args.seed, is_youtube)
-    print(f"\n(total {time.time() - started:.1f}s)")
+    for folder in args.folders:
+        with tempfile.TemporaryDirectory(prefix="labelkit-bench-") as tmp:
+            source = imbalanced_copy(folder, Path(tmp), args.imbalance, seed=0) if args.imbalance else folder
+            run(source, folder.name, args)
     return 0
 
 
-def label_model_table(data, seed, is_youtube):
-    k = data.cardinality
-    L_train, L_dev, L_test = (data.label_matrices[s] for s in ("train", "valid", "test"))
-    y_dev, y_test = data.labels["valid"], data.labels["test"]
+def run(folder: Path, name: str, args) -> None:
+    from labelkit.cli.build import load_wrench_config
+    from labelkit.data import load_task_data
+    from labelkit.manifest import StageTimer
+    from labelkit.pipeline import load_labeling_functions, run_pipeline
+
+    extra = {"data.wrench": str(folder.resolve()), "task.seed": args.seed,
+             "audit.enabled": False if args.no_audit else None}
+    config = load_wrench_config(str(folder), tuple(args.sets), extra)
+    started = time.perf_counter()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        dev_balance = class_balance_from_dev(y_dev, k)
-    settings = {"uniform prior": None, "dev class balance": dev_balance}
-    selections = {
-        label: select_label_model(list(LABEL_MODELS), L_train, L_dev, y_dev, cardinality=k, seed=seed, class_balance=cb)
-        for label, cb in settings.items()
-    }
-    coverage = float(np.mean((L_test >= 0).any(axis=1)))
-    print(f"## Label models (test coverage: {coverage:.1%} of rows have >= 1 vote; all-abstain rows get the prior)\n")
-    print(f"| {'label model':<18} | {'prior':<17} | {'valid acc':>9} | {'test acc':>8} | {'test macro-F1':>13} | {'published':>34} |")
-    print(f"|{'-' * 20}|{'-' * 19}|{'-' * 11}|{'-' * 10}|{'-' * 15}|{'-' * 36}|")
-    best = None
-    for label, selection in selections.items():
-        for name in LABEL_MODELS:
-            if np.isnan(selection.dev_scores[name]):
-                print(f"| {name:<18} | {label:<17} | {'skipped':>9} | {'':>8} | {'':>13} | {'':>34} |")
-                continue
-            model = selection.model if name == selection.name else _refit(name, data, seed, settings[label])
-            pred = hard_predictions(model.predict_proba(L_test), selection.prior)
-            acc = score_predictions(y_test, pred, cardinality=k)
-            f1 = score_predictions(y_test, pred, cardinality=k, metric="macro_f1")
-            published = _published_label(name) if is_youtube else ""
-            dev = selection.dev_scores[name]
-            print(f"| {name:<18} | {label:<17} | {dev:>9.1%} | {acc:>8.1%} | {f1:>13.1%} | {published:>34} |")
-            if best is None or dev > best[0]:  # strict: ties keep the earlier (uniform, registry order)
-                best = (dev, label, name, selection, model, acc)
-    if is_youtube:
-        for key in ("metal", "data_programming"):
-            title, value = PUBLISHED_LABEL_MODELS[key]
-            print(f"| {'(not run)':<18} | {'':<17} | {'':>9} | {'':>8} | {'':>13} | {f'{title} {value}':>34} |")
-    for note in sorted({n for s in selections.values() for n in s.notes}):
-        print(f"note: {note}")
-    dev, label, name, selection, model, acc = best
-    print(f"\nselected on valid: {name} with {label} (valid acc {dev:.1%}; weighted majority's valid score is "
-          f"cross-fitted over 5 dev folds) -> test acc {acc:.1%}" + (" (target > 86.0)" if is_youtube else ""))
-    selection.model, selection.name = model, name
-    return selection, model.predict_proba(L_train)
+        warnings.simplefilter("ignore")
+        raw = load_task_data(config)
+        modules, _ = load_labeling_functions(config, require_lfs=False)
+        result = run_pipeline(config, raw, modules, timer=StageTimer(None))
+    seconds = time.perf_counter() - started
+    title = name + (f" with class 1 subsampled to {args.imbalance:.0%}" if args.imbalance else "")
+    print(f"\n# {title}: classes {list(result.data.schema.classes)}, {len(result.votes.lf_names)} LFs, rows "
+          + ", ".join(f"{s} {len(f)}" for s, f in result.data.frames.items()) + f"; build {seconds:.0f}s "
+          f"(stages: {', '.join(f'{k} {v:.0f}s' for k, v in result.timer.timings.items() if ':' not in k)})")
+    label_model_table(result, name, args)
+    end_model_table(result, name, args)
 
 
-def _refit(name, data, seed, class_balance):
-    from labelkit.labelmodels import make_label_model
+def label_model_table(result, name: str, args) -> None:
+    from labelkit.evaluate.metrics import score_predictions
 
-    model = make_label_model(name)
-    if getattr(model, "uses_dev", False):
-        model.use_dev(data.label_matrices["valid"], data.labels["valid"])
-    return model.fit(data.label_matrices["train"], cardinality=data.cardinality, class_balance=class_balance, seed=seed)
-
-
-def _published_label(name):
-    if name not in PUBLISHED_LABEL_MODELS:
-        return ""
-    title, value = PUBLISHED_LABEL_MODELS[name]
-    return f"{title} {value}"
-
-
-def end_model_table(data, proba_train, prior, seed, is_youtube):
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-    from sklearn.pipeline import make_union
-
-    texts = {s: data.splits[s]["text"].fillna("").astype(str).tolist() for s in ("train", "valid", "test")}
-    y_dev, y_test = data.labels["valid"], data.labels["test"]
-    covered = (data.label_matrices["train"] >= 0).any(axis=1)  # all-abstain rows carry only the prior
-    features = {
-        "count ngram 1-5": lambda: CountVectorizer(ngram_range=(1, 5)),
-        "tfidf word 1-2 + char 2-5": lambda: make_union(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
-        ),
-    }
+    selection, data = result.selection, result.data
+    k, y_test, L_test = data.schema.cardinality, data.gold["test"], result.votes.L["test"]
+    positive = _positive(result)
+    metric = selection.metric + (f" of {data.schema.classes[selection.positive]!r}" if selection.metric == "f1" else "")
+    head = ["candidate", f"dev {metric}", "dev 95% interval", "test acc"] + ([f"test F1 {positive[1]!r}"] if positive else [])
     rows = []
-    for feature_name, make_vectorizer in features.items():
-        vectorizer = make_vectorizer().fit([t for t, c in zip(texts["train"], covered) if c])
-        X = {s: vectorizer.transform(texts[s]) for s in texts}
-        for labels in ("soft", "hard"):
-            for C in END_MODEL_C_GRID:
-                clf = _train_end_model(X["train"][covered], proba_train[covered], prior, labels, C, seed)
-                rows.append((feature_name, labels, C, float(np.mean(clf.predict(X["valid"]) == y_dev)),
-                             float(np.mean(clf.predict(X["test"]) == y_test)),
-                             score_predictions(y_test, clf.predict(X["test"]), cardinality=data.cardinality, metric="macro_f1")))
-        if data.labels["train"].min() >= 0:  # gold reference, for comparison only (never selected)
-            gold = _train_gold(X["train"], data.labels["train"], 1000.0 if "count" in feature_name else 10.0, seed)
-            rows.append((feature_name, "GOLD (reference)", gold[1], float(np.mean(gold[0].predict(X["valid"]) == y_dev)),
-                         float(np.mean(gold[0].predict(X["test"]) == y_test)),
-                         score_predictions(y_test, gold[0].predict(X["test"]), cardinality=data.cardinality, metric="macro_f1")))
-    selectable = [r for r in rows if not r[1].startswith("GOLD")]
-    chosen = max(selectable, key=lambda r: r[3])  # first best on valid wins ties
-    print(f"\n## End model: logistic regression on the selected label model's labels "
-          f"({int(covered.sum())} of {covered.size} train rows with >= 1 vote; soft = each row repeated per class "
-          f"with sample_weight = probability)\n")
-    print(f"| {'features':<26} | {'labels':<16} | {'C':>7} | {'valid acc':>9} | {'test acc':>8} | {'test macro-F1':>13} |")
-    print(f"|{'-' * 28}|{'-' * 18}|{'-' * 9}|{'-' * 11}|{'-' * 10}|{'-' * 15}|")
-    for r in rows:
-        mark = "  <- chosen on valid" if r is chosen else ""
-        print(f"| {r[0]:<26} | {r[1]:<16} | {r[2]:>7g} | {r[3]:>9.1%} | {r[4]:>8.1%} | {r[5]:>13.1%} |{mark}")
-    tutorial = next(r for r in rows if r[0] == "count ngram 1-5" and r[1] == "hard" and r[2] == 1000.0)
-    print(f"\nchosen on valid: {chosen[0]}, {chosen[1]} labels, C={chosen[2]:g} -> test acc {chosen[4]:.1%}"
-          + (" (target >= 94.4)" if is_youtube else ""))
-    print(f"snorkel-tutorial recipe (count ngram 1-5, C=1e3, hard labels): test acc {tutorial[4]:.1%}")
-    if is_youtube:
-        print("published: " + "; ".join(f"{k} {v}" for k, v in PUBLISHED_END_MODELS.items()))
+    for record in selection.candidates:
+        model = selection.fitted.get(record["key"])
+        if model is None:
+            rows.append([record["key"], "skipped", record.get("error", "")[:60], "", ""][:len(head)])
+            continue
+        pred = model.predict(L_test)
+        row = [record["key"] + (" <- chosen" if record["key"] == selection.key else ""), _pct(record["dev_score"]),
+               _interval(record["dev_interval"]), _pct(np.mean(pred == y_test))]
+        if positive:
+            row.append(_pct(score_predictions(y_test, pred, cardinality=k, metric="f1", positive=positive[0])))
+        if record["predicts_only"] is not None:
+            row[0] += f" (predicts only {data.schema.classes[record['predicts_only']]!r})"
+        rows.append(row)
+    print(f"\n## Label models (fitted on train, chosen on valid by {metric}; test only scored, "
+          f"{len(y_test)} test rows)\n")
+    print(_markdown(head, rows))
+    published = PUBLISHED.get(name, {}).get("label models", {})
+    if published and not args.imbalance:
+        print("published: " + "; ".join(f"{k} {v}" for k, v in published.items()))
+    for note in selection.notes:
+        print(f"note: {note}")
 
 
-def _train_end_model(X, proba, prior, labels, C, seed):
-    from scipy.sparse import vstack
-    from sklearn.linear_model import LogisticRegression
+def end_model_table(result, name: str, args) -> None:
+    systems = result.metrics["systems"]["systems"]
+    positive = _positive(result)
+    head = ["system", "test acc", "95% CI", "macro-F1"] + ([f"F1 {positive[1]!r}"] if positive else [])
+    rows = []
+    for system in ("rule_baseline", "label_model", "end_model", "end_model_hard_labels"):
+        if system in systems:
+            m = systems[system]
+            row = [system, _pct(m["accuracy"]), _interval(m.get("accuracy_ci")), _pct(m["macro_f1"])]
+            rows.append(row + ([_pct((m.get("positive_class") or {}).get("f1"))] if positive else []))
+    if args.gold_reference:
+        rows.append(_gold_reference(result, positive))
+    end = result.end_model
+    print(f"\n## End model ({getattr(end, 'kind', '?')}, features {getattr(end, 'features', '?')}, "
+          f"C={getattr(end, 'C', '?')}, class weight {getattr(end, 'class_weight', '?')}; chosen on valid)\n")
+    print(_markdown(head, rows))
+    published = PUBLISHED.get(name, {})
+    if published.get("end models") and not args.imbalance:
+        print("published: " + "; ".join(f"{k} {v}" for k, v in published["end models"].items()))
+    if published.get("targets") and not args.imbalance:
+        print(f"targets: {published['targets']}")
 
-    clf = LogisticRegression(C=C, max_iter=5000, random_state=seed)
-    if labels == "hard":
-        return clf.fit(X, hard_predictions(proba, prior))
-    k = proba.shape[1]
-    X_rep = vstack([X] * k).tocsr()
-    y_rep = np.repeat(np.arange(k), X.shape[0])
-    weights = proba.T.reshape(-1)
-    keep = weights > 0
-    return clf.fit(X_rep[keep], y_rep[keep], sample_weight=weights[keep])
+
+def _gold_reference(result, positive) -> list[str]:
+    """The same end-model search trained on gold train labels (a reference, never selected)."""
+    from labelkit.evaluate.metrics import score_predictions
+    from labelkit.pipeline import fit_end_model
+
+    from labelkit.wrench import read_wrench
+
+    data, k = result.data, result.data.schema.cardinality
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrench = read_wrench(result.config.resolve(result.config.data.wrench))
+    by_id = dict(zip(wrench.splits["train"]["id"].astype(str), wrench.labels["train"]))
+    gold = np.array([by_id.get(str(i), -1) for i in data.frames["train"][result.config.data.id_column]])
+    if gold.size == 0 or gold.min() < 0:
+        return ["end model on gold train labels", "n/a (train has no gold)", "", ""] + ([""] if positive else [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fit_end_model(result.config, data, np.eye(k)[gold], np.zeros((gold.size, 1), np.int8), result.prior)
+    pred = model.predict(data.frames["test"])
+    y = data.gold["test"]
+    row = ["end model on gold train labels (reference)", _pct(np.mean(pred == y)), "",
+           _pct(score_predictions(y, pred, cardinality=k, metric="macro_f1"))]
+    return row + ([_pct(score_predictions(y, pred, cardinality=k, metric="f1", positive=positive[0]))] if positive else [])
 
 
-def _train_gold(X, y, C, seed):
-    from sklearn.linear_model import LogisticRegression
+def _positive(result):
+    from labelkit.scoring import reported_positive
 
-    return LogisticRegression(C=C, max_iter=5000, random_state=seed).fit(X, y), C
+    index = reported_positive(result.selection, result.data)
+    return None if index is None else (index, result.data.schema.classes[index])
+
+
+def imbalanced_copy(folder: Path, tmp: Path, share: float, *, seed: int) -> Path:
+    """A copy of a binary WRENCH folder whose class 1 is subsampled to `share` of every split."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    out = tmp / f"{folder.name}_imbalanced"
+    out.mkdir()
+    for split in ("train", "valid", "test"):
+        rows = json.loads((folder / f"{split}.json").read_text(encoding="utf-8"))
+        positive = sorted(key for key, row in rows.items() if row.get("label") == 1)
+        negative = [key for key, row in rows.items() if row.get("label") != 1]
+        keep = rng.choice(positive, size=min(len(positive), round(share / (1 - share) * len(negative))), replace=False)
+        kept = set(negative) | set(keep.tolist())
+        (out / f"{split}.json").write_text(json.dumps({k: v for k, v in rows.items() if k in kept}), encoding="utf-8")
+    for extra in ("label.json", "readme.txt"):
+        if (folder / extra).is_file():
+            (out / extra).write_text((folder / extra).read_text(encoding="utf-8"), encoding="utf-8")
+    return out
+
+
+def _pct(value) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{100 * float(value):.1f}"
+
+
+def _interval(interval) -> str:
+    return "" if not interval else f"[{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
+
+
+def _markdown(head, rows) -> str:
+    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
 
 
 if __name__ == "__main__":

@@ -83,9 +83,11 @@ def test_paired_test_small_test_set_says_how_many_rows_are_needed():
     baseline[:6] = 1
     model[:3] = 1
     result = paired_test(y, baseline, model, k=2, n_boot=300)
-    expected_needed = needed_test_size(40, 0, 3)
-    assert expected_needed > 40
-    assert result["verdict"] == f"no significant difference (test set too small to tell: n=40, needs ~{expected_needed})"
+    # by hand (Connor 1987): p_disc = d = 3/40 = 0.075; (1.96 * sqrt(0.075) + 0.8416 * sqrt(0.075 - 0.075**2))**2
+    # / 0.075**2 = (0.53676 + 0.22167)**2 / 0.005625 = 102.26 -> 103 rows
+    assert result["needed_n"] == needed_test_size(40, 0, 3) == needed_test_size(40, 3, 0) == 103
+    assert needed_test_size(40, 2, 2) is None
+    assert result["verdict"] == "no significant difference (test set too small to tell: n=40, needs ~103)"
 
 
 def test_compare_systems_shapes_and_coverage():

@@ -18,6 +18,7 @@ from labelkit.labelmodels.base import (
 )
 from labelkit.labelmodels.dawid_skene import DawidSkene
 from labelkit.labelmodels.majority import MajorityVote
+from labelkit.labelmodels.persist import load_label_model, save_label_model
 from labelkit.labelmodels.selection import Selection, score_predictions, select_label_model
 from labelkit.labelmodels.snorkel_model import SnorkelLabelModel
 from labelkit.labelmodels.weighted import WeightedMajorityVote
@@ -48,7 +49,9 @@ __all__ = [
     "compress_patterns",
     "fit_on_patterns",
     "hard_predictions",
+    "load_label_model",
     "make_label_model",
+    "save_label_model",
     "score_predictions",
     "select_label_model",
 ]

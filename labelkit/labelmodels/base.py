@@ -23,6 +23,23 @@ class LabelModel(Protocol):
 
     def predict_proba(self, L) -> np.ndarray: ...
 
+    def predict(self, L) -> np.ndarray: ...
+
+    def score(self, L, y, *, metric="accuracy", positive=None) -> float: ...
+
+
+class PredictMixin:
+    """``predict`` and ``score`` from ``predict_proba`` and the fitted ``prior`` (tie policy of
+    ``hard_predictions``); every label model here inherits them."""
+
+    def predict(self, L) -> np.ndarray:
+        return hard_predictions(self.predict_proba(L), self.prior)
+
+    def score(self, L, y, *, metric: str = "accuracy", positive: int | None = None) -> float:
+        from labelkit.evaluate.metrics import score_predictions
+
+        return score_predictions(y, self.predict(L), cardinality=self.cardinality, metric=metric, positive=positive)
+
 
 def validate_label_matrix(L, *, cardinality: int, what: str = "L") -> np.ndarray:
     """Return ``L`` as a 2-D integer array, or raise LabelModelError naming the bad value."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from labelkit.errors import LabelModelError
 from labelkit.labelmodels.base import (
+    PredictMixin,
     compress_patterns,
     fill_prior,
     normalise_log_scores,
@@ -31,7 +32,7 @@ from labelkit.labelmodels.base import (
 )
 
 
-class DawidSkene:
+class DawidSkene(PredictMixin):
     name = "dawid_skene"
 
     def __init__(
@@ -109,6 +110,19 @@ class DawidSkene:
         right = np.einsum("y,jyy->j", self.prior, votes)
         voted = np.einsum("y,jyc->j", self.prior, votes)
         return right / voted
+
+    def to_state(self) -> dict:
+        require_fitted(self)
+        return {"cardinality": self.cardinality, "prior": self.prior.tolist(),
+                "confusion": self.confusion.tolist(), "abstain_as_vote": bool(self.abstain_as_vote_)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "DawidSkene":
+        model = cls()
+        model.cardinality, model.prior = int(state["cardinality"]), np.asarray(state["prior"], dtype=np.float64)
+        model.confusion = np.asarray(state["confusion"], dtype=np.float64)
+        model.abstain_as_vote_ = bool(state["abstain_as_vote"])
+        return model
 
     def _m_step_confusion(self, one_hot, posterior, weights, k) -> np.ndarray:
         # counts[j, y, c] = sum_i w_i q_i(y) [L_ij = c]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from labelkit.labelmodels.base import (
+    PredictMixin,
     fill_prior,
     require_fitted,
     resolve_prior,
@@ -13,7 +14,7 @@ from labelkit.labelmodels.base import (
 )
 
 
-class MajorityVote:
+class MajorityVote(PredictMixin):
     """proba[i, c] = share of row i's non-abstain votes that went to class c.
 
     A 2-2 tie gives equal probabilities (``hard_predictions`` breaks it by the prior). Rows where
@@ -40,4 +41,14 @@ class MajorityVote:
         totals = counts.sum(axis=1, keepdims=True)
         proba = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
         return fill_prior(proba, L, self.prior)
+
+    def to_state(self) -> dict:
+        require_fitted(self)
+        return {"cardinality": self.cardinality, "prior": self.prior.tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "MajorityVote":
+        model = cls()
+        model.cardinality, model.prior = int(state["cardinality"]), np.asarray(state["prior"], dtype=np.float64)
+        return model
 
