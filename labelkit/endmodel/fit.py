@@ -1,0 +1,260 @@
+"""Training the end model on (probabilistic) labels, with features, C and class weights chosen on dev.
+
+Soft labels are used by weighted duplication: a row with label probabilities p appears once per class
+c with sample weight p[c] (times the row's own `sample_weight`). Class weights "balanced" scale each
+class's total training weight to be equal. With `dev_gold`, the chosen setting is refitted on train +
+the gold dev rows (test is never used); its dev scores are then from before that refit.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from labelkit.endmodel.features import MAX_TEXT_CHARS, fit_features, is_relation_frame, prepare_frame
+from labelkit.endmodel.model import EndModel
+from labelkit.errors import DatasetError
+
+STREAM_ROWS = 200_000  # train rows from which the end model streams (hashing features + SGD)
+MIN_WEIGHT = 1e-3  # soft-label copies lighter than this are dropped
+
+
+def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str, ...], *,
+                    text_column: str, dev: pd.DataFrame, y_dev: np.ndarray, feature_columns=(),
+                    Cs=(1.0,), soft: bool = True, features=("tfidf",), class_weights=("none",),
+                    sample_weight=None, dev_gold: bool = False, max_features: int = 50_000,
+                    max_text_chars: int = MAX_TEXT_CHARS, seed: int = 0, metric: str = "accuracy",
+                    positive: int | None = None, stream_rows: int = STREAM_ROWS, id_column: str | None = None,
+                    progress=None) -> EndModel:
+    """Fit on `train` with `targets` ((n, k) probabilities if soft, else (n,) class indices) and
+    optional per-row `sample_weight`; try every feature set x class weight x C, score each on
+    (dev, y_dev) by `metric`, and keep the first (features, then class weights in the order given,
+    then the smaller C) within one dev row (1 / dev rows) of the best dev score. Class weight "auto"
+    means "none", plus "balanced" when the dev split's smallest class has under half of an even share."""
+    notify = progress or (lambda message: None)
+    metric = (metric, positive)  # labelkit.evaluate.metrics.score_predictions: "f1" scores class `positive`
+    k = len(classes)
+    feature_columns = list(feature_columns)
+    Y = _target_matrix(targets, k, soft, len(train))
+    weights = _row_weights(sample_weight, len(train))
+    relation = is_relation_frame(train)
+    frame, notes = _prepared(train, "train", text_column, max_text_chars, id_column, relation)
+    dev_frame, dev_notes = _prepared(dev, "dev", text_column, max_text_chars, id_column, relation)
+    notes += dev_notes
+    common = dict(classes=tuple(classes), text_column=text_column, feature_columns=feature_columns,
+                  max_text_chars=max_text_chars, train_rows=len(train), relation=relation)
+    present = np.flatnonzero((Y * weights[:, None]).sum(axis=0) > 0)
+    if len(present) < 2:
+        return _constant_model(frame, Y, weights, common, notes)
+    class_weights = _class_weight_settings(class_weights, y_dev, k)
+    if len(train) >= stream_rows:
+        from labelkit.endmodel.stream import train_streaming
+
+        model = train_streaming(frame, Y, weights, dev_frame, y_dev, common=common, Cs=Cs, seed=seed,
+                                metric=metric, notify=notify, class_weight=class_weights[-1])
+        model.notes = notes + model.notes
+        return model
+    model = _search(frame, Y, weights, dev_frame, y_dev, common=common, features=features,
+                    class_weights=class_weights, Cs=Cs, max_features=max_features, seed=seed, metric=metric,
+                    notify=notify)
+    model.notes = notes + model.notes
+    _note_one_class(model, dev_frame, y_dev)
+    if dev_gold:
+        model = _refit_with_dev(model, frame, Y, weights, dev_frame, y_dev, max_features=max_features, seed=seed)
+    return model
+
+
+def _search(frame, Y, weights, dev_frame, y_dev, *, common, features, class_weights, Cs, max_features, seed,
+            metric, notify) -> EndModel:
+    """Every feature set x class weight x C (a warm-started path per feature set and class weight),
+    scored on dev; the first within one dev row of the best is kept."""
+    k = Y.shape[1]
+    candidates, scores, notes = [], {}, []  # in order of preference: feature set, class weight, smaller C
+    for name in features:
+        started = time.perf_counter()
+        featurizer, X, note = fit_features(name, frame, common["text_column"], common["feature_columns"],
+                                           max_features=max_features, relation=common["relation"])
+        if note:
+            notes.append(f"end model ({name} features): {note}.")
+        X_dev = featurizer.transform(dev_frame)
+        notify(f"end model: {name} features, {X.shape[1]:,} columns on {X.shape[0]:,} rows")
+        for class_weight in class_weights:
+            X_rows, y_rows, w_rows = _expand(X, Y, weights[:, None] * _class_weights(Y, weights, class_weight))
+            for C, score, classifier in _c_path(X_rows, y_rows, w_rows, X_dev, y_dev, Cs=Cs, k=k, metric=metric,
+                                                seed=seed):
+                scores[f"{name} C={C:g} class_weight={class_weight}"] = round(score, 6)
+                candidates.append((score, name, class_weight, C, featurizer, classifier))
+        best = max(c[0] for c in candidates if c[1] == name)
+        notify(f"end model: {name} features, best dev {metric[0]} {best:.4f} ({time.perf_counter() - started:.1f}s)")
+    score, name, class_weight, C, featurizer, classifier = _best_on_dev(candidates, len(dev_frame))
+    notify(f"end model: chose {name} features, class weight {class_weight}, C={C:g} (dev {metric[0]} {score:.4f})")
+    return EndModel(_pipeline(featurizer, classifier), C=C, features=name, class_weight=class_weight,
+                    dev_scores=scores, notes=notes, **common)
+
+
+def _c_path(X, y, w, X_dev, y_dev, *, Cs, k: int, metric: tuple, seed: int):
+    """(C, dev score, classifier) for C in increasing order, each fit warm-started from the previous
+    one; from the third C on, the path stops once a larger C gains no more than one dev row (larger
+    ones rarely help then, and cost the most: saga needs many more passes at large C)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    previous, fitted = None, 0
+    for C in sorted(Cs):
+        classifier = _classifier(X.shape[1], C, seed)
+        if previous is not None and hasattr(previous[1], "coef_"):
+            classifier.set_params(warm_start=True)
+            classifier.coef_, classifier.intercept_ = previous[1].coef_.copy(), previous[1].intercept_.copy()
+        with warnings.catch_warnings():  # saga at tol 1e-3 may stop short at large C; dev decides anyway
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            classifier.fit(X, y, sample_weight=w)
+        score = _score(y_dev, classifier.predict(X_dev), k, metric)
+        yield C, score, classifier
+        fitted += 1
+        if fitted >= 2 and score <= previous[0] + 1.0 / max(len(y_dev), 1) + 1e-12:
+            return
+        previous = (score, classifier)
+
+
+def _class_weight_settings(settings, y_dev, k: int) -> list[str]:
+    out = []
+    for setting in settings:
+        if setting == "auto":
+            share = np.bincount(np.asarray(y_dev, dtype=np.int64), minlength=k)[:k] / max(len(y_dev), 1)
+            out += ["none", "balanced"] if share[share > 0].min(initial=1.0) < 0.5 / k else ["none"]
+        else:
+            out.append(setting)
+    return list(dict.fromkeys(out))
+
+
+def _best_on_dev(candidates: list, n_dev: int):
+    """The first candidate (in order of preference) within one dev row of the best dev score: a
+    difference of one row on a small dev split is noise, not evidence."""
+    best = max(c[0] for c in candidates)
+    return next(c for c in candidates if c[0] >= best - 1.0 / max(n_dev, 1) - 1e-12)
+
+
+def _prepared(frame, split, text_column, max_text_chars, id_column, relation=False):
+    if text_column not in frame.columns:
+        raise DatasetError(f"The end model needs the text column {text_column!r}; the {split} table has: "
+                           f"{', '.join(map(str, frame.columns))}.")
+    names = frame[id_column].to_numpy() if id_column and id_column in frame.columns else None
+    prepared, cut = prepare_frame(frame, text_column, max_text_chars=max_text_chars, row_names=names,
+                                  relation=relation)
+    notes = []
+    if cut:
+        shown = ", ".join(cut[:10]) + (f" and {len(cut) - 10} more" if len(cut) > 10 else "")
+        notes.append(f"end model: {len(cut)} {split} text(s) longer than {max_text_chars:,} characters were cut "
+                     f"there for features ([end_model] max_text_chars; the data keep the full text): rows {shown}.")
+    return prepared, notes
+
+
+def _target_matrix(targets, k: int, soft: bool, n: int) -> np.ndarray:
+    targets = np.asarray(targets)
+    if len(targets) != n:
+        raise DatasetError(f"The end model got {len(targets)} targets for {n} train rows.")
+    if soft:
+        return np.asarray(targets, dtype=np.float64).reshape(n, k)
+    Y = np.zeros((n, k))
+    Y[np.arange(n), targets.astype(np.int64)] = 1.0
+    return Y
+
+
+def _row_weights(sample_weight, n: int) -> np.ndarray:
+    if sample_weight is None:
+        return np.ones(n)
+    w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if len(w) != n:
+        raise DatasetError(f"sample_weight has {len(w)} values for {n} train rows.")
+    if not np.all(np.isfinite(w)) or (w < 0).any():
+        raise DatasetError("sample_weight must be finite and non-negative.")
+    return w
+
+
+def _class_weights(Y: np.ndarray, weights: np.ndarray, setting: str) -> np.ndarray:
+    """(1, k) multipliers of each class's copies: "balanced" gives every class the same total weight."""
+    k = Y.shape[1]
+    if setting == "none":
+        return np.ones((1, k))
+    mass = (Y * weights[:, None]).sum(axis=0)
+    present = mass > 0
+    out = np.ones(k)
+    out[present] = mass[present].sum() / (present.sum() * mass[present])
+    return out[None, :]
+
+
+def _expand(X, Y: np.ndarray, weights: np.ndarray):
+    """One copy of each row per class it has weight for, weighted by probability x row weight."""
+    W = Y * (weights if weights.ndim == 2 else weights[:, None])  # weights: (n,) per row or (n, k) per copy
+    rows, labels = np.nonzero(W > MIN_WEIGHT * (W.max() if W.size else 1))
+    return X[rows], labels, W[rows, labels]
+
+
+def _classifier(n_features: int, C: float, seed: int):
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    if n_features == 0:  # no feature at all (e.g. every text empty): the training labels' balance
+        return DummyClassifier(strategy="prior")
+
+    # saga converges in a few passes on l2-normalised TF-IDF rows; lbfgs takes 5-10x longer there
+    return LogisticRegression(C=C, solver="saga", tol=1e-3, max_iter=300, random_state=seed)
+
+
+def _pipeline(featurizer, classifier):
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("features", featurizer), ("model", classifier)])
+
+
+def _score(y_true, y_pred, k: int, metric: tuple) -> float:
+    from labelkit.labelmodels import score_predictions
+
+    score = score_predictions(y_true, y_pred, cardinality=k, metric=metric[0], positive=metric[1])
+    return -1.0 if score != score else score  # nan (e.g. an empty dev split) ranks last
+
+
+def _constant_model(frame, Y, weights, common, notes) -> EndModel:
+    """Training labels of one class: a model that says so and predicts it (never a crash)."""
+    from sklearn.dummy import DummyClassifier
+
+    from labelkit.endmodel.features import build_features
+
+    mass = (Y * weights[:, None]).sum(axis=0)
+    label = int(mass.argmax()) if mass.sum() > 0 else 0
+    featurizer = build_features("tfidf", common["text_column"], [], [], max_features=1, text=False)
+    X = featurizer.fit_transform(frame)
+    classifier = DummyClassifier(strategy="constant", constant=label).fit(X, np.full(len(frame), label))
+    name = common["classes"][label]
+    notes = notes + [f"end model: every training label is {name!r} ({len(frame)} rows), so the end model predicts "
+                     f"{name!r} for every row; a label model that predicts more than one class (or more LFs for "
+                     f"the other classes) changes this."]
+    return EndModel(_pipeline(featurizer, classifier), C=None, features="none", kind="constant", notes=notes, **common)
+
+
+def _note_one_class(model: EndModel, dev_frame, y_dev) -> None:
+    predicted = np.unique(model.predict(dev_frame)) if len(dev_frame) else np.array([])
+    if len(predicted) == 1 and len(np.unique(y_dev)) > 1:
+        model.notes.append(f"end model: predicts only {model.classes[int(predicted[0])]!r} on the dev split "
+                           f"({len(dev_frame)} rows, {len(np.unique(y_dev))} classes in gold).")
+
+
+def _refit_with_dev(model: EndModel, frame, Y, weights, dev_frame, y_dev, *, max_features, seed) -> EndModel:
+    """The chosen setting refitted on train + gold dev rows (one-hot, weight 1)."""
+    k = len(model.classes)
+    Y_dev = np.zeros((len(dev_frame), k))
+    Y_dev[np.arange(len(dev_frame)), np.asarray(y_dev, dtype=np.int64)] = 1.0
+    both = pd.concat([frame, dev_frame[frame.columns.intersection(dev_frame.columns)]], ignore_index=True)
+    Y_all = np.vstack([Y, Y_dev])
+    w_all = np.concatenate([weights, np.ones(len(dev_frame))])
+    featurizer, X, _ = fit_features(model.features, both, model.text_column, model.feature_columns,
+                                    max_features=max_features, relation=model.relation)
+    X_rows, y_rows, w_rows = _expand(X, Y_all, w_all[:, None] * _class_weights(Y_all, w_all, model.class_weight))
+    classifier = _classifier(X.shape[1], model.C, seed).fit(X_rows, y_rows, sample_weight=w_rows)
+    model.pipeline = _pipeline(featurizer, classifier)
+    model.trained_on_dev = True
+    model.train_rows = len(both)
+    model.notes.append(f"end model: refitted on train + {len(dev_frame)} gold dev rows ([end_model] train_on_dev); "
+                       f"its dev scores are from before that, and dev can no longer check it.")
+    return model

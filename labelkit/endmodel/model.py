@@ -1,0 +1,69 @@
+"""The fitted end model: a plain scikit-learn Pipeline (features -> classifier) and the metadata
+needed to use it on a DataFrame (classes, text/feature columns, text length limit, how it was chosen)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from labelkit.endmodel.features import MAX_TEXT_CHARS, RELATION_COLUMNS, prepare_frame
+from labelkit.errors import DatasetError
+
+
+@dataclass
+class EndModel:
+    pipeline: object  # fitted sklearn Pipeline: ("features", ColumnTransformer), ("model", classifier)
+    classes: tuple[str, ...]
+    C: float | None
+    text_column: str = "text"
+    feature_columns: list[str] = field(default_factory=list)
+    features: str = "tfidf"  # feature set (labelkit.endmodel.features.FEATURE_SETS)
+    class_weight: str = "none"  # none | balanced
+    kind: str = "logistic_regression"  # logistic_regression | streaming_sgd | constant
+    max_text_chars: int = MAX_TEXT_CHARS
+    relation: bool = False  # rows carry entity1/entity2/span1/span2: the relation view is a feature too
+    dev_scores: dict[str, float] = field(default_factory=dict)  # candidate -> dev score (selection metric)
+    train_rows: int = 0
+    trained_on_dev: bool = False
+    notes: list[str] = field(default_factory=list)  # why a fallback was taken; shown as build warnings
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """(n, k) probabilities over all task classes, even ones the training labels never contained."""
+        raw = self.pipeline.predict_proba(self._prepare(frame))
+        out = np.zeros((len(frame), len(self.classes)))
+        out[:, np.asarray(self.pipeline.classes_, dtype=np.int64)] = raw
+        return out
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class indices (into `classes`)."""
+        return self.predict_proba(frame).argmax(axis=1)
+
+    def predict_labels(self, frame: pd.DataFrame) -> list[str]:
+        return [self.classes[i] for i in self.predict(frame)]
+
+    def save(self, path) -> None:
+        """Write a .skops file (no pickle: loading it runs no code); see load_end_model."""
+        from labelkit.endmodel.store import save_end_model
+
+        save_end_model(self, path)
+
+    def metadata(self) -> dict:
+        return {
+            "classes": list(self.classes), "C": self.C, "text_column": self.text_column,
+            "feature_columns": list(self.feature_columns), "features": self.features,
+            "class_weight": self.class_weight, "kind": self.kind, "max_text_chars": self.max_text_chars,
+            "relation": self.relation,
+            "dev_scores": dict(self.dev_scores), "train_rows": self.train_rows,
+            "trained_on_dev": self.trained_on_dev, "notes": list(self.notes),
+        }
+
+    def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        needed = [self.text_column, *self.feature_columns, *(RELATION_COLUMNS if self.relation else ())]
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise DatasetError(
+                f"The end model needs column(s) {', '.join(map(repr, missing))}; the table has: "
+                f"{', '.join(map(str, frame.columns))}."
+            )
+        return prepare_frame(frame, self.text_column, max_text_chars=self.max_text_chars, relation=self.relation)[0]

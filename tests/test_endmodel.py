@@ -1,0 +1,206 @@
+"""The end model: safe model file, same preparation at fit and predict, fallbacks that say so,
+row weights, soft labels, training on dev, and the streaming model."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import CLASSES, make_frame
+
+from labelkit.endmodel import EndModel, UntrustedModelFile, load_end_model, train_end_model
+from labelkit.errors import LabelkitError
+
+K = len(CLASSES)
+
+
+def _split(n, seed, prefix):
+    frame = make_frame(n, np.random.default_rng(seed), prefix)
+    return frame, np.array([CLASSES.index(c) for c in frame["label"]])
+
+
+@pytest.fixture(scope="module")
+def splits():
+    train, y_train = _split(300, 1, "tr")
+    dev, y_dev = _split(90, 2, "dv")
+    test, y_test = _split(120, 3, "te")
+    return train, y_train, dev, y_dev, test, y_test
+
+
+def _soft(y, confidence=0.8):
+    proba = np.full((len(y), K), (1 - confidence) / (K - 1))
+    proba[np.arange(len(y)), y] = confidence
+    return proba
+
+
+def _fit(train, targets, dev, y_dev, **options):
+    options = {"features": ("tfidf",), "Cs": [1.0], "soft": True, **options}
+    return train_end_model(train, targets, tuple(CLASSES), text_column="text", dev=dev, y_dev=y_dev,
+                           id_column="id", **options)
+
+
+@pytest.fixture(scope="module")
+def model(splits):
+    train, y_train, dev, y_dev, _, _ = splits
+    return _fit(train, _soft(y_train), dev, y_dev, features=("tfidf", "ngrams"), Cs=[1.0],
+                class_weights=("none", "balanced"))
+
+
+def test_candidates_are_chosen_on_dev_and_all_kept(model, splits):
+    *_, test, y_test = splits
+    assert len(model.dev_scores) == 2 * 2
+    assert max(model.dev_scores.values()) == model.dev_scores[
+        f"{model.features} C={model.C:g} class_weight={model.class_weight}"]
+    assert np.mean(model.predict(test) == y_test) > 0.9
+    assert model.predict_proba(test).shape == (len(test), K)
+
+
+def test_model_file_round_trips_byte_identically(model, splits, tmp_path):
+    *_, test, _ = splits
+    model.save(tmp_path / "a.skops")
+    model.save(tmp_path / "b.skops")
+    assert (tmp_path / "a.skops").read_bytes() == (tmp_path / "b.skops").read_bytes()
+    loaded = load_end_model(tmp_path / "a.skops")
+    assert isinstance(loaded, EndModel) and loaded.classes == tuple(CLASSES)
+    assert np.allclose(loaded.predict_proba(test), model.predict_proba(test))
+    assert (loaded.features, loaded.C, loaded.text_column) == (model.features, model.C, "text")
+
+
+class NotAnEstimator:
+    def __init__(self):
+        self.payload = "x"
+
+
+def test_model_file_naming_an_untrusted_type_is_refused(tmp_path):
+    import skops.io as sio
+
+    path = tmp_path / "evil.skops"
+    sio.dump({"format": "labelkit.end_model", "version": 1, "pipeline": NotAnEstimator(), "metadata": "{}"}, path)
+    with pytest.raises(UntrustedModelFile, match="NotAnEstimator.*not loaded"):
+        load_end_model(path)
+    (tmp_path / "junk.skops").write_bytes(b"not a zip")
+    with pytest.raises(LabelkitError, match="not a labelkit model file"):
+        load_end_model(tmp_path / "junk.skops")
+
+
+def test_missing_and_empty_texts_are_prepared_as_at_fit(model, splits):
+    *_, test, _ = splits
+    test = test.copy()
+    test.loc[test.index[:3], "text"] = [np.nan, "", None]
+    assert model.predict(test).shape == (len(test),)
+    with pytest.raises(LabelkitError, match="'text'"):
+        model.predict(test.drop(columns=["text"]))
+
+
+def test_texts_of_unique_numbers_fall_back_and_say_so(splits):
+    train, y_train, dev, y_dev, *_ = splits
+    train = train.assign(text=[str(10**9 + i) for i in range(len(train))])
+    dev = dev.assign(text=[str(2 * 10**9 + i) for i in range(len(dev))])
+    fitted = _fit(train, y_train, dev, y_dev, soft=False, features=("ngrams",))
+    assert any("min_df=1" in note for note in fitted.notes)
+    empty = _fit(train.assign(text=""), y_train, dev, y_dev, soft=False, features=("ngrams",))
+    assert any("no terms" in note for note in empty.notes)
+    assert empty.predict(dev).shape == (len(dev),)
+
+
+def test_one_class_training_labels_give_a_named_constant_model(splits, tmp_path):
+    train, _, dev, y_dev, test, _ = splits
+    fitted = _fit(train, np.zeros(len(train), dtype=int), dev, y_dev, soft=False)
+    assert fitted.kind == "constant" and "every training label is 'billing'" in fitted.notes[-1]
+    assert set(fitted.predict(test)) == {0}
+    fitted.save(tmp_path / "c.skops")
+    assert load_end_model(tmp_path / "c.skops").kind == "constant"
+
+
+def test_long_texts_are_cut_for_features_with_a_warning_naming_rows(splits):
+    train, y_train, dev, y_dev, *_ = splits
+    train = train.copy()
+    train.loc[train.index[5], "text"] = "invoice " * 5_000
+    fitted = _fit(train, y_train, dev, y_dev, soft=False, max_text_chars=1_000)
+    assert any("1 train text(s) longer than 1,000" in n and "tr00005" in n for n in fitted.notes)
+    assert len(train.loc[train.index[5], "text"]) == 40_000  # the data keep the full text
+
+
+def test_sample_weight_decides_between_conflicting_labels(splits):
+    _, _, dev, y_dev, *_ = splits
+    texts = ["router invoice thing"] * 20 + ["no signal at home"] * 20 + ["refund please"] * 20
+    frame = pd.DataFrame({"id": range(60), "text": texts})
+    y = np.array([0] * 10 + [1] * 10 + [1] * 20 + [0] * 20)
+    probe = pd.DataFrame({"text": ["router invoice thing"]})
+    heavy_billing = np.where(np.arange(60) < 10, 5.0, 1.0)
+    heavy_connectivity = np.where((np.arange(60) >= 10) & (np.arange(60) < 20), 5.0, 1.0)
+    a = _fit(frame, y, dev, y_dev, soft=False, sample_weight=heavy_billing, Cs=[10.0])
+    b = _fit(frame, y, dev, y_dev, soft=False, sample_weight=heavy_connectivity, Cs=[10.0])
+    assert a.predict(probe)[0] == 0 and b.predict(probe)[0] == 1
+    with pytest.raises(LabelkitError, match="sample_weight has 3 values for 60"):
+        _fit(frame, y, dev, y_dev, soft=False, sample_weight=[1, 2, 3])
+
+
+def test_train_on_dev_refits_with_the_gold_dev_rows(splits):
+    train, y_train, dev, y_dev, *_ = splits
+    fitted = _fit(train, _soft(y_train), dev, y_dev, dev_gold=True)
+    assert fitted.trained_on_dev and fitted.train_rows == len(train) + len(dev)
+    assert any("train_on_dev" in note for note in fitted.notes)
+
+
+def test_streaming_model_reports_progress_and_round_trips(splits, tmp_path):
+    train, y_train, dev, y_dev, test, y_test = splits
+    lines = []
+    fitted = _fit(train, _soft(y_train), dev, y_dev, Cs=[1.0, 10.0], stream_rows=100, progress=lines.append)
+    assert fitted.kind == "streaming_sgd" and fitted.features == "hashing"
+    assert np.mean(fitted.predict(test) == y_test) > 0.9
+    assert lines and "rows/s" in lines[-1] and f"{len(train) * 5:,}/{len(train) * 5:,} rows" in lines[-1]
+    fitted.save(tmp_path / "s.skops")
+    assert np.allclose(load_end_model(tmp_path / "s.skops").predict_proba(test), fitted.predict_proba(test))
+
+
+def test_hard_label_comparison_of_one_class_is_skipped_with_a_note(splits):
+    from labelkit.config import from_dict
+    from labelkit.data import TaskData
+    from labelkit.pipeline import fit_end_models
+    from labelkit.schema import LabelSchema
+
+    train, _, dev, y_dev, test, y_test = splits
+    config = from_dict({"task": {"classes": CLASSES}, "end_model": {"features": ["tfidf"], "C": [1.0]}})
+    data = TaskData(LabelSchema(tuple(CLASSES)), {"train": train, "dev": dev, "test": test},
+                    {"dev": y_dev, "test": y_test})
+    proba = np.tile([0.6, 0.2, 0.2], (len(train), 1))  # every hard label is 'billing'
+    L = np.zeros((len(train), 1), dtype=np.int8)
+    end_model, hard_model = fit_end_models(config, data, proba, L, np.full(K, 1 / K))
+    assert hard_model is None and end_model.kind == "logistic_regression"
+    assert "end_model_hard_labels was skipped" in end_model.notes[-1] and "compare_hard" in end_model.notes[-1]
+
+
+def test_relation_rows_get_the_between_entities_view():
+    texts = ["the cash was in the suitcase", "the wine in a bottle", "a member of the club", "a herd of sheep"] * 10
+    frame = pd.DataFrame({"id": range(40), "text": texts, "entity1": ["cash", "wine", "member", "sheep"] * 10,
+                          "entity2": ["suitcase", "bottle", "club", "herd"] * 10,
+                          "span1": [[4, 8], [4, 8], [2, 8], [10, 15]] * 10,
+                          "span2": [[20, 28], [14, 20], [16, 20], [2, 6]] * 10})
+    y = np.array([0, 0, 1, 1] * 10)
+    fitted = _fit(frame, y, frame, y, soft=False, Cs=[10.0])
+    assert fitted.relation and np.mean(fitted.predict(frame) == y) == 1.0
+    with pytest.raises(LabelkitError, match="span1"):
+        fitted.predict(frame.drop(columns=["span1"]))
+
+
+@pytest.mark.slow
+def test_streaming_model_is_within_two_points_of_the_in_memory_model_on_the_bundled_example():
+    """README's stated margin (measured: 76.2% streaming vs 76.5% in memory, on all 1,000 test rows)."""
+    from pathlib import Path
+
+    from labelkit.config import load_config
+    from labelkit.data import load_task_data
+    from labelkit.pipeline import apply_votes, choose_label_model, fit_end_model, load_labeling_functions
+
+    config = load_config(Path(__file__).resolve().parents[1] / "labelkit.toml",
+                         overrides={"label_model.candidates": '["weighted_majority"]'})
+    data = load_task_data(config)
+    votes = apply_votes(config, data, load_labeling_functions(config)[0].lfs)
+    selection, prior = choose_label_model(config, votes, data)
+    proba = selection.model.predict_proba(votes.L["train"])
+    in_memory = fit_end_model(config, data, proba, votes.L["train"], prior)
+    config.end_model.stream_rows = 1
+    streamed = fit_end_model(config, data, proba, votes.L["train"], prior)
+    y = data.gold["test"]
+    assert streamed.kind == "streaming_sgd"
+    assert np.mean(streamed.predict(data.frames["test"]) == y) >= np.mean(in_memory.predict(data.frames["test"]) == y) - 0.02
