@@ -9,7 +9,7 @@ import pandas as pd
 
 from labelkit.config import Config
 from labelkit.errors import ConfigError, DatasetError
-from labelkit.io import read_table, require_columns, sha256_file
+from labelkit.io import ReadOptions, check_unique_columns, read_table, require_columns, sha256_file
 from labelkit.schema import LabelSchema
 
 SPLITS = ("train", "dev", "test")
@@ -33,16 +33,19 @@ def load_task_data(config: Config) -> TaskData:
     schema = LabelSchema(tuple(config.task.classes))
     data = config.data
     frames, gold, inputs, warnings = {}, {}, {}, []
+    parts = split_labeled_file(config) if data.labeled else None
     for split in SPLITS:
-        names = getattr(data, split)
-        if not names:
-            raise ConfigError(f"[data -> {split}] is not set; give the {split} file (CSV, Parquet or JSONL).")
-        paths = [config.resolve(n) for n in ([names] if isinstance(names, str) else names)]
-        frame = _read_split(paths, split, config)
+        if parts is not None:
+            paths, frame = [config.resolve(data.labeled)], parts[split]
+        else:
+            paths = _split_paths(config, split)
+            frame = _read_split(paths, split, config)
         path = paths[0] if len(paths) == 1 else Path(f"{split} files ({', '.join(p.name for p in paths)})")
         warnings += _rename_repeated_ids(frame, data.id_column, path)
         frames[split] = frame
         inputs[split] = _input_record(paths, len(frame))
+        if parts is not None:
+            inputs[split]["split"] = _split_description(config)
         if split in GOLD_SPLITS:
             labels = frame[data.label_column]
             missing = labels.isna().to_numpy()
@@ -61,26 +64,97 @@ def load_task_data(config: Config) -> TaskData:
 def load_split(config: Config, split: str) -> tuple[pd.DataFrame, np.ndarray | None]:
     """One split alone (e.g. gold dev for `labelkit label`): its rows and gold labels (dev/test)."""
     schema = LabelSchema(tuple(config.task.classes))
-    names = getattr(config.data, split)
-    if not names:
-        raise ConfigError(f"[data -> {split}] is not set; give the {split} file (CSV, Parquet or JSONL).")
-    paths = [config.resolve(n) for n in ([names] if isinstance(names, str) else names)]
-    frame = _read_split(paths, split, config)
+    if config.data.labeled:
+        paths, frame = [config.resolve(config.data.labeled)], split_labeled_file(config)[split]
+    else:
+        paths = _split_paths(config, split)
+        frame = _read_split(paths, split, config)
     frame.attrs["path"] = str(paths[0])
     if split not in GOLD_SPLITS:
         return frame, None
     return frame, schema.encode_gold(frame[config.data.label_column].tolist(), where=f"{paths[0]} column {config.data.label_column!r}")
 
 
+def _split_paths(config: Config, split: str) -> list[Path]:
+    names = getattr(config.data, split)
+    if not names:
+        raise ConfigError(f"[data -> {split}] is not set; give the {split} file (CSV, Parquet or JSONL), "
+                          f"or one labeled file as [data -> labeled] to be split.")
+    return [config.resolve(n) for n in ([names] if isinstance(names, str) else names)]
+
+
+def read_options(config: Config) -> ReadOptions:
+    d = config.data
+    delimiter = "\t" if d.delimiter in ("\\t", "tab") else d.delimiter
+    return ReadOptions(delimiter=delimiter, header=d.header, encoding=d.encoding, columns=tuple(d.column_names),
+                       quote=d.quote)
+
+
 def _read_split(paths: list[Path], split: str, config: Config) -> pd.DataFrame:
-    data = config.data
-    parts = []
-    for path in paths:
-        part = read_table(path, string_columns=tuple(c for c in (data.id_column, data.label_column, data.group_column) if c))
-        _check_columns(part, split, path, config)
-        _check_ids(part, data.id_column, path)
-        parts.append(part)
+    parts = [_read_file(path, split, config) for path in paths]
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _read_file(path: Path, split: str, config: Config) -> pd.DataFrame:
+    data = config.data
+    frame = read_table(path, string_columns=tuple(c for c in (data.id_column, data.label_column, data.group_column) if c),
+                       options=read_options(config))
+    if not data.header and data.id_column not in frame.columns:  # a headerless file without ids: line numbers
+        frame.insert(0, data.id_column, [str(i) for i in range(1, len(frame) + 1)])
+    _check_columns(frame, split, path, config)
+    _check_ids(frame, data.id_column, path)
+    check_value_types(frame, path, config)
+    return frame
+
+
+# ---------------------------------------------------------------- one labeled file -> train/dev/test
+
+def split_labeled_file(config: Config) -> dict[str, pd.DataFrame]:
+    """[data -> labeled] split into train/dev/test: seeded random or by time (oldest rows train, newest
+    test). Rows without a label go to train; the train part drops the label column (LFs must not see it)."""
+    data = config.data
+    path = config.resolve(data.labeled)
+    frame = _read_file(path, "test", config)  # the test split needs every column a split can need
+    labeled = np.flatnonzero(frame[data.label_column].notna().to_numpy())
+    if data.split == "time":
+        times = pd.to_datetime(frame[data.time_column].iloc[labeled], errors="coerce", utc=True, format="mixed")
+        if times.isna().any():
+            row = int(labeled[np.flatnonzero(times.isna().to_numpy())[0]])
+            raise DatasetError(f"{path}: column {data.time_column!r} on row {row + 1} is "
+                               f"{frame[data.time_column].iloc[row]!r}, not a time; [data -> split] = 'time' needs "
+                               f"a time on every labeled row.")
+        order = labeled[np.argsort(times.to_numpy(), kind="stable")]
+    else:
+        order = np.random.default_rng(data.split_seed).permutation(labeled)
+    _, f_dev, f_test = data.split_fractions
+    n_dev, n_test = round(f_dev * len(order)), round(f_test * len(order))
+    n_train = len(order) - n_dev - n_test
+    if n_dev < 1 or n_test < 1 or n_train + (len(frame) - len(labeled)) < 1:
+        raise DatasetError(f"{path}: {len(labeled)} labeled rows split by [data -> split_fractions] = "
+                           f"{data.split_fractions} leave train, dev or test without rows; give more rows or other fractions.")
+    unlabeled = np.flatnonzero(frame[data.label_column].isna().to_numpy())
+    rows = {"train": np.concatenate([order[:n_train], unlabeled]), "dev": order[n_train:n_train + n_dev],
+            "test": order[n_train + n_dev:]}
+    parts = {split: frame.iloc[np.sort(index)].reset_index(drop=True) for split, index in rows.items()}
+    parts["train"] = parts["train"].drop(columns=[data.label_column])
+    return parts
+
+
+def _split_description(config: Config) -> str:
+    d = config.data
+    how = f"random, split_seed {d.split_seed}" if d.split == "random" else f"by {d.time_column}"
+    return f"{how}, fractions {list(d.split_fractions)} of {d.labeled}"
+
+
+def input_paths(config: Config) -> list[Path]:
+    """Files and folders a command reads (config, data, LF modules...): an output may never replace them."""
+    names: list = [config.data.wrench, config.data.labeled, config.evaluate.expectations,
+                   getattr(config.data, "corrections", "")]
+    for setting in (config.data.train, config.data.dev, config.data.test, config.task.labeling_functions,
+                    getattr(config.task, "rules", [])):
+        names += [setting] if isinstance(setting, str) else list(setting)
+    paths = [Path(config.path), Path(config.root)] if config.path is not None else []
+    return paths + [config.resolve(n) for n in names if n]
 
 
 def _input_record(paths: list[Path], rows: int) -> dict:
@@ -114,6 +188,36 @@ def _check_columns(frame: pd.DataFrame, split: str, path: Path, config: Config) 
     for column in data.vote_columns:
         needed[column] = "data.vote_columns"
     require_columns(frame, needed, path=path)
+
+
+UNHASHABLE = (list, dict, set, np.ndarray)
+
+
+def check_value_types(frame: pd.DataFrame, path, config: Config) -> None:
+    """Columns the config names must hold one plain value per row (not lists, e.g. WRENCH entity spans)."""
+    d = config.data
+    named = {d.id_column: "data.id_column", d.text_column: "data.text_column", d.label_column: "data.label_column",
+             d.time_column: "data.time_column", d.group_column: "data.group_column"}
+    for settings, where in ((d.slice_columns, "data.slice_columns"), (config.evaluate.slice_columns, "evaluate.slice_columns"),
+                            (d.feature_columns, "data.feature_columns")):
+        named.update({c: where for c in settings})
+    for column, setting in named.items():
+        if column and column in frame.columns and frame[column].dtype == object:
+            row = first_unhashable(frame[column])
+            if row is not None:
+                value = repr(frame[column].iloc[row])
+                raise DatasetError(
+                    f"{path}: column {column!r} holds a {type(frame[column].iloc[row]).__name__} on row {row + 1} "
+                    f"({value[:60]}); {setting} needs one plain value (text, number, date) per row."
+                )
+
+
+def first_unhashable(series: pd.Series) -> int | None:
+    """Position of the first list/dict/set/array cell, or None."""
+    for position, value in enumerate(series.to_numpy()):
+        if isinstance(value, UNHASHABLE):
+            return position
+    return None
 
 
 def _check_ids(frame: pd.DataFrame, id_column: str, path: Path) -> None:
@@ -157,6 +261,7 @@ def _load_wrench(config: Config) -> TaskData:
         if name not in wrench.splits:
             raise DatasetError(f"WRENCH folder {folder} has no {name}.json; labelkit needs train, valid and test.")
         frame = wrench.splits[name]
+        check_value_types(frame, folder / f"{name}.json", config)
         frames[split] = frame
         votes[split] = wrench.label_matrices[name]
         path = folder / f"{name}.json"
@@ -164,3 +269,33 @@ def _load_wrench(config: Config) -> TaskData:
         if split in GOLD_SPLITS:
             gold[split] = schema.encode_gold(frame["label"].tolist(), where=str(path))
     return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(wrench.lf_names))
+
+
+def task_data_from_frames(config: Config, frames: dict[str, pd.DataFrame]) -> TaskData:
+    """A task's splits given in memory (the notebook API): validated like files, copied, never modified."""
+    schema = LabelSchema(tuple(config.task.classes))
+    data = config.data
+    out, gold, inputs, warnings = {}, {}, {}, []
+    for split in SPLITS:
+        if split not in frames or not isinstance(frames[split], pd.DataFrame):
+            raise DatasetError(f"The {split} split must be a pandas DataFrame.")
+        frame = frames[split].reset_index(drop=True).copy()
+        where = Path(f"<{split} DataFrame>")
+        check_unique_columns([str(c) for c in frame.columns], where)
+        _check_columns(frame, split, where, config)
+        _check_ids(frame, data.id_column, where)
+        check_value_types(frame, where, config)
+        warnings += _rename_repeated_ids(frame, data.id_column, where)
+        digest = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+        import hashlib
+
+        inputs[split] = {"path": str(where), "sha256": hashlib.sha256(digest).hexdigest(), "rows": len(frame)}
+        out[split] = frame
+        if split in GOLD_SPLITS:
+            labels = frame[data.label_column]
+            if labels.isna().any():
+                row = int(np.flatnonzero(labels.isna().to_numpy())[0])
+                raise DatasetError(f"{where}: column {data.label_column!r} is empty on row {row + 1}; "
+                                   f"every {split} row needs a gold label.")
+            gold[split] = schema.encode_gold(labels.astype(str).tolist(), where=f"{where} column {data.label_column!r}")
+    return TaskData(schema, out, gold, inputs, warnings=warnings)

@@ -1,60 +1,154 @@
-"""Reading data files (CSV, Parquet, JSONL), hashing them, and writing output folders atomically."""
+"""Reading data files (CSV/TSV, Parquet, JSONL), hashing them, and writing files meant for people.
+
+Output folders (atomic replacement, markers, locks) live in `labelkit.output_folder`.
+"""
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
-import shutil
-import tempfile
-from contextlib import contextmanager
+import re
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
 from labelkit.errors import DatasetError
+from labelkit.output_folder import atomic_output_dir, is_labelkit_output  # noqa: F401 (re-exported)
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
-def read_table(path: Path, *, string_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+@dataclass(frozen=True)
+class ReadOptions:
+    """How delimited text files are read ([data] delimiter, header, encoding, columns, quote)."""
+
+    delimiter: str = ""  # "" = from the extension: "," for .csv, tab for .tsv
+    header: bool = True  # False: the first line is data; names come from `columns`
+    encoding: str = "utf-8"
+    columns: tuple[str, ...] = ()  # column names of a headerless file
+    quote: str = '"'  # "" = quotes are plain text (raw corpora such as the UCI SMS collection)
+
+
+def read_table(path: Path, *, string_columns: tuple[str, ...] = (), options: ReadOptions | None = None) -> pd.DataFrame:
     """Read a data file. Cells such as "NA" or "None" stay strings; only empty CSV cells are missing."""
     path = Path(path)
+    options = options or ReadOptions()
     if not path.exists():
         raise DatasetError(f"Data file {path} does not exist.")
     if path.is_dir():
-        raise DatasetError(f"Data file {path} is a folder; give a .csv, .parquet or .jsonl file.")
-    kind = FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise DatasetError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(sorted(FORMATS))}.")
+        raise DatasetError(f"Data file {path} is a folder; give a .csv, .tsv, .parquet or .jsonl file.")
+    kind = file_kind(path, options)
     try:
-        frame = _read(path, kind, string_columns)
+        frame = _read(path, kind, string_columns, options)
     except DatasetError:
         raise
     except pd.errors.EmptyDataError:
         raise DatasetError(f"Data file {path} is empty.") from None
-    except (UnicodeDecodeError, ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DatasetError(f"Cannot read {path} as {kind}: {str(exc).splitlines()[0]}") from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(decode_error(path, exc, options.encoding)) from None
+    except (ValueError, OSError, pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        raise DatasetError(f"Cannot read {path} as {kind}: {str(exc).splitlines()[0]}{_hint(exc, kind)}") from None
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
         raise DatasetError(f"Cannot read {path} as {kind}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
     if frame.empty:
         raise DatasetError(f"Data file {path} has no rows.")
     frame.columns = [str(c) for c in frame.columns]
+    check_unique_columns(frame.columns, path)
     return frame
 
 
-def _read(path: Path, kind: str, string_columns: tuple[str, ...]) -> pd.DataFrame:
+def file_kind(path: Path, options: ReadOptions) -> str:
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None and (options.delimiter or not options.header):
+        return "csv"  # e.g. the UCI SMS corpus: no extension, a tab-separated text file
+    if kind is None:
+        raise DatasetError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(sorted(FORMATS))}, "
+                           f"or set [data] delimiter to read it as delimited text.")
+    return kind
+
+
+def csv_arguments(kind: str, options: ReadOptions, string_columns: tuple[str, ...] = ()) -> dict:
+    """pandas.read_csv keywords for a delimited file (shared by whole-file and chunked reading)."""
+    import csv
+
+    _check_encoding(options.encoding)
+    args = dict(sep=options.delimiter or ("\t" if kind == "tsv" else ","), keep_default_na=False, na_values=[""],
+                encoding=options.encoding, dtype={c: str for c in string_columns} or None)
+    if options.quote:
+        args["quotechar"] = options.quote
+    else:
+        args["quoting"] = csv.QUOTE_NONE
+    if not options.header:
+        if not options.columns:
+            raise DatasetError("[data -> header] is false, so [data -> column_names] must name the file's columns, "
+                               'e.g. columns = ["label", "text"].')
+        args.update(header=None, names=list(options.columns), index_col=False)
+    return args
+
+
+def _read(path: Path, kind: str, string_columns: tuple[str, ...], options: ReadOptions) -> pd.DataFrame:
     if kind in ("csv", "tsv"):
-        dtypes = {c: str for c in string_columns}
-        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",", keep_default_na=False, na_values=[""],
-                           dtype=dtypes or None, encoding="utf-8")
+        args = csv_arguments(kind, options, string_columns)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # more fields than names: data would be lost
+            frame = pd.read_csv(path, **args)
+        if options.header:
+            check_unique_columns(_raw_header(path, args), path)
+        return frame
     if kind == "parquet":
         frame = pd.read_parquet(path)
     else:
-        frame = pd.read_json(path, lines=True, dtype=False)
+        frame = pd.read_json(path, lines=True, dtype=False, encoding=options.encoding)
     for column in string_columns:
         if column in frame.columns:
             frame[column] = frame[column].map(lambda v: v if v is None or isinstance(v, str) else str(v))
     return frame
+
+
+def _raw_header(path: Path, args: dict) -> list[str]:
+    """The header line as written (pandas renames a repeated name `text` to `text.1`)."""
+    first = pd.read_csv(path, **{**args, "header": None, "nrows": 1, "dtype": str, "names": None})
+    return [str(v) for v in first.iloc[0].tolist()] if len(first) else []
+
+
+def check_unique_columns(columns, path) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(columns, start=1):
+        if name in seen:
+            raise DatasetError(f"{path}: column {name!r} appears twice (columns {seen[name]} and {position}); "
+                               f"column names must be unique: rename one of them.")
+        seen[name] = position
+
+
+def decode_error(path: Path, exc: UnicodeDecodeError, encoding: str) -> str:
+    byte = exc.object[exc.start:exc.start + 1].hex() if exc.object else "?"
+    if exc.object and b"\x00" in exc.object[:4096]:
+        return f"Cannot read {path}: it looks like a binary file, not text (byte 0x{byte} at position {exc.start})."
+    return (f"Cannot decode {path} as {encoding} (byte 0x{byte} at position {exc.start}); set [data -> encoding] "
+            f'to the file\'s encoding, e.g. encoding = "latin-1".')
+
+
+def _check_encoding(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DatasetError(f'[data -> encoding] is {encoding!r}, which Python does not know; '
+                           f'use e.g. "utf-8", "latin-1" or "cp1252".') from None
+
+
+def _hint(exc: BaseException, kind: str) -> str:
+    text = str(exc)
+    if "EOF inside string" in text:
+        return '; if quotes in this file are plain text, set [data -> quote] = ""'
+    if "Length of header or names" in text:
+        return "; a row has more fields than [data -> column_names] names"
+    if "Expected" in text and "fields" in text:
+        return "; check [data -> delimiter]"
+    return ""
 
 
 def require_columns(frame: pd.DataFrame, columns: dict[str, str], *, path: Path) -> None:
@@ -75,36 +169,43 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-@contextmanager
-def atomic_output_dir(out: Path, *, force: bool) -> Iterator[Path]:
-    """Yield a temporary folder beside `out`; it becomes `out` only if the block finishes.
+# ---------------------------------------------------------------- files meant for people
 
-    A failed build leaves no half-written output: the temporary folder is removed.
-    """
-    out = Path(out)
-    if out.exists() and not force and not _is_labelkit_output(out):
-        raise DatasetError(
-            f"Output folder {out} already exists and is not a labelkit output; pass --force to replace it or choose --out."
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+def spreadsheet_safe(value):
+    """A cell a spreadsheet will not run as a formula: text starting with = + - @ tab or CR gets a
+    leading apostrophe (plain numbers such as "-3.5" stay as they are). Text that already starts with
+    apostrophes before such a character gets one more, so `unescape_cell` restores every value exactly."""
+    if isinstance(value, str) and value.lstrip("'").startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
-def _is_labelkit_output(folder: Path) -> bool:
-    """A previous build/audit (it has our manifest) may be replaced without --force."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and ("labelkit_build" in manifest or "labelkit_audit" in manifest)
+def unescape_cell(value):
+    """The inverse of spreadsheet_safe, for code that reads a review CSV back."""
+    if isinstance(value, str) and value.startswith("'") and value.lstrip("'").startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
+def read_review_csv(path: Path, **read_csv_args) -> pd.DataFrame:
+    """A review CSV written by write_review_csv, with the original cell values."""
+    frame = pd.read_csv(path, **read_csv_args)
+    for column in frame.columns:
+        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column].dtype):
+            frame[column] = frame[column].map(unescape_cell)
+    frame.columns = [unescape_cell(str(c)) for c in frame.columns]
+    return frame
+
+
+def write_review_csv(frame: pd.DataFrame, path: Path) -> None:
+    """A CSV for people to open in a spreadsheet: text cells made formula-safe (see spreadsheet_safe).
+    Machine exports (cleaned/ splits, WRENCH files) are written exactly, with `to_csv`."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column].dtype):
+            safe[column] = safe[column].map(spreadsheet_safe)
+    safe.columns = [spreadsheet_safe(str(c)) for c in safe.columns]
+    safe.to_csv(path, index=False)
 
 
 def write_json(path: Path, data) -> None:

@@ -4,11 +4,9 @@ import pandas as pd
 import pytest
 
 from labelkit import ABSTAIN, keywords, labeling_function
-from labelkit.apply.dask_engine import count_patterns_dask
 from labelkit.apply.local import apply_lfs
 from labelkit.apply.outofcore import (
-    CompactLabelMatrix, PatternCounter, count_patterns, fit_from_patterns, iter_chunks, predict_proba_chunks,
-    unique_patterns,
+    PatternCounter, count_patterns, fit_from_patterns, iter_chunks, unique_patterns,
 )
 
 CLASSES = ("ham", "spam")
@@ -88,31 +86,4 @@ def test_fit_from_patterns_equals_in_memory_fit(data, model):
     from_patterns = fit_from_patterns(counts, model, cardinality=2, seed=0)
     in_memory = make_label_model(model).fit(L, cardinality=2, seed=0)
     expected = in_memory.predict_proba(L)
-    chunked = np.concatenate(list(predict_proba_chunks(from_patterns, np.array_split(L, 4))))
-    np.testing.assert_allclose(chunked, expected, atol=1e-6)
-
-
-def test_dask_partition_pattern_counts_equal_local(data):
-    from distributed import LocalCluster
-
-    frame, folder = data
-    expected = count_patterns(LFS, folder / "data.parquet", CLASSES, text_column="text")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        counts = count_patterns_dask(LFS, folder / "data.parquet", CLASSES, scheduler=cluster.scheduler_address,
-                                     text_column="text")
-    np.testing.assert_array_equal(counts.patterns, expected.patterns)
-    np.testing.assert_array_equal(counts.counts, expected.counts)
-
-
-def test_compact_matrix_goes_sparse_when_coverage_is_low(tmp_path):
-    rng = np.random.default_rng(1)
-    L = np.full((2000, 20), -1, dtype=np.int8)
-    hits = rng.random(L.shape) < 0.05
-    L[hits] = rng.integers(0, 3, size=hits.sum())
-    compact = CompactLabelMatrix.from_dense(L)
-    assert compact.is_sparse and compact.nbytes < L.nbytes / 2
-    np.testing.assert_array_equal(compact.to_dense(), L)
-    compact.save(tmp_path / "L.npz")
-    np.testing.assert_array_equal(CompactLabelMatrix.load(tmp_path / "L.npz").to_dense(), L)
-    dense = CompactLabelMatrix.from_dense(np.zeros((10, 2), dtype=np.int8))
-    assert not dense.is_sparse and dense.to_dense().dtype == np.int8
+    np.testing.assert_allclose(from_patterns.predict_proba(L), expected, atol=1e-6)

@@ -57,5 +57,28 @@ def test_class_balance_given_as_proportions(tmp_path):
     assert load_config(path, environ={}).label_model.class_balance == [3.0, 1.0]
     with pytest.raises(ConfigError, match=r"has 3 numbers for 2 classes"):
         load_config(write(tmp_path, '[task]\nclasses = ["a", "b"]\n[label_model]\nclass_balance = [1, 1, 1]\n'), environ={})
-    with pytest.raises(ConfigError, match=r"allowed: dev, uniform, estimate"):
+    with pytest.raises(ConfigError, match=r"class_balance\] is .magic.; allowed: .*dev, uniform, estimate"):
         load_config(write(tmp_path, '[label_model]\nclass_balance = "magic"\n'), environ={})
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("evaluate.bootstrap", "5", r"\[evaluate -> bootstrap\] is 5; allowed: an integer >= 10"),
+    ("end_model.C", "[0.0, 1.0]", r"\[end_model -> C\] is \[0.0, 1.0\]; allowed: a non-empty list of numbers > 0"),
+    ("evaluate.guardrail_tolerance", "-0.1", r"\[evaluate -> guardrail_tolerance\] is -0.1; allowed: a number in \[0, 1\]"),
+    ("audit.near_duplicate_threshold", "1.01", r"\[audit -> near_duplicate_threshold\] is 1.01; allowed: a number in \(0, 1\]"),
+    ("task.seed", "4294967296", r"\[task -> seed\] is 4294967296; allowed: an integer in \[0, 2\*\*32\)"),
+    ("task.name", '".hidden"', r"\[task -> name\] is '.hidden'"),
+    ("task.name", '"a/b"', r"\[task -> name\] is 'a/b'"),
+    ("data.split", "shuffled", r"\[data -> split\] is 'shuffled'; allowed: random or time"),
+    ("data.quote", '"ab"', r"\[data -> quote\] is 'ab'; allowed: one character"),
+])
+def test_ranges_are_checked_when_loaded(setting, value, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides={setting: value}, environ={})
+
+
+def test_plain_task_names_and_range_edges_load():
+    config = load_config(None, overrides={"task.name": '"tickets v2.1"', "evaluate.bootstrap": "10",
+                                          "evaluate.guardrail_tolerance": "0", "end_model.C": "[1e-3, 1e3]",
+                                          "data.delimiter": "\\t"}, environ={})
+    assert config.task.name == "tickets v2.1" and config.end_model.C == [1e-3, 1e3]

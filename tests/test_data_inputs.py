@@ -87,3 +87,79 @@ def test_vote_values_outside_the_classes(tmp_path):
         frame.to_csv(path, index=False)
     with pytest.raises(DatasetError, match="refunds"):
         load_task_data(load_config(config, overrides={"data.vote_columns": '["w1"]'}, environ={}))
+
+
+# ---------------------------------------------------------------- files as users have them (issue 11 item 7)
+
+SMS_LINES = [
+    ("ham", 'Go until jurong point, crazy.. Available only in bugis n great world la e buffet... Cine there got amore wat...'),
+    ("spam", "Free entry in 2 a wkly comp to win FA Cup final tkts 21st May 2005. Text FA to 87121 \u00a31.50"),
+    ("ham", '"Hey, are you coming?" she asked'),
+    ("spam", "WINNER!! As a valued network customer you have been selected to receivea \u00a3900 prize reward!"),
+]
+
+
+def write_sms_task(folder, *, rows: int = 200, extra: str = ""):
+    """A headerless, latin-1, tab-separated `label<TAB>text` file like the UCI SMS Spam Collection."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f"{label}\t{text} #{i}" for i in range(rows) for label, text in [SMS_LINES[i % len(SMS_LINES)]]]
+    (folder / "SMSSpamCollection").write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    (folder / "lfs.py").write_text("from labelkit import keywords\nk = keywords('spam', ['free', 'winner'], name='k')\n")
+    config = folder / "labelkit.toml"
+    config.write_text(
+        '[task]\nname = "sms"\nclasses = ["ham", "spam"]\nlabeling_functions = ["lfs.py"]\n\n'
+        '[data]\nlabeled = "SMSSpamCollection"\ndelimiter = "\\t"\nheader = false\ncolumn_names = ["label", "text"]\n'
+        'encoding = "latin-1"\nquote = ""\nsplit = "random"\nsplit_fractions = [0.6, 0.2, 0.2]\nsplit_seed = 5\n' + extra)
+    return config
+
+
+def test_headerless_latin1_tsv_split_into_train_dev_test(tmp_path):
+    config = write_sms_task(tmp_path / "sms")
+    data = load_task_data(load_config(config, environ={}))
+    frames = data.frames
+    assert [len(frames[s]) for s in ("train", "dev", "test")] == [120, 40, 40]
+    ids = [set(frames[s]["id"]) for s in ("train", "dev", "test")]
+    assert set.union(*ids) == {str(i) for i in range(1, 201)} and sum(map(len, ids)) == 200  # line numbers, disjoint
+    assert "label" not in frames["train"].columns  # LFs never see the train part's labels
+    texts = pd.concat([frames[s]["text"] for s in ("dev", "test")]).tolist()
+    assert any("\u00a31.50" in t for t in texts) and any(t.startswith('"Hey, are you coming?"') for t in texts)
+    by_id = {row.id: row.label for s in ("dev", "test") for row in frames[s].itertuples()}
+    assert all(by_id[i] == SMS_LINES[(int(i) - 1) % 4][0] for i in by_id)  # labels stay with their rows
+    again = load_task_data(load_config(config, environ={}))
+    assert again.frames["test"]["id"].tolist() == frames["test"]["id"].tolist()  # seeded
+    other = load_task_data(load_config(config, overrides={"data.split_seed": "6"}, environ={}))
+    assert other.frames["test"]["id"].tolist() != frames["test"]["id"].tolist()
+    assert "random, split_seed 5" in data.inputs["test"]["split"]
+
+
+def test_a_wrong_encoding_names_the_option(tmp_path):
+    config = write_sms_task(tmp_path / "sms")
+    with pytest.raises(DatasetError, match=r"Cannot decode .*SMSSpamCollection as utf-8 \(byte 0xa3 .*set \[data -> encoding\]"):
+        load_task_data(load_config(config, overrides={"data.encoding": "utf-8"}, environ={}))
+
+
+def test_quotes_as_plain_text_need_the_quote_option(tmp_path):
+    config = write_sms_task(tmp_path / "sms", rows=3)
+    (config.parent / "SMSSpamCollection").write_bytes(b'ham\t"unclosed quote\nspam\tfree\n')
+    with pytest.raises(DatasetError, match=r'set \[data -> quote\] = ""'):
+        load_task_data(load_config(config, overrides={"data.quote": '"\\""'}, environ={}))
+
+
+def test_time_ordered_split(tmp_path):
+    from conftest import make_frame
+
+    folder = tmp_path / "t"
+    folder.mkdir()
+    frame = make_frame(100, np.random.default_rng(0), "r")
+    frame.loc[[3, 50], "label"] = None  # unlabeled rows go to train
+    frame.to_csv(folder / "all.csv", index=False)
+    (folder / "lfs.py").write_text("")
+    config = folder / "labelkit.toml"
+    config.write_text('[task]\nclasses = ["billing", "connectivity", "cancellation"]\n\n'
+                      '[data]\nlabeled = "all.csv"\nsplit = "time"\ntime_column = "created_at"\n'
+                      'split_fractions = [0.5, 0.25, 0.25]\n')
+    data = load_task_data(load_config(config, environ={}))
+    train, dev, test = (pd.to_datetime(data.frames[s]["created_at"]) for s in ("train", "dev", "test"))
+    assert [len(data.frames[s]) for s in ("train", "dev", "test")] == [52, 24, 24]  # 98 labeled + 2 unlabeled
+    labeled_train = train[~data.frames["train"]["id"].isin(["r00003", "r00050"])]
+    assert labeled_train.max() <= dev.min() and dev.max() <= test.min()

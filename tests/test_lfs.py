@@ -1,4 +1,4 @@
-"""Authoring LFs: Python, declarative and spaCy LFs vote class names, and match snorkel's applier."""
+"""Authoring LFs: Python, declarative and spaCy LFs vote class names (snorkel parity: test_snorkel_parity.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -60,15 +60,6 @@ def test_votes_are_exact(frame):
     ])
     assert L.dtype == np.int8
     np.testing.assert_array_equal(L, expected)
-
-
-def test_same_matrix_as_snorkel_pandas_applier(frame):
-    from snorkel.labeling import PandasLFApplier
-
-    lfs = all_lfs()
-    ours = apply_lfs(lfs, frame, CLASSES, text_column="text", parser=SpacyParser()).L
-    theirs = PandasLFApplier([lf.to_snorkel(CLASSES, "text") for lf in lfs]).apply(frame, progress_bar=False)
-    np.testing.assert_array_equal(ours, theirs)
 
 
 def test_keywords_are_whole_words_and_case_insensitive():

@@ -19,7 +19,6 @@ from labelkit.errors import ConfigError, DatasetError
 
 LOCAL_CLUSTER_WORKERS = 2
 ROWS_PER_PARTITION = 50_000
-COUNT_COLUMN = "__count__"
 
 
 def apply_lfs_dask(lfs, data, classes: tuple[str, ...], *, scheduler: str | None = None,
@@ -40,31 +39,6 @@ def apply_lfs_dask(lfs, data, classes: tuple[str, ...], *, scheduler: str | None
     return unmark_errors(np.ascontiguousarray(L), names)
 
 
-def count_patterns_dask(lfs, data, classes: tuple[str, ...], *, scheduler: str | None = None,
-                        n_workers: int | None = None, text_column: str | None, id_column: str | None = None,
-                        spacy_model: str | None = None, on_error: str = "raise", where: str = "data",
-                        npartitions: int | None = None):
-    """Unique vote patterns with counts, accumulated per partition on the workers (out-of-core fit input).
-
-    Returns a `labelkit.apply.outofcore.PatternCounts`; no label matrix ever reaches this process.
-    """
-    from labelkit.apply.outofcore import PatternCounter
-
-    validate_apply_options(lfs, on_error)
-    names = [lf.name for lf in lfs]
-    with dask_client(scheduler, n_workers) as client:
-        ddf = to_dask_frame(data, npartitions=npartitions, n_workers=n_workers, client=client)
-        meta = _votes_meta(names, classes).assign(**{COUNT_COLUMN: pd.Series([], dtype="int64")})
-        counted = ddf.map_partitions(
-            _partition_patterns, pickle_lfs(lfs), tuple(classes), text_column, id_column, spacy_model, on_error,
-            where, names, meta=meta, enforce_metadata=False,
-        )
-        frame = client.compute(counted, sync=True)
-    counter = PatternCounter(names)
-    counter.add_patterns(frame[names].to_numpy(dtype=matrix_dtype(classes)), frame[COUNT_COLUMN].to_numpy())
-    return counter.result()
-
-
 def _votes_meta(names: list[str], classes) -> pd.DataFrame:
     dtype = matrix_dtype(classes)
     return pd.DataFrame({name: pd.Series([], dtype=dtype) for name in names})
@@ -76,20 +50,6 @@ def _partition_votes(part, payload, classes, text_column, id_column, spacy_model
     L = apply_chunk(payload, part, classes=classes, text_column=text_column, id_column=id_column,
                     spacy_model=spacy_model, on_error=on_error, where=label)
     return pd.DataFrame(L, columns=names, index=part.index)
-
-
-def _partition_patterns(part, payload, classes, text_column, id_column, spacy_model, on_error, where, names,
-                        partition_info=None) -> pd.DataFrame:
-    from labelkit.apply.outofcore import unique_patterns
-
-    votes = _partition_votes(part, payload, classes, text_column, id_column, spacy_model, on_error, where,
-                             names, partition_info).to_numpy()
-    if on_error == "abstain":  # errors count as abstains here; use apply_lfs_dask to see per-LF counts
-        votes[votes < -1] = -1
-    patterns, counts = unique_patterns(votes)
-    frame = pd.DataFrame(patterns, columns=names)
-    frame[COUNT_COLUMN] = counts.astype("int64")
-    return frame
 
 
 def to_dask_frame(data, *, npartitions: int | None = None, n_workers: int | None = None, client=None):

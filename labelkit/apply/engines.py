@@ -43,6 +43,11 @@ def apply_with_engine(lfs, frame, classes: tuple[str, ...], *, engine: str = "lo
 def validate_engine(engine: str, scheduler: str | None = None) -> None:
     if engine not in ENGINES:
         raise ConfigError(f"Unknown engine {engine!r}; valid engines are: {', '.join(ENGINES)}.")
+    if engine == "dask":
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None or importlib.util.find_spec("dask") is None:
+            raise ConfigError("The dask engine needs the 'dask' extra: pip install 'labelkit[dask]'.")
     if scheduler and engine != "dask":
         raise ConfigError(
             f"--scheduler {scheduler!r} only applies to the dask engine, but the engine is {engine!r}; "

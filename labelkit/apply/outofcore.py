@@ -3,7 +3,7 @@
 A label model's fit depends on L only through its distinct vote patterns and how often each occurs, so
 a pass over the data keeps `(patterns, counts)` — at most a few thousand rows whatever the data size —
 and the model is fitted on them with the counts as `sample_weight`. The label matrix itself, when kept,
-is written chunk by chunk to disk as int8, or stored sparse when the LFs rarely vote.
+is written chunk by chunk to disk as int8.
 
 >>> import numpy as np
 >>> counter = PatternCounter(["a", "b"])
@@ -23,28 +23,57 @@ import pandas as pd
 
 from labelkit.apply.local import ApplyResult, apply_lfs, matrix_dtype
 from labelkit.errors import ConfigError, DatasetError
+from labelkit.io import ReadOptions, csv_arguments, decode_error, file_kind
 
 DEFAULT_CHUNK_ROWS = 200_000
-SPARSE_BELOW_COVERAGE = 0.2  # CSR costs ~5 bytes per vote (int8 value + int32 column): dense wins above ~1/5
 
 
 # --- reading ---------------------------------------------------------------------------------------
 
 def iter_chunks(path: Path, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, columns: list[str] | None = None,
-                string_columns: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
-    """DataFrames of at most `chunk_rows` rows from a Parquet or CSV file, in file order."""
+                string_columns: tuple[str, ...] = (), options: ReadOptions | None = None) -> Iterator[pd.DataFrame]:
+    """DataFrames of at most `chunk_rows` rows from a Parquet or CSV/TSV file, in file order."""
     path = Path(path)
+    options = options or ReadOptions()
     if chunk_rows < 1:
         raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}.")
     if not path.is_file():
         raise DatasetError(f"Data file {path} does not exist.")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
+    kind = file_kind(path, options)
+    if kind == "parquet":
         yield from _parquet_chunks(path, chunk_rows, columns)
-    elif suffix in (".csv", ".tsv"):
-        yield from _csv_chunks(path, chunk_rows, columns, string_columns, sep="\t" if suffix == ".tsv" else ",")
+    elif kind in ("csv", "tsv"):
+        yield from _csv_chunks(path, chunk_rows, columns, csv_arguments(kind, options, string_columns))
     else:
-        raise DatasetError(f"{path}: chunked reading supports .parquet and .csv files, not {suffix!r}.")
+        raise DatasetError(f"{path}: chunked reading supports .parquet, .csv and .tsv files, not {path.suffix!r}.")
+
+
+def file_columns(path: Path, *, options: ReadOptions | None = None) -> list[str]:
+    """The column names of a Parquet or delimited file, read without its rows."""
+    path = Path(path)
+    options = options or ReadOptions()
+    if not path.is_file():
+        raise DatasetError(f"Data file {path} does not exist.")
+    kind = file_kind(path, options)
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return [str(c) for c in pq.read_schema(path).names]
+        if kind in ("csv", "tsv"):
+            if not options.header:
+                return list(options.columns)
+            args = csv_arguments(kind, options)
+            return [str(c) for c in pd.read_csv(path, nrows=0, **args).columns]
+    except UnicodeDecodeError as exc:
+        raise DatasetError(decode_error(path, exc, options.encoding)) from None
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"Data file {path} is empty.") from None
+    except DatasetError:
+        raise
+    except Exception as exc:  # pyarrow/pandas errors for corrupt files
+        raise DatasetError(f"Cannot read {path} as {kind}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    raise DatasetError(f"{path}: chunked reading supports .parquet, .csv and .tsv files, not {path.suffix!r}.")
 
 
 def _parquet_chunks(path: Path, chunk_rows: int, columns):
@@ -60,15 +89,15 @@ def _parquet_chunks(path: Path, chunk_rows: int, columns):
         yield frame
 
 
-def _csv_chunks(path: Path, chunk_rows: int, columns, string_columns, *, sep: str):
-    dtypes = {c: str for c in string_columns} or None
+def _csv_chunks(path: Path, chunk_rows: int, columns, args: dict):
     try:
-        reader = pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""], dtype=dtypes,
-                             usecols=columns, chunksize=chunk_rows, encoding="utf-8")
+        reader = pd.read_csv(path, usecols=columns, chunksize=chunk_rows, **args)
         for frame in reader:
             frame.columns = [str(c) for c in frame.columns]
             yield frame
-    except (UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DatasetError(decode_error(path, exc, args["encoding"])) from None
+    except (ValueError, pd.errors.ParserError) as exc:
         raise DatasetError(f"Cannot read {path} as csv: {str(exc).splitlines()[0]}") from None
 
 
@@ -157,7 +186,7 @@ class PatternCounter:
 def count_patterns(lfs, path: Path, classes: tuple[str, ...], *, text_column: str | None,
                    id_column: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, parser=None,
                    on_error: str = "raise", matrix_path: Path | None = None,
-                   string_columns: tuple[str, ...] = ()) -> PatternCounts:
+                   string_columns: tuple[str, ...] = (), options: ReadOptions | None = None) -> PatternCounts:
     """One pass over a Parquet/CSV file: apply the LFs per chunk, count the vote patterns.
 
     With `matrix_path` the full label matrix is also written there (.npy int8, memory-mappable),
@@ -166,7 +195,7 @@ def count_patterns(lfs, path: Path, classes: tuple[str, ...], *, text_column: st
     counter = PatternCounter([lf.name for lf in lfs])
     writer = LabelMatrixWriter(matrix_path, len(lfs), matrix_dtype(classes)) if matrix_path else None
     offset = 0
-    for chunk in iter_chunks(path, chunk_rows=chunk_rows, string_columns=string_columns):
+    for chunk in iter_chunks(path, chunk_rows=chunk_rows, string_columns=string_columns, options=options):
         result: ApplyResult = apply_lfs(lfs, chunk, classes, text_column=text_column, id_column=id_column,
                                         parser=parser, on_error=on_error, where=str(path), row_offset=offset)
         counter.add(result.L, result.errors)
@@ -192,74 +221,6 @@ def fit_from_patterns(counts: PatternCounts, model: str = "snorkel", *, cardinal
     label_model = make_label_model(model, **options)
     return label_model.fit(counts.patterns, cardinality=cardinality, class_balance=class_balance, seed=seed,
                            sample_weight=counts.counts.astype(np.float64))
-
-
-def predict_proba_chunks(label_model, matrices: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """Probabilistic labels chunk by chunk (each chunk: predict on its distinct patterns, then expand)."""
-    for L in matrices:
-        patterns, inverse = np.unique(np.ascontiguousarray(L), axis=0, return_inverse=True)
-        yield label_model.predict_proba(patterns)[inverse.reshape(-1)]
-
-
-# --- compact label-matrix storage -----------------------------------------------------------------
-
-@dataclass
-class CompactLabelMatrix:
-    """A label matrix stored dense int8, or as CSR of (vote + 1) when coverage is low (abstain = implicit 0)."""
-
-    shape: tuple[int, int]
-    dense: np.ndarray | None = None
-    sparse: object | None = None  # scipy.sparse.csr_matrix of vote + 1
-
-    @classmethod
-    def from_dense(cls, L: np.ndarray, *, sparse_below: float = SPARSE_BELOW_COVERAGE) -> "CompactLabelMatrix":
-        L = np.asarray(L)
-        coverage = float((L != -1).mean()) if L.size else 0.0
-        if coverage >= sparse_below:
-            return cls(shape=L.shape, dense=L.astype(matrix_dtype_for(L), copy=False))
-        from scipy import sparse
-
-        return cls(shape=L.shape, sparse=sparse.csr_matrix((L + 1).astype(matrix_dtype_for(L))))
-
-    @property
-    def is_sparse(self) -> bool:
-        return self.sparse is not None
-
-    @property
-    def nbytes(self) -> int:
-        if self.dense is not None:
-            return int(self.dense.nbytes)
-        s = self.sparse
-        return int(s.data.nbytes + s.indices.nbytes + s.indptr.nbytes)
-
-    def to_dense(self) -> np.ndarray:
-        if self.dense is not None:
-            return self.dense
-        return (self.sparse.toarray() - 1).astype(self.sparse.dtype)
-
-    def save(self, path: Path) -> None:
-        if self.dense is not None:
-            np.savez_compressed(path, kind="dense", L=self.dense)
-        else:
-            s = self.sparse
-            np.savez_compressed(path, kind="sparse", data=s.data, indices=s.indices, indptr=s.indptr,
-                                shape=np.array(self.shape))
-
-    @classmethod
-    def load(cls, path: Path) -> "CompactLabelMatrix":
-        with np.load(path, allow_pickle=False) as archive:
-            if str(archive["kind"]) == "dense":
-                L = archive["L"]
-                return cls(shape=L.shape, dense=L)
-            from scipy import sparse
-
-            shape = tuple(int(v) for v in archive["shape"])
-            matrix = sparse.csr_matrix((archive["data"], archive["indices"], archive["indptr"]), shape=shape)
-            return cls(shape=shape, sparse=matrix)
-
-
-def matrix_dtype_for(L: np.ndarray):
-    return np.int8 if L.size == 0 or int(L.max()) < 127 else np.int16
 
 
 class LabelMatrixWriter:

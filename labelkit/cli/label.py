@@ -16,7 +16,8 @@ from labelkit.cli.common import Narrator, config_options, handle_errors, load
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output Parquet file.")
 @click.option("--chunk-rows", type=click.IntRange(min=1000), default=200_000, show_default=True,
               help="Rows read at a time.")
-@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--force", is_flag=True, help="Replace --out if it is a labels file written by `labelkit label` "
+              "(any other existing file is never replaced).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @handle_errors

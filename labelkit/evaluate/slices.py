@@ -90,6 +90,8 @@ def auto_slice_columns(df: pd.DataFrame) -> list[str]:
             continue
         if not _is_categorical_dtype(series):
             continue
+        if series.dtype == object and series.map(lambda v: isinstance(v, (list, dict, set, np.ndarray))).any():
+            continue  # list-valued fields (e.g. WRENCH entity spans) cannot be a slice
         distinct = series.nunique(dropna=True)
         if not 2 <= distinct <= MAX_AUTO_VALUES:
             continue

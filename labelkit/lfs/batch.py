@@ -1,7 +1,6 @@
 """A chunk of rows as LFs see it: lazily built row objects and spaCy docs, each built once."""
 from __future__ import annotations
 
-import keyword
 import threading
 from collections import namedtuple
 from typing import Any
@@ -11,8 +10,9 @@ import pandas as pd
 
 def _row_class(columns: list[str]):
     """A namedtuple subclass with attribute access (row.text) and item access (row["text"])."""
-    fields = [c if c.isidentifier() and not keyword.iskeyword(c) else f"_{i}" for i, c in enumerate(columns)]
-    base = namedtuple("Row", fields)
+    # names that are not identifiers (`routing code`, `_x`, `class`) get positional field names (`_0`); they
+    # stay reachable as row["routing code"] and getattr(row, "routing code")
+    base = namedtuple("Row", columns, rename=True)
     position = {c: i for i, c in enumerate(columns)}
 
     class Row(base):

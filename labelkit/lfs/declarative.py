@@ -239,21 +239,34 @@ def column_condition(label: str, expression: str, *, name: str) -> ColumnConditi
     return ColumnConditionLF(name, label, expression)
 
 
-# --- RE2 translation (pyarrow.compute) -------------------------------------------------------------
-# A Python pattern is run through RE2 only on rows made of ASCII characters and of non-ASCII characters
-# that both engines treat alike under the translation (not word characters, not digits, not whitespace,
-# no case relation to ASCII: emoji, punctuation such as ’ or …, a byte-order mark, ...), and only when
-# every construct in it means the same thing in both engines there; other rows go through Python re.
-# Anything untranslatable anything else (look-around, back-references, `$`, flags other than
-# IGNORECASE, non-ASCII literals) keeps Python re. The pattern is re-emitted from Python's own parse
-# tree, so Python-only syntax such as `{,3}` cannot be misread by RE2.
+# --- RE2 fast path (pyarrow.compute) ---------------------------------------------------------------
+# pyarrow's regex kernels run RE2, which reads many patterns it accepts differently from Python re
+# (`\s` misses \x0b, `x{,2}` is a literal, `a$` misses "a\n", `[[:alpha:]]` is a POSIX class, `\B`
+# matches ""). So a pattern goes to RE2 only when it is made entirely of the tokens below, which mean
+# the same in both engines on rows without ambiguous characters (see _ambiguous_class); a few are
+# re-spelled for RE2. Anything else (look-around, back-references, named groups, inline flags,
+# non-ASCII literals, flags other than IGNORECASE/ASCII, `$` before more pattern) keeps Python re.
+# Only public APIs: the pattern text is read with `re`, and RE2 itself confirms it compiles.
 
 _SPACE_ASCII = r"\t\n\x{0b}\f\r \x{1c}-\x{1f}"  # what Python's \s matches among ASCII characters
+_SPACE_ASCII_FLAG = r"\t\n\x{0b}\f\r "  # ... and under re.ASCII
 _MAX_RE2_REPEAT = 1000
+_PUNCT = r"!-/:-@\[-`{-~"  # ASCII punctuation, as a class body
+_TOKEN = re.compile(
+    r"(?P<literal>[A-Za-z0-9 _,;:'\"<>=!@#%&~`/-])|(?P<escaped>\\[" + _PUNCT + r"])"
+    r"|(?P<same>\\[dDwWtnrf])|(?P<assert>\\[bA]|\^)|(?P<space>\\[sS])|(?P<end_string>\\Z)|(?P<end>\$\Z)"
+    r"|(?P<open>\((?:\?:)?)|(?P<close>\))|(?P<alt>\|)|(?P<dot>\.)"
+    r"|(?P<set>\[(?P<negate>\^?)(?P<body>(?:\\[" + _PUNCT + r"A-Za-z]|[^\\\[\]])+)\])"
+    r"|(?P<repeat>(?:[*+?]|\{(?P<low>\d+)(?:,(?P<high>\d*))?\})\??)"
+)
+_SET_ATOM = r"[^\\\[\]-]|\\[" + _PUNCT + "]"
+_SET_ITEM = re.compile(
+    rf"(?P<low>{_SET_ATOM})-(?P<high>{_SET_ATOM})|(?P<atom>{_SET_ATOM})|(?P<same>\\[dDwWtnrf])|(?P<space>\\s)")
+_REPEATABLE = {"literal", "escaped", "same", "space", "close", "dot", "set"}
 
 
 def _ambiguous_rows(texts) -> np.ndarray:
-    """Rows holding a character on which Python re and the RE2 translation could disagree."""
+    """Rows holding a character on which Python re and the RE2 spelling could disagree."""
     import pyarrow.compute as pc
 
     found = pc.match_substring_regex(texts, pattern=_ambiguous_class())
@@ -264,16 +277,13 @@ def _ambiguous_rows(texts) -> np.ndarray:
 def _ambiguous_class() -> str:
     """RE2 class of the non-ASCII characters that are word characters, digits or whitespace in Python,
     or are case variants of ASCII letters (K KELVIN SIGN, LATIN SMALL LETTER LONG S, ...)."""
-    import _sre
 
-    def ambiguous(code: int) -> bool:
-        ch = chr(code)
-        return (ch.isalnum() or ch.isspace() or _sre.unicode_tolower(code) < 128
-                or ch.upper().isascii() or ch.lower().isascii())
+    def ambiguous(ch: str) -> bool:
+        return ch.isalnum() or ch.isspace() or ch.upper().isascii() or ch.lower().isascii()
 
     ranges, start = [], None
     for code in range(0x80, 0x110000):
-        flag = not (0xD800 <= code <= 0xDFFF) and ambiguous(code)
+        flag = not (0xD800 <= code <= 0xDFFF) and ambiguous(chr(code))
         if flag and start is None:
             start = code
         elif not flag and start is not None:
@@ -289,17 +299,80 @@ class _Untranslatable(Exception):
 
 
 def re2_translation(compiled: re.Pattern) -> str | None:
-    """An RE2 pattern with the same matches as `compiled` on ASCII text, or None when there is none."""
+    """An RE2 pattern with the same matches as `compiled` on rows without ambiguous characters, or None."""
     allowed = re.IGNORECASE | re.UNICODE | re.ASCII
-    if not isinstance(compiled.pattern, str) or compiled.flags & ~allowed:
+    if not isinstance(compiled.pattern, str) or compiled.flags & ~allowed or not compiled.pattern.isascii():
         return None
     try:
-        from re import _parser
-
-        items = list(_parser.parse(compiled.pattern, compiled.flags))
-        return _emit_sequence(items[:-1]) + _emit_last(*items[-1]) if items else ""
-    except (_Untranslatable, re.error, ImportError, AttributeError, TypeError, ValueError):
+        pattern = _re2_spelling(compiled.pattern, _SPACE_ASCII_FLAG if compiled.flags & re.ASCII else _SPACE_ASCII)
+    except _Untranslatable:
         return None
+    return pattern if _re2_accepts(pattern, bool(compiled.flags & re.IGNORECASE)) else None
+
+
+def _re2_spelling(pattern: str, space: str) -> str:
+    out, previous, pos = [], None, 0
+    while pos < len(pattern):
+        token = _TOKEN.match(pattern, pos)
+        if token is None:
+            raise _Untranslatable
+        kind, text = token.lastgroup, token.group()
+        if kind == "repeat":
+            bounds = [int(b) for b in (token["low"], token["high"]) if b]
+            if previous not in _REPEATABLE or max(bounds, default=0) > _MAX_RE2_REPEAT:
+                raise _Untranslatable  # a possessive `*+`, a repeat of an assertion, `{1001}`, ...
+        out.append(_re2_token(kind, text, token, space))
+        previous, pos = kind, token.end()
+    return "".join(out)
+
+
+def _re2_token(kind: str, text: str, token: re.Match, space: str) -> str:
+    if kind in ("literal", "escaped"):
+        return _re2_char(ord(text[-1]))
+    if kind == "space":
+        return ("[" if text == r"\s" else "[^") + space + "]"
+    if kind == "set":
+        return "[" + token["negate"] + _re2_set_body(token["body"], space) + "]"
+    if kind == "open":
+        return "(?:"
+    return {"end_string": r"\z", "end": r"(?:\n?\z)"}.get(kind, text)  # `$` at the very end only
+
+
+def _re2_set_body(body: str, space: str) -> str:
+    """Ranges and single characters, `\\d \\w \\s` and their negations (not `\\S`); `-` only first or last."""
+    parts = []
+    if body.startswith("-"):
+        parts.append(_re2_char(ord("-")))
+        body = body[1:]
+    tail = _re2_char(ord("-")) if body.endswith("-") and not body.endswith("\\-") else ""
+    body = body[:-1] if tail else body
+    pos = 0
+    while pos < len(body):
+        item = _SET_ITEM.match(body, pos)
+        if item is None:
+            raise _Untranslatable
+        if item["low"]:
+            parts.append(_re2_char(ord(item["low"][-1])) + "-" + _re2_char(ord(item["high"][-1])))
+        elif item["atom"]:
+            parts.append(_re2_char(ord(item["atom"][-1])))
+        else:
+            parts.append(space if item["space"] else item["same"])
+        pos = item.end()
+    if not parts and not tail:
+        raise _Untranslatable
+    return "".join(parts) + tail
+
+
+@functools.lru_cache(maxsize=256)
+def _re2_accepts(pattern: str, ignore_case: bool) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        pc.match_substring_regex(pa.array([""], type=pa.string()), pattern=pattern, ignore_case=ignore_case)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
 
 
 def _re2_char(code: int) -> str:
@@ -307,82 +380,3 @@ def _re2_char(code: int) -> str:
         raise _Untranslatable
     ch = chr(code)
     return ch if ch.isalnum() else "\\x{%02x}" % code
-
-
-def _emit_last(op, arg) -> str:
-    """A final `$` may match before one trailing newline: nothing follows it, so consume that newline."""
-    from re import _constants as c
-
-    if op is c.AT and arg is c.AT_END:
-        return r"(?:\n?\z)"
-    return _emit(op, arg)
-
-
-def _emit_sequence(items) -> str:
-    return "".join(_emit(op, arg) for op, arg in items)
-
-
-def _emit(op, arg) -> str:
-    from re import _constants as c
-
-    if op is c.LITERAL:
-        return _re2_char(arg)
-    if op is c.NOT_LITERAL:
-        return "[^" + _re2_char(arg) + "]"
-    if op is c.ANY:
-        return "."
-    if op is c.IN:
-        return _emit_class(arg)
-    if op is c.BRANCH:
-        return "(?:" + "|".join(_emit_sequence(seq) for seq in arg[1]) + ")"
-    if op is c.SUBPATTERN:
-        _group, add_flags, del_flags, body = arg
-        if add_flags or del_flags:
-            raise _Untranslatable
-        return "(?:" + _emit_sequence(body) + ")"
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-        low, high, body = arg
-        if low > _MAX_RE2_REPEAT or (high is not c.MAXREPEAT and high > _MAX_RE2_REPEAT):
-            raise _Untranslatable
-        bounds = "{%d,}" % low if high is c.MAXREPEAT else "{%d,%d}" % (low, high)
-        return "(?:" + _emit_sequence(body) + ")" + bounds + ("?" if op is c.MIN_REPEAT else "")
-    if op is c.AT:
-        return _emit_at(arg)
-    raise _Untranslatable  # look-around, back-references, atomic groups, ...
-
-
-def _emit_at(code) -> str:
-    from re import _constants as c
-
-    table = {c.AT_BEGINNING: "^", c.AT_BEGINNING_STRING: r"\A", c.AT_BOUNDARY: r"\b",
-             c.AT_NON_BOUNDARY: r"\B", c.AT_END_STRING: r"\z"}
-    if code not in table:  # `$` before more pattern: its final-newline rule has no RE2 equivalent
-        raise _Untranslatable
-    return table[code]
-
-
-def _emit_class(items) -> str:
-    from re import _constants as c
-
-    negate = bool(items) and items[0][0] is c.NEGATE
-    if negate:
-        items = items[1:]
-    if len(items) == 1 and items[0] == (c.CATEGORY, c.CATEGORY_NOT_SPACE):
-        return ("[" if negate else "[^") + _SPACE_ASCII + "]"
-    parts = []
-    for op, arg in items:
-        if op is c.LITERAL:
-            parts.append(_re2_char(arg))
-        elif op is c.RANGE:
-            parts.append(_re2_char(arg[0]) + "-" + _re2_char(arg[1]))
-        elif op is c.CATEGORY:
-            categories = {c.CATEGORY_DIGIT: r"\d", c.CATEGORY_NOT_DIGIT: r"\D", c.CATEGORY_WORD: r"\w",
-                          c.CATEGORY_NOT_WORD: r"\W", c.CATEGORY_SPACE: _SPACE_ASCII}
-            if arg not in categories:
-                raise _Untranslatable
-            parts.append(categories[arg])
-        else:
-            raise _Untranslatable
-    if not parts:
-        raise _Untranslatable
-    return "[" + ("^" if negate else "") + "".join(parts) + "]"

@@ -34,7 +34,7 @@ def load_modules(paths: list[Path]) -> ModuleContents:
         module = _import(Path(path))
         contents.slicing_functions += _instances(module, SlicingFunction)
         contents.detectors += [v for v in vars(module).values() if callable(v) and hasattr(v, "detector_name")]
-        for lf in _module_lfs(module):
+        for lf in _module_lfs(module, path):
             if lf.name in origin:
                 raise LabelingFunctionError(
                     f"Duplicate LF name {lf.name!r} in {path} (also defined in {origin[lf.name]}); LF names must be unique."
@@ -61,11 +61,28 @@ def _import(path: Path):
     return module
 
 
-def _module_lfs(module) -> list[LabelingFunction]:
+LFS_CONVENTION = ("a module-level LFS must be a list of labeling functions (@labeling_function(), keywords(), "
+                  "regex(), ...) or plain named functions f(row) -> class name or ABSTAIN")
+
+
+def _module_lfs(module, path: Path) -> list[LabelingFunction]:
+    """`LFS = [...]` when the module defines it (plain functions are wrapped), else every LF at top level."""
     explicit = getattr(module, "LFS", None)
-    if explicit is not None:
-        return list(explicit)
-    return _instances(module, LabelingFunction)
+    if explicit is None:
+        return _instances(module, LabelingFunction)
+    if isinstance(explicit, (str, bytes, dict)) or not hasattr(explicit, "__iter__"):
+        raise LabelingFunctionError(f"{path}: LFS is a {type(explicit).__name__}; {LFS_CONVENTION}.")
+    return [_as_lf(item, i, path) for i, item in enumerate(explicit)]
+
+
+def _as_lf(item, position: int, path: Path) -> LabelingFunction:
+    if isinstance(item, LabelingFunction):
+        return item
+    name = getattr(item, "__name__", "")
+    if callable(item) and name.isidentifier():
+        return LabelingFunction(name, item)
+    what = "a lambda (it has no name)" if name == "<lambda>" else f"{item!r:.60} ({type(item).__name__})"
+    raise LabelingFunctionError(f"{path}: LFS[{position}] is {what}; {LFS_CONVENTION}.")
 
 
 def _instances(module, cls) -> list:
