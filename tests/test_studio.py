@@ -1,0 +1,407 @@
+"""The studio's logic through Starlette's TestClient, and the corrections file it writes."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelkit.corrections import (
+    Correction, append_correction, apply_gold, apply_train, latest, read_corrections, unquarantine,
+)
+from labelkit.errors import DatasetError
+
+BASE = "http://127.0.0.1:8765"
+ORIGIN = {"Origin": BASE}
+EVIL_TEXT = "<img src=x onerror=alert(1)> my invoice"
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    """A studio on a small task, with a hand-made build output folder for the review queue."""
+    from conftest import write_task
+    from starlette.testclient import TestClient
+
+    from labelkit.config import load_config
+    from labelkit.studio.app import create_app
+    from labelkit.studio.state import open_studio
+
+    folder = tmp_path_factory.mktemp("studio") / "task"
+    config_path = write_task(folder, n_train=300, n_dev=120, n_test=100)
+    dev = pd.read_csv(folder / "dev.csv")
+    dev.loc[0, "text"] = EVIL_TEXT
+    dev.to_csv(folder / "dev.csv", index=False)
+    run = folder / "run"
+    _fake_run(run, folder)
+    config = load_config(config_path)
+    state = open_studio(config, run_dir=run, reviewer="ana")
+    client = TestClient(create_app(state), base_url=BASE)
+    assert client.get(f"/?token={state.token}").status_code == 200  # sets the session cookie
+    return state, client, folder
+
+
+def _fake_run(run, folder):
+    """The three tables of a build output folder that the review queue reads."""
+    run.mkdir()
+    dev, test, train = (pd.read_csv(folder / f"{s}.csv") for s in ("dev", "test", "train"))
+    pd.DataFrame({
+        "split": ["dev", "test", "train"], "row_id": [dev.id[0], test.id[1], train.id[2]],
+        "reason": ["label_issue", "test_row", "weak_label_issue"], "score": [0.9, 1.0, 0.7],
+        "evidence": ["cleanlab suggests connectivity", "placeholder text", "model prefers billing"],
+    }).to_csv(run / "audit_findings.csv", index=False)
+    pd.DataFrame({"row_id": test.id[:3], "gold": test.label[:3], "pred_rule_baseline": ["billing"] * 3,
+                  "pred_end_model": ["billing", "connectivity", "billing"]}).to_csv(run / "test_predictions.csv", index=False)
+    pd.DataFrame({"id": train.id[:2], "prob_billing": [0.4, 0.9], "prob_connectivity": [0.35, 0.05],
+                  "prob_cancellation": [0.25, 0.05], "weak_label": ["billing", "billing"], "covered": [True, True]}
+                 ).to_csv(run / "train_labels.csv", index=False)
+
+
+def _post(client, state, url, data, **headers):
+    return client.post(url, data={"csrf": state.csrf, **data}, headers={**ORIGIN, **headers}, follow_redirects=False)
+
+
+RULE = {"name": "kw_wifi_router", "class": "connectivity", "kind": "keywords", "words": "wifi\nrouter", "original": ""}
+
+
+# ---------------------------------------------------------------- session and cross-site protection
+
+def test_requests_need_the_session_token(studio):
+    state, client, _ = studio
+    from starlette.testclient import TestClient
+
+    stranger = TestClient(client.app, base_url=BASE)
+    assert stranger.get("/").status_code == 403
+    assert stranger.get("/?token=wrong").status_code == 403
+    assert stranger.get("/review").status_code == 403
+    entered = stranger.get(f"/?token={state.token}", follow_redirects=False)
+    assert entered.status_code == 303 and "httponly" in entered.headers["set-cookie"].lower()
+    assert "samesite=strict" in entered.headers["set-cookie"].lower()
+    assert stranger.get("/").status_code == 200
+    rebinding = TestClient(client.app, base_url="http://evil.example:8765", cookies={"labelkit_studio": state.token})
+    assert rebinding.get("/").status_code == 403
+
+
+def test_posts_need_csrf_token_and_same_origin(studio):
+    state, client, folder = studio
+    form = {**RULE, "sha": state.rules_sha256}
+    assert client.post("/save", data=form, headers=ORIGIN).status_code == 403  # no CSRF token
+    assert _post(client, state, "/save", form, Origin="http://evil.example").status_code == 403
+    assert client.post("/save", data={"csrf": state.csrf, **form}).status_code == 403  # neither Origin nor Referer
+    assert client.post("/save", json={"csrf": state.csrf, **form}, headers=ORIGIN).status_code in (403, 415)
+    assert not (folder / "rules.toml").exists()
+
+
+def test_pages_send_a_strict_content_security_policy(studio):
+    _, client, _ = studio
+    response = client.get("/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert client.get("/static/studio.js").status_code == 200
+    assert client.get("/static/../app.py").status_code == 404
+
+
+# ---------------------------------------------------------------- rule table and live preview
+
+def test_rule_table_shows_python_lfs_read_only(studio):
+    state, client, _ = studio
+    page = client.get("/").text
+    for name in ("kw_billing", "re_cancel", "slow_is_connectivity"):
+        assert f'data-rule="{name}" class="readonly' in page
+    assert "not used by the build yet" in page
+    source = client.get("/rules/slow_is_connectivity").text
+    assert "read-only" in source and "return &#34;connectivity&#34; if &#34;slow&#34; in row.text" in source
+    assert "<form" not in source.split("<main>")[1]
+
+
+def test_preview_figures_match_an_independent_computation(studio):
+    from labelkit.apply.local import apply_lfs
+    from labelkit.baselines import rule_baseline
+    from labelkit.lfs.declarative import keywords
+    from labelkit.studio.engine import wilson
+
+    state, client, _ = studio
+    html = _post(client, state, "/preview", {**RULE, "sha": state.rules_sha256}).text
+    ws = state.workspace
+    lf = keywords("connectivity", ["wifi", "router"], name="x")
+    train = apply_lfs([lf], ws.frames["train"], ws.classes, text_column="text").L[:, 0]
+    dev = apply_lfs([lf], ws.frames["dev"], ws.classes, text_column="text").L[:, 0]
+    fired = dev >= 0
+    correct = int((dev[fired] == ws.y_dev[fired]).sum())
+    low, high = wilson(correct, int(fired.sum()))
+    assert f'<td id="preview-coverage">{100 * (train >= 0).mean():.1f}%</td>' in html
+    assert f"{100 * correct / fired.sum():.1f}% <span class=\"ci\">[{100 * low:.1f}, {100 * high:.1f}] n={fired.sum()}" in html
+    after = rule_baseline(np.column_stack([ws.votes["dev"].matrix(), dev]), ws.prior)
+    assert f'<td id="after-baseline">{100 * (after == ws.y_dev).mean():.1f}%' in html
+
+
+def test_preview_warns_about_high_coverage_low_accuracy_rules(studio):
+    state, client, _ = studio
+    html = _post(client, state, "/preview", {**RULE, "name": "kw_ref", "class": "cancellation", "words": "ref",
+                                             "sha": state.rules_sha256}).text
+    assert "⚠ fires on 100% of train rows but is right on only" in html
+
+
+def test_preview_refuses_invalid_rules_with_the_reason_escaped(studio):
+    state, client, _ = studio
+    html = _post(client, state, "/preview", {**RULE, "kind": "regex", "pattern": "<b>((", "sha": ""}).text
+    assert "Cannot use this rule" in html and "bad regex &#39;&lt;b&gt;((&#39;" in html and "<b>" not in html
+    html = _post(client, state, "/preview", {**RULE, "kind": "column", "condition": "__import__('os') == 1"}).text
+    assert "bad condition" in html
+    html = _post(client, state, "/preview", {**RULE, "kind": "column", "condition": "nope > 1"}).text
+    assert "unknown column &#39;nope&#39;" in html
+
+
+def test_preview_shows_data_text_escaped(studio):
+    state, client, _ = studio
+    gold = state.workspace.classes[state.workspace.y_dev[0]]
+    wrong = next(c for c in state.classes if c != gold)  # so the first dev row is "wrong on dev"
+    html = _post(client, state, "/preview", {**RULE, "class": wrong, "words": "invoice"}).text
+    assert "&lt;img src=x onerror=alert(1)&gt; my invoice" in html and "<img" not in html
+
+
+def test_preview_refuses_the_name_of_another_lf(studio):
+    state, client, _ = studio
+    html = _post(client, state, "/preview", {**RULE, "name": "kw_billing"}).text
+    assert "kw_billing&#39;: an LF or rule with this name already exists" in html
+
+
+def test_distinct_vote_patterns_from_row_hashes_equal_numpy_unique():
+    from labelkit.studio.engine import VoteMatrix
+
+    rng = np.random.default_rng(3)
+    columns = {f"lf{j}": rng.integers(-1, 3, size=2000).astype(np.int8) for j in range(12)}
+    matrix = VoteMatrix(dict(columns), 3, 2000)
+    matrix.replace("lf4", None)
+    extra = rng.integers(-1, 3, size=2000).astype(np.int8)
+    patterns, counts = matrix.distinct(("new", extra))
+    expected = np.column_stack([c for n, c in columns.items() if n != "lf4"] + [extra])
+    want_rows, want_counts = np.unique(expected, axis=0, return_counts=True)
+    order = np.lexsort(patterns.T[::-1])
+    assert (patterns[order] == want_rows).all() and (counts[order] == want_counts).all()
+    assert (matrix.class_votes == np.stack([(expected[:, :-1] == c).sum(axis=1) for c in range(3)], axis=1)).all()
+
+
+# ---------------------------------------------------------------- saving
+
+def test_save_writes_the_rules_file_and_updates_the_table(studio):
+    from labelkit.lfs.rules import read_rules
+
+    state, client, folder = studio
+    response = _post(client, state, "/save", {**RULE, "sha": state.rules_sha256})
+    assert response.status_code == 303 and response.headers["location"] == "/?saved=kw_wifi_router"
+    rules = read_rules(folder / "rules.toml")
+    assert [(r.name, r.label, r.options) for r in rules] == [
+        ("kw_wifi_router", "connectivity", {"words": ["wifi", "router"]})]
+    page = client.get("/?saved=kw_wifi_router").text
+    assert 'data-rule="kw_wifi_router" class="editable' in page
+    coverage = state.workspace.figures("kw_wifi_router").coverage
+    assert coverage > 0 and f"{100 * coverage:.1f}%" in page.split('data-rule="kw_wifi_router"')[1].split("</tr>")[0]
+
+
+def test_a_second_tab_does_not_lose_an_edit_silently(studio):
+    state, client, folder = studio
+    path = folder / "rules.toml"
+    stale = state.rules_sha256
+    first = _post(client, state, "/save", {**RULE, "name": "kw_signal", "words": "signal", "sha": stale})
+    assert first.status_code == 303
+    before = path.read_bytes()
+    second = _post(client, state, "/save", {**RULE, "name": "kw_modem", "words": "modem", "sha": stale})
+    assert second.status_code == 409 and "changed by someone else" in second.text
+    assert 'value="kw_modem"' in second.text  # the edit is still in the form
+    assert path.read_bytes() == before
+
+
+def test_invalid_save_is_refused_and_the_file_untouched(studio):
+    state, client, folder = studio
+    path = folder / "rules.toml"
+    before = path.read_bytes()
+    response = _post(client, state, "/save", {**RULE, "name": "re_bad", "kind": "regex", "pattern": "((",
+                                              "sha": state.rules_sha256})
+    assert response.status_code == 400 and "bad regex" in response.text
+    assert path.read_bytes() == before
+
+
+def test_edits_made_outside_the_studio_are_picked_up(studio):
+    state, client, folder = studio
+    path = folder / "rules.toml"
+    path.write_text(path.read_text() + '\n[[rule]]\nname = "kw_outside"\nclass = "billing"\nkind = "keywords"\nwords = ["bill"]\n')
+    assert 'data-rule="kw_outside"' in client.get("/").text
+    delete = _post(client, state, "/rules/kw_outside/delete", {"sha": state.rules_sha256})
+    assert delete.status_code == 303 and "kw_outside" not in path.read_text()
+
+
+# ---------------------------------------------------------------- review queue -> corrections file
+
+def test_review_queue_lists_each_source_escaped(studio):
+    state, client, _ = studio
+    page = client.get("/review").text
+    for title in ("suspect gold label", "test / QA row candidate", "suspect weak label", "rules and model disagree",
+                  "label model unsure"):
+        assert title in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img" not in page
+    assert page.count('class="item') == 3 + 1 + 1  # 3 findings, 1 disagreement, 1 row with p < 0.5
+    assert "Not a test row" in page
+
+
+def test_review_decisions_go_to_the_corrections_file(studio):
+    state, client, folder = studio
+    dev = pd.read_csv(folder / "dev.csv")
+    test = pd.read_csv(folder / "test.csv")
+    confirm = _post(client, state, "/review/decide", {"split": "dev", "row_id": dev.id[0], "action": "confirm",
+                                                       "reason": "label_issue"})
+    change = _post(client, state, "/review/decide", {"split": "test", "row_id": test.id[1], "action": "change",
+                                                      "new": "cancellation", "reason": "=HYPERLINK(\"x\")"})
+    not_test = _post(client, state, "/review/decide", {"split": "test", "row_id": test.id[1],
+                                                        "action": "not_test_row", "reason": "test_row"})
+    assert [r.status_code for r in (confirm, change, not_test)] == [303, 303, 303]
+    items = read_corrections(folder / "corrections.csv")
+    assert [(c.split, c.row_id, c.action, c.old, c.new, c.reviewer) for c in items] == [
+        ("dev", dev.id[0], "confirm", dev.label[0], dev.label[0], "ana"),
+        ("test", test.id[1], "change", test.label[1], "cancellation", "ana"),
+        ("test", test.id[1], "not_test_row", test.label[1], "", "ana"),
+    ]
+    assert items[1].reason == '=HYPERLINK("x")' and all(c.time for c in items)
+    raw = list(csv.reader((folder / "corrections.csv").open()))
+    assert raw[0] == ["row_id", "split", "action", "old", "new", "reason", "reviewer", "time"]
+    assert raw[2][5].startswith("'=")  # a spreadsheet shows it as text, not a formula
+    assert "Decided: change → cancellation by ana" in client.get("/review").text
+
+
+def test_review_refuses_unknown_rows_and_labels(studio):
+    state, client, folder = studio
+    before = (folder / "corrections.csv").read_bytes() if (folder / "corrections.csv").exists() else b""
+    assert _post(client, state, "/review/decide", {"split": "dev", "row_id": "nope", "action": "confirm"}).status_code == 400
+    dev = pd.read_csv(folder / "dev.csv")
+    bad = _post(client, state, "/review/decide", {"split": "dev", "row_id": dev.id[1], "action": "change", "new": "spam"})
+    assert bad.status_code == 400
+    after = (folder / "corrections.csv").read_bytes() if (folder / "corrections.csv").exists() else b""
+    assert after == before
+
+
+# ---------------------------------------------------------------- applying corrections (the build's side)
+
+def _data(folder):
+    from labelkit.config import load_config
+    from labelkit.data import load_task_data
+
+    config = load_config(folder / "labelkit.toml")
+    return config, load_task_data(config)
+
+
+def test_corrections_change_gold_labels_and_skip_stale_ones(task):
+    from labelkit.corrections import AppliedCorrections
+
+    config, data = _data(task.parent)
+    dev = data.frames["dev"]
+    first, second = dev.id.iloc[0], dev.id.iloc[1]
+    other = next(c for c in data.schema.classes if c != dev.label.iloc[0])
+    items = [Correction(first, "dev", "change", dev.label.iloc[0], other),
+             Correction(second, "dev", "change", "not-the-current-label", other),
+             Correction("missing", "dev", "confirm", "billing", "billing")]
+    applied = AppliedCorrections("c.csv", "x", items)
+    fixed = apply_gold(data, applied, config)
+    assert fixed.frames["dev"].label.iloc[0] == other and data.frames["dev"].label.iloc[0] != other  # input untouched
+    assert fixed.gold["dev"][0] == data.schema.classes.index(other)
+    assert (fixed.gold["dev"][1:] == data.gold["dev"][1:]).all()
+    assert [s["row_id"] for s in applied.skipped] == [second, "missing"]
+    assert applied.record()["decisions"] == {"confirm": 1, "change": 2, "not_test_row": 0}
+
+
+def test_not_a_test_row_removes_only_that_test_row_finding():
+    from labelkit.corrections import AppliedCorrections
+
+    findings = pd.DataFrame({"split": ["test", "test", "dev"], "row_id": ["a", "a", "b"],
+                             "reason": ["test_row", "group_leakage", "test_row"], "score": 1.0, "evidence": ""})
+    findings.attrs["id_column"] = "id"
+    applied = AppliedCorrections("c.csv", "x", [Correction("a", "test", "not_test_row")])
+    kept = unquarantine(findings, applied)
+    assert kept[["row_id", "reason"]].values.tolist() == [["a", "group_leakage"], ["b", "test_row"]]
+    assert kept.attrs["id_column"] == "id" and len(applied.applied) == 1
+
+
+def test_train_corrections_become_one_hot_training_labels():
+    from labelkit.corrections import AppliedCorrections
+
+    proba = np.full((3, 2), 0.5)
+    frame = pd.DataFrame({"id": ["t1", "t2", "t3"]})
+    applied = AppliedCorrections("c.csv", "x", [Correction("t2", "train", "change", "a", "b")])
+    out = apply_train(proba, frame, applied, ("a", "b"), id_column="id")
+    assert out.tolist() == [[0.5, 0.5], [0.0, 1.0], [0.5, 0.5]] and proba[1].tolist() == [0.5, 0.5]
+
+
+def test_corrections_file_round_trip_and_bad_rows(tmp_path):
+    path = tmp_path / "corrections.csv"
+    append_correction(path, Correction("-1", "dev", "change", "a", "b", "@SUM(1)", "ana", "t"))
+    append_correction(path, Correction("-1", "dev", "confirm", "b", "b", "again", "bo", "t2"))
+    items = read_corrections(path, classes=("a", "b"))
+    assert items[0].row_id == "-1" and items[0].reason == "@SUM(1)"
+    assert latest(items) == [items[1]]
+    path.write_text("row_id,split,action,old,new,reason,reviewer,time\nx,dev,delete,,,,,\n")
+    with pytest.raises(DatasetError, match="line 2 .*action 'delete' is not one of"):
+        read_corrections(path)
+
+
+@pytest.mark.slow  # a fresh interpreter importing pandas/numpy/spaCy-free labelkit: seconds
+def test_cli_serves_on_localhost_with_the_printed_token(task):
+    import subprocess
+    import sys
+
+    import httpx
+
+    process = subprocess.Popen([sys.executable, "-m", "labelkit.cli.main", "studio", str(task), "--port", "0",
+                                "--run", str(task.parent / "no_build")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("labelkit studio: http://127.0.0.1:"), process.stderr.read() if not line else line
+        url = line.split(": ", 1)[1].strip()
+        base = url.split("/?")[0]
+        with httpx.Client() as client:
+            assert client.get(base + "/").status_code == 403
+            page = client.get(url, follow_redirects=True)
+            assert page.status_code == 200 and 'data-rule="kw_billing"' in page.text
+            review = client.get(base + "/review")
+            assert "No build output in" in review.text
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.slow  # a full build (audit included); the browser test runs a build with a correction by default
+def test_build_applies_corrections_and_records_them(tmp_path):
+    """A real build: a "not a test row" decision keeps a row the audit would quarantine, a gold change
+    reaches the scored test labels, a train change reaches the training labels; all in the manifest."""
+    import json
+
+    from conftest import write_task
+
+    from labelkit.config import load_config
+    from labelkit.pipeline import build
+
+    config_path = write_task(tmp_path / "task", n_train=300, n_dev=120, n_test=100)
+    test = pd.read_csv(tmp_path / "task" / "test.csv")
+    test.loc[0, "text"] = "test ticket pls ignore"  # placeholder text: the audit calls it a test row
+    test.to_csv(tmp_path / "task" / "test.csv", index=False)
+    train_id = pd.read_csv(tmp_path / "task" / "train.csv").id[5]
+    new_gold = next(c for c in ("billing", "connectivity") if c != test.label[1])
+    for item in (Correction(test.id[0], "test", "not_test_row", reviewer="ana"),
+                 Correction(test.id[1], "test", "change", test.label[1], new_gold, reviewer="ana"),
+                 Correction(train_id, "train", "change", "", "cancellation", reviewer="ana")):
+        append_correction(tmp_path / "task" / "corrections.csv", item)
+    fast = {"end_model.enabled": "false", "label_model.candidates": '["majority"]', "evaluate.bootstrap": "20",
+            "audit.weak_label_issues": "false"}
+    run = tmp_path / "run"
+    build(load_config(config_path, overrides=fast), out=run)
+
+    manifest = json.loads((run / "manifest.json").read_text())
+    effects = {(a["row_id"], a["action"]): a["effect"] for a in manifest["corrections"]["applied"]}
+    assert effects == {(test.id[0], "not_test_row"): "test-row finding removed (row kept)",
+                       (test.id[1], "change"): f"gold label {test.label[1]} -> {new_gold}",
+                       (train_id, "change"): "training label -> cancellation"}
+    assert manifest["corrections"]["skipped"] == []
+    predictions = pd.read_csv(run / "test_predictions.csv", dtype=str)
+    assert test.id[0] in set(predictions.row_id)  # kept, not quarantined
+    assert predictions.set_index("row_id").gold[test.id[1]] == new_gold
+    train_labels = pd.read_csv(run / "train_labels.csv", dtype=str).set_index("id")
+    assert float(train_labels.prob_cancellation[train_id]) == 1.0
+    assert json.loads((run / "metrics.json").read_text())["corrections"]["decisions"]["change"] == 2

@@ -1,0 +1,142 @@
+"""The studio in a real browser: real uvicorn on a free 127.0.0.1 port, Playwright driving Debian's chromium.
+
+On a copy of the bundled example: build (fast settings) -> open the studio -> add a keyword rule and
+watch the live coverage -> save -> reload and find it in the rules file -> confirm a review-queue row
+and find it in the corrections file -> rebuild and find the correction in manifest.json.
+Screenshots go to docs/img/ when LABELKIT_SCREENSHOTS=1.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+FAST = {"audit.enabled": "false", "end_model.enabled": "false", "label_model.candidates": '["weighted_majority"]',
+        "evaluate.bootstrap": "50", "evaluate.expectations": '""'}
+SHOTS = ROOT / "docs" / "img" if os.environ.get("LABELKIT_SCREENSHOTS") else None
+
+
+def _chromium_or_skip():
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing in CI; install it with apt-get install -y chromium.")
+    pytest.skip(f"{CHROMIUM} not installed")
+
+
+def _copy_bundled_example(folder: Path) -> Path:
+    (folder / "datasets" / "support_tickets").mkdir(parents=True)
+    (folder / "labeling_functions").mkdir()
+    shutil.copy(ROOT / "labelkit.toml", folder)
+    shutil.copy(ROOT / "labeling_functions" / "support_tickets.py", folder / "labeling_functions")
+    for name in ("train.csv", "dev.csv", "test.csv"):
+        shutil.copy(ROOT / "datasets" / "support_tickets" / name, folder / "datasets" / "support_tickets")
+    return folder / "labelkit.toml"
+
+
+class Served:
+    """A real uvicorn server for the app, on a free 127.0.0.1 port, in a thread."""
+
+    def __init__(self, app, state) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        state.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{state.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.mark.browser
+def test_expert_loop_in_a_real_browser(tmp_path):
+    chromium = _chromium_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    from labelkit.config import load_config
+    from labelkit.corrections import read_corrections
+    from labelkit.lfs.rules import read_rules
+    from labelkit.pipeline import build
+    from labelkit.studio.app import create_app
+    from labelkit.studio.state import open_studio
+
+    config_path = _copy_bundled_example(tmp_path / "example")
+    config = load_config(config_path, overrides=FAST)
+    run = tmp_path / "example" / "runs" / "support_tickets"
+    build(config, out=run)
+    state = open_studio(config, run_dir=run, reviewer="browser-test")
+    rules_file, corrections_file = tmp_path / "example" / "rules.toml", tmp_path / "example" / "corrections.csv"
+
+    with Served(create_app(state), state) as served, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{served.url}/?token={state.token}")
+        expect(page.locator("#rules tbody tr")).to_have_count(len(state.python_lfs))
+        _shot(page, "studio_rules.png")
+
+        page.click("#new-rule")
+        page.fill("#name", "kw_reimburse")
+        page.select_option("#class", "billing")
+        page.fill("#words", "reimburse")
+        coverage = page.locator("#preview-coverage")
+        expect(coverage).to_have_text("0.0%")  # no train ticket says "reimburse"
+        page.fill("#words", "reimburse\nrefund")
+        expect(coverage).not_to_have_text("0.0%")
+        shown = float(coverage.inner_text().rstrip("%"))
+        assert shown > 1 and "Wrong on dev" in page.inner_text("#preview")
+        _shot(page, "studio_editor.png")
+        page.click("#save")
+        expect(page.locator("#saved")).to_contain_text("kw_reimburse")
+        page.reload()
+        row = page.locator('tr[data-rule="kw_reimburse"]')
+        expect(row.locator("td.coverage")).to_have_text(f"{shown:.1f}%")
+        saved = read_rules(rules_file)
+        assert [(r.name, r.label, r.options["words"]) for r in saved] == [("kw_reimburse", "billing", ["reimburse", "refund"])]
+
+        page.goto(f"{served.url}/review?source=rules_vs_model")
+        item = page.locator("article.item").first
+        key = item.get_attribute("data-key")
+        _, split, row_id = key.split(":", 2)
+        item.locator("button.confirm").click()
+        expect(page.locator(f'article[data-key="{key}"] .decision')).to_contain_text("Decided: confirm")
+        _shot(page, "studio_review.png")
+        browser.close()
+
+    decisions = read_corrections(corrections_file)
+    assert [(c.split, c.row_id, c.action, c.reviewer) for c in decisions] == [(split, row_id, "confirm", "browser-test")]
+    assert decisions[0].old == decisions[0].new == state.labels[split][row_id]
+
+    build(load_config(config_path, overrides=FAST), out=run)  # the next build applies and records it
+    manifest = json.loads((run / "manifest.json").read_text())
+    recorded = manifest["corrections"]
+    assert recorded["path"] == str(corrections_file) and recorded["decisions"]["confirm"] == 1
+    assert [(a["row_id"], a["action"], a["effect"]) for a in recorded["applied"]] == [(row_id, "confirm", "gold label confirmed")]
+    assert "kw_reimburse" not in manifest["lf_names"]  # the rules file is not in the bundled config: numbers unchanged
+
+
+def _shot(page, name: str) -> None:
+    if SHOTS is not None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / name), full_page=False)
