@@ -1,0 +1,113 @@
+"""`labelkit monitor`: windows of a request log scored against the build that served it."""
+from __future__ import annotations
+
+import click
+
+from labelkit.cli.common import handle_errors
+
+THRESHOLDS = ("z", "relative", "absolute", "min_rows", "js_max", "challenger_max", "accuracy_drop", "min_requests",
+              "clear_fraction", "cooldown")
+
+
+@click.command("monitor")
+@click.argument("log", type=click.Path(dir_okay=False, exists=True))
+@click.option("--reference", required=True, type=click.Path(file_okay=False, exists=True),
+              help="The build output folder the log is compared with.")
+@click.option("--window", default="1d", show_default=True, help="Window length: 30m, 6h, 1d, 1w ...")
+@click.option("--since", default=None, help="Only requests at or after this time (ISO date/time, UTC).")
+@click.option("--until", default=None, help="Only requests before this time.")
+@click.option("--labels", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Labels that arrived later (CSV/Parquet/JSONL), joined by request id: real accuracy.")
+@click.option("--labels-id-column", default="id", show_default=True)
+@click.option("--labels-column", default="label", show_default=True)
+@click.option("--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
+              help=f"Override an alert setting ({', '.join(THRESHOLDS)}), e.g. --threshold relative=0.3.")
+@click.option("-o", "--out", default=None, type=click.Path(file_okay=False),
+              help="Folder for monitor.json and monitor.html (default: LOG's folder / <log name>_monitor).")
+@click.option("--fail-on", type=click.Choice(["latest", "any", "never"]), default="latest", show_default=True,
+              help="Exit 1 when an alert is active in the latest window / in any window / never.")
+@click.option("--webhook", default=None, help="POST the active alerts as JSON to this URL when there are any.")
+@click.option("--json", "as_json", is_flag=True, help="Print monitor.json to stdout.")
+@handle_errors
+def monitor_cli(log, reference, window, since, until, labels, labels_id_column, labels_column, thresholds, out,
+                fail_on, webhook, as_json):
+    """Per window of LOG: LF coverage and conflicts against the reference build's train data, output
+    drift (Jensen-Shannon), rules-vs-model and champion-vs-challenger disagreement overall and per
+    slice, a label-free accuracy estimate with an interval, real accuracy with --labels. Alerts have
+    thresholds, hysteresis and a cooldown; the exit code is 1 when an alert is active.
+
+    \b
+    Example:
+      labelkit monitor serve.sqlite --reference runs/support_tickets --window 1d -o monitor/
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    from labelkit.monitor import MonitorSettings, run_monitor, write_outputs
+    from labelkit.monitor.render import to_json
+
+    settings = MonitorSettings(window=window, **_thresholds(thresholds))
+    result = run_monitor(log, reference, settings=settings, labels=labels, labels_id_column=labels_id_column,
+                         labels_column=labels_column, since=_time(since, "--since"), until=_time(until, "--until"))
+    folder = Path(out) if out else Path(log).resolve().parent / f"{Path(log).stem}_monitor"
+    paths = write_outputs(result, folder)
+    payload = to_json(result)
+    if webhook and len(result.active_alerts()):
+        from labelkit.monitor.webhook import post_alerts
+
+        post_alerts(webhook, {"log": payload["log"], "latest_window": payload["latest_window"],
+                              "active_alerts": payload["active_alerts"]})
+    if as_json:
+        click.echo(json.dumps(payload, indent=1, default=str))
+    else:
+        _print_summary(result, paths)
+    sys.exit(result.exit_code(fail_on))
+
+
+def _print_summary(result, paths) -> None:
+    frame = result.frame
+    click.echo(f"{result.n_rows} requests in {frame['window'].nunique()} windows of {result.settings.window}; "
+               f"latest window {result.latest_window}")
+    for window in result.empty_windows():
+        click.echo(f"window {window}: no requests (empty window)")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    raised = frame[frame["event"] == "raised"]
+    for row in raised.itertuples(index=False):
+        click.echo(f"ALERT {row.window}  {row.metric} [{row.subject}] = {row.value:.4g} "
+                   f"(reference {_f(row.reference)}, band {_f(row.lower)}..{_f(row.upper)}, n={row.n})")
+    active = result.active_alerts()
+    click.echo(f"{len(active)} alert(s) active in the latest window" if len(active) else
+               "no alert active in the latest window")
+    click.echo(f"wrote {paths['html']} and {paths['json']}", err=True)
+
+
+def _f(value) -> str:
+    return "-" if value is None or value != value else f"{value:.4g}"
+
+
+def _thresholds(items) -> dict:
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in THRESHOLDS or not value:
+            raise click.UsageError(f"--threshold {item!r}: write NAME=VALUE with NAME one of {', '.join(THRESHOLDS)}.")
+        try:
+            out[name] = int(value) if name in ("min_rows", "min_requests", "cooldown") else float(value)
+        except ValueError:
+            raise click.UsageError(f"--threshold {item!r}: {value!r} is not a number.") from None
+    return out
+
+
+def _time(text, option: str):
+    if text is None:
+        return None
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise click.UsageError(f"{option} {text!r}: not a date/time (e.g. 2024-06-01 or 2024-06-01T12:00).") from None
+    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).timestamp()

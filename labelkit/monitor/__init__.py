@@ -1,0 +1,161 @@
+"""Label-free monitoring of a served build: `monitor(log, reference)` -> a tidy table and its renderings.
+
+Shaped like NannyML's estimators: the reference is fitted once on the build's own files, each window
+of the request log is scored against it, and every output (HTML, JSON, exit code, webhook) comes from
+one table with a row per window x metric x subject.
+
+>>> result = run_monitor("serve.sqlite", "runs/support_tickets")  # doctest: +SKIP
+>>> result.frame[result.frame.alert]                               # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelkit.errors import LabelkitError
+from labelkit.monitor.metrics import MonitorSettings, compute_metrics
+
+__all__ = ["MonitorError", "MonitorResult", "MonitorSettings", "run_monitor", "write_outputs"]
+MAX_EXAMPLES = 12
+
+
+class MonitorError(LabelkitError):
+    """Nothing to monitor (an empty log or window range) or inputs that do not fit together."""
+
+
+@dataclass
+class MonitorResult:
+    frame: pd.DataFrame
+    settings: MonitorSettings
+    log_path: Path
+    reference: object
+    n_rows: int
+    primary_builds: list[str]
+    notes: list[str] = field(default_factory=list)
+    examples: list[dict] = field(default_factory=list)
+
+    @property
+    def latest_window(self) -> str:
+        return str(self.frame["window"].iloc[-1]) if len(self.frame) else ""
+
+    def active_alerts(self) -> pd.DataFrame:
+        return self.frame[(self.frame["window"] == self.latest_window) & self.frame["alert"]]
+
+    def alerts(self) -> pd.DataFrame:
+        return self.frame[self.frame["alert"]]
+
+    def empty_windows(self) -> list[str]:
+        rows = self.frame[(self.frame["metric"] == "requests") & (self.frame["n"] == 0)]
+        return rows["window"].tolist()
+
+    def exit_code(self, fail_on: str = "latest") -> int:
+        """0 = quiet; 1 = an alert is active (in the latest window, or in any with fail_on='any')."""
+        if fail_on == "never":
+            return 0
+        alerts = self.alerts() if fail_on == "any" else self.active_alerts()
+        return 1 if len(alerts) else 0
+
+
+def run_monitor(log_path, reference_dir, *, settings: MonitorSettings | None = None, labels=None,
+                labels_id_column: str = "id", labels_column: str = "label", since: float | None = None,
+                until: float | None = None) -> MonitorResult:
+    from labelkit.monitor.alerts import apply_alerts
+    from labelkit.monitor.logdata import read_log
+    from labelkit.monitor.reference import load_reference
+    from labelkit.monitor.windows import parse_window
+
+    settings = settings or MonitorSettings()
+    seconds = parse_window(settings.window)
+    log = read_log(log_path, since=since, until=until, with_ids=labels is not None)
+    if not len(log):
+        where = "" if since is None and until is None else f" between {_when(since)} and {_when(until)}"
+        raise MonitorError(f"Request log {log_path} has no requests{where}: nothing to monitor (empty window).")
+    reference = load_reference(reference_dir)
+    y = _join_labels(labels, log, labels_id_column, labels_column) if labels is not None else None
+    frame = compute_metrics(log, reference, settings, seconds, y)
+    frame = apply_alerts(frame, clear_fraction=settings.clear_fraction, cooldown=settings.cooldown)
+    result = MonitorResult(frame, settings, Path(log_path), reference, len(log), log.primary_builds,
+                           notes=list(reference.notes))
+    if reference.build_id not in log.primary_builds:
+        result.notes.append(f"the log was served by build(s) {', '.join(log.primary_builds)}, not by the reference "
+                            f"build {reference.build_id}")
+    if "rules" not in log.systems:
+        result.notes.append("no rule-system results in the log (served without shadow rules): no LF metrics")
+    result.examples = _examples(log, Path(log_path), result)
+    return result
+
+
+def write_outputs(result: MonitorResult, out: Path) -> dict[str, Path]:
+    """monitor.json and monitor.html in `out`, each replaced atomically; nothing else is touched."""
+    from labelkit.monitor.render import to_html, to_json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "monitor.json", "html": out / "monitor.html"}
+    _atomic_write(paths["json"], json.dumps(to_json(result), indent=1, default=str))
+    _atomic_write(paths["html"], to_html(result))
+    return paths
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _join_labels(path, log, id_column: str, label_column: str) -> np.ndarray:
+    from labelkit.io import read_table
+
+    table = read_table(Path(path), string_columns=(id_column, label_column))
+    for column in (id_column, label_column):
+        if column not in table.columns:
+            raise MonitorError(f"--labels {path}: no column {column!r}; columns are: {', '.join(table.columns)}.")
+    index = {c: i for i, c in enumerate(log.meta.classes)}
+    unknown = table[~table[label_column].isin(index)]
+    if len(unknown):
+        row = unknown.index[0]
+        raise MonitorError(f"--labels {path}, row {row + 2}: label {unknown[label_column].iloc[0]!r} is not a class; "
+                           f"classes are: {', '.join(log.meta.classes)}.")
+    known = dict(zip(table[id_column].astype(str), table[label_column].map(index)))
+    return np.asarray([known.get(str(rid), -1) for rid in log.request_id], dtype=np.int16)
+
+
+def _examples(log, log_path: Path, result: MonitorResult) -> list[dict]:
+    """A few rows where the shadow systems disagree with the primary, latest alerting windows first."""
+    from labelkit.monitor.logdata import read_inputs
+    from labelkit.monitor.windows import parse_window, window_index
+
+    starts = window_index(log.ts, parse_window(result.settings.window))
+    labels = {int(s): w for s, w in result.frame[["start", "window"]].drop_duplicates().itertuples(index=False)}
+    picked = []
+    for name, column in log.systems.items():
+        rows = np.flatnonzero((column.pred >= 0) & (column.pred != log.pred))
+        picked += [(name, int(i)) for i in rows[::-1][: MAX_EXAMPLES // max(1, len(log.systems))]]
+    inputs = read_inputs(log_path, [int(log.seq[i]) for _, i in picked])
+    classes = log.meta.classes
+    out = []
+    for name, i in picked:
+        request_id, text = inputs.get(int(log.seq[i]), ("", None))
+        out.append({
+            "window": labels.get(int(starts[i]), ""),
+            "kind": "rules vs model" if name == "rules" else f"{name} vs primary",
+            "request_id": request_id, "seq": int(log.seq[i]),
+            "slice": ", ".join(f"{c}={log.slices[c].iloc[i]}" for c in log.meta.slice_columns),
+            "primary": classes[int(log.pred[i])], "other": classes[int(log.systems[name].pred[i])],
+            "input": (text or "")[:400]})
+    return out
+
+
+def _when(ts: float | None) -> str:
+    return "the start" if ts is None else pd.Timestamp(ts, unit="s", tz="UTC").isoformat()

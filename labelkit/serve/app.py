@@ -1,0 +1,249 @@
+"""The prediction service: a Starlette app built from an explicit state object (no module globals).
+
+POST /predict answers with the primary build's end model, logs the request and hands a copy to the
+shadow worker; GET /health and GET /counters report on the service.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from labelkit.serve.log import SLICE_SEPARATOR, LogMeta, LogWriter, encode_proba
+from labelkit.serve.shadow import Job, ShadowWorker
+
+INPUT_LOGGING = ("full", "hash", "none")
+
+
+@dataclass
+class ServeSettings:
+    max_body_bytes: int = 1_000_000
+    max_batch: int = 1000
+    log_input: str = "full"  # full | hash | none
+    shadow_sample: float = 1.0  # fraction of requests sent to the shadow systems (by request id hash)
+    time_field: str | None = None  # a request field used as the log time (replaying/simulating traffic)
+    id_field: str = "id"
+
+
+@dataclass
+class Primary:
+    """What the request path needs from the primary build."""
+
+    build_id: str
+    classes: tuple[str, ...]
+    input_columns: list[str]
+    slice_columns: list[str]
+    predict_proba: object  # frame -> (n, k)
+
+    @classmethod
+    def from_run(cls, run) -> "Primary":
+        if run.end_model is None:
+            from labelkit.errors import ConfigError
+
+            raise ConfigError(f"{run.path} has no end model to serve (built with [end_model] enabled = false).")
+        slices = list(run.config.evaluate.slice_columns or run.config.data.slice_columns)
+        return cls(run.build_id, tuple(run.classes), list(run.input_columns), slices, run.end_model.predict_proba)
+
+
+@dataclass
+class ServeState:
+    primary: Primary
+    log: LogWriter
+    shadow: ShadowWorker | None
+    settings: ServeSettings = field(default_factory=ServeSettings)
+    counters: Counter = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    started: float = field(default_factory=time.time)
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self.lock:
+            self.counters[name] += n
+
+    def shadow_rows(self, batches: list[tuple]) -> None:
+        """The shadow worker's results (one record per batch and system) -> the log and the live counters."""
+        for batch in batches:
+            self.log.put("shadow", batch)
+        with self.lock:
+            for batch in batches:
+                self.counters[f"shadow_{batch[2]}"] += batch[3]
+
+    def close(self, drain: float = 10.0) -> None:
+        """Stop the shadow worker (queued jobs get up to `drain` seconds), then flush the log."""
+        if self.shadow is not None:
+            self.shadow.stop(drain)
+        self.log.close()
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str, **extra) -> None:
+        super().__init__(message)
+        self.status, self.message, self.extra = status, message, extra
+
+
+def log_meta(primary: Primary, lf_names) -> LogMeta:
+    return LogMeta(tuple(primary.classes), tuple(lf_names), tuple(primary.slice_columns))
+
+
+def create_app(state: ServeState):
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def predict(request):
+        started = time.perf_counter()
+        state.count("http_requests")
+        try:
+            rows, single = parse_rows(await read_body(request, state.settings.max_body_bytes), state)
+            answer = answer_rows(state, rows, started)
+        except RequestError as exc:
+            state.count(f"rejected_{exc.status}")
+            state.log.count(f"rejected_{exc.status}")
+            return JSONResponse({"error": exc.message, **exc.extra}, status_code=exc.status)
+        except Exception as exc:  # the primary model failed: say so, count it, keep serving
+            state.count("primary_errors")
+            state.log.count("primary_errors")
+            return JSONResponse({"error": f"primary model failed: {type(exc).__name__}: {exc}"}, status_code=500)
+        return JSONResponse(answer[0] if single else {"predictions": answer})
+
+    async def health(request):
+        shadow = state.shadow
+        return JSONResponse({
+            "status": "ok", "primary_build": state.primary.build_id, "uptime_s": round(time.time() - state.started, 1),
+            "shadow": None if shadow is None else {"state": shadow.state, "systems": [s[0] for s in shadow.systems],
+                                                   "error": shadow.error, "restarts": shadow.restarts},
+            "log": str(state.log.path)})
+
+    async def counters(request):
+        with state.lock:
+            live = dict(state.counters)
+        live.update({"log_pending": state.log.pending, "log_dropped_unflushed": state.log.dropped,
+                     "log_written_requests": state.log.written["requests"],
+                     "log_written_shadow": state.log.written["shadow"],
+                     "shadow_pending_rows": state.shadow.pending_rows if state.shadow else 0})
+        return JSONResponse(live)
+
+    routes = [Route("/predict", predict, methods=["POST"]), Route("/health", health), Route("/counters", counters)]
+    return Starlette(routes=routes)
+
+
+async def read_body(request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"request body is {int(declared)} bytes; the limit is {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_rows(body: bytes, state: ServeState) -> tuple[list[dict], bool]:
+    """JSON body -> list of row dicts; one object, a list of objects, or {"rows": [...]}."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestError(400, f"request body is not valid JSON: {exc}") from None
+    single = isinstance(data, dict) and "rows" not in data
+    rows = [data] if single else data.get("rows") if isinstance(data, dict) else data
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise RequestError(400, 'send a JSON object of fields, a list of objects, or {"rows": [objects]}')
+    if len(rows) > state.settings.max_batch:
+        raise RequestError(413, f"batch of {len(rows)} rows; the limit is {state.settings.max_batch} rows per request")
+    check_fields(rows, state.primary.input_columns)
+    return rows, single
+
+
+def check_fields(rows: list[dict], required: list[str]) -> None:
+    for i, row in enumerate(rows):
+        missing = [c for c in required if c not in row or row[c] is None]
+        if missing:
+            where = f" in row {i}" if len(rows) > 1 else ""
+            raise RequestError(422, f"missing field(s){where}: {', '.join(missing)}", missing=missing, row=i)
+        text = required[0]  # the text column comes first
+        if not isinstance(row[text], str):
+            where = f" in row {i}" if len(rows) > 1 else ""
+            raise RequestError(422, f"field {text!r}{where} must be a string", missing=[], row=i)
+
+
+def answer_rows(state: ServeState, rows: list[dict], started: float) -> list[dict]:
+    primary, settings = state.primary, state.settings
+    now = time.time()
+    times = [log_time(row, settings.time_field, now) for row in rows]  # may reject: before anything is logged
+    frame = pd.DataFrame.from_records([{c: row[c] for c in primary.input_columns} for row in rows])
+    proba = np.asarray(primary.predict_proba(frame))
+    preds = proba.argmax(axis=1)
+    latency_ms = (time.perf_counter() - started) * 1000
+    first = state.log.allocate(len(rows))
+    ids = [request_id(row, settings.id_field, first + i) for i, row in enumerate(rows)]
+    decisions = shadow_decisions(state, rows, ids, first)
+    for i, row in enumerate(rows):
+        state.log.put("request", (first + i, ids[i], times[i], logged_input(row, settings),
+                                  SLICE_SEPARATOR.join(str(row.get(c, "")) for c in primary.slice_columns),
+                                  primary.build_id, int(preds[i]), encode_proba(proba[i]), latency_ms, decisions[i]))
+    state.count("rows", len(rows))
+    return [{"id": ids[i], "label": primary.classes[preds[i]],
+             "probabilities": {c: round(float(p), 6) for c, p in zip(primary.classes, proba[i])},
+             "build_id": primary.build_id} for i in range(len(rows))]
+
+
+def shadow_decisions(state: ServeState, rows: list[dict], ids: list[str], first: int) -> list[str]:
+    """Per row: queued, shed (queue full / worker not ready), sampled_out, or none (no shadow)."""
+    if state.shadow is None:
+        state.count("requests_none", len(rows))
+        return ["none"] * len(rows)
+    decisions = ["queued" if sampled(i, state.settings.shadow_sample) else "sampled_out" for i in ids]
+    # Consecutive sampled rows travel as one job so the worker can batch them.
+    start = 0
+    while start < len(rows):
+        end = start
+        while end < len(rows) and decisions[end] == decisions[start]:
+            end += 1
+        if decisions[start] == "queued" and not state.shadow.submit(Job(first + start, rows[start:end])):
+            decisions[start:end] = ["shed"] * (end - start)
+        start = end
+    with state.lock:
+        state.counters.update(f"requests_{d}" for d in decisions)
+    return decisions
+
+
+def sampled(rid: str, rate: float) -> bool:
+    if rate >= 1:
+        return True
+    digest = hashlib.blake2b(rid.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < rate
+
+
+def request_id(row: dict, field_name: str, seq: int) -> str:
+    value = row.get(field_name)
+    return str(value) if value not in (None, "") else f"r{seq}-{uuid.uuid4().hex[:8]}"
+
+
+def log_time(row: dict, field_name: str | None, now: float) -> float:
+    if not field_name or row.get(field_name) in (None, ""):
+        return now
+    value = row[field_name]
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise RequestError(422, f"field {field_name!r} is not a time: {str(value)[:50]!r}") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return stamp.timestamp()
+
+
+def logged_input(row: dict, settings: ServeSettings) -> str | None:
+    if settings.log_input == "none":
+        return None
+    text = json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
+    return text if settings.log_input == "full" else "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,75 @@
+"""Putting a service together: load the builds, open the log, start the shadow worker, run uvicorn."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from labelkit.errors import ConfigError
+from labelkit.serve.app import Primary, ServeSettings, ServeState, create_app, log_meta
+from labelkit.serve.log import LogWriter
+from labelkit.serve.shadow import ShadowWorker, load_systems
+
+
+def challenger_names(paths) -> tuple[str, ...]:
+    """Challengers are named by their folder; a repeated name gets a suffix."""
+    names = []
+    for path in paths:
+        base = Path(path).resolve().name or "challenger"
+        name, i = base, 2
+        while name in names or name == "rules":
+            name, i = f"{base}_{i}", i + 1
+        names.append(name)
+    return tuple(names)
+
+
+def open_service(run_dir, *, challengers=(), log_path="serve.sqlite", settings: ServeSettings | None = None,
+                 rules: bool = True, shadow_mode: str = "process", shadow_queue: int = 1000,
+                 shadow_timeout: float = 30.0, make_systems=None) -> ServeState:
+    """The service's state: primary loaded here, shadow systems loaded by the worker (`make_systems`
+    overrides them, e.g. in tests). Challengers must share the primary's classes."""
+    from labelkit.runs import load_run
+
+    settings = settings or ServeSettings()
+    if settings.log_input not in ("full", "hash", "none"):
+        raise ConfigError(f"--log-input {settings.log_input!r}: use full, hash or none.")
+    if not 0 <= settings.shadow_sample <= 1:
+        raise ConfigError(f"--shadow-sample {settings.shadow_sample}: give a fraction between 0 and 1.")
+    run = load_run(run_dir)
+    primary = Primary.from_run(run)
+    for path in challengers:
+        other = load_run(path)
+        if tuple(other.classes) != primary.classes:
+            raise ConfigError(f"Challenger {path} has classes {list(other.classes)}; the primary {run_dir} has "
+                              f"{list(primary.classes)}. Shadow builds must predict the same classes.")
+        if other.end_model is None:
+            raise ConfigError(f"Challenger {path} has no end model to compare.")
+    log = LogWriter(log_path, log_meta(primary, [lf.name for lf in run.lfs] if rules else []))
+    state = ServeState(primary, log, None, settings)
+    if make_systems is None and (rules and run.lfs or challengers):
+        make_systems = functools.partial(load_systems, str(Path(run_dir).resolve()),
+                                         tuple(str(Path(p).resolve()) for p in challengers),
+                                         challenger_names(challengers), bool(rules and run.lfs))
+    if make_systems is not None:
+        state.shadow = ShadowWorker(make_systems, state.shadow_rows, queue_size=shadow_queue, timeout=shadow_timeout,
+                                    mode=shadow_mode, on_event=lambda name, n: (state.count(name, n),
+                                                                                log.count(name, n)))
+    return state
+
+
+def start(state: ServeState, *, wait: float = 120.0) -> ServeState:
+    state.log.start()
+    if state.shadow is not None:
+        state.shadow.start()
+        if not state.shadow.wait_ready(wait):
+            state.log.count("shadow_start_failures")
+    return state
+
+
+def run_server(state: ServeState, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
+    import uvicorn
+
+    app = create_app(state)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off")
+    finally:
+        state.close()

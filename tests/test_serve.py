@@ -1,0 +1,304 @@
+"""The prediction service: request handling, the request log, and shadow isolation.
+
+The primary here is a real scikit-learn model trained on the shared synthetic tickets; the shadow
+systems are real functions that answer, raise or hang, run by the real worker (thread mode, so the
+tests stay fast; the process mode is exercised in test_serve_e2e.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import CLASSES, make_frame
+from labelkit.serve.app import Primary, ServeSettings, ServeState, create_app
+from labelkit.serve.log import LogMeta, LogWriter, RequestLogError, check_log, connect, write_batch
+from labelkit.serve.shadow import ShadowWorker, System
+
+META = LogMeta(tuple(CLASSES), ("kw_a", "kw_b"), ("country",))
+
+
+@pytest.fixture(scope="module")
+def primary() -> Primary:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    frame = make_frame(300, np.random.default_rng(0), "p")
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=200)).fit(frame["text"], frame["label"])
+    order = [list(model.classes_).index(c) for c in CLASSES]
+    return Primary("primary01", tuple(CLASSES), ["text"], ["country"],
+                   lambda f: model.predict_proba(f["text"])[:, order])
+
+
+def votes_system(name="rules"):
+    def predict(frame):
+        L = np.stack([frame["text"].str.contains("invoice").map({True: 0, False: -1}),
+                      frame["text"].str.contains("wifi").map({True: 1, False: -1})], axis=1).astype(np.int8)
+        proba = np.full((len(frame), 3), 1 / 3)
+        return proba.argmax(axis=1), proba, L
+    return System(name, "rules01", predict)
+
+
+def raising_system(frame):
+    raise RuntimeError("challenger exploded")
+
+
+def hanging_system(frame):
+    time.sleep(30)
+
+
+def make_state(tmp_path, primary, systems, *, queue_size=100, timeout=5.0, **settings) -> ServeState:
+    log = LogWriter(tmp_path / "serve.sqlite", META, interval=0.01).start()
+    state = ServeState(primary, log, None, ServeSettings(**settings))
+    if systems is not None:
+        state.shadow = ShadowWorker(lambda: systems, state.shadow_rows, queue_size=queue_size, timeout=timeout,
+                                    mode="thread", on_event=state.count).start()
+        assert state.shadow.wait_ready(10)
+    return state
+
+
+def client_for(state):
+    from starlette.testclient import TestClient
+
+    return TestClient(create_app(state))
+
+
+def rows(n, start=0):
+    return [{"id": f"q{start + i}", "text": t, "country": c}
+            for i, (t, c) in enumerate(zip(["my invoice is wrong", "wifi down again", "cancel my plan"] * n,
+                                           ["FR", "US", "GB"] * n))][:n]
+
+
+def test_predict_answers_logs_and_counts(tmp_path, primary):
+    state = make_state(tmp_path, primary, [votes_system(), System("chall", "c01", lambda f: (
+        np.zeros(len(f), int), np.tile([1.0, 0, 0], (len(f), 1)), None))])
+    client = client_for(state)
+    one = client.post("/predict", json={"id": "a1", "text": "I was charged twice on my invoice", "country": "FR"})
+    assert one.status_code == 200 and one.json()["id"] == "a1"
+    assert one.json()["label"] == "billing" and abs(sum(one.json()["probabilities"].values()) - 1) < 1e-4
+    batch = client.post("/predict", json={"rows": rows(5)})
+    assert [p["id"] for p in batch.json()["predictions"]] == [f"q{i}" for i in range(5)]
+    assert client.get("/health").json()["shadow"]["systems"] == ["rules", "chall"]
+    state.close()
+    con = connect(tmp_path / "serve.sqlite")
+    requests = con.execute("SELECT request_id, slices, input, shadow FROM requests_view ORDER BY seq").fetchall()
+    assert [r[0] for r in requests] == ["a1"] + [f"q{i}" for i in range(5)]
+    assert requests[0][1] == "FR" and json.loads(requests[0][2])["text"].endswith("invoice")
+    con.close()
+    from labelkit.monitor.logdata import read_log
+
+    log = read_log(tmp_path / "serve.sqlite")
+    assert set(log.systems) == {"rules", "chall"} and (log.systems["chall"].status == "ok").all()
+    assert log.systems["rules"].votes[1].tolist() == [0, -1]  # seq 2: "my invoice is wrong"
+    assert log.slices["country"].tolist() == ["FR", "FR", "US", "GB", "FR", "US"]
+    report = check_log(tmp_path / "serve.sqlite")
+    assert report["ok"] and report["counters"]["requests_queued"] == 6 and report["counters"]["shadow_ok"] == 12
+
+
+def test_bad_requests_get_400_413_422_with_a_message(tmp_path, primary):
+    state = make_state(tmp_path, primary, None, max_body_bytes=2000, max_batch=3)
+    client = client_for(state)
+    bad = client.post("/predict", content=b'{"text": "unterminated', headers={"content-type": "application/json"})
+    assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
+    assert client.post("/predict", json=[1, 2]).status_code == 400
+    missing = client.post("/predict", json={"id": "x", "country": "FR"})
+    assert missing.status_code == 422 and missing.json()["missing"] == ["text"] and "text" in missing.json()["error"]
+    in_batch = client.post("/predict", json=[{"text": "a"}, {"txt": "b"}])
+    assert in_batch.status_code == 422 and "row 1" in in_batch.json()["error"]
+    assert client.post("/predict", json={"text": 5}).status_code == 422
+    big = client.post("/predict", json={"text": "x" * 5000})
+    assert big.status_code == 413 and "2000 bytes" in big.json()["error"]
+    assert client.post("/predict", json=rows(4)).status_code == 413
+    counters = client.get("/counters").json()
+    assert counters["rejected_400"] == 2 and counters["rejected_422"] == 3 and counters["rejected_413"] == 2
+    state.close()
+    stored = check_log(tmp_path / "serve.sqlite")["counters"]
+    assert stored["rejected_422"] == 3 and "requests_none" not in stored  # nothing logged as answered
+
+
+@pytest.mark.parametrize("broken", [raising_system, hanging_system], ids=["raises", "hangs"])
+def test_a_broken_shadow_never_touches_the_primary_answer(tmp_path, primary, broken):
+    reference = make_state(tmp_path / "ref", primary, None)
+    expected = client_for(reference).post("/predict", json={"rows": rows(6)}).json()
+    reference.close()
+    state = make_state(tmp_path / "shadow", primary, [votes_system(), System("broken", "b01", broken)], timeout=0.5)
+    client = client_for(state)
+    started = time.perf_counter()
+    answers = [client.post("/predict", json={"rows": rows(6)}).json() for _ in range(3)]
+    assert time.perf_counter() - started < 5  # a hung shadow does not hold requests
+    for answer in answers:
+        assert [(p["label"], p["probabilities"]) for p in answer["predictions"]] == \
+               [(p["label"], p["probabilities"]) for p in expected["predictions"]]
+    if broken is hanging_system:
+        deadline = time.time() + 10
+        while state.shadow.restarts == 0 and time.time() < deadline:
+            time.sleep(0.05)
+        assert state.shadow.restarts >= 1
+    state.close()
+    con = connect(tmp_path / "shadow" / "serve.sqlite")
+    statuses = dict(con.execute("SELECT status, SUM(n) FROM shadow WHERE system = 'broken' GROUP BY status").fetchall())
+    con.close()
+    expected_status = "error" if broken is raising_system else "aborted"
+    assert statuses.get(expected_status, 0) >= 6
+    report = check_log(tmp_path / "shadow" / "serve.sqlite")
+    assert report["ok"]
+    counters = report["counters"]
+    # every answered row is queued, shed or sampled out; every queued row got an outcome per system
+    assert counters["requests_queued"] + counters.get("requests_shed", 0) == 18
+    outcomes = sum(counters.get(f"shadow_{k}", 0) for k in ("ok", "error", "aborted"))
+    assert outcomes == 2 * counters["requests_queued"]
+
+
+def test_sampling_and_shedding_are_counted(tmp_path, primary):
+    state = make_state(tmp_path / "a", primary, [votes_system()], shadow_sample=0.0)
+    client = client_for(state)
+    client.post("/predict", json={"rows": rows(10)})
+    assert client.get("/counters").json()["requests_sampled_out"] == 10
+    state.close()
+    state = make_state(tmp_path / "b", primary, [System("slow", "s01", hanging_system)], queue_size=1, timeout=60)
+    client = client_for(state)
+    for i in range(5):
+        client.post("/predict", json=rows(1, start=i))
+    counters = client.get("/counters").json()
+    assert counters["requests_queued"] + counters["requests_shed"] == 5 and counters["requests_shed"] >= 3
+    state.close(drain=0.1)
+    report = check_log(tmp_path / "b" / "serve.sqlite")
+    assert report["ok"] and report["counted"]["shadow_aborted"] == report["counters"]["requests_queued"]
+
+
+def test_log_from_another_schema_version_or_build_is_refused(tmp_path):
+    path = tmp_path / "log.sqlite"
+    con = connect(path, meta=META)
+    write_batch(con, [(1, "a", 0.0, None, "FR", "b1", 0, b"\0" * 12, 1.0, "none")], [], {})
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(RequestLogError, match="schema version 99; this labelkit reads version 1"):
+        connect(path)
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE t(x)").connection.close()
+    with pytest.raises(RequestLogError, match="not a labelkit request log"):
+        connect(other)
+    (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(RequestLogError, match="not a labelkit request log"):
+        connect(tmp_path / "junk.sqlite")
+    fresh = tmp_path / "fresh.sqlite"
+    connect(fresh, meta=META).close()
+    with pytest.raises(RequestLogError, match="classes"):
+        connect(fresh, meta=LogMeta(("a", "b"), META.lf_names, META.slice_columns))
+
+
+WRITER_SCRIPT = """
+import sys, time
+import numpy as np
+from labelkit.serve.log import LogMeta, LogWriter, shadow_batch
+log = LogWriter(sys.argv[1], LogMeta(("a", "b", "c"), ("lf",), ("country",)), interval=0.005).start()
+i = 0
+while True:
+    first = log.allocate(20)
+    for j in range(20):
+        log.put("request", (first + j, f"r{first + j}", time.time(), "{}", "FR", "b1", 0,
+                            np.float32([1, 0, 0]).tobytes(), 0.1, "queued"))
+    log.put("shadow", shadow_batch("rules", "b1", "ok", range(first, first + 20), preds=[0] * 20,
+                                   proba=np.tile([1.0, 0, 0], (20, 1)), votes=np.zeros((20, 1))))
+    i += 1
+    if i == 5:
+        print("writing", flush=True)
+    time.sleep(0.001)
+"""
+
+
+def test_kill_9_leaves_a_readable_log_with_consistent_counters(tmp_path):
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER_SCRIPT)
+    path = tmp_path / "log.sqlite"
+    proc = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    report = check_log(path)
+    assert report["integrity"] == "ok" and report["ok"], report
+    assert report["counters"]["requests_queued"] > 100
+
+
+def hang_on_marker(frame):
+    if frame["text"].str.contains("HANG").any():
+        time.sleep(60)
+    return np.zeros(len(frame), int), np.tile([1.0, 0.0, 0.0], (len(frame), 1)), None
+
+
+def process_systems():
+    return [votes_system(), System("fragile", "f01", hang_on_marker)]
+
+
+def test_real_uvicorn_on_loopback_with_the_shadow_in_a_killable_process(tmp_path, primary):
+    import socket
+
+    import cloudpickle
+    import httpx
+    import uvicorn
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the worker process cannot import tests/
+    log = LogWriter(tmp_path / "serve.sqlite", META, interval=0.01).start()
+    state = ServeState(primary, log, None, ServeSettings())
+    state.shadow = ShadowWorker(process_systems, state.shadow_rows, timeout=1.0, mode="process",
+                                on_event=state.count).start()
+    assert state.shadow.wait_ready(60), state.shadow.error
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(state), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{port}"
+        first_pid = state.shadow._worker.pid
+        normal = httpx.post(f"{url}/predict", json={"id": "n1", "text": "wifi down", "country": "US"}).json()
+        started = time.perf_counter()
+        hung = httpx.post(f"{url}/predict", json={"id": "h1", "text": "wifi down HANG", "country": "US"})
+        assert hung.status_code == 200 and time.perf_counter() - started < 1.0
+        assert hung.json()["label"] == normal["label"] == "connectivity"
+        deadline = time.time() + 60
+        while (state.shadow.restarts == 0 or state.shadow.state != "ready") and time.time() < deadline:
+            time.sleep(0.05)
+        assert state.shadow.restarts == 1 and state.shadow._worker.pid != first_pid
+        httpx.post(f"{url}/predict", json={"id": "n2", "text": "my invoice", "country": "FR"})
+        while state.shadow.pending_rows and time.time() < deadline:
+            time.sleep(0.05)
+        assert httpx.get(f"{url}/health").json()["shadow"]["restarts"] == 1
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        state.close()
+    from labelkit.monitor.logdata import read_log
+
+    data = read_log(tmp_path / "serve.sqlite")
+    assert data.systems["fragile"].status.tolist() == ["ok", "aborted", "ok"]
+    assert data.systems["rules"].status.tolist() == ["ok", "aborted", "ok"]
+    assert check_log(tmp_path / "serve.sqlite")["ok"]
+
+
+def test_replay_refuses_a_log_without_inputs(tmp_path, primary):
+    from labelkit.errors import DatasetError
+    from labelkit.serve.replay import read_requests
+
+    state = make_state(tmp_path, primary, None, log_input="hash")
+    client_for(state).post("/predict", json=rows(3))
+    state.close()
+    con = connect(tmp_path / "serve.sqlite")
+    assert all(r[0].startswith("sha256:") for r in con.execute("SELECT input FROM requests"))
+    con.close()
+    with pytest.raises(DatasetError, match="holds no request inputs"):
+        read_requests(tmp_path / "serve.sqlite")
