@@ -1,0 +1,334 @@
+"""`labelkit repair RUN`: a new build in which the slices whose guardrail fired get more weight in
+training, plus, per slice, the rows to label next and candidate LFs (offered, not applied).
+
+The build is re-run from the run's recorded config (same data, LFs and seed: the same label model,
+soft labels and first end model); only the end model's row weights change. Model outputs are never
+overridden by rules. The new run has a build's layout, so `labelkit compare RUN NEW` works, plus
+`repair.md`, `label_next.csv` and `candidate_lfs.py`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelkit.errors import ConfigError
+from labelkit.repair.reweight import MAX_OVERALL_LOSS, STRATEGIES, WEIGHTS, search_slice
+from labelkit.repair.slices import Slice, choose_slices
+
+LABEL_NEXT = 50
+
+
+@dataclass
+class RepairOutcome:
+    out: Path
+    report: dict  # metrics.json's "repair" section
+    metrics: dict
+
+
+def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL_LOSS, weights=WEIGHTS,
+               strategies=STRATEGIES, label_next: int = LABEL_NEXT, force: bool = False, notify=None) -> RepairOutcome:
+    """Repair the fired guardrails of the build in `run_dir` into a new build in `out`."""
+    from labelkit.data import input_paths
+    from labelkit.manifest import StageTimer
+    from labelkit.output_folder import claim_output
+
+    _check_options(max_overall_loss, weights, strategies, label_next)
+    run_dir = Path(run_dir)
+    manifest, old_metrics, config = read_run(run_dir)
+    if Path(out).resolve() == run_dir.resolve():
+        raise ConfigError(f"--out {out} is the run being repaired; write the repair beside it so that "
+                          f"`labelkit compare` can show both.")
+    with claim_output(out, force=force, kind="build", protect=[*input_paths(config), run_dir]) as target:
+        timer = StageTimer(notify)
+        result = rebuild(config, manifest, timer)
+        chosen = choose_slices(old_metrics, tuple(slices), slicing_functions=result.modules.slicing_functions)
+        if not chosen:
+            raise ConfigError(f"No guardrail fired in {run_dir} (metrics.json has none): nothing to repair. "
+                              f"Name a slice with --slice column=value to reweight it anyway.")
+        with timer.stage("repair"):
+            repaired, report = repair_result(result, chosen, max_overall_loss=max_overall_loss, weights=weights,
+                                             strategies=strategies, label_next=label_next, notify=timer.notify)
+        report["from_run"] = str(run_dir.resolve())
+        report["reproduced"] = _reproduced(run_dir, result)
+        repaired.metrics["repair"] = report
+        metrics = write_repair(repaired, report, target, force=force)
+    return RepairOutcome(Path(out), report, metrics)
+
+
+def _check_options(limit, weights, strategies, label_next) -> None:
+    if not 0 <= limit < 1:
+        raise ConfigError(f"--max-overall-loss {limit}: give a share of the dev score between 0 and 1 "
+                          f"(0.005 = half a point).")
+    if not weights or any(not np.isfinite(w) or w <= 1 for w in weights):
+        raise ConfigError(f"--weights {','.join(map(str, weights))}: give weights greater than 1, e.g. 2,4,8,16.")
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown or not strategies:
+        raise ConfigError(f"Unknown repair strategy {unknown[0] if unknown else ''!r}; choose from "
+                          f"{', '.join(STRATEGIES)}.")
+    if label_next < 0:
+        raise ConfigError(f"--label-next {label_next}: give a number of rows, 0 or more.")
+
+
+def read_run(run_dir: Path):
+    """A finished build's manifest, metrics and config (the config as it was built)."""
+    from labelkit.config import from_dict
+
+    docs = []
+    for name in ("manifest.json", "metrics.json"):
+        path = run_dir / name
+        if not path.is_file():
+            raise ConfigError(f"{run_dir} is not a labelkit build output: {name} is missing.")
+        try:
+            docs.append(json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc}).") from None
+    manifest, metrics = docs
+    if "config" not in manifest:
+        raise ConfigError(f"{run_dir / 'manifest.json'} has no recorded config; rebuild the run with this labelkit.")
+    config_path = Path(manifest["config_path"]) if manifest.get("config_path") else None
+    root = config_path.parent if config_path else Path(".")
+    config = from_dict(manifest["config"], path=config_path, root=root)
+    if not config.end_model.enabled:
+        raise ConfigError(f"{run_dir} was built without an end model; there is no model to repair.")
+    return manifest, metrics, _chosen_end_model(config, manifest.get("end_model") or {})
+
+
+def _chosen_end_model(config, chosen: dict):
+    """The config with the end model's search narrowed to the setting the run chose (the same first
+    model, fitted once instead of once per candidate setting)."""
+    narrowed = {}
+    if chosen.get("C") is not None:
+        narrowed["C"] = [chosen["C"]]
+    if chosen.get("features") and chosen["features"] in config.end_model.features:
+        narrowed["features"] = [chosen["features"]]
+    if chosen.get("class_weight") in ("none", "balanced"):
+        narrowed["class_weight"] = [chosen["class_weight"]]
+    return dataclasses.replace(config, end_model=dataclasses.replace(config.end_model, **narrowed))
+
+
+def rebuild(config, manifest: dict, timer):
+    """The build re-run from its config, after checking that its data and LFs are unchanged."""
+    from labelkit.data import load_task_data
+    from labelkit.pipeline import load_labeling_functions, run_pipeline
+
+    with timer.stage("load data"):
+        raw = load_task_data(config)
+        for split, record in (manifest.get("inputs") or {}).items():
+            now = raw.inputs.get(split, {})
+            if record.get("sha256") and now.get("sha256") and record["sha256"] != now["sha256"]:
+                raise ConfigError(f"The {split} data ({now.get('path')}) changed since the run was built; "
+                                  f"rebuild it first, then repair the new run.")
+        modules, lf_paths = load_labeling_functions(config, require_lfs=raw.votes is None,
+                                                    columns=list(raw.frames["train"].columns))
+        if lf_paths and manifest.get("lf_source_sha256"):
+            from labelkit.lfs import lf_source_hash
+
+            if lf_source_hash(lf_paths) != manifest["lf_source_sha256"]:
+                raise ConfigError(f"The LF modules ({', '.join(map(str, lf_paths))}) changed since the run was "
+                                  f"built; rebuild it first, then repair the new run.")
+    return run_pipeline(config, raw, modules, lf_paths=lf_paths, timer=timer)
+
+
+def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, strategies, label_next, notify=None):
+    """The build with its end model retrained on the chosen row weights, and the repair's report."""
+    from labelkit.baselines import rule_baseline
+    from labelkit.labelmodels import hard_predictions, score_predictions
+    from labelkit.pipeline import fit_end_model
+
+    notify = notify or (lambda message: None)
+    config, data, votes, prior = result.config, result.data, result.votes, result.prior
+    k, metric = data.schema.cardinality, config.label_model.metric
+    functions = result.modules.slicing_functions
+    base_model = result.end_model
+    L_train = votes.L["train"]
+    covered = (L_train >= 0).any(axis=1)
+    trained_on = covered | bool(config.end_model.include_uncovered)
+    weak = hard_predictions(result.proba_train, prior)
+    train, dev, y_dev = data.frames["train"], data.frames["dev"], data.gold["dev"]
+    errors = trained_on & (base_model.predict(train) != weak)
+    masks = {s: {split: s.mask(data.frames[split], functions) for split in ("train", "dev", "test")} for s in chosen}
+
+    def dev_scores(model, dev_mask):
+        pred = model.predict(dev)
+        on_slice = score_predictions(y_dev[dev_mask], pred[dev_mask], cardinality=k, metric=metric) \
+            if dev_mask.any() else float("nan")
+        return score_predictions(y_dev, pred, cardinality=k, metric=metric), on_slice
+
+    def fit(row_weights):
+        return fit_end_model(config, data, result.proba_train, L_train, prior, like=base_model,
+                             sample_weight=row_weights)
+
+    base_overall = dev_scores(base_model, np.zeros(len(dev), dtype=bool))[0]
+    floor = base_overall - max_overall_loss
+    row_w, current_model, searches = np.ones(len(train)), base_model, []
+    for s in chosen:
+        dev_mask, train_mask = masks[s]["dev"], masks[s]["train"] & trained_on
+        notify(f"repair {s.name}: {int(train_mask.sum())} train rows, {int(dev_mask.sum())} dev rows")
+        if not dev_mask.any():
+            notify(f"repair {s.name}: no gold dev row in the slice, so no weight can be chosen on dev; left as is")
+        current = dev_scores(current_model, dev_mask)
+
+        def evaluate(candidate, dev_mask=dev_mask):
+            return dev_scores(fit(candidate), dev_mask)
+
+        search, chosen_w = search_slice(
+            s.name, evaluate, row_w, train_mask, errors, dev_rows=int(dev_mask.sum()), floor=floor,
+            current=current, weights=weights if dev_mask.any() else (),
+            strategies=strategies)
+        if chosen_w is not row_w:
+            row_w, current_model = chosen_w, fit(chosen_w)
+        c = search.chosen
+        notify(f"repair {s.name}: chose {c.strategy} x{c.weight:g} (dev {metric} on the slice {c.dev_slice:.3f}, "
+               f"overall {c.dev_overall:.3f})")
+        searches.append(search)
+    repaired = _rescored(result, current_model, row_w)
+    report = _report(result, repaired, chosen, masks, searches, base_overall=base_overall, floor=floor,
+                     max_overall_loss=max_overall_loss, errors=errors, row_w=row_w)
+    rules_train = rule_baseline(L_train, prior)
+    report["label_next"], report["candidate_lfs"] = _plans(result, repaired, chosen, masks, base_model,
+                                                           rules_train, covered, label_next)
+    return repaired, report
+
+
+def _rescored(result, end_model, row_w):
+    """The build with `end_model` in place of the first one: predictions and metrics recomputed."""
+    from labelkit.pipeline import fit_end_model
+    from labelkit.scoring import evaluate_test, failed_checks, predict_systems
+
+    r = result
+    if end_model is r.end_model:
+        return r
+    preds = predict_systems(r.config, r.data.frames["test"], r.votes.L["test"], r.selection, r.prior, end_model)
+    if "end_model_hard_labels" in r.preds:
+        hard = fit_end_model(r.config, r.data, r.proba_train, r.votes.L["train"], r.prior, labels="hard",
+                             like=end_model, sample_weight=row_w)
+        preds["end_model_hard_labels"] = hard.predict(r.data.frames["test"])
+    metrics = evaluate_test(r.config, r.data, r.votes, preds, lfs=r.lfs, selection=r.selection, prior=r.prior,
+                            end_model=end_model, audit=r.audit, slicing_functions=r.modules.slicing_functions)
+    if "drift" in metrics:
+        from labelkit.holdout import temporal_holdout
+
+        holdout = temporal_holdout(r.config, r.data, r.proba_train, r.votes.L["train"], r.prior, preds, end_model,
+                                   metrics["drift"])
+        if holdout:
+            metrics["drift"]["temporal_holdout"] = holdout
+    for key in ("audit_before_after", "label_model_warnings", "corrections"):
+        if key in r.metrics:
+            metrics[key] = r.metrics[key]
+    metrics["warnings"] = r.raw.warnings + metrics["warnings"] + list(end_model.notes)
+    failed = failed_checks(metrics, r.audit, r.config.evaluate.fail_on)
+    return dataclasses.replace(r, end_model=end_model, preds=preds, metrics=metrics, failed_checks=failed)
+
+
+def _report(result, repaired, chosen, masks, searches, *, base_overall, floor, max_overall_loss, errors, row_w):
+    from labelkit.repair.verify import before_after
+
+    config, y = result.config, result.data.gold["test"]
+    k, seed, n_boot = result.data.schema.cardinality, config.task.seed, config.evaluate.bootstrap
+    before, after = result.preds["end_model"], repaired.preds["end_model"]
+    rules = result.preds["rule_baseline"]
+    slices = []
+    for s, search in zip(chosen, searches):
+        m = masks[s]["test"]
+        slices.append({
+            "slice": s.name, "kind": s.kind, "column": s.column, "value": s.value,
+            "train_rows": search.train_rows, "dev_rows": search.dev_rows,
+            "chosen": search.chosen.as_dict(), "tried": [c.as_dict() for c in search.tried],
+            "test": before_after(y[m], before[m], after[m], rules[m], k=k, seed=seed, n_boot=n_boot),
+        })
+    return {
+        "metric": config.label_model.metric,
+        "limit": {"max_overall_dev_loss": max_overall_loss, "dev_score_before": round(base_overall, 4),
+                  "dev_floor": round(floor, 4),
+                  "rule": "a weight is admissible when the overall dev score stays at or above dev_floor; among "
+                          "admissible weights the best dev score on the slice wins (ties: better overall dev, "
+                          "then the smaller weight); 'none' (weight 1) is always admissible"},
+        "end_model_C": result.end_model.C,
+        "error_set_rows": int(errors.sum()),
+        "upweighted_train_rows": int((row_w != 1).sum()),
+        "slices": slices,
+        "overall": before_after(y, before, after, rules, k=k, seed=seed, n_boot=n_boot),
+        "test_used_for": "reporting only; weights are chosen on dev",
+    }
+
+
+def _plans(result, repaired, chosen, masks, base_model, rules_train, covered, limit):
+    """Per slice: rows to label next (repaired model) and candidate LFs (where the first model failed)."""
+    from labelkit.repair.candidates import candidate_ngrams
+    from labelkit.repair.label_next import rows_to_label
+
+    config, data = result.config, result.data
+    classes, text = data.schema.classes, config.data.text_column
+    train, dev, y_dev = data.frames["train"], data.frames["dev"], data.gold["dev"]
+    proba = repaired.end_model.predict_proba(train)
+    base_train, base_dev = base_model.predict(train), base_model.predict(dev)
+    rules_dev = _rules(result, "dev")
+    tables, candidates = [], []
+    has_text = text in train.columns
+    for s in chosen:
+        tm, dm = masks[s]["train"], masks[s]["dev"]
+        tables.append(rows_to_label(train, tm, proba, rules_train, covered, classes, slice_name=s.name,
+                                    id_column=config.data.id_column, text_column=text, limit=limit))
+        if not has_text:
+            candidates.append({"slice": s.name, "rows": 0, "ngrams": []})
+            continue
+        src_train = tm & covered & (rules_train != base_train)
+        src_dev = dm & (rules_dev == y_dev) & (base_dev != y_dev)
+        texts = list(train[text].to_numpy()[src_train]) + list(dev[text].to_numpy()[src_dev])
+        labels = list(rules_train[src_train]) + list(y_dev[src_dev])
+        found = candidate_ngrams(texts, labels, train[text].to_numpy(), rules_train, covered, dev[text].to_numpy(),
+                                 y_dev, classes)
+        candidates.append({"slice": s.name, "rows": len(texts), "train_rows": int(src_train.sum()),
+                           "dev_rows": int(src_dev.sum()), "ngrams": found})
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(), candidates
+
+
+def _rules(result, split: str) -> np.ndarray:
+    from labelkit.baselines import rule_baseline
+
+    return rule_baseline(result.votes.L[split], result.prior)
+
+
+def _reproduced(run_dir: Path, result) -> bool | None:
+    """Whether the re-run's end model predicts the old run's test predictions (None: cannot tell)."""
+    path = run_dir / "test_predictions.csv"
+    if not path.is_file():
+        return None
+    old = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "pred_end_model" not in old.columns or len(old) != len(result.preds["end_model"]):
+        return None
+    classes = result.data.schema.classes
+    return bool((old["pred_end_model"].to_numpy() == np.array([classes[i] for i in result.preds["end_model"]])).all())
+
+
+def write_repair(repaired, report: dict, target: Path, *, force: bool) -> dict:
+    """The repaired build with a build's layout, plus repair.md, label_next.csv and candidate_lfs.py."""
+    from labelkit.artifacts import summarize_build, write_files
+    from labelkit.io import write_review_csv
+    from labelkit.repair.candidates import snippet
+    from labelkit.repair.render import render_markdown
+
+    r = repaired
+    label_next = report.pop("label_next")
+    report["label_next_rows"] = int(len(label_next))
+    metrics, manifest, summary, examples = summarize_build(
+        config=r.config, raw=r.raw, data=r.data, lf_paths=r.lf_paths, votes=r.votes, selection=r.selection,
+        prior=r.prior, end_model=r.end_model, metrics=r.metrics, audit=r.audit, timer=r.timer)
+    manifest["repair"] = {"from_run": report["from_run"], "slices": [s["slice"] for s in report["slices"]],
+                          "chosen": {s["slice"]: s["chosen"] for s in report["slices"]}}
+
+    def extra(folder: Path) -> None:
+        write_review_csv(label_next, folder / "label_next.csv")
+        text = "\n".join(snippet(c["slice"], c["rows"], c["ngrams"]) for c in report["candidate_lfs"])
+        (folder / "candidate_lfs.py").write_text(text, encoding="utf-8")
+        (folder / "repair.md").write_text(render_markdown(report), encoding="utf-8")
+
+    write_files(target, force=force, config=r.config, data=r.data, votes=r.votes, selection=r.selection,
+                prior=r.prior, proba_train=r.proba_train, end_model=r.end_model, preds=r.preds, metrics=metrics,
+                manifest=manifest, summary=summary, examples=examples, audit=r.audit, timer=r.timer, extra=extra)
+    return metrics
