@@ -4,6 +4,8 @@ Authoring API for labeling-function modules:
 
     from labelkit import labeling_function, ABSTAIN, keywords, regex, column_condition
 
+Notebook API (see labelkit/api.py): `lk.Task.from_frames(...)`, `lk.run(task, lfs)`, `lk.load(dir)`.
+
 Names are imported on first use (PEP 562), so `labelkit --help` does not pay for pandas or numpy.
 """
 from __future__ import annotations
@@ -23,6 +25,10 @@ _EXPORTS = {
     "spacy_patterns": "labelkit.lfs.spacy_lfs",
     "slicing_function": "labelkit.lfs.slicing",
     "test_row_detector": "labelkit.quality.testrows",
+    "Task": "labelkit.api",
+    "Result": "labelkit.api",
+    "run": "labelkit.api",
+    "load": "labelkit.api",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

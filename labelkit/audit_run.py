@@ -6,8 +6,9 @@ from pathlib import Path
 import pandas as pd
 
 from labelkit.config import Config
-from labelkit.data import load_task_data
-from labelkit.io import atomic_output_dir, write_json
+from labelkit.data import input_paths, load_task_data
+from labelkit.io import write_json, write_review_csv
+from labelkit.output_folder import atomic_output_dir, claim_output
 
 FAIL_REASONS = {
     "leakage": ("leak", "cross_split"),
@@ -19,9 +20,15 @@ FAIL_REASONS = {
 
 def run_audit_command(config: Config, *, out: Path, force: bool = False, notify=None) -> dict:
     from labelkit.manifest import StageTimer
+
+    # --out is checked and locked before any work (a refused folder costs nothing)
+    with claim_output(out, force=force, kind="audit", protect=input_paths(config)):
+        return _audit_and_write(config, out=out, force=force, timer=StageTimer(notify))
+
+
+def _audit_and_write(config: Config, *, out: Path, force: bool, timer) -> dict:
     from labelkit.pipeline import load_labeling_functions, run_audit
 
-    timer = StageTimer(notify)
     with timer.stage("load data"):
         data = load_task_data(config)
         modules, _ = load_labeling_functions(config, require_lfs=False)
@@ -37,12 +44,12 @@ def run_audit_command(config: Config, *, out: Path, force: bool = False, notify=
         "out": str(out),
     }
     with timer.stage("write"):
-        with atomic_output_dir(out, force=force) as tmp:
+        with atomic_output_dir(out, force=force, kind="audit", protect=input_paths(config)) as tmp:
             (tmp / "cleaned").mkdir()
             for split, frame in outcome.clean.splits.items():
                 frame.to_csv(tmp / "cleaned" / f"{split}.csv", index=False)
-            outcome.clean.quarantine.to_csv(tmp / "quarantine.csv", index=False)
-            findings.to_csv(tmp / "audit_findings.csv", index=False)
+            write_review_csv(outcome.clean.quarantine, tmp / "quarantine.csv")
+            write_review_csv(findings, tmp / "audit_findings.csv")
             write_json(tmp / "audit.json", report)
             write_json(tmp / "manifest.json", {"labelkit_audit": 1, "inputs": data.inputs, "config": config.to_dict(),
                                                "timings_seconds": timer.timings})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ class TaskConfig:
     name: str = "task"
     classes: list[str] = field(default_factory=list)
     labeling_functions: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)  # rules files (TOML, see docs/studio.md), loaded after the LF modules
     seed: int = 123
 
 
@@ -37,6 +39,18 @@ class DataConfig:
     slice_columns: list[str] = field(default_factory=list)
     feature_columns: list[str] = field(default_factory=list)
     vote_columns: list[str] = field(default_factory=list)  # precomputed votes (crowd workers, legacy rules)
+    # delimited text files (CSV/TSV, or any file once `delimiter` is set)
+    delimiter: str = ""  # "" = from the extension: "," for .csv, tab for .tsv
+    header: bool = True  # false: the first line is data; name the columns in column_names
+    column_names: list[str] = field(default_factory=list)  # names of a headerless file's columns, in order
+    encoding: str = "utf-8"  # e.g. "latin-1" for the UCI SMS corpus
+    quote: str = '"'  # "" = quote characters are plain text
+    # one labeled file split into train/dev/test (instead of the train/dev/test settings)
+    labeled: str = ""
+    split: str = "random"  # random (seeded by split_seed) | time (oldest rows train, newest test; needs time_column)
+    split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])  # train, dev, test
+    split_seed: int = 0
+    corrections: str = "corrections.csv"  # review decisions applied by the build (a missing file = none)
 
 
 @dataclass
@@ -51,18 +65,29 @@ class LFConfig:
 @dataclass
 class LabelModelConfig:
     candidates: list[str] = field(default_factory=lambda: ["majority", "weighted_majority", "snorkel", "dawid_skene"])
-    metric: str = "accuracy"  # accuracy | macro_f1: how label models and the end model's C are chosen on dev
-    class_balance: str | list = "dev"  # dev | uniform | estimate | a list of class proportions (given)
+    # how label models and the end model's C are chosen on dev: auto | accuracy | macro_f1 | balanced_accuracy | f1.
+    # auto = F1 of the positive class on a binary task whose rarer dev class is < 30%, else accuracy (README)
+    metric: str = "auto"
+    positive_class: str = ""  # the class "f1" scores; "" = the rarer class on dev (binary tasks)
+    # auto (fit each candidate with the dev balance and with a uniform prior, keep the better on dev) |
+    # dev | uniform | estimate | a list of class proportions (given)
+    class_balance: str | list = "auto"
+    snorkel_max_width: int = 600  # LFs x classes above which snorkel is skipped (its fit grows with the square)
 
 
 @dataclass
 class EndModelConfig:
     enabled: bool = True
     labels: str = "soft"  # soft | hard
-    C: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0])  # chosen on dev
+    C: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0, 100.0])  # chosen on dev (a path: README)
     max_features: int = 50_000
     include_uncovered: bool = False  # train on rows where every LF abstained (with the prior as label)
     compare_hard: bool = True  # also train on hard labels and report it as end_model_hard_labels
+    features: list[str] = field(default_factory=lambda: ["tfidf"])  # feature sets tried on dev: tfidf, ngrams, hashing (README)
+    class_weight: list[str] = field(default_factory=lambda: ["auto"])  # none | balanced | auto, tried on dev (README)
+    train_on_dev: bool = False  # refit the chosen model on train + gold dev rows (test never); dev scores then predate it
+    max_text_chars: int = 20_000  # texts are cut here for features (the data keep the full text), with a warning
+    stream_rows: int = 200_000  # from this many train rows: hashing features + SGD in chunks (bounded memory)
 
 
 @dataclass
@@ -71,7 +96,13 @@ class AuditConfig:
     checks: list[str] = field(default_factory=list)  # [] = all
     policies: dict[str, str] = field(default_factory=dict)
     rules: list[dict] = field(default_factory=list)
-    near_duplicate_threshold: float = 0.9
+    near_duplicate_threshold: float = 0.7  # char 3-gram Jaccard for near_duplicate_cross_split
+    near_duplicate_ngram: int = 3  # character n-gram size of that similarity
+    max_similarity_chars: int = 10000  # near-duplicate/judge features use a text's first N characters (warned)
+    burst_min_rows: int = 3  # identical rows from one source within burst_window make a test-log burst
+    burst_window: str = "1h"  # a pandas time span, e.g. "10min", "1h", "1D"
+    label_issue_min_confidence: float = 0.9  # flag a gold label only when the judge model is this sure
+    now: str = ""  # timestamps after this (ISO date) are "future" test rows; "" = only the data's own range
     weak_label_issues: bool = True
 
 
@@ -178,7 +209,10 @@ def _coerce(section: str, key: str, value: Any, fld, cls, path):
     if expected is list and isinstance(value, str):  # --set a.b=x,y
         value = [v.strip() for v in value.split(",") if v.strip()]
     if expected is list and key == "C":
-        value = [float(v) for v in value] if isinstance(value, list) else [float(value)]
+        try:
+            value = [float(v) for v in value] if isinstance(value, list) else [float(value)]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{_where(path)}[{section} -> {key}] must be a list of numbers > 0, got {value!r}.") from None
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ConfigError(
             f"{_where(path)}[{section} -> {key}] must be {expected.__name__}, got {value!r}."
@@ -190,8 +224,8 @@ def _validate(config: Config) -> None:
     choices = {
         ("lfs", "on_error"): ("raise", "abstain"),
         ("lfs", "engine"): ("local", "processes", "dask"),
-        ("label_model", "metric"): ("accuracy", "macro_f1"),
-        ("label_model", "class_balance"): ("dev", "uniform", "estimate"),
+        ("label_model", "metric"): ("auto", "accuracy", "macro_f1", "balanced_accuracy", "f1"),
+        ("label_model", "class_balance"): ("auto", "dev", "uniform", "estimate"),
         ("end_model", "labels"): ("soft", "hard"),
     }
     for (section, key), allowed in choices.items():
@@ -211,6 +245,78 @@ def _validate(config: Config) -> None:
     for item in config.evaluate.fail_on:
         if item not in FAIL_ON:
             raise ConfigError(f"{_where(config.path)}[evaluate -> fail_on] has {item!r}; allowed: {', '.join(FAIL_ON)}.")
+    _check_ranges(config)
+    _check_data_layout(config)
+
+
+# (section, key) -> (test, allowed range as the error states it); checked when the config is loaded
+RANGES = {
+    ("task", "seed"): (lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    ("lfs", "examples"): (lambda v: v >= 0, "an integer >= 0"),
+    ("end_model", "C"): (lambda v: bool(v) and all(0 < c < float("inf") for c in v), "a non-empty list of numbers > 0"),
+    ("end_model", "max_features"): (lambda v: v >= 1, "an integer >= 1"),
+    ("end_model", "features"): (lambda v: bool(v) and set(v) <= {"tfidf", "ngrams", "hashing"},
+                                "a non-empty list of tfidf, ngrams, hashing"),
+    ("end_model", "class_weight"): (lambda v: bool(v) and set(v) <= {"none", "balanced", "auto"},
+                                    "a non-empty list of none, balanced, auto"),
+    ("end_model", "max_text_chars"): (lambda v: v >= 100, "an integer >= 100"),
+    ("end_model", "stream_rows"): (lambda v: v >= 1, "an integer >= 1"),
+    ("audit", "near_duplicate_threshold"): (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    ("audit", "near_duplicate_ngram"): (lambda v: 1 <= v <= 10, "an integer from 1 to 10"),
+    ("audit", "max_similarity_chars"): (lambda v: v >= 100, "an integer >= 100"),
+    ("audit", "burst_min_rows"): (lambda v: v >= 2, "an integer >= 2"),
+    ("audit", "label_issue_min_confidence"): (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    ("evaluate", "min_slice_size"): (lambda v: v >= 1, "an integer >= 1"),
+    ("evaluate", "guardrail_tolerance"): (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    ("evaluate", "bootstrap"): (lambda v: v >= 10, "an integer >= 10 (resamples behind every 95% interval)"),
+    ("data", "split"): (lambda v: v in ("random", "time"), "random or time"),
+    ("data", "split_seed"): (lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    ("data", "split_fractions"): (
+        lambda v: len(v) == 3 and all(isinstance(x, (int, float)) and x >= 0 for x in v) and v[1] > 0 and v[2] > 0
+        and abs(sum(v) - 1) < 1e-6, "three fractions (train, dev, test) >= 0 that sum to 1, dev and test > 0"),
+    ("data", "delimiter"): (lambda v: len(v) <= 1 or v in ("\\t", "tab"), 'one character, e.g. "," or "\\t" ("" = from the extension)'),
+    ("data", "quote"): (lambda v: len(v) <= 1, 'one character, or "" for no quoting'),
+    ("data", "encoding"): (lambda v: _known_encoding(v), 'an encoding Python knows, e.g. "utf-8", "latin-1", "cp1252"'),
+}
+TASK_NAME = re.compile(r"\w[\w .@+-]{0,99}")
+
+
+def _check_ranges(config: Config) -> None:
+    for (section, key), (test, allowed) in RANGES.items():
+        value = getattr(getattr(config, section), key, None)
+        if value is not None and not test(value):
+            raise ConfigError(f"{_where(config.path)}[{section} -> {key}] is {value!r}; allowed: {allowed}.")
+    name = config.task.name
+    if not TASK_NAME.fullmatch(name) or name in (".", ".."):
+        raise ConfigError(
+            f"{_where(config.path)}[task -> name] is {name!r}; it names the output folder runs/NAME, so it must be "
+            f"1-100 letters, digits, spaces, '_', '-', '.', '+', '@' (no '/', no leading '.', '-' or space)."
+        )
+    classes = config.task.classes
+    if any(not isinstance(c, str) or not c.strip() for c in classes) or len(set(classes)) != len(classes):
+        raise ConfigError(f"{_where(config.path)}[task -> classes] is {classes!r}; allowed: unique, non-empty names.")
+
+
+def _check_data_layout(config: Config) -> None:
+    data = config.data
+    if not data.header and not data.column_names:
+        raise ConfigError(f"{_where(config.path)}[data -> header] is false, so [data -> column_names] must name the "
+                          f'file\'s columns in order, e.g. column_names = ["label", "text"].')
+    if data.labeled and any((data.train, data.dev, data.test, data.wrench)):
+        raise ConfigError(f"{_where(config.path)}[data -> labeled] splits one file into train/dev/test; "
+                          f"leave [data] train, dev, test and wrench unset when it is used.")
+    if data.labeled and data.split == "time" and not data.time_column:
+        raise ConfigError(f"{_where(config.path)}[data -> split] is 'time', which needs [data -> time_column].")
+
+
+def _known_encoding(name: str) -> bool:
+    import codecs
+
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
 
 
 def _environment_overrides(environ) -> dict[str, Any]:

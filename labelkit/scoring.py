@@ -14,14 +14,12 @@ LEAKAGE_REASONS = ("exact_duplicate_cross_split", "near_duplicate_cross_split", 
 
 
 def predict_systems(config: Config, frame: pd.DataFrame, L: np.ndarray, selection, prior, end_model) -> dict:
-    from labelkit.labelmodels import hard_predictions
-
     n = len(frame)
     preds = {
         "majority_class": baselines.majority_class(n, prior),
         "stratified_random": baselines.stratified_random(n, prior, config.task.seed),
         "rule_baseline": baselines.rule_baseline(L, prior),
-        "label_model": hard_predictions(selection.model.predict_proba(L), prior),
+        "label_model": selection.model.predict(L),  # ties: the chosen candidate's own prior
     }
     if end_model is not None:
         preds["end_model"] = end_model.predict(frame)
@@ -39,6 +37,7 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
     systems = ev.compare_systems(
         y, preds, classes, coverage={"rule_baseline": baselines.coverage(votes.L["test"])},
         seed=config.task.seed, n_boot=config.evaluate.bootstrap, baseline="rule_baseline", model=model_name,
+        positive=reported_positive(selection, data), metric=selection.metric,
     )
     slice_columns = list(config.evaluate.slice_columns or config.data.slice_columns)
     slices = ev.slice_table(
@@ -59,6 +58,7 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
             metrics["drift"]["unparseable_time"] = f"test: {metrics['drift']['unparseable_time']}"
     if config.evaluate.expectations:
         metrics["expectations"] = check_expectations(config, data, lfs, votes, selection, prior, end_model)
+    metrics["gold_rows"] = gold_rows_scored(data, audit)
     metrics["warnings"] = ev.too_good_to_be_true(systems, leakage_findings_count=unresolved_leakage(audit))
     if metrics.get("drift", {}).get("unparseable_time"):
         metrics["warnings"].append(metrics["drift"]["unparseable_time"] + " They are left out of the drift table.")
@@ -66,6 +66,32 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
         metrics["warnings"].append("The data-quality audit was skipped (--no-audit): leakage and test-log rows "
                                    "were not looked for, so these scores are not checked against them.")
     return metrics
+
+
+def gold_rows_scored(data: TaskData, audit: AuditOutcome | None) -> dict:
+    """Per gold split: rows given, rows scored, and rows left out per audit reason (the quarantine).
+    The untouched test split is scored too: see audit_before_after ("before", on every given row)."""
+    out = {}
+    quarantine = audit.clean.quarantine if audit is not None else None
+    for split in ("dev", "test"):
+        left_out: dict[str, int] = {}
+        if quarantine is not None and len(quarantine):
+            for reasons in quarantine.loc[quarantine["split"] == split, "reasons"]:
+                left_out[str(reasons)] = left_out.get(str(reasons), 0) + 1
+        scored = len(data.frames[split])
+        out[split] = {"given": scored + sum(left_out.values()), "scored": scored, "left_out": left_out}
+    return out
+
+
+def reported_positive(selection, data: TaskData) -> int | None:
+    """The class whose F1 the reports show beside accuracy (the literature's metric on binary imbalanced
+    sets): the selection's positive class, else on a binary task the rarer dev class; None otherwise."""
+    if selection.positive is not None:
+        return selection.positive
+    if data.schema.cardinality != 2:
+        return None
+    counts = np.bincount(np.asarray(data.gold["dev"], dtype=np.int64), minlength=2)
+    return 1 if counts[1] <= counts[0] else 0
 
 
 def unresolved_leakage(audit: AuditOutcome | None) -> int:
@@ -88,7 +114,6 @@ def _not_slices(config: Config) -> list[str]:
 
 def check_expectations(config: Config, data: TaskData, lfs, votes: Votes, selection, prior, end_model) -> dict:
     from labelkit import evaluate as ev
-    from labelkit.labelmodels import hard_predictions
 
     table = ev.load_expectations(config.resolve(config.evaluate.expectations), data.schema.classes)
     text = config.data.text_column
@@ -108,7 +133,7 @@ def check_expectations(config: Config, data: TaskData, lfs, votes: Votes, select
 
     predictors = {
         "rule_baseline": lambda frame: baselines.rule_baseline(rule_votes(frame), prior),
-        "label_model": lambda frame: hard_predictions(selection.model.predict_proba(rule_votes(frame)), prior),
+        "label_model": lambda frame: selection.model.predict(rule_votes(frame)),
     }
     if end_model is not None:
         predictors["end_model"] = lambda frame: end_model.predict(_with_columns(frame, data.frames["train"]))
@@ -127,12 +152,12 @@ def _with_columns(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
 
 
 def before_after(config: Config, raw: TaskData, raw_votes: Votes, clean_metrics: dict, selection, prior,
-                 C: float | None = None) -> dict:
+                 C: float | None = None, like=None) -> dict:
     """Test scores without any cleaning (rules + a model trained on the raw train split) vs after."""
     from labelkit import evaluate as ev
 
     proba = selection.model.predict_proba(raw_votes.L["train"])
-    end_model = (fit_end_model(config, raw, proba, raw_votes.L["train"], prior, Cs=[C] if C else None)
+    end_model = (fit_end_model(config, raw, proba, raw_votes.L["train"], prior, Cs=[C] if C else None, like=like)
                  if config.end_model.enabled else None)
     preds = predict_systems(config, raw.frames["test"], raw_votes.L["test"], selection, prior, end_model)
     out = {}

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from labelkit.cli.main import cli
 
 ARTIFACTS = ["metrics.json", "manifest.json", "report.md", "report.html", "train_labels.csv", "test_predictions.csv",
-             "lf_summary.json", "lf_summary.csv", "model.joblib", "quarantine.csv", "audit_findings.csv",
+             "lf_summary.json", "lf_summary.csv", "model.skops", "quarantine.csv", "audit_findings.csv",
              "cleaned/train.csv", "cleaned/dev.csv", "cleaned/test.csv",
              "wrench/train.json", "wrench/valid.json", "wrench/test.json", "wrench/label.json"]
 
@@ -174,7 +174,7 @@ def staff(frame):
 
 
 def test_tabular_feature_columns_reach_the_end_model(task, tmp_path):
-    import joblib
+    from labelkit.endmodel import load_end_model
 
     for split in ("train", "dev", "test"):
         path = task.parent / f"{split}.csv"
@@ -184,25 +184,39 @@ def test_tabular_feature_columns_reach_the_end_model(task, tmp_path):
     result = CliRunner().invoke(cli, ["build", str(task), "--out", str(tmp_path / "o"), "-q", "--no-audit",
                                       "--set", 'data.feature_columns=["country", "length"]'])
     assert result.exit_code == 0, result.output
-    model = joblib.load(tmp_path / "o" / "model.joblib")
+    model = load_end_model(tmp_path / "o" / "model.skops")
     columns = {name: cols for name, _, cols in model.pipeline.named_steps["features"].transformers_}
     assert columns["numeric"] == ["length"] and columns["categorical"] == ["country"]
 
 
 def test_compare_two_builds_and_refuse_different_test_data(built, tmp_path):
-    config, first, _ = built
-    second = tmp_path / "hard"
-    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(second), "-q", "--set", "end_model.labels=hard"])
+    from conftest import LF_MODULE, write_task
+
+    _, first, _ = built
+    second = tmp_path / "fewer_lfs"  # the same data without the cancellation LF: predictions must flip
+    without_cancel = "\n".join(line for line in LF_MODULE.splitlines() if "re_cancel" not in line)
+    fewer = write_task(tmp_path / "task_b", lf_module=without_cancel)
+    result = CliRunner().invoke(cli, ["build", str(fewer), "--out", str(second), "-q"])
     assert result.exit_code == 0, result.output
     compared = CliRunner().invoke(cli, ["compare", str(first), str(second), "--json"])
     assert compared.exit_code == 0, compared.output
     delta = json.loads(compared.output)
-    assert delta["systems"]["rule_baseline"]["accuracy"]["delta"] == 0.0  # same rules, same test rows
+    # the deltas, recomputed by hand from the two builds' per-row predictions
+    a, b = (pd.read_csv(run / "test_predictions.csv", dtype=str).set_index("row_id") for run in (first, second))
+    b = b.loc[a.index]
+    for system in ("rule_baseline", "end_model"):
+        pred_a, pred_b = a[f"pred_{system}"], b[f"pred_{system}"]
+        right_a, right_b = pred_a == a["gold"], pred_b == b["gold"]
+        got = delta["systems"][system]
+        assert got["changed"] == int((pred_a != pred_b).sum()) > 0, system
+        assert (got["improved"], got["regressed"]) == (int((~right_a & right_b).sum()), int((right_a & ~right_b).sum()))
+        assert got["accuracy"] == {"a": round(right_a.mean(), 4), "b": round(right_b.mean(), 4),
+                                   "delta": round(right_b.mean() - right_a.mean(), 4),
+                                   "delta_ci": got["accuracy"]["delta_ci"]}
+    assert delta["systems"]["rule_baseline"]["accuracy"]["delta"] < 0  # no LF votes cancellation any more
     assert delta["n"] == json.loads((first / "metrics.json").read_text())["task"]["rows"]["test"]
     # a build on other test rows is refused in one line
     other = tmp_path / "task2"
-    from conftest import write_task
-
     other_config = write_task(other, seed=99)
     result = CliRunner().invoke(cli, ["build", str(other_config), "--out", str(tmp_path / "other"), "-q"])
     assert result.exit_code == 0, result.output

@@ -27,7 +27,8 @@ def sample_metrics(n=240):
     frame = pd.DataFrame({"country": country, "date": pd.date_range("2024-01-01", periods=n, freq="D").astype(str)})
     slices = slice_table(frame, y, preds, classes, slice_columns=["country"], n_boot=100)
     return {
-        "task": {"name": "tickets", "classes": classes, "n_rows": {"train": 1000, "dev": 100, "test": n}},
+        "task": {"name": "tickets", "classes": classes, "rows": {"train": 1000, "dev": 100, "test": n},
+                 "rows_before_audit": {"train": 1010, "dev": 100, "test": n}},
         "systems": compare_systems(y, preds, classes, n_boot=200),
         "policy": "abstains -> majority class",
         "label_models": {"chosen": "snorkel", "dev_scores": {"majority": 0.8, "snorkel": 0.83},
@@ -69,6 +70,7 @@ def test_render_html_escapes_data_text_and_is_self_contained():
         assert title in page
     assert metrics["systems"]["paired_test"]["verdict"] in page
     assert '<tr class="flag"><td>country = FR</td>' in page
+    assert "train 1,000 of 1,010 given" in page and "test 240" in page
 
 
 def test_render_without_plots_and_with_only_systems():

@@ -12,7 +12,8 @@ from labelkit.cli.common import Narrator, config_options, handle_errors, load
 @click.command("build")
 @config_options
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder (default: runs/<task name>).")
-@click.option("--force", is_flag=True, help="Replace --out even if it is not a previous labelkit build.")
+@click.option("--force", is_flag=True, help="Also replace a labelkit output made by another command (an audit) or by a "
+              "labelkit without output markers. Never a folder labelkit did not make.")
 @click.option("--wrench", type=click.Path(file_okay=False, exists=True), help="Build from a WRENCH folder (train/valid/test.json).")
 @click.option("--seed", type=int, help="Random seed (overrides task.seed).")
 @click.option("--engine", type=click.Choice(["local", "processes", "dask"]), help="Where LFs run (overrides lfs.engine).")
@@ -56,6 +57,7 @@ def build_cli(config, sets, out, force, wrench, seed, engine, scheduler, lf_erro
     if as_json:
         click.echo(json.dumps({"out": str(outcome.out), "systems": outcome.metrics["systems"],
                                "guardrails": outcome.metrics.get("guardrails", []),
+                               "gold_rows": outcome.metrics.get("gold_rows", {}),
                                "failed_checks": outcome.failed_checks}, indent=2, default=str))
     else:
         print_summary(outcome)

@@ -58,17 +58,15 @@ def config_options(func):
 
 
 class Narrator:
-    """Progress and narration on stderr (rich), silent with --quiet; data goes to stdout."""
+    """Progress and narration on stderr, silent with --quiet; data goes to stdout. Messages are printed
+    as they are (no markup), since they may quote data."""
 
     def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
-
         self.quiet = quiet
-        self.console = Console(stderr=True, highlight=False)
 
     def __call__(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(f"[dim]·[/dim] {message}")
+            click.echo(f"· {message}", err=True)
 
 
 def handle_errors(func):

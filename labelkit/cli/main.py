@@ -12,6 +12,11 @@ COMMANDS = {
     "audit": ("labelkit.cli.audit", "audit_cli", "Find leaked, duplicated, test-log and mislabeled rows."),
     "compare": ("labelkit.cli.compare", "compare_cli", "Compare two builds on the same test data."),
     "label": ("labelkit.cli.label", "label_cli", "Probabilistic labels for a file larger than memory."),
+    "repair": ("labelkit.cli.repair", "repair_cli", "Repair a guardrail through data: reweight, what to label, LF ideas."),
+    "serve": ("labelkit.cli.serve", "serve_cli", "Serve a build over HTTP with its rules and challengers in shadow."),
+    "shadow": ("labelkit.cli.shadow", "shadow_cli", "Shadow comparisons offline: `shadow replay FILE --primary RUN`."),
+    "monitor": ("labelkit.cli.monitor", "monitor_cli", "Drift, disagreement and accuracy estimates over a request log."),
+    "studio": ("labelkit.cli.studio", "studio_cli", "Local page to author rules with live feedback and review rows."),
 }
 
 

@@ -26,10 +26,20 @@ def headline_table(metrics: dict) -> str:
     block = metrics["systems"]
     rows = []
     for name, entry in block["systems"].items():
+        positive = [_pct((entry.get("positive_class") or {}).get("f1"))] if block.get("positive_class") else []
+        only = entry.get("predicts_only")
         rows.append([name, _pct(entry["accuracy"]), _ci(entry.get("accuracy_ci")), _pct(entry["macro_f1"]),
-                     _ci(entry.get("macro_f1_ci")), _pct(entry.get("coverage")) if "coverage" in entry else ""])
+                     _ci(entry.get("macro_f1_ci"))] + positive
+                    + [_pct(entry.get("coverage")) if "coverage" in entry else "",
+                       f"predicts only {only!r}" if only is not None else ""])
     text = f"test set: {block['n']} gold rows, 95% bootstrap intervals\n"
-    text += _table(["system", "accuracy", "95% CI", "macro-F1", "95% CI", "coverage"], rows)
+    gold = metrics.get("gold_rows") or {}
+    if gold:
+        text += "gold rows scored: " + ", ".join(f"{s} {g['scored']} of {g['given']}" for s, g in gold.items())
+        text += "".join(f"; {n} {s} left out ({r})" for s, g in gold.items() for r, n in g.get("left_out", {}).items())
+        text += "\n"
+    positive = [f"F1 {block['positive_class']!r}"] if block.get("positive_class") else []
+    text += _table(["system", "accuracy", "95% CI", "macro-F1", "95% CI"] + positive + ["coverage", "note"], rows)
     paired = block.get("paired_test")
     if paired:
         text += (f"\n{paired['model']} vs {paired['baseline']}: {paired['verdict']} "
@@ -37,8 +47,11 @@ def headline_table(metrics: dict) -> str:
                  f"95% CI {_ci(paired['accuracy_difference_ci'])}, McNemar {_p(paired['mcnemar_p'])})")
     chosen = metrics.get("label_models", {}).get("chosen")
     if chosen:
-        scores = ", ".join(f"{k} {_pct(v).strip()}" for k, v in metrics["label_models"]["dev_scores"].items())
-        text += f"\nlabel model: {chosen} (dev {metrics['label_models'].get('metric', 'accuracy')}: {scores})"
+        info = metrics["label_models"]
+        scores = ", ".join(f"{k} {_pct(v).strip() if v == v else 'skipped'}" for k, v in info["dev_scores"].items())
+        metric = info.get("metric", "accuracy") + (f" of {info['positive_class']!r}" if info.get("metric") == "f1" else "")
+        text += f"\nlabel model: {info.get('candidate') or chosen} (dev {metric}: {scores})"
+        text += "".join(f"\nlabel model note: {note}" for note in info.get("notes", []))
     return text
 
 
@@ -74,6 +87,9 @@ def audit_text(report: dict) -> str:
     acc = [[split, str(v["rows_in"]), str(v["kept"]), str(v["quarantined"]), str(v.get("flagged", 0))]
            for split, v in report["accounting"].items()]
     text += "\n\n" + _table(["split", "rows in", "kept", "quarantined", "flagged"], acc)
+    gold = [f"{split} {v['kept']} of {v['rows_in']}" for split, v in report["accounting"].items() if split in ("dev", "test")]
+    if gold:
+        text += "\ngold rows kept: " + ", ".join(gold)
     for warning in report.get("warnings", []):
         text += f"\nwarning: {warning}"
     return text + f"\ncleaned splits and quarantine.csv: {report['out']}"

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import DatasetError
+from labelkit.io import read_review_csv
 from labelkit.evaluate.uncertainty import mcnemar_exact_p, paired_bootstrap_diff, percentile_interval
 
 PREDICTIONS_FILE = "test_predictions.csv"
@@ -133,7 +134,7 @@ def _read_predictions(run: Path) -> pd.DataFrame:
     path = run / PREDICTIONS_FILE
     if not path.is_file():
         raise DatasetError(f"{path} does not exist; is {run} a labelkit build output folder?")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_review_csv(path, dtype=str, keep_default_na=False)
     for column in ("row_id", "gold"):
         if column not in table.columns:
             raise DatasetError(f"{path} has no {column!r} column; columns are: {', '.join(table.columns)}.")

@@ -39,10 +39,28 @@ def task_line(metrics: dict) -> str | None:
     parts = []
     if task.get("classes"):
         parts.append(f"classes: {', '.join(map(str, task['classes']))}")
-    n_rows = task.get("n_rows")
-    if isinstance(n_rows, dict):
-        parts.append("rows: " + ", ".join(f"{split} {count:,}" for split, count in n_rows.items()))
+    rows, given = task.get("rows"), task.get("rows_before_audit") or {}
+    if isinstance(rows, dict):
+        parts.append("rows: " + ", ".join(
+            f"{split} {count:,}" + (f" of {given[split]:,} given" if given.get(split, count) != count else "")
+            for split, count in rows.items()))
     return "; ".join(parts) or None
+
+
+def gold_rows_line(metrics: dict) -> str | None:
+    """'Gold rows scored: test 250 of 250, dev 120 of 120.' plus why any were left out."""
+    gold = metrics.get("gold_rows") or {}
+    if not gold:
+        return None
+    parts, why = [], []
+    for split, g in gold.items():
+        parts.append(f"{split} {g['scored']:,} of {g['given']:,}")
+        why += [f"{n} {split} row(s): {reason}" for reason, n in (g.get("left_out") or {}).items()]
+    text = "Gold rows scored: " + ", ".join(parts) + "."
+    if why:
+        text += (" Left out by the audit: " + "; ".join(why) + ". Scores on every given test row are in the audit's "
+                 "before/after table.")
+    return text
 
 
 def _systems(metrics: dict) -> dict:
@@ -56,6 +74,9 @@ def _headline(metrics, _examples) -> Section:
     line = task_line(metrics)
     if line:
         section.blocks.append(Text(line, "muted"))
+    gold = gold_rows_line(metrics)
+    if gold:
+        section.blocks.append(Text(gold, "warning" if "left out" in gold else "muted"))
     if not systems:
         section.blocks.append(Text("No system was evaluated.", "warning"))
         return section
@@ -63,15 +84,18 @@ def _headline(metrics, _examples) -> Section:
     if paired:
         section.blocks.append(Text(f"Verdict: {paired['verdict']}", "verdict"))
         section.blocks.append(Text(_paired_sentence(paired), "normal"))
+    positive = comparison.get("positive_class")
     rows = [
         [name, pct(m.get("accuracy")), interval(m.get("accuracy_ci")), pct(m.get("macro_f1")),
-         interval(m.get("macro_f1_ci")), pct(m.get("coverage")) if "coverage" in m else "–",
-         str(m.get("n", ""))]
+         interval(m.get("macro_f1_ci"))] + ([pct((m.get("positive_class") or {}).get("f1"))] if positive else [])
+        + [pct(m.get("balanced_accuracy")), pct(m.get("coverage")) if "coverage" in m else "–",
+           str(m.get("n", "")), single_class_note(m)]
         for name, m in systems.items()
     ]
     confidence = int(round(100 * comparison.get("confidence", 0.95)))
     section.blocks.append(Table(
-        ["system", "accuracy", f"{confidence}% CI", "macro F1", f"{confidence}% CI", "coverage", "n"], rows,
+        ["system", "accuracy", f"{confidence}% CI", "macro F1", f"{confidence}% CI"]
+        + ([f"F1 of {positive!r}"] if positive else []) + ["balanced accuracy", "coverage", "n", "note"], rows,
         caption=f"Intervals: percentile bootstrap, {comparison.get('n_boot', '?')} resamples, "
                 f"seed {comparison.get('seed', '?')}. Coverage: share of test rows the system voted on "
                 "before the abstain policy.",
@@ -82,6 +106,12 @@ def _headline(metrics, _examples) -> Section:
         text = policy if isinstance(policy, str) else "; ".join(f"{k}: {v}" for k, v in policy.items())
         section.blocks.append(Text(f"Policy: {text}", "muted"))
     return section
+
+
+def single_class_note(entry: dict) -> str:
+    """"predicts only 'ham'" for a system whose test predictions are all one class, else ""."""
+    only = entry.get("predicts_only")
+    return f"predicts only {only!r}" if only is not None else ""
 
 
 def _paired_sentence(paired: dict) -> str:
@@ -199,9 +229,23 @@ def _label_model(metrics, _examples) -> Section | None:
         return None
     section = Section("label_model", "Label model")
     if info.get("chosen"):
-        section.blocks.append(Text(f"Chosen on dev: {info['chosen']}", "verdict"))
+        section.blocks.append(Text(f"Chosen on dev: {info.get('candidate') or info['chosen']}", "verdict"))
+    metric = info.get("metric", "accuracy") + (f" of {info['positive_class']!r}" if info.get("metric") == "f1" else "")
     scores = info.get("dev_scores") or {}
-    if scores:
+    candidates = info.get("candidates") or []
+    if candidates:
+        section.blocks.append(Table(
+            ["candidate", "class balance", f"dev {metric}", "95% interval", "note"],
+            [[c["key"] + (" (chosen)" if c["key"] == info.get("candidate") else ""), c["class_balance"],
+              pct(c["dev_score"]) if c["dev_score"] == c["dev_score"] else "skipped", interval(c.get("dev_interval")),
+              "; ".join(filter(None, [
+                  f"predicts only {c['predicts_only']!r}" if c.get("predicts_only") is not None else "",
+                  "cross-fitted on dev" if c.get("cross_fitted") else "", c.get("error") or ""]))]
+             for c in candidates],
+            caption="Every candidate is fitted on the train votes and scored on the gold dev split; models that "
+                    "learn from dev are scored on dev folds they did not see. Intervals: bootstrap over dev rows."))
+        section.blocks += [Text(note, "muted") for note in info.get("notes", [])]
+    elif scores:
         section.blocks.append(Table(["label model", "dev score"],
                                     [[f"{name} (chosen)" if name == info.get("chosen") else name, number(score)]
                                      for name, score in scores.items()]))
@@ -248,7 +292,9 @@ def _drift(metrics, _examples) -> Section | None:
     if drift.get("unparseable_time"):
         section.blocks.append(Text(drift["unparseable_time"], "warning"))
     holdout = drift.get("temporal_holdout")
-    if holdout:
+    if holdout and holdout.get("skipped"):
+        section.blocks.append(Text(holdout["skipped"][:1].upper() + holdout["skipped"][1:], "muted"))
+    elif holdout:
         acc = holdout["accuracy"]
         section.blocks.append(Text(
             f"Temporal holdout on the newest period ({holdout['period']}, {holdout['test_rows']} test rows): an end "

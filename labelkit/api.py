@@ -1,0 +1,175 @@
+"""The notebook API: a build on DataFrames in memory, the same pipeline the CLI runs.
+
+>>> import labelkit as lk                                                  # doctest: +SKIP
+>>> task = lk.Task.from_frames(train, dev, test, classes=["ham", "spam"], text="text")
+>>> run = lk.run(task, [lk.keywords("spam", ["subscribe"], name="kw_sub")])
+>>> run.lf_summary()                  # a DataFrame: coverage, overlaps, conflicts, dev accuracy per LF
+>>> run.metrics["systems"]            # every system on the gold test rows, with intervals
+>>> run.report()                      # the HTML report, inline in Jupyter
+>>> run.save("runs/demo"); lk.load("runs/demo").predict_proba(new_rows)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelkit.config import Config, from_dict
+from labelkit.errors import ConfigError
+
+
+@dataclass
+class Task:
+    """A task's config and its three splits, in memory."""
+
+    config: Config
+    frames: dict[str, pd.DataFrame]
+
+    @classmethod
+    def from_frames(cls, train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, *, classes, text: str = "text",
+                    label: str = "label", id: str | None = None, name: str = "notebook", seed: int = 123,
+                    settings: dict | None = None, **data_settings) -> Task:
+        """`settings` holds other config sections, e.g. {"end_model": {"labels": "hard"}}; `data_settings`
+        other [data] keys (time_column, group_column, slice_columns, feature_columns)."""
+        frames = {"train": train, "dev": dev, "test": test}
+        id_column = id or "_row_id"
+        if id is None:  # ids are how findings and examples name rows; number them per split
+            frames = {s: f.assign(**{id_column: [f"{s}-{i}" for i in range(len(f))]}) for s, f in frames.items()}
+        raw = {k: dict(v) for k, v in (settings or {}).items()}
+        raw.setdefault("task", {}).update(name=name, classes=list(classes), seed=seed)
+        raw.setdefault("data", {}).update(text_column=text, label_column=label, id_column=id_column, **data_settings)
+        return cls(from_dict(raw), frames)
+
+    @classmethod
+    def from_config(cls, path) -> Task:
+        """A task described by a labelkit.toml (its files are read now)."""
+        from labelkit.config import load_config
+        from labelkit.data import load_task_data
+
+        config = load_config(Path(path))
+        data = load_task_data(config)
+        return cls(config, data.frames)
+
+
+class Result:
+    """One build's results in memory; `save` writes the same folder `labelkit build` writes."""
+
+    def __init__(self, build) -> None:
+        from labelkit.artifacts import summarize_build
+
+        self._build = build
+        b = build
+        self.metrics, self.manifest, self._summary, self._examples = summarize_build(
+            config=b.config, raw=b.raw, data=b.data, lf_paths=b.lf_paths, votes=b.votes, selection=b.selection,
+            prior=b.prior, end_model=b.end_model, metrics=dict(b.metrics), audit=b.audit, timer=b.timer)
+
+    @property
+    def L(self) -> np.ndarray:
+        """The train label matrix (rows kept by the audit x LFs; -1 = abstain)."""
+        return self._build.votes.L["train"]
+
+    @property
+    def votes(self) -> dict[str, np.ndarray]:
+        return dict(self._build.votes.L)
+
+    @property
+    def lf_names(self) -> list[str]:
+        return list(self._build.votes.lf_names)
+
+    @property
+    def label_model(self):
+        return self._build.selection.model
+
+    @property
+    def end_model(self):
+        return self._build.end_model
+
+    @property
+    def probabilistic_labels(self) -> np.ndarray:
+        return self._build.proba_train
+
+    @property
+    def data(self) -> dict[str, pd.DataFrame]:
+        """The splits after the audit's policies."""
+        return dict(self._build.data.frames)
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return list(self._build.failed_checks)
+
+    def lf_summary(self) -> pd.DataFrame:
+        return pd.DataFrame(self._summary).set_index("name") if self._summary else pd.DataFrame()
+
+    def systems(self) -> pd.DataFrame:
+        """Every system's test accuracy and macro-F1 with intervals, one row per system."""
+        table = self.metrics["systems"]
+        systems = table.get("systems", table)
+        rows = []
+        for name, entry in systems.items():
+            row = {"system": name}
+            for key, value in entry.items():
+                if isinstance(value, dict) and "value" in value:
+                    row[key] = value["value"]
+                    if "ci" in value:
+                        row[f"{key}_ci"] = tuple(value["ci"])
+                elif isinstance(value, (int, float, str)):
+                    row[key] = value
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("system")
+
+    def report(self) -> Report:
+        from labelkit.report import render_html
+
+        return Report(render_html(self.metrics, {"lf_examples": self._examples}))
+
+    def save(self, out, *, force: bool = False) -> Path:
+        from labelkit.artifacts import write_files
+        from labelkit.data import input_paths
+        from labelkit.output_folder import claim_output
+
+        b = self._build
+        with claim_output(out, force=force, kind="build", protect=input_paths(b.config)) as target:
+            write_files(target, force=force, config=b.config, data=b.data, votes=b.votes, selection=b.selection,
+                        prior=b.prior, proba_train=b.proba_train, end_model=b.end_model, preds=b.preds,
+                        metrics=self.metrics, manifest=self.manifest, summary=self._summary,
+                        examples=self._examples, audit=b.audit, timer=b.timer)
+        return Path(out)
+
+
+@dataclass
+class Report:
+    html: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def save(self, path) -> None:
+        Path(path).write_text(self.html, encoding="utf-8")
+
+
+def run(task: Task, lfs=(), *, slicing_functions=(), audit: bool = True, notify=None) -> Result:
+    """Audit, label, train and evaluate `task` with `lfs` (LabelingFunction objects); nothing is written."""
+    from labelkit.data import task_data_from_frames
+    from labelkit.lfs import ModuleContents
+    from labelkit.manifest import StageTimer
+    from labelkit.pipeline import run_pipeline
+
+    config = task.config
+    if not audit:
+        import dataclasses
+
+        config = dataclasses.replace(config, audit=dataclasses.replace(config.audit, enabled=False))
+    if not lfs and not config.data.vote_columns:
+        raise ConfigError("lk.run needs labeling functions: lk.run(task, [lf1, lf2, ...]).")
+    data = task_data_from_frames(config, task.frames)
+    modules = ModuleContents(lfs=list(lfs), slicing_functions=list(slicing_functions))
+    return Result(run_pipeline(config, data, modules, timer=StageTimer(notify)))
+
+
+def load(path):
+    """A saved build (`labelkit build` or `Result.save`) loaded back: see labelkit.runs.Run."""
+    from labelkit.runs import load_run
+
+    return load_run(path)

@@ -1,0 +1,34 @@
+"""--fail-on: each check fails the build exactly when its finding is present."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from labelkit.scoring import failed_checks
+
+
+def _audit(*reasons):
+    findings = pd.DataFrame({"split": ["train"] * len(reasons), "row_id": [str(i) for i in range(len(reasons))],
+                             "reason": list(reasons), "score": [1.0] * len(reasons), "evidence": [""] * len(reasons)})
+    return SimpleNamespace(result=SimpleNamespace(findings=findings), weak_findings=None)
+
+
+CLEAN = {"guardrails": [], "expectations": {"end_model": {"failures": []}}, "warnings": []}
+
+
+@pytest.mark.parametrize("check, metrics, audit, expected", [
+    ("too-good", {**CLEAN, "warnings": ["end model scores 99.8%: check for leakage"]}, None, "too-good: end model"),
+    ("expectations", {**CLEAN, "expectations": {"end_model": {"failures": [{"row": 1}, {"row": 2}]}}}, None,
+     "expectations: 2 expectation(s) failed"),
+    ("guardrail", {**CLEAN, "guardrails": [{"slice": "country = FR"}]}, None, "guardrail: 1 slice(s)"),
+    ("test-rows", CLEAN, _audit("test_row_account", "exact_duplicate_within_split"), "test-rows: 1 test/QA row"),
+    ("leakage", CLEAN, _audit("group_leakage", "near_duplicate_cross_split", "label_issue"), "leakage: 2"),
+])
+def test_each_check_fails_only_on_its_own_finding(check, metrics, audit, expected):
+    failed = failed_checks(metrics, audit, [check])
+    assert len(failed) == 1 and failed[0].startswith(expected)
+    assert failed_checks(CLEAN, _audit("exact_duplicate_within_split"), [check]) == []
+    others = [c for c in ("too-good", "expectations", "guardrail", "test-rows", "leakage") if c != check]
+    assert failed_checks(metrics, audit, others) == []  # a finding fails only the check that names it
