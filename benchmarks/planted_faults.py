@@ -48,7 +48,7 @@ EXPECTED = {  # planted fault -> audit reasons that catch it (bundled example)
 def bundled(config_path: Path) -> None:
     from labelkit.config import load_config
     from labelkit.data import load_task_data
-    from labelkit.pipeline import run_audit
+    from labelkit.stages import run_audit
 
     config = load_config(config_path)
     data = load_task_data(config)

@@ -60,7 +60,8 @@ def run(folder: Path, name: str, args) -> None:
     from labelkit.cli.build import load_wrench_config
     from labelkit.data import load_task_data
     from labelkit.manifest import StageTimer
-    from labelkit.pipeline import load_labeling_functions, run_pipeline
+    from labelkit.pipeline import run_pipeline
+    from labelkit.stages import load_labeling_functions
 
     extra = {"data.wrench": str(folder.resolve()), "task.seed": args.seed,
              "audit.enabled": False if args.no_audit else None}
@@ -138,7 +139,7 @@ def end_model_table(result, name: str, args) -> None:
 def _gold_reference(result, positive) -> list[str]:
     """The same end-model search trained on gold train labels (a reference, never selected)."""
     from labelkit.evaluate.metrics import score_predictions
-    from labelkit.pipeline import fit_end_model
+    from labelkit.stages import fit_end_model
 
     from labelkit.wrench import read_wrench
 

@@ -81,7 +81,9 @@ def write_files(out: Path, *, force, config, data, votes, selection, prior, prob
         write_review_csv(pd.DataFrame(summary), tmp / "lf_summary.csv")
         save_label_model(selection.model, tmp / "label_model.json")  # JSON: labelkit.labelmodels.load_label_model
         if end_model is not None:
-            end_model.save(tmp / "model.skops")  # skops, not pickle: labelkit.endmodel.load_end_model
+            from labelkit.endmodel import save_end_model
+
+            save_end_model(end_model, tmp / "model.skops")  # skops, not pickle: labelkit.endmodel.load_end_model
         if audit is not None:
             _write_audit(tmp, audit, config)
         _write_wrench(tmp, config, data, votes)

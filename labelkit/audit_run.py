@@ -27,7 +27,7 @@ def run_audit_command(config: Config, *, out: Path, force: bool = False, notify=
 
 
 def _audit_and_write(config: Config, *, out: Path, force: bool, timer) -> dict:
-    from labelkit.pipeline import load_labeling_functions, run_audit
+    from labelkit.stages import load_labeling_functions, run_audit
 
     with timer.stage("load data"):
         data = load_task_data(config)

@@ -24,7 +24,7 @@ def label_file(config: Config, source: Path, out: Path, *, chunk_rows: int = 200
     from labelkit.labelmodels import class_balance_from_dev, hard_predictions, select_label_model
     from labelkit.lfs.spacy_lfs import SpacyParser
     from labelkit.manifest import StageTimer
-    from labelkit.pipeline import apply_votes_to, load_labeling_functions
+    from labelkit.stages import apply_votes_to, load_labeling_functions
 
     source, out = Path(source), Path(out)
     d = config.data

@@ -21,7 +21,7 @@ MIN_CLASS_ROWS = 5
 def temporal_holdout(config, data, proba_train: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
                      preds: dict, end_model, drift: dict) -> dict | None:
     from labelkit.evaluate import classification_metrics
-    from labelkit.pipeline import fit_end_model
+    from labelkit.stages import fit_end_model
 
     period = _newest_period(drift)
     if period is None or end_model is None:

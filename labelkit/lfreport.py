@@ -7,7 +7,7 @@ from labelkit.data import load_task_data
 
 
 def lf_report(config: Config) -> dict:
-    from labelkit.pipeline import apply_votes, load_labeling_functions
+    from labelkit.stages import apply_votes, load_labeling_functions
 
     data = load_task_data(config)
     lfs = load_labeling_functions(config, require_lfs=data.votes is None)[0].lfs

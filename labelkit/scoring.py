@@ -8,7 +8,7 @@ import pandas as pd
 from labelkit import baselines
 from labelkit.config import Config
 from labelkit.data import TaskData
-from labelkit.pipeline import AuditOutcome, Votes, fit_end_model
+from labelkit.stages import apply_votes_to, AuditOutcome, Votes, fit_end_model
 
 LEAKAGE_REASONS = ("exact_duplicate_cross_split", "near_duplicate_cross_split", "group_leakage", "identifier_leakage")
 
@@ -122,13 +122,10 @@ def check_expectations(config: Config, data: TaskData, lfs, votes: Votes, select
 
     computed: dict[int, np.ndarray] = {}
 
-    def rule_votes(frame):  # the rules and the label model share one application of the LFs
-        from labelkit.apply import apply_lfs
-        from labelkit.lfs.spacy_lfs import SpacyParser
-
-        if id(frame) not in computed:
-            computed[id(frame)] = apply_lfs(lfs, frame, data.schema.classes, text_column=text,
-                                            parser=SpacyParser(config.lfs.spacy_model or None), where="expectations").L
+    def rule_votes(frame):  # the rules and the label model share one application of the LFs, on the
+        if id(frame) not in computed:  # build's engine and with its --lf-errors policy
+            computed[id(frame)] = apply_votes_to(config, frame, lfs, data.schema.classes,
+                                                 where=f"expectations ({config.evaluate.expectations})").L
         return computed[id(frame)]
 
     predictors = {

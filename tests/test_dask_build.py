@@ -39,7 +39,7 @@ def test_dask_votes_of_a_build_on_worker_processes_equal_local(cluster, tmp_path
     from conftest import write_task
     from labelkit.config import load_config
     from labelkit.data import load_task_data
-    from labelkit.pipeline import apply_votes, load_labeling_functions
+    from labelkit.stages import apply_votes, load_labeling_functions
 
     config = load_config(write_task(tmp_path / "task", n_train=200, n_dev=60, n_test=60))
     data = load_task_data(config)
@@ -82,7 +82,7 @@ def test_local_engine_in_chunks_equals_one_pass_and_reports_progress(monkeypatch
     import numpy as np
 
     from conftest import CLASSES, make_frame
-    from labelkit import pipeline
+    from labelkit import stages as pipeline
     from labelkit.config import from_dict
     from labelkit.lfs import labeling_function
 
@@ -110,7 +110,7 @@ def test_build_fits_the_label_model_from_vote_patterns_with_the_same_result(n_lf
     import numpy as np
 
     from labelkit.labelmodels import make_label_model
-    from labelkit.pipeline import distinct_votes, label_model_proba
+    from labelkit.stages import distinct_votes, label_model_proba
 
     rng = np.random.default_rng(n_lfs)
     L = np.where(rng.random((300, n_lfs)) < 0.3, rng.integers(0, 4, size=(300, n_lfs)), -1).astype(np.int8)

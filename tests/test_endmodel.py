@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from conftest import CLASSES, make_frame
 
-from labelkit.endmodel import EndModel, UntrustedModelFile, load_end_model, train_end_model
+from labelkit.endmodel import EndModel, UntrustedModelFile, load_end_model, save_end_model, train_end_model
 from labelkit.errors import LabelkitError
 
 K = len(CLASSES)
@@ -56,8 +56,8 @@ def test_candidates_are_chosen_on_dev_and_all_kept(model, splits):
 
 def test_model_file_round_trips_byte_identically(model, splits, tmp_path):
     *_, test, _ = splits
-    model.save(tmp_path / "a.skops")
-    model.save(tmp_path / "b.skops")
+    save_end_model(model, tmp_path / "a.skops")
+    save_end_model(model, tmp_path / "b.skops")
     assert (tmp_path / "a.skops").read_bytes() == (tmp_path / "b.skops").read_bytes()
     loaded = load_end_model(tmp_path / "a.skops")
     assert isinstance(loaded, EndModel) and loaded.classes == tuple(CLASSES)
@@ -107,7 +107,7 @@ def test_one_class_training_labels_give_a_named_constant_model(splits, tmp_path)
     fitted = _fit(train, np.zeros(len(train), dtype=int), dev, y_dev, soft=False)
     assert fitted.kind == "constant" and "every training label is 'billing'" in fitted.notes[-1]
     assert set(fitted.predict(test)) == {0}
-    fitted.save(tmp_path / "c.skops")
+    save_end_model(fitted, tmp_path / "c.skops")
     assert load_end_model(tmp_path / "c.skops").kind == "constant"
 
 
@@ -149,14 +149,14 @@ def test_streaming_model_reports_progress_and_round_trips(splits, tmp_path):
     assert fitted.kind == "streaming_sgd" and fitted.features == "hashing"
     assert np.mean(fitted.predict(test) == y_test) > 0.9
     assert lines and "rows/s" in lines[-1] and f"{len(train) * 5:,}/{len(train) * 5:,} rows" in lines[-1]
-    fitted.save(tmp_path / "s.skops")
+    save_end_model(fitted, tmp_path / "s.skops")
     assert np.allclose(load_end_model(tmp_path / "s.skops").predict_proba(test), fitted.predict_proba(test))
 
 
 def test_hard_label_comparison_of_one_class_is_skipped_with_a_note(splits):
     from labelkit.config import from_dict
     from labelkit.data import TaskData
-    from labelkit.pipeline import fit_end_models
+    from labelkit.stages import fit_end_models
     from labelkit.schema import LabelSchema
 
     train, _, dev, y_dev, test, y_test = splits
@@ -190,7 +190,7 @@ def test_streaming_model_is_within_two_points_of_the_in_memory_model_on_the_bund
 
     from labelkit.config import load_config
     from labelkit.data import load_task_data
-    from labelkit.pipeline import apply_votes, choose_label_model, fit_end_model, load_labeling_functions
+    from labelkit.stages import apply_votes, choose_label_model, fit_end_model, load_labeling_functions
 
     config = load_config(Path(__file__).resolve().parents[1] / "labelkit.toml",
                          overrides={"label_model.candidates": '["weighted_majority"]'})

@@ -201,7 +201,7 @@ def test_config_rules_are_loaded_beside_lf_modules(task):
 
 def test_a_rule_cannot_reuse_a_python_lf_name(task):
     from labelkit.config import load_config
-    from labelkit.pipeline import load_labeling_functions
+    from labelkit.stages import load_labeling_functions
 
     (task.parent / "rules.toml").write_text('[[rule]]\nname = "kw_billing"\nclass = "billing"\n'
                                             'kind = "keywords"\nwords = ["x"]\n')

@@ -174,7 +174,7 @@ def test_weighted_majority_with_the_dev_prior_still_finds_the_rare_class():
 
 def test_snorkel_too_wide_is_skipped_with_a_note_and_positive_class_is_checked():
     from labelkit.config import from_dict
-    from labelkit.pipeline import positive_class_index
+    from labelkit.stages import positive_class_index
 
     L, y = tie_votes(20, 5, 5, 10)
     L = np.hstack([L, L]).astype(np.int8)

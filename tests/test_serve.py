@@ -94,7 +94,7 @@ def test_predict_answers_logs_and_counts(tmp_path, primary):
     assert [r[0] for r in requests] == ["a1"] + [f"q{i}" for i in range(5)]
     assert requests[0][1] == "FR" and json.loads(requests[0][2])["text"].endswith("invoice")
     con.close()
-    from labelkit.monitor.logdata import read_log
+    from labelkit.serve.logdata import read_log
 
     log = read_log(tmp_path / "serve.sqlite")
     assert set(log.systems) == {"rules", "chall"} and (log.systems["chall"].status == "ok").all()
@@ -282,7 +282,7 @@ def test_real_uvicorn_on_loopback_with_the_shadow_in_a_killable_process(tmp_path
         server.should_exit = True
         thread.join(10)
         state.close()
-    from labelkit.monitor.logdata import read_log
+    from labelkit.serve.logdata import read_log
 
     data = read_log(tmp_path / "serve.sqlite")
     assert data.systems["fragile"].status.tolist() == ["ok", "aborted", "ok"]

@@ -15,10 +15,10 @@ import pandas as pd
 
 from labelkit.endmodel.features import MAX_TEXT_CHARS, fit_features, is_relation_frame, prepare_frame
 from labelkit.endmodel.model import EndModel
+from labelkit.endmodel.training import class_multipliers, dev_score, expand_soft, make_pipeline
 from labelkit.errors import DatasetError
 
 STREAM_ROWS = 200_000  # train rows from which the end model streams (hashing features + SGD)
-MIN_WEIGHT = 1e-3  # soft-label copies lighter than this are dropped
 
 
 def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str, ...], *,
@@ -81,7 +81,7 @@ def _search(frame, Y, weights, dev_frame, y_dev, *, common, features, class_weig
         X_dev = featurizer.transform(dev_frame)
         notify(f"end model: {name} features, {X.shape[1]:,} columns on {X.shape[0]:,} rows")
         for class_weight in class_weights:
-            X_rows, y_rows, w_rows = _expand(X, Y, weights[:, None] * _class_weights(Y, weights, class_weight))
+            X_rows, y_rows, w_rows = expand_soft(X, Y, weights[:, None] * class_multipliers(Y, weights, class_weight))
             for C, score, classifier in _c_path(X_rows, y_rows, w_rows, X_dev, y_dev, Cs=Cs, k=k, metric=metric,
                                                 seed=seed):
                 scores[f"{name} C={C:g} class_weight={class_weight}"] = round(score, 6)
@@ -90,7 +90,7 @@ def _search(frame, Y, weights, dev_frame, y_dev, *, common, features, class_weig
         notify(f"end model: {name} features, best dev {metric[0]} {best:.4f} ({time.perf_counter() - started:.1f}s)")
     score, name, class_weight, C, featurizer, classifier = _best_on_dev(candidates, len(dev_frame))
     notify(f"end model: chose {name} features, class weight {class_weight}, C={C:g} (dev {metric[0]} {score:.4f})")
-    return EndModel(_pipeline(featurizer, classifier), C=C, features=name, class_weight=class_weight,
+    return EndModel(make_pipeline(featurizer, classifier), C=C, features=name, class_weight=class_weight,
                     dev_scores=scores, notes=notes, **common)
 
 
@@ -109,7 +109,7 @@ def _c_path(X, y, w, X_dev, y_dev, *, Cs, k: int, metric: tuple, seed: int):
         with warnings.catch_warnings():  # saga at tol 1e-3 may stop short at large C; dev decides anyway
             warnings.simplefilter("ignore", ConvergenceWarning)
             classifier.fit(X, y, sample_weight=w)
-        score = _score(y_dev, classifier.predict(X_dev), k, metric)
+        score = dev_score(y_dev, classifier.predict(X_dev), k, metric)
         yield C, score, classifier
         fitted += 1
         if fitted >= 2 and score <= previous[0] + 1.0 / max(len(y_dev), 1) + 1e-12:
@@ -172,23 +172,6 @@ def _row_weights(sample_weight, n: int) -> np.ndarray:
     return w
 
 
-def _class_weights(Y: np.ndarray, weights: np.ndarray, setting: str) -> np.ndarray:
-    """(1, k) multipliers of each class's copies: "balanced" gives every class the same total weight."""
-    k = Y.shape[1]
-    if setting == "none":
-        return np.ones((1, k))
-    mass = (Y * weights[:, None]).sum(axis=0)
-    present = mass > 0
-    out = np.ones(k)
-    out[present] = mass[present].sum() / (present.sum() * mass[present])
-    return out[None, :]
-
-
-def _expand(X, Y: np.ndarray, weights: np.ndarray):
-    """One copy of each row per class it has weight for, weighted by probability x row weight."""
-    W = Y * (weights if weights.ndim == 2 else weights[:, None])  # weights: (n,) per row or (n, k) per copy
-    rows, labels = np.nonzero(W > MIN_WEIGHT * (W.max() if W.size else 1))
-    return X[rows], labels, W[rows, labels]
 
 
 def _classifier(n_features: int, C: float, seed: int):
@@ -202,17 +185,6 @@ def _classifier(n_features: int, C: float, seed: int):
     return LogisticRegression(C=C, solver="saga", tol=1e-3, max_iter=300, random_state=seed)
 
 
-def _pipeline(featurizer, classifier):
-    from sklearn.pipeline import Pipeline
-
-    return Pipeline([("features", featurizer), ("model", classifier)])
-
-
-def _score(y_true, y_pred, k: int, metric: tuple) -> float:
-    from labelkit.labelmodels import score_predictions
-
-    score = score_predictions(y_true, y_pred, cardinality=k, metric=metric[0], positive=metric[1])
-    return -1.0 if score != score else score  # nan (e.g. an empty dev split) ranks last
 
 
 def _constant_model(frame, Y, weights, common, notes) -> EndModel:
@@ -230,7 +202,7 @@ def _constant_model(frame, Y, weights, common, notes) -> EndModel:
     notes = notes + [f"end model: every training label is {name!r} ({len(frame)} rows), so the end model predicts "
                      f"{name!r} for every row; a label model that predicts more than one class (or more LFs for "
                      f"the other classes) changes this."]
-    return EndModel(_pipeline(featurizer, classifier), C=None, features="none", kind="constant", notes=notes, **common)
+    return EndModel(make_pipeline(featurizer, classifier), C=None, features="none", kind="constant", notes=notes, **common)
 
 
 def _note_one_class(model: EndModel, dev_frame, y_dev) -> None:
@@ -250,9 +222,9 @@ def _refit_with_dev(model: EndModel, frame, Y, weights, dev_frame, y_dev, *, max
     w_all = np.concatenate([weights, np.ones(len(dev_frame))])
     featurizer, X, _ = fit_features(model.features, both, model.text_column, model.feature_columns,
                                     max_features=max_features, relation=model.relation)
-    X_rows, y_rows, w_rows = _expand(X, Y_all, w_all[:, None] * _class_weights(Y_all, w_all, model.class_weight))
+    X_rows, y_rows, w_rows = expand_soft(X, Y_all, w_all[:, None] * class_multipliers(Y_all, w_all, model.class_weight))
     classifier = _classifier(X.shape[1], model.C, seed).fit(X_rows, y_rows, sample_weight=w_rows)
-    model.pipeline = _pipeline(featurizer, classifier)
+    model.pipeline = make_pipeline(featurizer, classifier)
     model.trained_on_dev = True
     model.train_rows = len(both)
     model.notes.append(f"end model: refitted on train + {len(dev_frame)} gold dev rows ([end_model] train_on_dev); "

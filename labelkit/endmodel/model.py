@@ -42,11 +42,6 @@ class EndModel:
     def predict_labels(self, frame: pd.DataFrame) -> list[str]:
         return [self.classes[i] for i in self.predict(frame)]
 
-    def save(self, path) -> None:
-        """Write a .skops file (no pickle: loading it runs no code); see load_end_model."""
-        from labelkit.endmodel.store import save_end_model
-
-        save_end_model(self, path)
 
     def metadata(self) -> dict:
         return {

@@ -15,6 +15,7 @@ import numpy as np
 
 from labelkit.endmodel.features import build_features, split_feature_columns
 from labelkit.endmodel.model import EndModel
+from labelkit.endmodel.training import class_multipliers, dev_score, expand_soft, make_pipeline
 
 CHUNK_ROWS = 20_000
 ROW_PASSES = 1_000_000  # epochs = ROW_PASSES / rows, clipped to 1..5: small sets get more passes
@@ -30,7 +31,6 @@ def train_streaming(frame, Y, weights, dev_frame, y_dev, *, common: dict, Cs, se
                     notify, class_weight: str = "none", chunk_rows: int = CHUNK_ROWS) -> EndModel:
     from sklearn.linear_model import SGDClassifier
 
-    from labelkit.endmodel.fit import _class_weights, _expand, _pipeline, _score
 
     n, k = Y.shape
     rng = np.random.default_rng(seed)
@@ -38,7 +38,7 @@ def train_streaming(frame, Y, weights, dev_frame, y_dev, *, common: dict, Cs, se
     featurizer = build_features("hashing", common["text_column"], numeric, categorical, max_features=0,
                                 relation=common["relation"])
     featurizer.fit(frame.iloc[rng.permutation(n)[:chunk_rows]])
-    row_weights = weights[:, None] * _class_weights(Y, weights, class_weight)
+    row_weights = weights[:, None] * class_multipliers(Y, weights, class_weight)
     models = {C: SGDClassifier(loss="log_loss", alpha=1.0 / (C * n), random_state=seed) for C in stream_cs(Cs)}
     epochs = int(min(5, max(1, math.ceil(ROW_PASSES / n))))
     started, last, done, total = time.perf_counter(), 0.0, 0, n * epochs
@@ -46,7 +46,7 @@ def train_streaming(frame, Y, weights, dev_frame, y_dev, *, common: dict, Cs, se
         order = rng.permutation(n)
         for begin in range(0, n, chunk_rows):
             rows = order[begin:begin + chunk_rows]
-            X_rows, y_rows, w_rows = _expand(featurizer.transform(frame.iloc[rows]), Y[rows], row_weights[rows])
+            X_rows, y_rows, w_rows = expand_soft(featurizer.transform(frame.iloc[rows]), Y[rows], row_weights[rows])
             for model in models.values():
                 model.partial_fit(X_rows, y_rows, classes=np.arange(k), sample_weight=w_rows)
             done += len(rows)
@@ -59,11 +59,11 @@ def train_streaming(frame, Y, weights, dev_frame, y_dev, *, common: dict, Cs, se
     X_dev = featurizer.transform(dev_frame)
     scores, best = {}, None
     for C, model in models.items():
-        score = _score(y_dev, model.predict(X_dev), k, metric)
+        score = dev_score(y_dev, model.predict(X_dev), k, metric)
         scores[f"hashing C={C:g} class_weight={class_weight}"] = round(score, 6)
         if best is None or score > best[0]:
             best = (score, C, model)
-    return EndModel(_pipeline(featurizer, best[2]), C=best[1], features="hashing", class_weight=class_weight,
+    return EndModel(make_pipeline(featurizer, best[2]), C=best[1], features="hashing", class_weight=class_weight,
                     kind="streaming_sgd", dev_scores=scores,
                     notes=[f"end model: streamed ({n:,} train rows >= [end_model] stream_rows): hashing features, "
                            f"SGD, {epochs} pass(es)."], **common)

@@ -66,7 +66,7 @@ def run_monitor(log_path, reference_dir, *, settings: MonitorSettings | None = N
                 labels_id_column: str = "id", labels_column: str = "label", since: float | None = None,
                 until: float | None = None) -> MonitorResult:
     from labelkit.monitor.alerts import apply_alerts
-    from labelkit.monitor.logdata import read_log
+    from labelkit.serve.logdata import read_log
     from labelkit.monitor.reference import load_reference
     from labelkit.monitor.windows import parse_window
 
@@ -133,7 +133,7 @@ def _join_labels(path, log, id_column: str, label_column: str) -> np.ndarray:
 
 def _examples(log, log_path: Path, result: MonitorResult) -> list[dict]:
     """A few rows where the shadow systems disagree with the primary, latest alerting windows first."""
-    from labelkit.monitor.logdata import read_inputs
+    from labelkit.serve.logdata import read_inputs
     from labelkit.monitor.windows import parse_window, window_index
 
     starts = window_index(log.ts, parse_window(result.settings.window))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.monitor.drift import js_distance, js_noise_threshold, rate_band, wilson
-from labelkit.monitor.logdata import LogData
+from labelkit.serve.logdata import LogData
 from labelkit.monitor.reference import Reference, conflicts
 from labelkit.monitor.windows import window_index, window_starts
 

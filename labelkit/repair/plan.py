@@ -114,7 +114,8 @@ def _chosen_end_model(config, chosen: dict):
 def rebuild(config, manifest: dict, timer):
     """The build re-run from its config, after checking that its data and LFs are unchanged."""
     from labelkit.data import load_task_data
-    from labelkit.pipeline import load_labeling_functions, run_pipeline
+    from labelkit.pipeline import run_pipeline
+    from labelkit.stages import load_labeling_functions
 
     with timer.stage("load data"):
         raw = load_task_data(config)
@@ -138,7 +139,7 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
     """The build with its end model retrained on the chosen row weights, and the repair's report."""
     from labelkit.baselines import rule_baseline
     from labelkit.labelmodels import hard_predictions, score_predictions
-    from labelkit.pipeline import fit_end_model
+    from labelkit.stages import fit_end_model
 
     notify = notify or (lambda message: None)
     config, data, votes, prior = result.config, result.data, result.votes, result.prior
@@ -197,7 +198,7 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
 
 def _rescored(result, end_model, row_w):
     """The build with `end_model` in place of the first one: predictions and metrics recomputed."""
-    from labelkit.pipeline import fit_end_model
+    from labelkit.stages import fit_end_model
     from labelkit.scoring import evaluate_test, failed_checks, predict_systems
 
     r = result

@@ -119,7 +119,7 @@ def _score(con: sqlite3.Connection, requests: pd.DataFrame, primary: Primary, sy
 
 def summarize(log_path) -> dict:
     """Agreement of each shadow system with the primary: overall and per slice value."""
-    from labelkit.monitor.logdata import read_log
+    from labelkit.serve.logdata import read_log
 
     log = read_log(log_path)
     out = {"log": str(log_path), "rows": len(log), "systems": {}}

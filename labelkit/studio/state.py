@@ -77,7 +77,7 @@ def open_studio(config, *, rules_path: Path | None = None, run_dir: Path | None 
     from labelkit.data import load_task_data
     from labelkit.lfs import load_modules
     from labelkit.lfs.rules import load_rules
-    from labelkit.pipeline import apply_votes_to
+    from labelkit.stages import apply_votes_to
 
     data = load_task_data(config)
     if data.votes is not None:

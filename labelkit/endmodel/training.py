@@ -1,0 +1,30 @@
+"""Training helpers shared by the in-memory fit (fit.py) and the streaming fit (stream.py)."""
+from __future__ import annotations
+
+import numpy as np
+
+MIN_WEIGHT = 1e-3  # soft-label copies lighter than this are dropped
+def class_multipliers(Y: np.ndarray, weights: np.ndarray, setting: str) -> np.ndarray:
+    """(1, k) multipliers of each class's copies: "balanced" gives every class the same total weight."""
+    k = Y.shape[1]
+    if setting == "none":
+        return np.ones((1, k))
+    mass = (Y * weights[:, None]).sum(axis=0)
+    present = mass > 0
+    out = np.ones(k)
+    out[present] = mass[present].sum() / (present.sum() * mass[present])
+    return out[None, :]
+def expand_soft(X, Y: np.ndarray, weights: np.ndarray):
+    """One copy of each row per class it has weight for, weighted by probability x row weight."""
+    W = Y * (weights if weights.ndim == 2 else weights[:, None])  # weights: (n,) per row or (n, k) per copy
+    rows, labels = np.nonzero(W > MIN_WEIGHT * (W.max() if W.size else 1))
+    return X[rows], labels, W[rows, labels]
+def make_pipeline(featurizer, classifier):
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("features", featurizer), ("model", classifier)])
+def dev_score(y_true, y_pred, k: int, metric: tuple) -> float:
+    from labelkit.labelmodels import score_predictions
+
+    score = score_predictions(y_true, y_pred, cardinality=k, metric=metric[0], positive=metric[1])
+    return -1.0 if score != score else score  # nan (e.g. an empty dev split) ranks last

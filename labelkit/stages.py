@@ -1,0 +1,312 @@
+"""The stages of a build, one function each, and the types they pass on: load LFs, apply them,
+audit, choose a label model, fit end models. They import only downward; `labelkit.pipeline`
+strings them together."""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from labelkit.config import Config
+from labelkit.data import GOLD_SPLITS, TaskData
+from labelkit.errors import LabelingFunctionError, LabelModelError
+
+
+
+@dataclass
+class Votes:
+    L: dict[str, np.ndarray]  # split -> label matrix
+    lf_names: list[str]
+    kinds: list[str]
+    errors: dict[str, int] = field(default_factory=dict)
+    parser_description: str | None = None
+
+
+@dataclass
+class AuditOutcome:
+    result: object  # quality.AuditResult
+    clean: object  # quality.CleanResult
+    weak_findings: pd.DataFrame | None = None
+
+
+def load_labeling_functions(config: Config, *, require_lfs: bool = True, columns=None):
+    """The LF modules' LFs (then the rules files' rules), slicing functions and test-row detectors, and
+    the modules' and rules files' paths. `columns` (the data's) lets rules naming unknown columns fail early."""
+    from labelkit.lfs import ModuleContents, load_modules
+
+    if not config.task.labeling_functions and not config.task.rules:
+        if not require_lfs:
+            return ModuleContents(), []
+        raise LabelingFunctionError("No LF modules configured; set [task -> labeling_functions] to a list of .py files.")
+    paths = [config.resolve(p) for p in config.task.labeling_functions]
+    contents = load_modules(paths) if paths else ModuleContents()
+    if config.task.rules:
+        from labelkit.lfs.rules import add_rules
+
+        paths += add_rules(contents, [config.resolve(p) for p in config.task.rules], config.task.classes, columns)
+    if require_lfs and not contents.lfs:
+        raise LabelingFunctionError(f"No labeling functions found in {', '.join(map(str, paths))}.")
+    return contents, paths
+
+
+def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", "test"), notify=None) -> Votes:
+    if data.votes is not None:  # WRENCH folder or precomputed vote columns
+        return Votes({s: data.votes[s] for s in splits}, list(data.vote_names), ["precomputed"] * len(data.vote_names))
+    L, errors, parser = {}, {}, None
+    for split in splits:
+        result = apply_votes_to(config, data.frames[split], lfs, data.schema.classes,
+                                where=f"{split} ({data.inputs[split]['path']})", notify=notify)
+        L[split] = result.L
+        for name, count in result.errors.items():
+            errors[f"{name}@{split}"] = count
+        parser = getattr(result, "parser_description", None) or parser
+    names = [lf.name for lf in lfs]
+    if parser is None and any(lf.kind.startswith("spacy") for lf in lfs):
+        parser = spacy_pipeline_name(config.lfs.spacy_model)
+    return Votes(L, names, [lf.kind for lf in lfs], errors, parser)
+
+
+WEAK_AUDIT_ROWS = 200_000  # above this many covered train rows the weak-label audit checks a seeded sample
+PROGRESS_CHUNK_ROWS = 100_000  # the local engine labels larger tables in chunks of this size, with progress
+
+
+def apply_votes_to(config: Config, frame: pd.DataFrame, lfs, classes: tuple[str, ...], *, where: str, notify=None):
+    """The LFs' votes on one table, with the configured engine."""
+    from labelkit.apply.engines import apply_with_engine
+
+    if config.lfs.engine == "local" and len(frame) > PROGRESS_CHUNK_ROWS:
+        return _apply_local_in_chunks(config, frame, lfs, classes, where=where, notify=notify)
+    return apply_with_engine(
+        lfs, frame, classes, engine=config.lfs.engine,
+        scheduler=config.lfs.scheduler or None, text_column=config.data.text_column,
+        id_column=config.data.id_column, spacy_model=config.lfs.spacy_model or None,
+        on_error=config.lfs.on_error, where=where,
+    )
+
+
+def _apply_local_in_chunks(config: Config, frame: pd.DataFrame, lfs, classes, *, where: str, notify=None):
+    """The local engine chunk by chunk (the same votes; row numbers in errors stay the table's),
+    reporting rows done, rate and time left."""
+    from labelkit.apply.local import ApplyResult, apply_lfs
+    from labelkit.apply.processes import make_parser
+    from labelkit.progress import Progress, chunks
+
+    parser = make_parser(lfs, config.lfs.spacy_model or None)
+    progress = Progress(f"apply LFs: {where.split(' ')[0]}", len(frame), notify=notify)
+    parts, errors = [], {}
+    for start, stop in chunks(len(frame), PROGRESS_CHUNK_ROWS):
+        result = apply_lfs(lfs, frame.iloc[start:stop], classes, text_column=config.data.text_column,
+                           id_column=config.data.id_column, parser=parser, on_error=config.lfs.on_error,
+                           where=where, row_offset=start)
+        parts.append(result.L)
+        for name, count in result.errors.items():
+            errors[name] = errors.get(name, 0) + count
+        progress.advance(stop - start)
+    return ApplyResult(np.concatenate(parts), [lf.name for lf in lfs], errors)
+
+
+def spacy_pipeline_name(model: str) -> str:
+    """Which spaCy pipeline parsed the texts, for the manifest."""
+    from importlib import metadata
+
+    if not model or model.startswith("blank:"):
+        lang = model.split(":", 1)[1] if model else "en"
+        return f"spacy.blank({lang!r}) (spaCy {metadata.version('spacy')})"
+    try:
+        return f"{model} {metadata.version(model)}"
+    except metadata.PackageNotFoundError:
+        return model
+
+
+def check_votes(votes: Votes, candidates: list[str]) -> None:
+    L = votes.L["train"]
+    if L.shape[0] == 0:
+        raise LabelModelError(
+            "No train rows are left after the audit quarantined them all; look at quarantine reasons with "
+            "`labelkit audit`, relax [audit -> policies], or build with --no-audit."
+        )
+    if not (L >= 0).any():
+        raise LabelModelError(
+            f"No LF fired on any train row ({L.shape[0]} rows, {L.shape[1]} LFs); check the LFs' keywords "
+            f"and the text column."
+        )
+
+
+def run_audit(config: Config, data: TaskData, detectors=(), corrections=None) -> AuditOutcome:
+    from labelkit.corrections import unquarantine
+    from labelkit.quality import apply_policies
+    from labelkit.quality import run_audit as audit
+
+    spec = audit_spec(config, data, detectors)
+    result = audit(data.frames, spec)
+    result.findings = unquarantine(result.findings, corrections)  # rows a reviewer said are not test rows
+    clean = apply_policies(data.frames, result.findings, spec.policies)
+    return AuditOutcome(result, clean)
+
+
+def audit_spec(config: Config, data: TaskData, detectors=()):
+    from labelkit.quality import AuditSpec
+
+    d, a = config.data, config.audit
+    return AuditSpec(
+        id_column=d.id_column, text_column=d.text_column or None, label_column=d.label_column,
+        classes=data.schema.classes, group_column=d.group_column or None, time_column=d.time_column or None,
+        checks=tuple(a.checks) or None, policies=dict(a.policies), rules=list(a.rules),
+        near_duplicate_threshold=a.near_duplicate_threshold, seed=config.task.seed, detectors=list(detectors),
+        near_duplicate_ngram=a.near_duplicate_ngram, max_similarity_chars=a.max_similarity_chars,
+        burst_min_rows=a.burst_min_rows, burst_window=a.burst_window,
+        label_issue_min_confidence=a.label_issue_min_confidence, now=a.now or None,
+        feature_columns=tuple(d.feature_columns),
+    )
+
+
+def cleaned_data(data: TaskData, frames: dict[str, pd.DataFrame], config: Config) -> TaskData:
+    gold = {s: data.schema.encode_gold(frames[s][config.data.label_column].tolist(), where=f"{s} (cleaned)")
+            for s in GOLD_SPLITS}
+    votes = None
+    if data.votes is not None:  # keep the precomputed votes of the rows that stayed
+        votes = {split: data.votes[split][_kept_rows(data, frame, split, config)] for split, frame in frames.items()}
+    return dataclasses.replace(data, frames=frames, gold=gold, votes=votes)
+
+
+def kept_votes(raw_votes: Votes, raw: TaskData, data: TaskData, config: Config) -> Votes:
+    """The votes of the rows the audit kept, taken from the votes on all rows (LFs run once)."""
+    L = {split: raw_votes.L[split][_kept_rows(raw, data.frames[split], split, config)] for split in raw_votes.L}
+    return dataclasses.replace(raw_votes, L=L)
+
+
+def _kept_rows(raw: TaskData, kept: pd.DataFrame, split: str, config: Config) -> np.ndarray:
+    """Positions in the raw split of the rows in `kept` (ids are unique: the loader makes them so)."""
+    return pd.Index(raw.frames[split][config.data.id_column]).get_indexer(kept[config.data.id_column])
+
+
+def choose_label_model(config: Config, votes: Votes, data: TaskData):
+    """The label model chosen on dev ([label_model] candidates x class balances, by the resolved metric),
+    and the dev class prior."""
+    from labelkit.labelmodels import class_balance_from_dev, select_label_model
+
+    k = data.schema.cardinality
+    prior = class_balance_from_dev(data.gold["dev"], k)
+    setting = config.label_model.class_balance
+    if isinstance(setting, list):  # given by the user
+        balances = {"given": np.asarray(setting, dtype=float) / np.sum(setting)}
+    elif setting == "auto":
+        balances = {"dev": prior, "uniform": np.full(k, 1.0 / k)}
+    else:
+        balances = {setting: {"dev": prior, "uniform": np.full(k, 1.0 / k), "estimate": None}[setting]}
+    patterns, counts, _ = distinct_votes(votes.L["train"])  # fitted from vote patterns with counts: same fit
+    selection = select_label_model(
+        list(config.label_model.candidates), patterns, votes.L["dev"], data.gold["dev"],
+        cardinality=k, seed=config.task.seed, metric=config.label_model.metric, class_balances=balances,
+        positive=positive_class_index(config, data.schema.classes), classes=list(data.schema.classes),
+        sample_weight=counts, options={"snorkel": {"max_width": config.label_model.snorkel_max_width}},
+    )
+    return selection, prior
+
+
+def distinct_votes(L: np.ndarray):
+    """The distinct rows of L, how often each occurs, and each row's index among them (a million rows
+    of a few LFs hold a few hundred patterns; the label models' fits depend on nothing else)."""
+    L = np.ascontiguousarray(L)
+    if L.shape[0] == 0:
+        return L, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    bits = max(1, int(L.max()) + 1).bit_length()
+    if int(L.min()) >= -1 and bits * L.shape[1] <= 62:  # one int64 key per row: sorting ints beats rows
+        keys = np.zeros(L.shape[0], dtype=np.int64)
+        for j in range(L.shape[1]):
+            keys |= (L[:, j].astype(np.int64) + 1) << (bits * j)
+        _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        return L[first], counts.astype(np.int64), inverse.reshape(-1)
+    patterns, inverse, counts = np.unique(L, axis=0, return_inverse=True, return_counts=True)
+    return patterns, counts.astype(np.int64), inverse.reshape(-1)
+
+
+def label_model_proba(model, L: np.ndarray) -> np.ndarray:
+    """`model.predict_proba(L)`, computed once per distinct vote pattern."""
+    patterns, _, inverse = distinct_votes(L)
+    return model.predict_proba(patterns)[inverse]
+
+
+def positive_class_index(config: Config, classes) -> int | None:
+    """[label_model] positive_class as a class index (None when not set)."""
+    from labelkit.errors import ConfigError
+
+    name = config.label_model.positive_class
+    if not name:
+        return None
+    if name not in classes:
+        raise ConfigError(f"[label_model -> positive_class] is {name!r}, which is not a class; classes are: "
+                          f"{', '.join(classes)}.")
+    return list(classes).index(name)
+
+
+def train_targets(labels: str, config: Config, proba: np.ndarray, L: np.ndarray, prior: np.ndarray):
+    """Rows and targets the end model trains on: covered rows (all rows if include_uncovered)."""
+    from labelkit.labelmodels import hard_predictions
+
+    keep = (L >= 0).any(axis=1) | config.end_model.include_uncovered
+    keep = np.asarray(keep, dtype=bool)
+    if labels == "soft":
+        return keep, proba[keep]
+    return keep, hard_predictions(proba[keep], prior)
+
+
+def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
+                  Cs=None, labels: str | None = None, *, like=None, sample_weight=None, notify=None):
+    """The end model on the label model's labels of the covered train rows ([end_model] settings).
+    `like`: an EndModel whose chosen features / class weight / C are reused instead of searched (a
+    comparison or holdout model); `sample_weight`: one weight per train row (all rows, as `proba`)."""
+    from labelkit.endmodel import train_end_model
+
+    em = config.end_model
+    labels = labels or em.labels
+    keep, targets = train_targets(labels, config, proba, L_train, prior)
+    search = dict(features=tuple(em.features), class_weights=tuple(em.class_weight), Cs=list(Cs or em.C))
+    if like is not None and like.C is not None:
+        search = dict(features=(like.features,), class_weights=(like.class_weight,), Cs=[like.C])
+    return train_end_model(
+        data.frames["train"].loc[keep], targets, data.schema.classes, text_column=config.data.text_column,
+        feature_columns=list(config.data.feature_columns), dev=data.frames["dev"], y_dev=data.gold["dev"],
+        soft=labels == "soft", sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep],
+        dev_gold=em.train_on_dev, max_features=em.max_features, max_text_chars=em.max_text_chars,
+        stream_rows=em.stream_rows, seed=config.task.seed, metric=config.label_model.metric,
+        positive=positive_class_index(config, data.schema.classes), id_column=config.data.id_column,
+        progress=notify, **search,
+    )
+
+
+def fit_end_models(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
+                   notify=None):
+    """The end model, and the hard-label comparison model (None when off or impossible; a note says why)."""
+    end_model = fit_end_model(config, data, proba, L_train, prior, notify=notify)
+    if not (config.end_model.compare_hard and config.end_model.labels == "soft"):
+        return end_model, None
+    hard_model = fit_end_model(config, data, proba, L_train, prior, labels="hard", like=end_model)
+    if hard_model.kind == "constant":  # the hard labels hold one class: nothing to compare
+        only = hard_model.classes[int(hard_model.pipeline.classes_[0])]
+        end_model.notes.append(
+            f"end_model_hard_labels was skipped: the label model's hard labels of the train rows are all {only!r}, "
+            f"so a model trained on them could only predict that class; [end_model] compare_hard = false stops "
+            f"trying it.")
+        return end_model, None
+    return end_model, hard_model
+
+
+def weak_label_findings(config: Config, data: TaskData, proba_train: np.ndarray, L_train: np.ndarray, notes=None):
+    """Covered train rows whose weak label a cross-validated model doubts (rows no LF voted on have
+    no weak label to doubt). Its k model fits grow with the rows, so past WEAK_AUDIT_ROWS covered
+    rows a seeded sample is checked (the findings only flag rows; nothing is dropped)."""
+    from labelkit.quality import audit_weak_labels
+
+    rows = np.flatnonzero((L_train >= 0).any(axis=1))
+    if len(rows) > WEAK_AUDIT_ROWS:
+        if notes is not None:
+            notes.append(f"weak-label audit: {len(rows):,} covered train rows; a seeded sample of "
+                         f"{WEAK_AUDIT_ROWS:,} was checked.")
+        rows = np.sort(np.random.default_rng(config.task.seed).choice(rows, WEAK_AUDIT_ROWS, replace=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return audit_weak_labels(data.frames["train"].iloc[rows], proba_train[rows], audit_spec(config, data))
