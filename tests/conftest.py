@@ -1,12 +1,21 @@
 """Shared fixtures: a small, seeded support-ticket task written to tmp_path (data + LFs + config)."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
+
+# Tests run on two xdist workers on two cores: one BLAS/OpenMP thread per worker (and per child
+# process), or the workers' thread pools fight over the cores and numeric code runs several times slower.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_name] = "1"
 
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
+
+threadpool_limits(1)
 
 CLASSES = ["billing", "connectivity", "cancellation"]
 TEMPLATES = {
