@@ -111,3 +111,15 @@ def write_task(folder: Path, *, n_train: int = 400, n_dev: int = 150, n_test: in
 def task(tmp_path: Path) -> Path:
     """Path to the labelkit.toml of a small fresh task."""
     return write_task(tmp_path / "task")
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium_or_skip() -> str:
+    """Debian's chromium for the browser tests: required in CI (.ci/run installs it), skipped elsewhere."""
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing in CI; install it with apt-get install -y chromium.")
+    pytest.skip(f"{CHROMIUM} not installed")

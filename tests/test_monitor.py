@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import chromium_or_skip
 from click.testing import CliRunner
 
 from labelkit.cli.main import cli
@@ -210,7 +211,7 @@ def test_monitor_html_is_self_contained_escaped_and_renders_in_chromium(planted,
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+        browser = p.chromium.launch(executable_path=chromium_or_skip(), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         try:

@@ -1,6 +1,5 @@
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -8,12 +7,12 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import chromium_or_skip
 
 from labelkit.evaluate import compare_systems, drift_table, find_guardrail_failures, slice_table
 from labelkit.report import render_html, render_markdown
 
 SCRIPT = "<script>alert(1)</script>"
-CHROMIUM = "/usr/bin/chromium"
 
 
 def sample_metrics(n=240):
@@ -92,17 +91,11 @@ def test_render_markdown_tables_are_escaped():
     assert "⚠ country = FR" in text
 
 
-def _chromium_or_skip():
-    if os.path.exists(CHROMIUM):
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing in CI; install it with apt-get install -y chromium.")
-    pytest.skip(f"{CHROMIUM} not installed")
 
 
 @pytest.mark.browser
 def test_report_renders_in_headless_chromium(tmp_path):
-    chromium = _chromium_or_skip()
+    chromium = chromium_or_skip()
     report = tmp_path / "report.html"
     report.write_text(render_html(sample_metrics(), EXAMPLES), encoding="utf-8")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

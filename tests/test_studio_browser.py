@@ -16,20 +16,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import chromium_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 FAST = {"audit.enabled": "false", "end_model.enabled": "false", "label_model.candidates": '["weighted_majority"]',
         "evaluate.bootstrap": "50", "evaluate.expectations": '""'}
 SHOTS = ROOT / "docs" / "img" if os.environ.get("LABELKIT_SCREENSHOTS") else None
 
 
-def _chromium_or_skip():
-    if os.path.exists(CHROMIUM):
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing in CI; install it with apt-get install -y chromium.")
-    pytest.skip(f"{CHROMIUM} not installed")
 
 
 def _copy_bundled_example(folder: Path) -> Path:
@@ -70,7 +64,7 @@ class Served:
 
 @pytest.mark.browser
 def test_expert_loop_in_a_real_browser(tmp_path):
-    chromium = _chromium_or_skip()
+    chromium = chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
     from labelkit.config import load_config
