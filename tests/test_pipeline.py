@@ -218,7 +218,8 @@ def test_compare_two_builds_and_refuse_different_test_data(built, tmp_path):
     # a build on other test rows is refused in one line
     other = tmp_path / "task2"
     other_config = write_task(other, seed=99)
-    result = CliRunner().invoke(cli, ["build", str(other_config), "--out", str(tmp_path / "other"), "-q"])
+    result = CliRunner().invoke(cli, ["build", str(other_config), "--out", str(tmp_path / "other"), "-q", "--no-audit",
+                                      "--set", "end_model.enabled=false", "--set", 'label_model.candidates=["majority"]'])
     assert result.exit_code == 0, result.output
     refused = CliRunner().invoke(cli, ["compare", str(first), str(tmp_path / "other")])
     assert refused.exit_code == 1 and refused.output.startswith("error: ") and "different test data" in refused.output
