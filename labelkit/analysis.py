@@ -1,6 +1,8 @@
 """The LF report a domain expert iterates on: coverage, overlaps, conflicts, dev accuracy, examples."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -12,7 +14,9 @@ def lf_summary(L_train: np.ndarray, lf_names: list[str], classes: tuple[str, ...
     accuracy is measured on the gold dev rows where the LF votes (its dev coverage is given beside it)."""
     from snorkel.labeling import LFAnalysis
 
-    train = LFAnalysis(L_train.astype(np.int64)).lf_summary()
+    with warnings.catch_warnings():  # scipy's diags() deprecation inside snorkel is not the user's business
+        warnings.simplefilter("ignore", FutureWarning)
+        train = LFAnalysis(L_train.astype(np.int64)).lf_summary()
     rows = []
     for j, name in enumerate(lf_names):
         votes = L_train[:, j]

@@ -286,9 +286,12 @@ def task_data_from_frames(config: Config, frames: dict[str, pd.DataFrame]) -> Ta
         _check_ids(frame, data.id_column, where)
         check_value_types(frame, where, config)
         warnings += _rename_repeated_ids(frame, data.id_column, where)
-        digest = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
         import hashlib
 
+        try:
+            digest = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+        except TypeError:  # unhashable cells (lists, e.g. entity spans): hash their JSON text instead
+            digest = frame.to_json(orient="split", index=False, default_handler=str).encode()
         inputs[split] = {"path": str(where), "sha256": hashlib.sha256(digest).hexdigest(), "rows": len(frame)}
         out[split] = frame
         if split in GOLD_SPLITS:
