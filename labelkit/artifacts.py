@@ -106,6 +106,7 @@ def build_manifest(config, raw, lf_paths, votes, timer) -> dict:
         "lf_modules": [str(Path(p).resolve()) for p in lf_paths],
         "lf_source_sha256": lf_source_hash(lf_paths) if lf_paths else None,
         "lf_names": votes.lf_names,
+        "data_columns": [str(c) for c in raw.frames["train"].columns],
         "spacy_pipeline": votes.parser_description,
         "versions": package_versions(),
         "git": git_commit(root),

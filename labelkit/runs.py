@@ -60,13 +60,18 @@ class Run:
         return prior / prior.sum() if prior.sum() > 0 else np.full(len(self.classes), 1.0 / len(self.classes))
 
     def votes(self, frame: pd.DataFrame) -> np.ndarray:
-        """The build's LFs applied to `frame` (in this process): an (n, n_lfs) label matrix."""
+        """The build's LFs applied to `frame` (in this process): an (n, n_lfs) label matrix. A column
+        the build's data had but `frame` lacks counts as missing on every row (an LF testing it abstains)."""
         from labelkit.apply.engines import apply_with_engine
 
         if not self.lfs:
             raise LabelingFunctionError(
                 f"{self.path} was built from precomputed votes; it has no LFs to apply to new rows."
             )
+        absent = [c for c in self.manifest.get("data_columns", []) if c not in frame.columns]
+        if absent:
+            frame = frame.assign(**{c: pd.Series([None] * len(frame), index=frame.index, dtype=object)
+                                    for c in absent})
         return apply_with_engine(
             self.lfs, frame, self.classes, engine="local", text_column=self.text_column,
             id_column=None, spacy_model=self.config.lfs.spacy_model or None, on_error="abstain",

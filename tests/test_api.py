@@ -84,3 +84,18 @@ def test_docs_notebook_runs_headless():
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("text/html" in o.get("data", {}) for o in outputs)  # the report rendered inline
+
+
+def test_a_loaded_build_votes_on_requests_that_lack_a_column_its_rules_test(tmp_path):
+    """Serving sends what the client has: a column of the build's data that a request lacks is missing,
+    so a rule testing it abstains instead of failing the whole rules system."""
+    from labelkit.config import from_dict
+    from labelkit.runs import Run
+
+    lfs = [lk.column_condition("spam", "channel == 'bot'", name="bot_channel"), *_lfs()]
+    config = from_dict({"task": {"classes": CLASSES}, "data": {"text_column": "text"}})
+    run = Run(tmp_path, {"data_columns": ["id", "text", "channel"]}, {}, config, tuple(CLASSES), None, None, lfs)
+    L = run.votes(pd.DataFrame({"text": ["subscribe to my channel", "great song"]}))
+    assert L.tolist() == [[-1, 1, -1, -1], [-1, -1, 0, -1]]
+    with_column = run.votes(pd.DataFrame({"text": ["great song"], "channel": ["bot"]}))
+    assert with_column.tolist() == [[1, -1, 0, -1]]
