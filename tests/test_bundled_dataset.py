@@ -43,6 +43,7 @@ def test_file_has_documented_rows_and_columns(name):
     assert len(frame) == rows
 
 
+@pytest.mark.slow  # regenerates all 7,500 rows; run with -m slow after changing the generator
 def test_generator_reproduces_the_bundled_files_byte_for_byte(tmp_path):
     assert load_generator().main(["--out", str(tmp_path)]) == 0
     for name in EXPECTED:
