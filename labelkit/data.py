@@ -47,15 +47,7 @@ def load_task_data(config: Config) -> TaskData:
         if parts is not None:
             inputs[split]["split"] = _split_description(config)
         if split in GOLD_SPLITS:
-            labels = frame[data.label_column]
-            missing = labels.isna().to_numpy()
-            if missing.any():
-                row = int(np.flatnonzero(missing)[0])
-                raise DatasetError(
-                    f"{path}: column {data.label_column!r} is empty on row {row + 1} "
-                    f"({data.id_column}={frame[data.id_column].iloc[row]!r}); every {split} row needs a gold label."
-                )
-            gold[split] = schema.encode_gold(labels.tolist(), where=f"{path} column {data.label_column!r}")
+            gold[split] = _gold(frame, split, path, schema, config)
     votes = _vote_columns(frames, inputs, schema, config) if data.vote_columns else None
     return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(data.vote_columns) or None,
                     warnings=warnings)
@@ -295,10 +287,19 @@ def task_data_from_frames(config: Config, frames: dict[str, pd.DataFrame]) -> Ta
         inputs[split] = {"path": str(where), "sha256": hashlib.sha256(digest).hexdigest(), "rows": len(frame)}
         out[split] = frame
         if split in GOLD_SPLITS:
-            labels = frame[data.label_column]
-            if labels.isna().any():
-                row = int(np.flatnonzero(labels.isna().to_numpy())[0])
-                raise DatasetError(f"{where}: column {data.label_column!r} is empty on row {row + 1}; "
-                                   f"every {split} row needs a gold label.")
-            gold[split] = schema.encode_gold(labels.astype(str).tolist(), where=f"{where} column {data.label_column!r}")
+            gold[split] = _gold(frame, split, where, schema, config)
     return TaskData(schema, out, gold, inputs, warnings=warnings)
+
+
+def _gold(frame: pd.DataFrame, split: str, where, schema: LabelSchema, config: Config) -> np.ndarray:
+    """A gold split's labels as class indices; an empty label names its row and id."""
+    data = config.data
+    labels = frame[data.label_column]
+    missing = labels.isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise DatasetError(
+            f"{where}: column {data.label_column!r} is empty on row {row + 1} "
+            f"({data.id_column}={frame[data.id_column].iloc[row]!r}); every {split} row needs a gold label."
+        )
+    return schema.encode_gold(labels.tolist(), where=f"{where} column {data.label_column!r}")
