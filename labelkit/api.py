@@ -4,7 +4,8 @@
 >>> task = lk.Task.from_frames(train, dev, test, classes=["ham", "spam"], text="text")
 >>> run = lk.run(task, [lk.keywords("spam", ["subscribe"], name="kw_sub")])
 >>> run.lf_summary()                  # a DataFrame: coverage, overlaps, conflicts, dev accuracy per LF
->>> run.metrics["systems"]            # every system on the gold test rows, with intervals
+>>> run.systems()                     # every system on the gold test rows, with intervals (a DataFrame)
+>>> run.metrics.systems.paired_test   # the typed results (labelkit.results); .to_json() is metrics.json
 >>> run.report()                      # the HTML report, inline in Jupyter
 >>> run.save("runs/demo"); lk.load("runs/demo").predict_proba(new_rows)
 """
@@ -54,7 +55,8 @@ class Task:
 
 
 class Result:
-    """One build's results in memory; `save` writes the same folder `labelkit build` writes."""
+    """One build's results in memory; `save` writes the same folder `labelkit build` writes.
+    `metrics` is the typed results (labelkit.results.BuildResults); `metrics.to_json()` is metrics.json."""
 
     def __init__(self, build) -> None:
         from labelkit.artifacts import summarize_build
@@ -64,6 +66,11 @@ class Result:
         self.metrics, self.manifest, self._summary, self._examples = summarize_build(
             config=b.config, raw=b.raw, data=b.data, lf_paths=b.lf_paths, votes=b.votes, selection=b.selection,
             prior=b.prior, end_model=b.end_model, metrics=dict(b.metrics), audit=b.audit, timer=b.timer)
+
+    @property
+    def results(self):
+        """The typed results (the same object as `metrics`), as `lk.load(dir).results` gives them back."""
+        return self.metrics
 
     @property
     def L(self) -> np.ndarray:
@@ -104,19 +111,13 @@ class Result:
 
     def systems(self) -> pd.DataFrame:
         """Every system's test accuracy and macro-F1 with intervals, one row per system."""
-        table = self.metrics["systems"]
-        systems = table.get("systems", table)
         rows = []
-        for name, entry in systems.items():
-            row = {"system": name}
-            for key, value in entry.items():
-                if isinstance(value, dict) and "value" in value:
-                    row[key] = value["value"]
-                    if "ci" in value:
-                        row[f"{key}_ci"] = tuple(value["ci"])
-                elif isinstance(value, (int, float, str)):
-                    row[key] = value
-            rows.append(row)
+        for name, s in self.metrics.systems.systems.items():
+            rows.append({"system": name, "n": s.n, "accuracy": s.accuracy,
+                         "accuracy_ci": tuple(s.accuracy_ci) if s.accuracy_ci else None, "macro_f1": s.macro_f1,
+                         "macro_f1_ci": tuple(s.macro_f1_ci) if s.macro_f1_ci else None,
+                         "balanced_accuracy": s.balanced_accuracy, "coverage": s.coverage,
+                         "predicts_only": s.predicts_only})
         return pd.DataFrame(rows).set_index("system")
 
     def report(self) -> Report:

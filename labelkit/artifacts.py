@@ -9,21 +9,29 @@ import pandas as pd
 from labelkit.io import atomic_output_dir, write_json, write_review_csv
 from labelkit.labelmodels.persist import save_label_model
 from labelkit.manifest import git_commit, package_versions
+from labelkit.results import (
+    Accounting, Audit, AuditCount, AuditExample, BeforeAfter, BuildResults, Calibration, EndModelInfo, LabelModelCandidate,
+    LabelModels, LFStats, ManifestSummary, MatrixStats, TaskInfo, read_sections,
+)
+
+BUILT = "the build's results"  # where a malformed section comes from, in an error message
 
 
 def write_build(out: Path, *, force, config, raw, data, lfs, lf_paths, votes, selection, prior, proba_train,
-                end_model, preds, metrics, audit, timer) -> dict:
-    metrics, manifest, summary, examples = summarize_build(
+                end_model, preds, metrics, audit, timer) -> BuildResults:
+    results, manifest, summary, examples = summarize_build(
         config=config, raw=raw, data=data, lf_paths=lf_paths, votes=votes, selection=selection, prior=prior,
         end_model=end_model, metrics=metrics, audit=audit, timer=timer)
     write_files(out, force=force, config=config, data=data, votes=votes, selection=selection, prior=prior,
-                proba_train=proba_train, end_model=end_model, preds=preds, metrics=metrics, manifest=manifest,
+                proba_train=proba_train, end_model=end_model, preds=preds, metrics=results, manifest=manifest,
                 summary=summary, examples=examples, audit=audit, timer=timer)
-    return metrics
+    return results
 
 
 def summarize_build(*, config, raw, data, lf_paths, votes, selection, prior, end_model, metrics, audit, timer):
-    """The build's full metrics (metrics.json), manifest, LF summary and examples; nothing is written."""
+    """The build's typed results (metrics.json), manifest, LF summary and examples; nothing is written.
+    `metrics` is the evaluation's dict (labelkit.scoring); each section is read into its record here,
+    so a key the writer and the readers disagree on fails the build, not the report."""
     from labelkit.analysis import matrix_stats
     from labelkit.lfreport import summarize_lfs
 
@@ -38,40 +46,44 @@ def summarize_build(*, config, raw, data, lf_paths, votes, selection, prior, end
         "class_weight": end_model.class_weight, "kind": end_model.kind, "file": "model.skops"}
     manifest["rules_files"] = _rules_files(config)
     manifest["corrections"] = metrics.get("corrections")  # reviewers' decisions this build applied
-    metrics = {
-        "task": {"name": config.task.name, "classes": list(classes),
-                 "rows": {s: len(f) for s, f in data.frames.items()},
-                 "rows_before_audit": {s: len(f) for s, f in raw.frames.items()}},
-        "policy": _policy(),
-        "label_models": {
-            "chosen": selection.name, "candidate": selection.key, "class_balance": selection.class_balance,
-            "dev_scores": selection.dev_scores, "metric": selection.metric,
-            "positive_class": None if selection.positive is None else classes[selection.positive],
-            "candidates": _candidates(selection, classes), "notes": list(selection.notes),
-            "class_prior": dict(zip(classes, np.round(prior, 4).tolist())),
-            "calibration": _calibration(selection.model.predict_proba(votes.L["dev"]), data.gold["dev"]),
-        },
-        "label_matrix": {s: matrix_stats(L) for s, L in votes.L.items()},
-        "lf_summary": summary,
-        "lf_errors": votes.errors,
-        "end_model": None if end_model is None else {
-            "C": end_model.C, "metric": config.label_model.metric,
-            "features": end_model.features, "class_weight": end_model.class_weight, "kind": end_model.kind,
-            "dev_score_by_candidate": dict(end_model.dev_scores), "trained_on_dev": end_model.trained_on_dev,
-            "train_rows": end_model.train_rows, "labels": config.end_model.labels, "notes": list(end_model.notes)},
-        **metrics,
-        "manifest": {"seed": config.task.seed, "git": manifest["git"], "lf_source_sha256": manifest["lf_source_sha256"],
-                     "inputs": {s: v["sha256"][:12] for s, v in manifest["inputs"].items()}},
-    }
-    if audit is not None:
-        metrics["audit"] = _audit_section(audit, config, data, raw, metrics.pop("audit_before_after", None))
-    return metrics, manifest, summary, examples
+    evaluated = dict(metrics)
+    before_after = evaluated.pop("audit_before_after", None)
+    sections, extra = read_sections(evaluated, source=BUILT)
+    computed = dict(
+        task=TaskInfo(name=config.task.name, classes=list(classes),
+                      rows={s: len(f) for s, f in data.frames.items()},
+                      rows_before_audit={s: len(f) for s, f in raw.frames.items()}),
+        policy=_policy(),
+        label_models=_label_models(selection, classes, prior, votes, data),
+        label_matrix={s: MatrixStats.from_json(matrix_stats(L), source=BUILT, where=f"label_matrix.{s}")
+                      for s, L in votes.L.items()},
+        lf_summary=[LFStats.from_json(row, source=BUILT, where=f"lf_summary[{i}]") for i, row in enumerate(summary)],
+        lf_errors=dict(votes.errors),
+        end_model=None if end_model is None else EndModelInfo(
+            C=end_model.C, metric=config.label_model.metric, features=end_model.features,
+            class_weight=end_model.class_weight, kind=end_model.kind,
+            dev_score_by_candidate=dict(end_model.dev_scores), trained_on_dev=end_model.trained_on_dev,
+            train_rows=end_model.train_rows, labels=config.end_model.labels, notes=list(end_model.notes)),
+    )
+    computed.update((k, v) for k, v in sections.items() if k not in ("manifest", "audit"))  # systems, slices, ...
+    results = BuildResults(
+        **computed,
+        manifest=ManifestSummary(seed=config.task.seed, git=manifest["git"],
+                                 lf_source_sha256=manifest["lf_source_sha256"],
+                                 inputs={s: v["sha256"][:12] for s, v in manifest["inputs"].items()}),
+        audit=None if audit is None else _audit_section(audit, config, raw, before_after),
+        extra=extra,
+    )
+    return results, manifest, summary, examples
 
 
 def write_files(out: Path, *, force, config, data, votes, selection, prior, proba_train, end_model, preds,
                 metrics, manifest, summary, examples, audit, timer, extra=None) -> None:
     """Write every artifact of a summarized build into `out`, atomically; `extra(folder)` may add
-    files of its own to the same output (e.g. `labelkit repair`'s plan)."""
+    files of its own to the same output (e.g. `labelkit repair`'s plan). `metrics` is the BuildResults
+    of summarize_build (a metrics.json dict is read into one first)."""
+    if not isinstance(metrics, BuildResults):
+        metrics = BuildResults.from_json(metrics, source=BUILT)
     with atomic_output_dir(out, force=force, kind="build") as tmp:
         if extra is not None:
             extra(tmp)
@@ -88,7 +100,7 @@ def write_files(out: Path, *, force, config, data, votes, selection, prior, prob
             _write_audit(tmp, audit, config)
         _write_wrench(tmp, config, data, votes)
         _write_reports(tmp, metrics, examples)
-        write_json(tmp / "metrics.json", metrics)
+        write_json(tmp / "metrics.json", metrics.to_json())
         manifest["timings_seconds"] = dict(timer.timings)
         write_json(tmp / "manifest.json", manifest)
 
@@ -119,14 +131,25 @@ def _rules_files(config) -> list[dict]:
     return [{"path": str(config.resolve(p).resolve()), "sha256": sha256_file(config.resolve(p))} for p in config.task.rules]
 
 
-def _candidates(selection, classes) -> list[dict]:
-    """Every label-model candidate's dev score, interval, fit time and single-class flag (by class name)."""
+def _label_models(selection, classes, prior, votes, data) -> LabelModels:
+    return LabelModels(
+        chosen=selection.name, candidate=selection.key, class_balance=selection.class_balance,
+        dev_scores=dict(selection.dev_scores), metric=selection.metric,
+        positive_class=None if selection.positive is None else classes[selection.positive],
+        candidates=_candidates(selection, classes), notes=list(selection.notes),
+        class_prior=dict(zip(classes, np.round(prior, 4).tolist())),
+        calibration=_calibration(selection.model.predict_proba(votes.L["dev"]), data.gold["dev"]),
+    )
+
+
+def _candidates(selection, classes) -> list[LabelModelCandidate]:
+    """Every label-model candidate's dev score, interval and single-class flag (by class name)."""
     out = []
-    for record in selection.candidates:
+    for i, record in enumerate(selection.candidates):
         record = {k: v for k, v in record.items() if k != "fit_seconds"}  # timings live in the manifest
         if record["predicts_only"] is not None:
             record["predicts_only"] = classes[record["predicts_only"]]
-        out.append(record)
+        out.append(LabelModelCandidate.from_json(record, source=BUILT, where=f"label_models.candidates[{i}]"))
     return out
 
 
@@ -136,7 +159,7 @@ def _policy() -> str:
     return POLICY
 
 
-def _calibration(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
+def _calibration(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> Calibration:
     confidence = proba.max(axis=1)
     correct = proba.argmax(axis=1) == y
     edges = np.linspace(0, 1, bins + 1)
@@ -149,28 +172,46 @@ def _calibration(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
             out["confidence"].append(round(float(confidence[mask].mean()), 4))
             out["accuracy"].append(round(float(correct[mask].mean()), 4))
             out["count"].append(int(mask.sum()))
-    return out
+    return Calibration(**out)
+
+
+TRAIN_LABELS_CHUNK = 100_000  # train_labels.csv is written this many rows at a time (memory, and progress)
 
 
 def _write_train_labels(tmp: Path, config, data, votes, proba, selection, prior) -> None:
+    """train_labels.csv, chunk by chunk: the same bytes as write_review_csv of the whole table (each
+    text cell made formula-safe once; LF votes and labels are class names, made safe once per name)."""
+    from labelkit.io import spreadsheet_safe
     from labelkit.labelmodels import hard_predictions
 
     classes = data.schema.classes
     frame = data.frames["train"]
-    table = pd.DataFrame({config.data.id_column: frame[config.data.id_column].to_numpy()})
-    if config.data.text_column in frame.columns:
-        table[config.data.text_column] = frame[config.data.text_column].to_numpy()
     L = votes.L["train"]
-    names = np.array([*classes, ""], dtype=object)  # vote -1 (abstain) -> the last entry, ""
-    for j, name in enumerate(votes.lf_names):
-        table[f"lf_{name}"] = names[L[:, j]]
-    for k, name in enumerate(classes):
-        table[f"prob_{name}"] = np.round(proba[:, k], 6)
-    covered = (L >= 0).any(axis=1)
+    names = np.array([spreadsheet_safe(c) for c in [*classes, ""]], dtype=object)  # vote -1 (abstain) -> ""
     hard = hard_predictions(proba, selection.prior)  # the label model's own tie policy
-    table["weak_label"] = names[hard]
-    table["covered"] = covered
-    write_review_csv(table, tmp / "train_labels.csv")
+    columns = [config.data.id_column] + ([config.data.text_column] if config.data.text_column in frame.columns else [])
+    path = tmp / "train_labels.csv"
+    for start in range(0, max(len(frame), 1), TRAIN_LABELS_CHUNK):
+        rows = slice(start, start + TRAIN_LABELS_CHUNK)
+        cells = {c: _safe_cells(frame[c].to_numpy()[rows]) for c in columns}
+        cells.update({f"lf_{name}": names[L[rows, j]] for j, name in enumerate(votes.lf_names)})
+        table = pd.DataFrame({c: pd.Series(v, dtype=v.dtype) for c, v in cells.items()})  # object stays object
+        for k, name in enumerate(classes):
+            table[f"prob_{name}"] = np.round(proba[rows, k], 6)
+        table["weak_label"] = pd.Series(names[hard[rows]], dtype=object)
+        table["covered"] = (L[rows] >= 0).any(axis=1)
+        if start == 0:
+            table.columns = [spreadsheet_safe(str(c)) for c in table.columns]
+        table.to_csv(path, index=False, header=start == 0, mode="w" if start == 0 else "a")
+
+
+def _safe_cells(values: np.ndarray) -> np.ndarray:
+    """write_review_csv's cell rule for one column: text cells made formula-safe, others as they are."""
+    from labelkit.io import spreadsheet_safe
+
+    if values.dtype != object:
+        return values
+    return np.fromiter(map(spreadsheet_safe, values), dtype=object, count=len(values))
 
 
 def _write_test_predictions(tmp: Path, config, data, preds: dict) -> None:
@@ -188,7 +229,7 @@ def _write_test_predictions(tmp: Path, config, data, preds: dict) -> None:
     write_review_csv(table, tmp / "test_predictions.csv")
 
 
-def _audit_section(audit, config, data, raw, before_after) -> dict:
+def _audit_section(audit, config, raw, before_after) -> Audit:
     findings = _all_findings(audit)
     summary = (findings.groupby(["reason", "split"]).size().reset_index(name="count").to_dict("records")
                if len(findings) else [])
@@ -200,15 +241,17 @@ def _audit_section(audit, config, data, raw, before_after) -> dict:
     for reason, group in findings.groupby("reason", sort=True):
         for record in group.head(3).to_dict("records"):
             text = texts.get(record["split"], {}).get(str(record["row_id"]), "")
-            examples.append({"reason": reason, "split": record["split"], "row_id": str(record["row_id"]),
-                             "text": "" if text != text else str(text)[:240], "evidence": str(record["evidence"])})
-    return {
-        "summary": summary,
-        "accounting": audit.clean.accounting,
-        "before_after": before_after or {},
-        "examples": examples,
-        "warnings": list(getattr(audit.result, "warnings", [])),
-    }
+            examples.append(AuditExample(reason=reason, split=record["split"], row_id=str(record["row_id"]),
+                                         text="" if text != text else str(text)[:240],
+                                         evidence=str(record["evidence"])))
+    return Audit(
+        summary=[AuditCount.from_json(r, source=BUILT, where="audit.summary") for r in summary],
+        accounting={s: Accounting.from_json(a, source=BUILT, where=f"audit.accounting.{s}")
+                    for s, a in audit.clean.accounting.items()},
+        before_after=BeforeAfter.from_json(before_after or {}, source=BUILT, where="audit.before_after"),
+        examples=examples,
+        warnings=list(getattr(audit.result, "warnings", [])),
+    )
 
 
 def _all_findings(audit) -> pd.DataFrame:
@@ -228,19 +271,50 @@ def _write_audit(tmp: Path, audit, config) -> None:
 
 
 def _write_wrench(tmp: Path, config, data, votes) -> None:
-    """The label matrices in WRENCH format, for other weak-supervision tools."""
+    """The label matrices in WRENCH format, for other weak-supervision tools. train.json is written
+    row by row in chunks (the same bytes as json.dumps(..., indent=1) of the whole split, without
+    holding a dict per row: a million rows took GBs that way)."""
     from labelkit.wrench import write_wrench
 
-    if config.data.text_column not in data.frames["train"].columns:
+    train = data.frames["train"]
+    text = config.data.text_column
+    if text not in train.columns:
         return
-    splits = {"train": (data.frames["train"], votes.L["train"], None),
+    splits = {"train": (train.iloc[:0], votes.L["train"][:0], None),  # written below, streamed
               "valid": (data.frames["dev"], votes.L["dev"], data.gold["dev"]),
               "test": (data.frames["test"], votes.L["test"], data.gold["test"])}
-    write_wrench(tmp / "wrench", splits, data.schema.classes, config.data.text_column,
-                 id_column=config.data.id_column, lf_names=votes.lf_names)
+    write_wrench(tmp / "wrench", splits, data.schema.classes, text, id_column=config.data.id_column,
+                 lf_names=votes.lf_names)
+    _write_wrench_unlabeled(tmp / "wrench" / "train.json", train, votes.L["train"], text, config.data.id_column)
 
 
-def _write_reports(tmp: Path, metrics: dict, examples: dict) -> None:
+def _write_wrench_unlabeled(path: Path, frame: pd.DataFrame, L: np.ndarray, text_column: str, id_column) -> None:
+    """A WRENCH split without gold labels, as labelkit.wrench.write_wrench writes it."""
+    import json
+
+    from labelkit.errors import DatasetError
+    from labelkit.stages import distinct_votes
+
+    keys = frame[id_column].astype(str) if id_column else pd.Series(np.arange(len(frame)).astype(str))
+    if L.shape[0] != len(frame):
+        raise DatasetError(f"split 'train': L has shape {L.shape} but the frame has {len(frame)} rows; they must match.")
+    if keys.duplicated().any():
+        raise DatasetError(f"split 'train': id column {id_column!r} has duplicate ids; WRENCH row keys must be unique.")
+    patterns, _, which = (distinct_votes(L) if L.shape[1] else  # the weak_labels block, once per vote pattern
+                          (np.zeros((1, 0), dtype=L.dtype), None, np.zeros(len(L), dtype=np.int64)))
+    blocks = [("[\n" + ",\n".join(f"   {int(v)}" for v in p) + "\n  ]") if len(p) else "[]" for p in patterns]
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    texts = frame[text_column].to_numpy()
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("{" if len(frame) else "{}")
+        for i, (key, value) in enumerate(zip(keys.to_numpy(), texts)):
+            text = "null" if pd.isna(value) else dumps(str(value))
+            out.write(f'{"," if i else ""}\n {dumps(key)}: {{\n  "data": {{\n   "text": {text}\n  }},\n'
+                      f'  "label": null,\n  "weak_labels": {blocks[which[i]]}\n }}')
+        out.write("\n}" if len(frame) else "")
+
+
+def _write_reports(tmp: Path, metrics: BuildResults, examples: dict) -> None:
     from labelkit.report import render_html, render_markdown
 
     extra = {"lf_examples": examples}

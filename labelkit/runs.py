@@ -30,13 +30,20 @@ LABEL_MODEL = "label_model.json"
 class Run:
     path: Path
     manifest: dict
-    metrics: dict
+    metrics: dict  # metrics.json as read; `results` is the same, typed (labelkit.results.BuildResults)
     config: Config
     classes: tuple[str, ...]
     end_model: object | None  # labelkit.endmodel.EndModel, None when the build had no end model
     label_model: object  # a fitted label model (predict_proba(L))
     lfs: list = field(default_factory=list)  # empty for builds from precomputed votes (WRENCH)
     slicing_functions: list = field(default_factory=list)
+
+    @property
+    def results(self):
+        """metrics.json as typed results (labelkit.results.BuildResults)."""
+        from labelkit.results import BuildResults
+
+        return BuildResults.from_json(self.metrics, source=str(self.path / METRICS))
 
     @property
     def build_id(self) -> str:
@@ -93,13 +100,14 @@ def load_run(path) -> Run:
     """Load a build's output folder; one-line errors name the folder and the missing or changed file."""
     from labelkit.endmodel import load_end_model
     from labelkit.labelmodels import load_label_model
+    from labelkit.results import BuildResults
 
     folder = Path(path)
     manifest = _read_json(folder / MANIFEST, folder)
     metrics = _read_json(folder / METRICS, folder)
+    classes = tuple(BuildResults.from_json(metrics, source=str(folder / METRICS)).task.classes)  # checks the file
     config_path = Path(manifest["config_path"]) if manifest.get("config_path") else None
     config = from_dict(manifest["config"], path=None, root=config_path.parent if config_path else Path("."))
-    classes = tuple(metrics["task"]["classes"])
     end_model = load_end_model(folder / END_MODEL) if (folder / END_MODEL).exists() else None
     if not (folder / LABEL_MODEL).exists():
         raise ConfigError(f"{folder} has no {LABEL_MODEL}; rebuild it with this version of labelkit.")

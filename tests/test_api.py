@@ -9,6 +9,8 @@ import pytest
 
 import labelkit as lk
 from labelkit.errors import DatasetError
+from labelkit.evaluate import compare_runs
+from labelkit.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["ham", "spam"]
@@ -64,6 +66,9 @@ def test_saved_run_loads_back_and_predicts_the_same(result, tmp_path):
     frame = pd.DataFrame({"text": ["subscribe to my channel 3", "great song love it 7"]})
     assert np.allclose(loaded.predict_proba(frame), result.end_model.predict_proba(frame))
     assert list(loaded.classes) == CLASSES
+    assert loaded.results == result.metrics == load_results(out)  # metrics.json reads back as the same results
+    same = compare_runs(out, out, n_boot=20)
+    assert same.n == 60 and all(d.changed == 0 for d in same.systems.values())
 
 
 def test_in_memory_task_is_validated_and_never_modified():

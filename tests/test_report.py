@@ -11,6 +11,7 @@ from conftest import chromium_or_skip
 
 from labelkit.evaluate import compare_systems, drift_table, find_guardrail_failures, slice_table
 from labelkit.report import render_html, render_markdown
+from labelkit.results import BuildResults, Systems, TaskInfo
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -75,7 +76,8 @@ def test_render_html_escapes_data_text_and_is_self_contained():
 def test_render_without_plots_and_with_only_systems():
     metrics = sample_metrics()
     assert "data:image/png" not in render_html(metrics, plots=False)
-    minimal = {"systems": metrics["systems"]}
+    minimal = BuildResults(task=TaskInfo(name="tickets", classes=metrics["task"]["classes"], rows={}),
+                           systems=Systems.from_json(metrics["systems"]))
     page = render_html(minimal)
     assert "Headline" in page and "Drift" not in page and "Audit" not in page
     assert "Verdict:" in render_markdown(minimal)

@@ -55,10 +55,10 @@ def build_cli(config, sets, out, force, wrench, seed, engine, scheduler, lf_erro
     narrate = Narrator(quiet)
     outcome = build(cfg, out=target, force=force, notify=narrate, fail_on=checks)
     if as_json:
-        click.echo(json.dumps({"out": str(outcome.out), "systems": outcome.metrics["systems"],
-                               "guardrails": outcome.metrics.get("guardrails", []),
-                               "gold_rows": outcome.metrics.get("gold_rows", {}),
-                               "failed_checks": outcome.failed_checks}, indent=2, default=str))
+        from labelkit.cli.tables import build_json
+
+        click.echo(json.dumps(build_json(outcome.metrics, out=outcome.out, failed_checks=outcome.failed_checks),
+                              indent=2, default=str))
     else:
         print_summary(outcome)
     raise_for_failed(outcome)
@@ -77,12 +77,12 @@ def load_wrench_config(wrench: str, sets, extra):
 def print_summary(outcome) -> None:
     from labelkit.cli.tables import headline_table
 
-    metrics = outcome.metrics
-    click.echo(headline_table(metrics))
-    for warning in metrics.get("warnings", []):
+    results = outcome.metrics  # labelkit.results.BuildResults
+    click.echo(headline_table(results))
+    for warning in results.warnings:
         click.echo(f"warning: {warning}")
-    for g in metrics.get("guardrails", []):
-        click.echo(f"guardrail: {g['column']}={g['value']} ({g['size']} test rows): {g['model']} "
-                   f"{100 * g['model_score']:.1f}% vs {g['baseline']} {100 * g['baseline_score']:.1f}% "
-                   f"({100 * g['gap']:+.1f} points{', beyond the intervals' if g.get('clear') else ''})")
+    for g in results.guardrails:
+        click.echo(f"guardrail: {g.column}={g.value} ({g.size} test rows): {g.model} "
+                   f"{100 * g.model_score:.1f}% vs {g.baseline} {100 * g.baseline_score:.1f}% "
+                   f"({100 * g.gap:+.1f} points{', beyond the intervals' if g.clear else ''})")
     click.echo(f"report: {outcome.out / 'report.html'}  (also report.md, metrics.json, manifest.json)")

@@ -28,7 +28,7 @@ def compare_cli(run_a, run_b, as_json, flips):
 
     result = compare_runs(Path(run_a), Path(run_b))
     if as_json:
-        click.echo(json.dumps(result, indent=2, default=str))
+        click.echo(json.dumps(result.to_json(), indent=2, default=str))
         return
     from labelkit.cli.tables import compare_text
 

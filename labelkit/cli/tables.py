@@ -22,37 +22,45 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def headline_table(metrics: dict) -> str:
-    block = metrics["systems"]
+def headline_table(results) -> str:
+    """The build's headline for the terminal; `results`: labelkit.results.BuildResults."""
+    block = results.systems
     rows = []
-    for name, entry in block["systems"].items():
-        positive = [_pct((entry.get("positive_class") or {}).get("f1"))] if block.get("positive_class") else []
-        only = entry.get("predicts_only")
-        rows.append([name, _pct(entry["accuracy"]), _ci(entry.get("accuracy_ci")), _pct(entry["macro_f1"]),
-                     _ci(entry.get("macro_f1_ci"))] + positive
-                    + [_pct(entry.get("coverage")) if "coverage" in entry else "",
+    for name, entry in block.systems.items():
+        positive = [_pct(entry.positive_class.f1 if entry.positive_class else None)] if block.positive_class else []
+        only = entry.predicts_only
+        rows.append([name, _pct(entry.accuracy), _ci(entry.accuracy_ci), _pct(entry.macro_f1),
+                     _ci(entry.macro_f1_ci)] + positive
+                    + [_pct(entry.coverage) if entry.coverage is not None else "",
                        f"predicts only {only!r}" if only is not None else ""])
-    text = f"test set: {block['n']} gold rows, 95% bootstrap intervals\n"
-    gold = metrics.get("gold_rows") or {}
+    text = f"test set: {block.n} gold rows, 95% bootstrap intervals\n"
+    gold = results.gold_rows
     if gold:
-        text += "gold rows scored: " + ", ".join(f"{s} {g['scored']} of {g['given']}" for s, g in gold.items())
-        text += "".join(f"; {n} {s} left out ({r})" for s, g in gold.items() for r, n in g.get("left_out", {}).items())
+        text += "gold rows scored: " + ", ".join(f"{s} {g.scored} of {g.given}" for s, g in gold.items())
+        text += "".join(f"; {n} {s} left out ({r})" for s, g in gold.items() for r, n in g.left_out.items())
         text += "\n"
-    positive = [f"F1 {block['positive_class']!r}"] if block.get("positive_class") else []
+    positive = [f"F1 {block.positive_class!r}"] if block.positive_class else []
     text += _table(["system", "accuracy", "95% CI", "macro-F1", "95% CI"] + positive + ["coverage", "note"], rows)
-    paired = block.get("paired_test")
+    paired = block.paired_test
     if paired:
-        text += (f"\n{paired['model']} vs {paired['baseline']}: {paired['verdict']} "
-                 f"(accuracy difference {100 * paired['accuracy_difference']:+.1f} points, "
-                 f"95% CI {_ci(paired['accuracy_difference_ci'])}, McNemar {_p(paired['mcnemar_p'])})")
-    chosen = metrics.get("label_models", {}).get("chosen")
-    if chosen:
-        info = metrics["label_models"]
-        scores = ", ".join(f"{k} {_pct(v).strip() if v == v else 'skipped'}" for k, v in info["dev_scores"].items())
-        metric = info.get("metric", "accuracy") + (f" of {info['positive_class']!r}" if info.get("metric") == "f1" else "")
-        text += f"\nlabel model: {info.get('candidate') or chosen} (dev {metric}: {scores})"
-        text += "".join(f"\nlabel model note: {note}" for note in info.get("notes", []))
+        text += (f"\n{paired.model} vs {paired.baseline}: {paired.verdict} "
+                 f"(accuracy difference {100 * paired.accuracy_difference:+.1f} points, "
+                 f"95% CI {_ci(paired.accuracy_difference_ci)}, McNemar {_p(paired.mcnemar_p)})")
+    info = results.label_models
+    if info is not None and info.chosen:
+        scores = ", ".join(f"{k} {_pct(v).strip() if v == v else 'skipped'}" for k, v in info.dev_scores.items())
+        metric = info.metric + (f" of {info.positive_class!r}" if info.metric == "f1" else "")
+        text += f"\nlabel model: {info.candidate or info.chosen} (dev {metric}: {scores})"
+        text += "".join(f"\nlabel model note: {note}" for note in info.notes)
     return text
+
+
+def build_json(results, *, out, failed_checks) -> dict:
+    """What `labelkit build --json` prints: the headline sections of the results, as in metrics.json."""
+    return {"out": str(out), "systems": results.systems.to_json(),
+            "guardrails": [g.to_json() for g in results.guardrails],
+            "gold_rows": {split: g.to_json() for split, g in results.gold_rows.items()},
+            "failed_checks": list(failed_checks)}
 
 
 def lf_table(report: dict) -> str:
@@ -95,26 +103,26 @@ def audit_text(report: dict) -> str:
     return text + f"\ncleaned splits and quarantine.csv: {report['out']}"
 
 
-def compare_text(result: dict, *, flips: int = 10) -> str:
+def compare_text(result, *, flips: int = 10) -> str:
+    """`labelkit compare` for the terminal; `result`: labelkit.evaluate.compare.RunComparison."""
     rows = []
-    for name, d in result["systems"].items():
-        acc, f1 = d["accuracy"], d["macro_f1"]
-        rows.append([name, _pct(acc["a"]), _pct(acc["b"]), f"{100 * acc['delta']:+.1f}", _ci(acc["delta_ci"]),
-                     f"{100 * f1['delta']:+.1f}", str(d["improved"]), str(d["regressed"]), f"{d['mcnemar_p']:.3g}"])
-    text = f"A = {result['run_a']}\nB = {result['run_b']}\nsame test data: {result['n']} rows (sha256 {result['test_sha256'][:12]})\n"
+    for name, d in result.systems.items():
+        acc, f1 = d.accuracy, d.macro_f1
+        rows.append([name, _pct(acc.a), _pct(acc.b), f"{100 * acc.delta:+.1f}", _ci(acc.delta_ci),
+                     f"{100 * f1.delta:+.1f}", str(d.improved), str(d.regressed), f"{d.mcnemar_p:.3g}"])
+    text = f"A = {result.run_a}\nB = {result.run_b}\nsame test data: {result.n} rows (sha256 {result.test_sha256[:12]})\n"
     text += _table(["system", "acc A", "acc B", "Δ acc", "95% CI", "Δ macro-F1", "improved", "regressed", "McNemar p"], rows)
-    slices = [s for s in result.get("slices", []) if s.get("delta")]
+    slices = [s for s in result.slices if s.delta]
     if slices:
-        model = next(iter(result["systems"]), None)
-        key = "end_model" if "end_model" in result["systems"] else model
-        worst = sorted(slices, key=lambda s: s["delta"].get(key, 0))[:5]
+        key = "end_model" if "end_model" in result.systems else next(iter(result.systems), None)
+        worst = sorted(slices, key=lambda s: s.delta.get(key, 0))[:5]
         text += f"\n\nlargest {key} slice drops (B - A):\n"
-        text += _table(["slice", "size", "Δ"], [[f"{s['column']}={s['value']}", str(s["size"]),
-                                                 f"{100 * s['delta'].get(key, 0):+.1f}"] for s in worst])
-    system = "end_model" if "end_model" in result["flipped"] else next(iter(result["flipped"]), None)
+        text += _table(["slice", "size", "Δ"], [[f"{s.column}={s.value}", str(s.size),
+                                                 f"{100 * s.delta.get(key, 0):+.1f}"] for s in worst])
+    system = "end_model" if "end_model" in result.flipped else next(iter(result.flipped), None)
     if system:
-        flipped = result["flipped"][system]
-        text += f"\n\n{system}: {flipped['total']} test rows changed prediction"
-        for row in flipped["rows"][:flips]:
-            text += f"\n  {row['change']:9} [{row['row_id']}] gold {row['gold']}: {row['a']} → {row['b']}  {row['text'][:90]}"
+        flipped = result.flipped[system]
+        text += f"\n\n{system}: {flipped.total} test rows changed prediction"
+        for row in flipped.rows[:flips]:
+            text += f"\n  {row.change:9} [{row.row_id}] gold {row.gold}: {row.a} → {row.b}  {row.text[:90]}"
     return text

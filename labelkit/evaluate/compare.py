@@ -1,12 +1,15 @@
 """Compare two build runs on the same test data: metric deltas with paired intervals, slice deltas
 and the rows whose prediction flipped.
 
-A run folder holds metrics.json, manifest.json ({"inputs": {"test": {"sha256": ...}}}) and
-test_predictions.csv (row_id, text, gold, pred_<system> as class names, slice columns).
+A run folder holds metrics.json (read as labelkit.results.BuildResults), manifest.json
+({"inputs": {"test": {"sha256": ...}}}) and test_predictions.csv (row_id, text, gold, pred_<system> as
+class names, slice columns). The comparison is typed too: RunComparison, whose to_json() is what
+`labelkit compare --json` prints.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,21 +18,77 @@ import pandas as pd
 from labelkit.errors import DatasetError
 from labelkit.io import read_review_csv
 from labelkit.evaluate.uncertainty import mcnemar_exact_p, paired_bootstrap_diff, percentile_interval
+from labelkit.records import Record
+from labelkit.results import SliceScores, load_results
 
 PREDICTIONS_FILE = "test_predictions.csv"
 PREDICTION_PREFIX = "pred_"
 MAX_FLIPPED_ROWS = 200
 
 
-def compare_runs(run_a, run_b, *, seed: int = 0, n_boot: int = 1000, max_rows: int = MAX_FLIPPED_ROWS) -> dict:
+@dataclass(kw_only=True)
+class MetricDelta(Record):
+    a: float
+    b: float
+    delta: float  # b - a
+    delta_ci: list[float | None]  # paired bootstrap, 95%
+
+
+@dataclass(kw_only=True)
+class SystemDelta(Record):
+    improved: int  # rows wrong in A, right in B
+    regressed: int
+    changed: int
+    mcnemar_p: float
+    accuracy: MetricDelta
+    macro_f1: MetricDelta
+
+
+@dataclass(kw_only=True)
+class FlippedRow(Record):
+    row_id: str
+    text: str
+    gold: str
+    a: str
+    b: str
+    change: str  # improved | regressed | changed
+
+
+@dataclass(kw_only=True)
+class Flipped(Record):
+    total: int
+    shown: int
+    rows: list[FlippedRow]
+
+
+@dataclass(kw_only=True)
+class SliceDelta(Record):
+    column: str
+    value: str
+    size: int | None
+    delta: dict[str, float]  # system -> B - A on the slice
+
+
+@dataclass(kw_only=True)
+class RunComparison(Record):
+    run_a: str
+    run_b: str
+    n: int
+    test_sha256: str
+    systems: dict[str, SystemDelta]
+    slices: list[SliceDelta]
+    flipped: dict[str, Flipped]
+
+
+def compare_runs(run_a, run_b, *, seed: int = 0, n_boot: int = 1000, max_rows: int = MAX_FLIPPED_ROWS) -> RunComparison:
     """Deltas run_b - run_a per system; refuses (DatasetError) when the test data differ."""
     run_a, run_b = Path(run_a), Path(run_b)
     manifest_a, manifest_b = _read_json(run_a / "manifest.json"), _read_json(run_b / "manifest.json")
     _same_test_hash(run_a, manifest_a, run_b, manifest_b)
     table_a, table_b = _read_predictions(run_a), _read_predictions(run_b)
     table_b = _align_rows(run_a, table_a, run_b, table_b)
-    metrics_a, metrics_b = _read_json(run_a / "metrics.json"), _read_json(run_b / "metrics.json")
-    classes = _classes(metrics_a, table_a, table_b)
+    results_a, results_b = load_results(run_a / "metrics.json"), load_results(run_b / "metrics.json")
+    classes = results_a.classes
     systems = sorted(set(_systems(table_a)) & set(_systems(table_b)))
     gold = _encode(table_a["gold"], classes, run_a)
     deltas, flips = {}, {}
@@ -38,66 +97,51 @@ def compare_runs(run_a, run_b, *, seed: int = 0, n_boot: int = 1000, max_rows: i
         pred_b = _encode(table_b[PREDICTION_PREFIX + system], classes, run_b)
         deltas[system] = _system_delta(gold, pred_a, pred_b, len(classes), seed, n_boot)
         flips[system] = _flipped_rows(table_a, gold, pred_a, pred_b, classes, max_rows)
-    return {
-        "run_a": str(run_a),
-        "run_b": str(run_b),
-        "n": int(len(gold)),
-        "test_sha256": manifest_a["inputs"]["test"]["sha256"],
-        "systems": deltas,
-        "slices": _slice_deltas(metrics_a.get("slices") or [], metrics_b.get("slices") or []),
-        "flipped": flips,
-    }
+    return RunComparison(run_a=str(run_a), run_b=str(run_b), n=int(len(gold)),
+                         test_sha256=manifest_a["inputs"]["test"]["sha256"], systems=deltas,
+                         slices=_slice_deltas(results_a.slices, results_b.slices), flipped=flips)
 
 
-def _system_delta(gold, pred_a, pred_b, k, seed, n_boot) -> dict:
+def _system_delta(gold, pred_a, pred_b, k, seed, n_boot) -> SystemDelta:
+    from labelkit.evaluate.metrics import confusion_matrix, accuracy_from_confusion, macro_f1_from_confusion
+
     right_a, right_b = pred_a == gold, pred_b == gold
     improved = int(np.sum(~right_a & right_b))
     regressed = int(np.sum(right_a & ~right_b))
-    out = {
-        "improved": improved,
-        "regressed": regressed,
-        "changed": int(np.sum(pred_a != pred_b)),
-        "mcnemar_p": round(mcnemar_exact_p(regressed, improved), 6),
-    }
-    from labelkit.evaluate.metrics import confusion_matrix, accuracy_from_confusion, macro_f1_from_confusion
-
+    metrics = {}
     for metric, score in (("accuracy", accuracy_from_confusion), ("macro_f1", macro_f1_from_confusion)):
         a = float(score(confusion_matrix(gold, pred_a, k)))
         b = float(score(confusion_matrix(gold, pred_b, k)))
         samples = paired_bootstrap_diff(gold, pred_a, pred_b, k=k, metric=metric, n_boot=n_boot, seed=seed)
-        out[metric] = {"a": round(a, 4), "b": round(b, 4), "delta": round(b - a, 4),
-                       "delta_ci": percentile_interval(samples, 0.95)}
-    return out
+        metrics[metric] = MetricDelta(a=round(a, 4), b=round(b, 4), delta=round(b - a, 4),
+                                      delta_ci=percentile_interval(samples, 0.95))
+    return SystemDelta(improved=improved, regressed=regressed, changed=int(np.sum(pred_a != pred_b)),
+                       mcnemar_p=round(mcnemar_exact_p(regressed, improved), 6), **metrics)
 
 
-def _flipped_rows(table, gold, pred_a, pred_b, classes, max_rows) -> dict:
+def _flipped_rows(table, gold, pred_a, pred_b, classes, max_rows) -> Flipped:
     changed = np.flatnonzero(pred_a != pred_b)
     rows = []
     for position in changed[:max_rows]:
         was_right, is_right = pred_a[position] == gold[position], pred_b[position] == gold[position]
         change = "improved" if is_right and not was_right else "regressed" if was_right else "changed"
-        rows.append({
-            "row_id": str(table["row_id"].iloc[position]),
-            "text": str(table["text"].iloc[position]) if "text" in table.columns else "",
-            "gold": classes[gold[position]],
-            "a": classes[pred_a[position]],
-            "b": classes[pred_b[position]],
-            "change": change,
-        })
-    return {"total": int(len(changed)), "shown": len(rows), "rows": rows}
+        rows.append(FlippedRow(
+            row_id=str(table["row_id"].iloc[position]),
+            text=str(table["text"].iloc[position]) if "text" in table.columns else "",
+            gold=classes[gold[position]], a=classes[pred_a[position]], b=classes[pred_b[position]], change=change,
+        ))
+    return Flipped(total=int(len(changed)), shown=len(rows), rows=rows)
 
 
-def _slice_deltas(slices_a: list[dict], slices_b: list[dict]) -> list[dict]:
-    by_key = {(s.get("column"), s.get("value")): s for s in slices_b}
+def _slice_deltas(slices_a: list[SliceScores], slices_b: list[SliceScores]) -> list[SliceDelta]:
+    by_key = {(s.column, s.value): s for s in slices_b}
     out = []
     for slice_a in slices_a:
-        slice_b = by_key.get((slice_a.get("column"), slice_a.get("value")))
+        slice_b = by_key.get((slice_a.column, slice_a.value))
         if slice_b is None:
             continue
-        scores_a, scores_b = slice_a.get("scores", {}), slice_b.get("scores", {})
-        deltas = {s: round(scores_b[s] - scores_a[s], 4) for s in scores_a if s in scores_b}
-        out.append({"column": slice_a.get("column"), "value": slice_a.get("value"),
-                    "size": slice_b.get("size"), "delta": deltas})
+        deltas = {s: round(slice_b.scores[s] - slice_a.scores[s], 4) for s in slice_a.scores if s in slice_b.scores}
+        out.append(SliceDelta(column=slice_a.column, value=slice_a.value, size=slice_b.size, delta=deltas))
     return out
 
 
@@ -157,24 +201,9 @@ def _systems(table: pd.DataFrame) -> list[str]:
     return [c[len(PREDICTION_PREFIX):] for c in table.columns if c.startswith(PREDICTION_PREFIX)]
 
 
-def _classes(metrics: dict, *tables) -> list[str]:
-    classes = (metrics.get("task") or {}).get("classes") or (metrics.get("systems") or {}).get("classes")
-    if classes:
-        return list(classes)
-    names = set()
-    for table in tables:
-        names.update(table["gold"])
-        for system in _systems(table):
-            names.update(table[PREDICTION_PREFIX + system])
-    return sorted(names)
-
-
 def _encode(values: pd.Series, classes: list[str], run: Path) -> np.ndarray:
-    lookup = {name: i for i, name in enumerate(classes)}
-    unknown = sorted(set(values) - set(lookup))
-    if unknown:
-        raise DatasetError(
-            f"{run / PREDICTIONS_FILE} column {values.name!r} holds {unknown[:3]}, not classes of the task "
-            f"({', '.join(classes)}); rebuild the run."
-        )
-    return values.map(lookup).to_numpy(dtype=np.int64)
+    """Class names -> indices through the task's LabelSchema (one home for label encoding)."""
+    from labelkit.schema import LabelSchema
+
+    where = f"{run / PREDICTIONS_FILE} column {values.name!r}"
+    return LabelSchema(tuple(classes)).encode_gold(values.tolist(), where=where)

@@ -1,4 +1,4 @@
-"""The report as data: sections of text, tables and figures built from metrics.json.
+"""The report as data: sections of text, tables and figures built from a build's results.
 
 Both renderers (Markdown, HTML) walk the same document, so they always show the same numbers.
 Strings here are raw data; the renderers escape them.
@@ -29,7 +29,7 @@ class Table:
 @dataclass
 class Figure:
     kind: str  # a plot name in labelkit.report.plots.PLOTS
-    data: dict
+    data: object  # what the plot draws: results records (labelkit.results) or a dict of them
     alt: str
 
 

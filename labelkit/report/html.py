@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from labelkit.report.document import Figure, Table, Text
-from labelkit.report.sections import build_sections, report_title
+from labelkit.report.sections import as_results, build_sections, report_title
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:24px auto;
@@ -25,9 +25,11 @@ img{max-width:100%;height:auto;display:block;margin:8px 0}
 """
 
 
-def render_html(metrics: dict, examples: dict | None = None, *, plots: bool = True) -> str:
-    sections = build_sections(metrics, examples)
-    title = html.escape(report_title(metrics))
+def render_html(results, examples: dict | None = None, *, plots: bool = True) -> str:
+    """`results`: labelkit.results.BuildResults (a metrics.json dict is read into one first)."""
+    results = as_results(results)
+    sections = build_sections(results, examples)
+    title = html.escape(report_title(results))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -5,15 +5,17 @@ from __future__ import annotations
 import html
 
 from labelkit.report.document import Figure, Table, Text
-from labelkit.report.sections import build_sections, report_title
+from labelkit.report.sections import as_results, build_sections, report_title
 
 PREFIX = {"verdict": "**", "warning": "> ⚠ ", "muted": "_", "normal": ""}
 SUFFIX = {"verdict": "**", "warning": "", "muted": "_", "normal": ""}
 
 
-def render_markdown(metrics: dict, examples: dict | None = None) -> str:
-    lines = [f"# {md_escape(report_title(metrics))}", ""]
-    for section in build_sections(metrics, examples):
+def render_markdown(results, examples: dict | None = None) -> str:
+    """`results`: labelkit.results.BuildResults (a metrics.json dict is read into one first)."""
+    results = as_results(results)
+    lines = [f"# {md_escape(report_title(results))}", ""]
+    for section in build_sections(results, examples):
         lines += [f"## {md_escape(section.title)}", ""]
         for block in section.blocks:
             lines += _block(block)

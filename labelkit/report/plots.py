@@ -18,7 +18,7 @@ MAX_BARS = 40
 MAX_LABEL = 42
 
 
-def render_plot(kind: str, data: dict) -> str | None:
+def render_plot(kind: str, data) -> str | None:
     """Base64 PNG of plot `kind`, or None when there is nothing to draw."""
     draw = PLOTS.get(kind)
     if draw is None:
@@ -59,14 +59,14 @@ def _label(text: str) -> str:
 
 
 def headline_plot(data: dict):
-    systems = data["systems"]
+    systems = data["systems"]  # name -> labelkit.results.SystemScores
     names = list(systems)
     colors = _colors(names)
     figure = _new_figure(0.5 * len(names) + 1.0)
     axes = figure.subplots(1, 2, sharey=True)
     for ax, metric, title in zip(axes, ("accuracy", "macro_f1"), ("accuracy", "macro F1")):
-        values = [systems[n].get(metric, 0.0) for n in names]
-        errors = [_error(systems[n].get(metric), systems[n].get(f"{metric}_ci")) for n in names]
+        values = [getattr(systems[n], metric) or 0.0 for n in names]
+        errors = [_error(getattr(systems[n], metric), getattr(systems[n], f"{metric}_ci")) for n in names]
         ax.barh(range(len(names)), values, color=[colors[n] for n in names],
                 xerr=list(zip(*errors)) if errors else None, capsize=4)
         for y, value in enumerate(values):
@@ -115,32 +115,32 @@ def confusion_plot(data: dict):
 
 
 def slices_plot(data: dict):
-    slices = data["slices"][:MAX_BARS]
+    slices = data["slices"][:MAX_BARS]  # labelkit.results.SliceScores
     if not slices:
         return None
     flagged = {tuple(key) for key in data.get("flagged", [])}
     baseline, model = data.get("baseline", "rule_baseline"), data.get("model", "end_model")
     # the guardrail compares rules and model: the trivial baselines would only crowd the chart
-    names = [n for n in slices[0]["scores"] if n in (baseline, "label_model", model)] or list(slices[0]["scores"])
+    names = [n for n in slices[0].scores if n in (baseline, "label_model", model)] or list(slices[0].scores)
     colors = _colors(names, baseline, model)
     figure = _new_figure(0.32 * len(slices) + 1.3)
     ax = figure.subplots()
     offsets = {n: (i - (len(names) - 1) / 2) * 0.25 for i, n in enumerate(names)}
     for name in names:
         ys = [y + offsets[name] for y in range(len(slices))]
-        xs = [s["scores"].get(name) for s in slices]
-        lows = [x - s.get("ci", {}).get(name, [x, x])[0] for x, s in zip(xs, slices)]
-        highs = [s.get("ci", {}).get(name, [x, x])[1] - x for x, s in zip(xs, slices)]
+        xs = [s.scores.get(name) for s in slices]
+        lows = [x - s.ci.get(name, [x, x])[0] for x, s in zip(xs, slices)]
+        highs = [s.ci.get(name, [x, x])[1] - x for x, s in zip(xs, slices)]
         ax.errorbar(xs, ys, xerr=[lows, highs], fmt="o", color=colors[name], label=_label(name),
                     markersize=5, capsize=2, linewidth=1)
-    labels = [_label(f"{s['column']} = {s['value']} (n={s['size']})") for s in slices]
+    labels = [_label(f"{s.column} = {s.value} (n={s.size})") for s in slices]
     ax.set_yticks(range(len(slices)), labels)
     for tick, s in zip(ax.get_yticklabels(), slices):
-        if (s["column"], s["value"]) in flagged:
+        if (s.column, s.value) in flagged:
             tick.set_color(FLAG_COLOR)
             tick.set_fontweight("bold")
     ax.invert_yaxis()
-    lowest = min(s.get("ci", {}).get(n, [s["scores"][n]])[0] for s in slices for n in names)
+    lowest = min(s.ci.get(n, [s.scores[n]])[0] for s in slices for n in names)
     ax.set_xlim(max(0.0, lowest - 0.05), 1.01)
     ax.set_xlabel(f"{data.get('metric', 'accuracy')} with 95% interval (red label: guardrail failure)")
     ax.grid(axis="x", alpha=0.3)
@@ -149,18 +149,18 @@ def slices_plot(data: dict):
 
 
 def lfs_plot(data: dict):
-    lfs = data["lfs"][:MAX_BARS]
+    lfs = data["lfs"][:MAX_BARS]  # labelkit.results.LFStats
     if not lfs:
         return None
     figure = _new_figure(0.3 * len(lfs) + 1.2)
     axes = figure.subplots(1, 2, sharey=True)
-    names = [_label(lf.get("name", "")) for lf in lfs]
+    names = [_label(lf.name) for lf in lfs]
     for ax, key, title, color in ((axes[0], "coverage", "coverage (train)", "#57606a"),
                                   (axes[1], "dev_accuracy", "accuracy on dev", MODEL_COLOR)):
-        values = [lf.get(key) or 0.0 for lf in lfs]
+        values = [getattr(lf, key) or 0.0 for lf in lfs]
         ax.barh(range(len(lfs)), values, color=color)
         for y, lf in enumerate(lfs):
-            if lf.get(key) is None:
+            if getattr(lf, key) is None:
                 ax.text(0.01, y, "no dev votes", va="center", fontsize=8, color="#57606a")
         ax.set_xlim(0, 1)
         ax.set_title(title)
@@ -173,9 +173,10 @@ def lfs_plot(data: dict):
 CALIBRATION_MIN_ROWS = 10
 
 
-def calibration_plot(data: dict):
-    confidence, accuracy = data.get("confidence") or [], data.get("accuracy") or []
-    counts = data.get("count") or [CALIBRATION_MIN_ROWS] * len(confidence)
+def calibration_plot(data):
+    """`data`: labelkit.results.Calibration."""
+    confidence, accuracy = data.confidence, data.accuracy
+    counts = data.count or [CALIBRATION_MIN_ROWS] * len(confidence)
     # a bin of 1 or 2 rows says nothing about calibration; they stay in the table below the chart
     points = [(c, a) for c, a, n in zip(confidence, accuracy, counts)
               if c is not None and a is not None and n >= CALIBRATION_MIN_ROWS]
@@ -194,20 +195,21 @@ def calibration_plot(data: dict):
     return figure
 
 
-def drift_plot(data: dict):
-    periods = data.get("periods") or []
+def drift_plot(data):
+    """`data`: labelkit.results.Drift."""
+    periods = data.periods
     if len(periods) < 2:
         return None
-    model = data.get("model", "end_model")
-    names = [n for n in periods[0]["systems"] if n in ("rule_baseline", "label_model", model)] or list(periods[0]["systems"])
+    model = data.model
+    names = [n for n in periods[0].systems if n in ("rule_baseline", "label_model", model)] or list(periods[0].systems)
     colors = _colors(names, model=model)
     figure = _new_figure(3.4)
     ax = figure.subplots()
     xs = range(len(periods))
     for name in names:
-        ax.plot(xs, [p["systems"][name]["accuracy"] for p in periods], marker="o", color=colors[name],
+        ax.plot(xs, [p.systems[name].accuracy for p in periods], marker="o", color=colors[name],
                 label=_label(name))
-    ax.set_xticks(list(xs), [f"{_label(p['period'])}\nn={p['n']}" for p in periods],
+    ax.set_xticks(list(xs), [f"{_label(p.period)}\nn={p.n}" for p in periods],
                   rotation=0 if len(periods) <= 8 else 45, fontsize=9)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("accuracy")

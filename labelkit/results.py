@@ -1,0 +1,447 @@
+"""A build's results as typed records: what metrics.json holds, what the report, `labelkit compare`,
+`build --json` and the notebook API read.
+
+Every record is a keyword-only dataclass whose field names are the JSON keys. ``to_json()`` gives the
+dict written to metrics.json (same keys and order as before the schema existed, plus
+``schema_version``); ``BuildResults.from_json(data, source=path)`` reads one back and names the file
+and the key path (``systems.systems.end_model.accuracy``) in a one-line error when a required key is
+missing, a section has the wrong shape or the version is unknown. A field without a default is
+required; a field marked ``absent`` is left out of the JSON when it is None (a section a build may
+skip: no audit, no time column, no expectations). Keys a record does not know (another module's new
+field, e.g. a ``note`` from a sampled comparison) are kept in ``extra`` and written back unchanged, so
+reading and writing never loses data. A metrics.json without ``schema_version`` is a version-1 file.
+
+>>> results = load_results("runs/support_tickets/metrics.json")          # doctest: +SKIP
+>>> results.systems.systems["end_model"].accuracy, results.task.rows["test"]  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from labelkit.errors import DatasetError
+from labelkit.records import Record, absent, expect, field_hints, join_key, json_fields, listed, load_value, mapped
+
+SCHEMA_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+METRICS_FILE = "metrics.json"
+
+
+# ---------------------------------------------------------------- task, label model, LFs
+
+@dataclass(kw_only=True)
+class TaskInfo(Record):
+    name: str
+    classes: list[str]
+    rows: dict[str, int]  # per split, after the audit's policies
+    rows_before_audit: dict[str, int] = mapped()
+
+
+@dataclass(kw_only=True)
+class Calibration(Record):
+    """The chosen label model on dev: per confidence bin, mean confidence, accuracy and row count."""
+
+    bins: list[Any] = listed()  # [low, high] per bin shown
+    confidence: list[float] = listed()
+    accuracy: list[float] = listed()
+    count: list[int] = listed()
+
+
+@dataclass(kw_only=True)
+class LabelModelCandidate(Record):
+    key: str  # "snorkel (dev prior)"
+    model: str
+    class_balance: str | None = None
+    dev_score: float | None = None  # NaN when the candidate could not be fitted
+    dev_interval: list[float] | None = None
+    predicts_only: str | None = None  # the one class it predicts, by name
+    cross_fitted: bool = False
+    error: str | None = absent()  # why it was skipped
+
+
+@dataclass(kw_only=True)
+class LabelModels(Record):
+    chosen: str
+    candidate: str | None = None
+    class_balance: str | None = None
+    dev_scores: dict[str, float] = mapped()
+    metric: str = "accuracy"
+    positive_class: str | None = None
+    candidates: list[LabelModelCandidate] = listed()
+    notes: list[str] = listed()
+    class_prior: dict[str, float] = mapped()
+    calibration: Calibration | None = None
+
+
+@dataclass(kw_only=True)
+class MatrixStats(Record):
+    rows: int
+    lfs: int
+    covered: float
+    all_abstain_rows: int
+    multi_vote: float
+
+
+@dataclass(kw_only=True)
+class LFStats(Record):
+    """One LF: train coverage/overlaps/conflicts and accuracy on the gold dev rows where it votes."""
+
+    name: str
+    kind: str | None = None
+    polarity: list[str] = listed()
+    coverage: float | None = None
+    overlaps: float | None = None
+    conflicts: float | None = None
+    dev_coverage: float | None = None
+    dev_accuracy: float | None = None
+    dev_n: int | None = None
+    dev_correct: int | None = None
+
+
+@dataclass(kw_only=True)
+class EndModelInfo(Record):
+    C: float | None = None
+    metric: str | None = None
+    features: str | None = None
+    class_weight: str | None = None
+    kind: str | None = None
+    dev_score_by_candidate: dict[str, float] = mapped()
+    trained_on_dev: bool = False
+    train_rows: int | None = None
+    labels: str | None = None
+    notes: list[str] = listed()
+
+
+# ---------------------------------------------------------------- systems on the gold test rows
+
+@dataclass(kw_only=True)
+class ClassScores(Record):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(kw_only=True)
+class PositiveClassScores(Record):
+    name: str
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclass(kw_only=True)
+class SystemScores(Record):
+    """One system on the gold test rows; intervals are [low, high] percentile-bootstrap bounds."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    balanced_accuracy: float | None = None
+    per_class: dict[str, ClassScores] = mapped()
+    confusion: list[list[int]] = listed()  # rows gold, columns predicted, in class order
+    predicts_only: str | None = None
+    positive_class: PositiveClassScores | None = absent()
+    accuracy_ci: list[float] | None = None
+    macro_f1_ci: list[float] | None = None
+    coverage: float | None = absent()  # rules only: share of rows with a vote before the abstain policy
+    note: str | None = absent()  # e.g. a comparison fitted on a sample at scale
+    sampled_rows: int | None = absent()
+
+
+@dataclass(kw_only=True)
+class PairedTest(Record):
+    baseline: str
+    model: str
+    n: int
+    only_baseline_correct: int
+    only_model_correct: int
+    accuracy_difference: float
+    accuracy_difference_ci: list[float | None]
+    mcnemar_p: float
+    verdict: str
+    alpha: float = 0.05
+    needed_n: int | None = None
+
+    ORDER: ClassVar = ("baseline", "model", "n", "only_baseline_correct", "only_model_correct",
+                       "accuracy_difference", "accuracy_difference_ci", "mcnemar_p", "alpha", "needed_n", "verdict")
+
+
+@dataclass(kw_only=True)
+class Systems(Record):
+    """Every system scored on the same gold test rows, and the paired test rules vs model."""
+
+    n: int
+    classes: list[str]
+    systems: dict[str, SystemScores]
+    confidence: float = 0.95
+    n_boot: int | None = None
+    seed: int | None = None
+    baseline: str = "rule_baseline"
+    model: str = "end_model"
+    positive_class: str | None = None
+    metric: str = "accuracy"
+    paired_test: PairedTest | None = None
+
+    ORDER: ClassVar = ("n", "classes", "confidence", "n_boot", "seed", "baseline", "model", "positive_class",
+                       "metric", "systems", "paired_test")
+
+
+# ---------------------------------------------------------------- slices, guardrails, drift, expectations
+
+@dataclass(kw_only=True)
+class SliceScores(Record):
+    kind: str  # column | auto | function
+    column: str
+    value: str
+    size: int
+    scores: dict[str, float]  # system -> metric on the slice's test rows
+    metric: str = "accuracy"
+    ci: dict[str, list[float]] = mapped()
+
+    ORDER: ClassVar = ("kind", "column", "value", "size", "metric", "scores", "ci")
+
+
+@dataclass(kw_only=True)
+class Guardrail(Record):
+    """A slice where the model is worse than the rules beyond the tolerance."""
+
+    column: str
+    value: str
+    size: int
+    baseline: str
+    model: str
+    baseline_score: float
+    model_score: float
+    gap: float
+    kind: str | None = None
+    metric: str = "accuracy"
+    clear: bool | None = None  # the two intervals do not overlap
+
+    ORDER: ClassVar = ("kind", "column", "value", "size", "metric", "baseline", "model", "baseline_score",
+                       "model_score", "gap", "clear")
+
+
+@dataclass(kw_only=True)
+class PeriodScores(Record):
+    accuracy: float
+    macro_f1: float | None = None
+
+
+@dataclass(kw_only=True)
+class DriftPeriod(Record):
+    period: str
+    n: int
+    systems: dict[str, PeriodScores]
+
+
+@dataclass(kw_only=True)
+class TemporalHoldout(Record):
+    """An end model fitted on the train rows older than the newest test period, scored on it; or why not."""
+
+    period: str | None = None
+    skipped: str | None = absent()
+    test_rows: int | None = absent()
+    train_rows_before: int | None = absent()
+    train_rows_total: int | None = absent()
+    accuracy: dict[str, float] | None = absent()  # end_model_trained_on_older_data, end_model, rule_baseline
+    note: str | None = absent()
+    sampled_rows: int | None = absent()
+
+
+@dataclass(kw_only=True)
+class Drift(Record):
+    time_column: str
+    periods: list[DriftPeriod]
+    drop_periods: list[str] = listed()
+    freq: str | None = None
+    n_missing_time: int = 0
+    unparseable_time: str | None = None
+    model: str = "end_model"
+    drop: float | None = None
+    drops: dict[str, float] = mapped()
+    temporal_holdout: TemporalHoldout | None = absent()
+
+    ORDER: ClassVar = ("time_column", "drop_periods", "freq", "n_missing_time", "unparseable_time", "periods",
+                       "model", "drop", "drops", "temporal_holdout")
+
+
+@dataclass(kw_only=True)
+class ExpectationFailure(Record):
+    row: int
+    got: str | None
+    text: str = ""
+    expected: str | None = absent()
+    not_expected: str | None = absent()
+
+    ORDER: ClassVar = ("row", "text", "expected", "not_expected", "got")
+
+
+@dataclass(kw_only=True)
+class ExpectationResult(Record):
+    passed: int
+    failed: int
+    total: int
+    failures: list[ExpectationFailure] = listed()
+
+
+@dataclass(kw_only=True)
+class GoldRows(Record):
+    given: int
+    scored: int
+    left_out: dict[str, int] = mapped()  # audit reason -> rows
+
+
+# ---------------------------------------------------------------- audit, corrections, manifest
+
+@dataclass(kw_only=True)
+class AuditCount(Record):
+    reason: str
+    split: str
+    count: int
+
+
+@dataclass(kw_only=True)
+class Accounting(Record):
+    rows_in: int
+    kept: int
+    quarantined: int
+    flagged: int = 0
+
+
+@dataclass(kw_only=True)
+class CleaningScores(Record):
+    """One system's test accuracy without any cleaning (every given row) and after."""
+
+    before: float | None
+    after: float | None
+    rows_before: int | None = absent()
+
+
+@dataclass(kw_only=True)
+class BeforeAfter(Record):
+    """Before/after-cleaning scores per system. In JSON one object: system -> CleaningScores (an object
+    with before/after), beside which other keys (``note``, ``sampled_rows``) say how it was made."""
+
+    systems: dict[str, CleaningScores] = mapped()
+    note: str | None = absent()
+    sampled_rows: int | None = absent()
+
+    def to_json(self) -> dict:
+        out = {name: scores.to_json() for name, scores in self.systems.items()}
+        out.update({k: v for k, v in (("note", self.note), ("sampled_rows", self.sampled_rows)) if v is not None})
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, data, *, source: str = METRICS_FILE, where: str = ""):
+        expect(data, dict, source, where)
+        scores = [k for k, v in data.items() if isinstance(v, dict) and ("before" in v or "after" in v)]
+        systems = {k: CleaningScores.from_json(data[k], source=source, where=join_key(where, k)) for k in scores}
+        rest = {k: v for k, v in data.items() if k not in systems}
+        return cls(systems=systems, note=rest.pop("note", None), sampled_rows=rest.pop("sampled_rows", None), extra=rest)
+
+
+@dataclass(kw_only=True)
+class AuditExample(Record):
+    reason: str
+    split: str
+    row_id: str
+    text: str = ""
+    evidence: str = ""
+
+
+@dataclass(kw_only=True)
+class Audit(Record):
+    summary: list[AuditCount] = listed()  # findings per reason and split
+    accounting: dict[str, Accounting] = mapped()  # per split: rows in = kept + quarantined
+    before_after: BeforeAfter = field(default_factory=BeforeAfter)
+    examples: list[AuditExample] = listed()
+    warnings: list[str] = listed()
+
+
+@dataclass(kw_only=True)
+class Corrections(Record):
+    """Reviewers' decisions the build applied (labelkit/corrections.py)."""
+
+    path: str
+    sha256: str | None = None
+    decisions: dict[str, int] = mapped()
+    applied: list[dict] = listed()
+    skipped: list[dict] = listed()
+
+
+@dataclass(kw_only=True)
+class ManifestSummary(Record):
+    seed: int | None = None
+    git: Any = None  # {"commit", "dirty"} or None outside a git checkout
+    lf_source_sha256: str | None = None
+    inputs: dict[str, str] = mapped()  # split -> first 12 hex digits of the input's sha256
+
+
+# ---------------------------------------------------------------- the whole build
+
+@dataclass(kw_only=True)
+class BuildResults(Record):
+    """Everything metrics.json holds about one build."""
+
+    task: TaskInfo
+    systems: Systems
+    schema_version: int = SCHEMA_VERSION
+    policy: str | None = None  # the tie/abstain policy of the rules, as the report prints it
+    label_models: LabelModels | None = absent()
+    label_matrix: dict[str, MatrixStats] = mapped()
+    lf_summary: list[LFStats] = listed()
+    lf_errors: dict[str, int] = mapped()  # LF -> rows it raised on (counted as abstains)
+    end_model: EndModelInfo | None = None  # None: the build ran without an end model
+    slices: list[SliceScores] = listed()
+    guardrails: list[Guardrail] = listed()
+    drift: Drift | None = absent()  # None: no time column
+    expectations: dict[str, ExpectationResult] | None = absent()  # None: no expectations file
+    gold_rows: dict[str, GoldRows] = mapped()
+    warnings: list[str] = listed()
+    label_model_warnings: list[str] = listed()
+    corrections: Corrections | None = absent()
+    repair: dict | None = absent()  # `labelkit repair`'s section (labelkit/repair/plan.py)
+    manifest: ManifestSummary | None = absent()
+    audit: Audit | None = absent()  # None: --no-audit
+
+    ORDER: ClassVar = ("schema_version", "task", "policy", "label_models", "label_matrix", "lf_summary", "lf_errors",
+                       "end_model", "systems", "slices", "guardrails", "drift", "expectations", "gold_rows",
+                       "warnings", "label_model_warnings", "corrections", "repair", "manifest", "audit")
+
+    @classmethod
+    def from_json(cls, data, *, source: str = METRICS_FILE, where: str = ""):
+        expect(data, dict, str(source), where)
+        version = data.get("schema_version", 1)  # files from before the schema are version 1
+        if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+            raise DatasetError(f"{source}: schema_version {version!r} is not one this labelkit reads "
+                               f"({', '.join(map(str, SUPPORTED_VERSIONS))}); use the labelkit that wrote it or rebuild.")
+        return super().from_json(data, source=str(source), where=where)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.task.classes)
+
+
+def load_results(path) -> BuildResults:
+    """metrics.json (or a build folder holding one) read into BuildResults; one-line errors name the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / METRICS_FILE
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist; is {path.parent} a labelkit build output folder?")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{path} is not valid JSON ({error}); rebuild the run.") from None
+    return BuildResults.from_json(data, source=str(path))
+
+
+def read_sections(data: dict, *, source: str) -> tuple[dict, dict]:
+    """Top-level metrics.json sections read by their BuildResults field types, and the keys it does not know."""
+    known, hints = {f.name for f in json_fields(BuildResults)}, field_hints(BuildResults)
+    sections = {k: load_value(hints[k], v, source, k) for k, v in data.items() if k in known}
+    return sections, {k: v for k, v in data.items() if k not in known}
