@@ -1,11 +1,18 @@
 """Benchmark the scalable audit checks on N synthetic ticket rows (default 50,000).
 
     PYTHONPATH=. python benchmarks/audit.py --rows 50000
+    PYTHONPATH=. python benchmarks/audit.py --scale 100000,300000,1000000
 
-The near-duplicate check is an exact similarity join whose work grows with how many character
-3-grams texts share; these synthetic tickets (templates + syllable words: ~3,500 distinct 3-grams)
-are close to its worst case, so its time here grows about quadratically (50k rows: ~15-30 s on 2
-busy cores). The other checks are vectorised and scale linearly (1M rows in seconds to minutes).
+`--scale` runs the audit stage of `labelkit build` alone (`stages.run_audit`: every check with the
+bundled config, then the policies) on the `build_scale.py` generator (the bundled train rows repeated
+with unique ids and a reference appended to each copy; bundled dev/test), each size in a fresh process,
+and prints CPU and wall seconds per check, the peak RSS after each check, and the findings per reason.
+
+The near-duplicate check is an exact similarity join: train is streamed past an index of the other
+splits, so its work grows with train rows times the index's posting lists. These synthetic tickets
+(templates + syllable words: ~3,500 distinct 3-grams) with 20% test rows are its hard case, a large
+index of templated text (50k rows: ~14 s wall on 2 busy cores, 10k indexed rows). The other checks
+are vectorised and scale linearly; `--scale` measures the build's audit up to 1M rows.
 
 Plants exact duplicates, near duplicates (one typo), group leaks, late train rows and test rows
 into the train split, runs exact/near duplicates, group and time leakage and test-row checks, and
@@ -18,6 +25,7 @@ import argparse
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -71,12 +79,130 @@ def recall(result, reason: str, ids: set) -> float:
     return len(found & ids) / len(ids)
 
 
+def _rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def measure_scale(config_path: str) -> dict:
+    """The build's audit stage on one config, in this (fresh) process: per check CPU/wall seconds and the
+    peak RSS once it is done, then the policies."""
+    import dataclasses
+
+    from labelkit.config import load_config
+    from labelkit.data import load_task_data
+    from labelkit.quality import registry
+    from labelkit.stages import load_labeling_functions, run_audit as audit_stage
+
+    per_check: dict[str, dict] = {}
+
+    def timed(check):
+        def run(ctx):
+            wall, cpu = time.perf_counter(), time.process_time()
+            out = check.func(ctx)
+            per_check[check.name] = {"cpu": round(time.process_time() - cpu, 1),
+                                     "wall": round(time.perf_counter() - wall, 1), "peak_mb": _rss_mb()}
+            print(f"  {check.name}: {per_check[check.name]}", file=sys.stderr, flush=True)
+            return out
+        return dataclasses.replace(check, func=run)
+
+    registry.CHECKS.update({name: timed(check) for name, check in registry.CHECKS.items()})
+    config = load_config(Path(config_path))
+    started = time.process_time()
+    data = load_task_data(config)
+    modules, _ = load_labeling_functions(config, require_lfs=False)
+    load_cpu, load_mb = round(time.process_time() - started, 1), _rss_mb()
+    wall, cpu = time.perf_counter(), time.process_time()
+    outcome = audit_stage(config, data, modules.detectors)
+    audit_cpu, audit_wall = time.process_time() - cpu, time.perf_counter() - wall
+    checks_cpu = sum(c["cpu"] for c in per_check.values())
+    findings = outcome.result.findings
+    counts = findings.groupby(["reason", "split"]).size()
+    return {"rows": len(data.frames["train"]), "load_cpu": load_cpu, "load_peak_mb": load_mb,
+            "audit_cpu": round(audit_cpu, 1), "audit_wall": round(audit_wall, 1),
+            "policies_cpu": round(audit_cpu - checks_cpu, 1), "peak_mb": _rss_mb(), "checks": per_check,
+            "findings": {f"{r}/{s}": int(n) for (r, s), n in counts.items()},
+            "accounting": outcome.clean.accounting, "warnings": outcome.result.warnings}
+
+
+def run_scale(sizes: list[int], timeout: float) -> int:
+    import json
+    import subprocess
+    import tempfile
+
+    from build_scale import write_config, write_train  # same generator as the build benchmark
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="audit_scale_") as tmp:
+        for rows in sizes:
+            train = Path(tmp) / f"train_{rows}.parquet"
+            write_train(train, rows)
+            config = write_config(Path(tmp), train, audit=True, engine="local")
+            print(f"[{rows:,} rows] auditing ...", file=sys.stderr, flush=True)
+            command = [sys.executable, __file__, "--scale-measure", str(config)]
+            try:
+                done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                print((exc.stderr or b"")[-3000:].decode(errors="replace") if isinstance(exc.stderr, bytes)
+                      else (exc.stderr or "")[-3000:], file=sys.stderr)
+                results.append({"rows": rows, "error": f"timed out after {timeout:.0f}s"})
+                continue
+            finally:
+                train.unlink(missing_ok=True)
+            sys.stderr.write(done.stderr[-4000:])
+            if done.returncode != 0:
+                results.append({"rows": rows, "error": f"exit {done.returncode}"})
+                continue
+            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(scale_table(results))
+    return 0
+
+
+def scale_table(results: list[dict]) -> str:
+    checks = []
+    for r in results:
+        checks += [c for c in r.get("checks", {}) if c not in checks]
+    lines = ["CPU seconds (peak RSS MB after the check) per check; load = reading the data (not the audit)",
+             "| check | " + " | ".join(f"{r['rows']:,} rows" for r in results) + " |",
+             "|---|" + "---:|" * len(results)]
+
+    def cell(r, c):
+        if "error" in r:
+            return r["error"]
+        m = r["checks"].get(c)
+        return f"{m['cpu']:.1f} ({m['peak_mb']:,})" if m else "-"
+
+    lines.append("| load (not audit) | " + " | ".join(
+        "-" if "error" in r else f"{r['load_cpu']:.1f} ({r['load_peak_mb']:,})" for r in results) + " |")
+    for c in checks:
+        lines.append(f"| {c} | " + " | ".join(cell(r, c) for r in results) + " |")
+    lines.append("| policies + rest | " + " | ".join(
+        "-" if "error" in r else f"{r['policies_cpu']:.1f}" for r in results) + " |")
+    lines.append("| **audit total** CPU (wall) | " + " | ".join(
+        "-" if "error" in r else f"**{r['audit_cpu']:.1f}** ({r['audit_wall']:.0f})" for r in results) + " |")
+    lines.append("| **peak RSS MB** | " + " | ".join(
+        "-" if "error" in r else f"**{r['peak_mb']:,}**" for r in results) + " |")
+    for r in results:
+        if "error" not in r:
+            lines.append(f"{r['rows']:,} rows findings: " + ", ".join(f"{k} {v:,}" for k, v in r["findings"].items()))
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--scale", help="train sizes of the build_scale generator, comma-separated (audit stage only)")
+    parser.add_argument("--timeout", type=float, default=1200, help="seconds per --scale size")
+    parser.add_argument("--scale-measure", help=argparse.SUPPRESS)
     parser.add_argument("--plant", type=int, default=200, help="rows planted per fault type")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.scale_measure:
+        import json
+
+        print(json.dumps(measure_scale(args.scale_measure)))
+        return 0
+    if args.scale:
+        return run_scale([int(float(s)) for s in args.scale.split(",") if s.strip()], args.timeout)
 
     started = time.perf_counter()
     splits, planted = build(args.rows, args.seed, args.plant)

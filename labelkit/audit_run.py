@@ -33,7 +33,7 @@ def _audit_and_write(config: Config, *, out: Path, force: bool, timer) -> dict:
         data = load_task_data(config)
         modules, _ = load_labeling_functions(config, require_lfs=False)
     with timer.stage("audit"):
-        outcome = run_audit(config, data, modules.detectors)
+        outcome = run_audit(config, data, modules.detectors, notify=timer.notify)
     findings = outcome.result.findings
     report = {
         "task": config.task.name,

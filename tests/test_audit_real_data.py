@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from labelkit.quality import AuditSpec, apply_policies, run_audit
-from labelkit.quality.near_duplicates import gram_matrix, similar_pairs
+from labelkit.quality import near_duplicates
+from labelkit.quality.near_duplicates import similar_pairs
 
 WORDS = ["are", "you", "this", "now", "buzy", "check", "out", "my", "channel", "video", "song", "love", "nice",
          "great", "hey", "guys", "subscribe", "please", "the", "best", "shakira", "waka", "music", "lol"]
@@ -30,26 +31,75 @@ def _found(result, reason):
     return set(zip(f["split"], f["row_id"]))
 
 
-def test_near_duplicate_join_equals_brute_force_on_short_texts():
+def _brute_force_pairs(left, right, *, threshold, ngram=3):
+    """Every pair's Jaccard of char n-gram sets through a dense overlap matrix (sklearn counts the grams)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(analyzer="char", ngram_range=(ngram, ngram), binary=True, lowercase=False).fit(left + right)
+    a, b = vectorizer.transform(left).astype(np.float64), vectorizer.transform(right).astype(np.float64)
+    inter = (a @ b.T).toarray()
+    size_a, size_b = np.asarray(a.sum(axis=1)).ravel(), np.asarray(b.sum(axis=1)).ravel()
+    jaccard = inter / (size_a[:, None] + size_b[None, :] - inter)
+    usable = (size_a[:, None] >= near_duplicates.MIN_GRAMS) & (size_b[None, :] >= near_duplicates.MIN_GRAMS)
+    u, v = np.nonzero((jaccard >= threshold - 1e-9) & usable)
+    return set(zip(u, v)), jaccard[u, v]
+
+
+def _short_texts(n_base=1500, seed=0):
     from labelkit.quality.synthetic import vocabulary
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     vocab = np.concatenate([vocabulary(size=300), WORDS])
-    base = [" ".join(rng.choice(vocab, size=rng.integers(3, 9))) for _ in range(1500)]
+    base = [" ".join(rng.choice(vocab, size=rng.integers(3, 9))) for _ in range(n_base)]
     edits = [t + " " + rng.choice(WORDS) if i % 2 else t.replace(t.split()[0], rng.choice(WORDS), 1)
              for i, t in enumerate(base[:1000])]  # short near copies: a token appended or a word changed
-    texts = sorted(set(base + edits))
-    matrix = gram_matrix(texts)
-    left, right = np.arange(0, len(texts), 2), np.arange(1, len(texts), 2)
-    got = similar_pairs(matrix, left, right, threshold=0.7)
-    binary = (matrix > 0).astype(np.float64)
-    inter = (binary[left] @ binary[right].T).toarray()  # brute force: every pair's overlap
-    sizes = np.asarray(binary.sum(axis=1)).ravel()
-    jaccard = inter / (sizes[left][:, None] + sizes[right][None, :] - inter)
-    a, b = np.nonzero(jaccard >= 0.7 - 1e-9)
-    assert len(a) > 20  # the generator makes enough close pairs for the comparison to mean something
-    assert set(zip(got["u"], got["v"])) == set(zip(left[a], right[b]))
-    np.testing.assert_allclose(np.sort(got["sim"]), np.sort(jaccard[a, b]), rtol=1e-6)
+    return sorted(set(base + edits))
+
+
+@pytest.mark.parametrize("ngram, threshold", [(3, 0.7), (4, 0.6)])
+def test_near_duplicate_join_equals_brute_force_on_short_texts(monkeypatch, ngram, threshold):
+    monkeypatch.setattr(near_duplicates, "PROBE_CHUNK", 97)  # both sides in many chunks, by rows ...
+    monkeypatch.setattr(near_duplicates, "CHUNK_CHARS", 2_000)  # ... and by characters
+    monkeypatch.setattr(near_duplicates, "PRODUCT_PAIRS", 300)  # and the sparse products in row blocks
+    texts = _short_texts()
+    left, right = texts[0::2], texts[1::2]
+    got = similar_pairs(left, right, threshold=threshold, ngram=ngram)
+    expected, sims = _brute_force_pairs(left, right, threshold=threshold, ngram=ngram)
+    assert len(expected) > 20  # the generator makes enough close pairs for the comparison to mean something
+    assert set(zip(got["u"], got["v"])) == expected
+    np.testing.assert_allclose(np.sort(got["sim"]), np.sort(sims), rtol=1e-6)
+
+
+def test_near_duplicates_across_three_splits_equal_brute_force(monkeypatch):
+    """train is streamed past an index of dev+test; dev-test pairs come from the index queried with itself."""
+    monkeypatch.setattr(near_duplicates, "PROBE_CHUNK", 101)
+    texts = _short_texts(n_base=900, seed=1)
+    parts = {"train": texts[0::3], "dev": texts[1::3], "test": texts[2::3]}
+    parts["train"] = parts["train"] + parts["dev"][:3]  # identical texts are the exact check's, not this one's
+    splits = {s: _frame(s[:2], t) for s, t in parts.items()}
+    result = run_audit(splits, _spec(checks=("near_duplicate_cross_split",)))
+    expected = set()
+    names = list(parts)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            pairs, _ = _brute_force_pairs(parts[a], parts[b], threshold=0.7)
+            pairs = {(u, v) for u, v in pairs if parts[a][u] != parts[b][v]}
+            expected |= {(a, f"{a[:2]}{u}") for u, _ in pairs} | {(b, f"{b[:2]}{v}") for _, v in pairs}
+    assert {s for s, _ in expected} == {"train", "dev", "test"}
+    assert _found(result, "near_duplicate_cross_split") == expected
+
+
+def test_gold_row_with_many_train_copies_has_one_finding_with_a_count(monkeypatch):
+    monkeypatch.setattr(near_duplicates, "PROBE_CHUNK", 7)  # the copies come in several chunks
+    base = "my internet keeps dropping every evening since monday"
+    train = _frame("tr", [f"{base} (ref {k:05d})" for k in range(40)] + ["something else entirely here"])
+    test = _frame("te", [base, "an unrelated gold row about billing"])
+    result = run_audit({"train": train, "test": test}, _spec(checks=("near_duplicate_cross_split",)))
+    found = result.findings
+    gold = found[found["split"] == "test"]
+    assert gold["row_id"].tolist() == ["te0"]
+    assert "(and 39 more train rows at >= 0.7)" in gold["evidence"].iloc[0]
+    assert set(found.loc[found["split"] == "train", "row_id"]) == {f"tr{k}" for k in range(40)}
 
 
 def test_short_near_copy_found_with_score_in_evidence():
@@ -170,6 +220,7 @@ def test_youtube_planted_faults_benchmark_targets():
 def test_report_and_cli_say_how_many_gold_rows_were_scored_and_why():
     from labelkit.cli.tables import headline_table
     from labelkit.report.sections import gold_rows_line
+    from labelkit.results import BuildResults
     from labelkit.scoring import gold_rows_scored
 
     quarantine = pd.DataFrame({"split": ["test", "train"], "row_id": ["t9", "r1"], "reasons": ["test_row", "test_row"]})
@@ -178,7 +229,8 @@ def test_report_and_cli_say_how_many_gold_rows_were_scored_and_why():
     gold = gold_rows_scored(data, audit)
     assert gold == {"dev": {"given": 120, "scored": 120, "left_out": {}},
                     "test": {"given": 250, "scored": 249, "left_out": {"test_row": 1}}}
-    line = gold_rows_line({"gold_rows": gold})
+    results = BuildResults.from_json({"task": {"name": "t", "classes": ["ham", "spam"], "rows": {}}, "gold_rows": gold,
+                                      "systems": {"n": 249, "classes": ["ham", "spam"], "systems": {}}})
+    line = gold_rows_line(results)
     assert line.startswith("Gold rows scored: dev 120 of 120, test 249 of 250.") and "1 test row(s): test_row" in line
-    metrics = {"gold_rows": gold, "systems": {"n": 249, "systems": {}}}
-    assert "gold rows scored: dev 120 of 120, test 249 of 250; 1 test left out (test_row)" in headline_table(metrics)
+    assert "gold rows scored: dev 120 of 120, test 249 of 250; 1 test left out (test_row)" in headline_table(results)

@@ -253,3 +253,34 @@ def test_feature_columns_take_part_in_duplicates():
                      group_column="customer", checks=("duplicate_within_split",), feature_columns=("amount",))
     result = run_audit({"train": train}, spec)
     assert _found(result, "duplicate_within_split") == {("train", "c")}
+
+
+def test_spelled_out_whitespace_equals_python_s_on_every_code_point():
+    """normalize_texts spells `\\s` out so pandas can run it through RE2; it must mean exactly `\\s`."""
+    import re
+
+    from labelkit.quality.text_norm import _SPACE, _SPACE_NOT_BLANK
+
+    every = "".join(map(chr, range(0x110000)))
+    assert re.findall(_SPACE, every) == re.findall(r"\s", every)
+    assert re.findall(_SPACE_NOT_BLANK, every) == re.findall(r"[^\S ]", every)
+
+
+def test_audit_reports_progress_through_notify(monkeypatch):
+    """Long checks say how far they are: the near-duplicate join per streamed chunk, then each slow check."""
+    import labelkit.progress
+    import labelkit.quality.audit
+    from labelkit.quality import near_duplicates
+
+    monkeypatch.setattr(labelkit.progress, "EVERY", 0.0)
+    monkeypatch.setattr(labelkit.quality.audit, "SLOW_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(near_duplicates, "PROBE_CHUNK", 50)
+    train = make_tickets(200, seed=4, id_prefix="tr", start="2024-01-01")
+    test = make_tickets(40, seed=5, id_prefix="te", start="2025-01-01")
+    spec = AuditSpec(id_column="id", text_column="text", label_column="label", classes=CLASSES,
+                     checks=("exact_duplicate_cross_split", "near_duplicate_cross_split"))
+    lines = []
+    run_audit({"train": train, "test": test}, spec, notify=lines.append)
+    assert lines[0].startswith("audit: exact_duplicate_cross_split done (") and lines[0].endswith("1/2 checks)")
+    assert lines[1].startswith("near duplicates: train rows: 50/200 rows (25%)")
+    assert lines[-1].startswith("audit: near_duplicate_cross_split done (") and lines[-1].endswith("2/2 checks)")

@@ -1,6 +1,7 @@
 """run_audit: validate, run the selected checks on read-only copies, collect findings."""
 from __future__ import annotations
 
+import sys
 import time
 
 import pandas as pd
@@ -13,13 +14,25 @@ from labelkit.quality.registry import AuditContext, resolve_checks
 from labelkit.quality.spec import AuditSpec, validate_splits
 
 
-def run_audit(splits: dict[str, pd.DataFrame], spec: AuditSpec) -> AuditResult:
-    """Run every check in spec.checks (None = all) over the splits; inputs are never modified."""
+SLOW_CHECK_SECONDS = 2.0  # a check that takes this long gets a progress line ...
+PROGRESS_ROWS = 100_000  # ... on stderr when no notify is given and the splits hold this many rows
+
+
+def _stderr(message: str) -> None:
+    print(f"· {message}", file=sys.stderr, flush=True)
+
+
+def run_audit(splits: dict[str, pd.DataFrame], spec: AuditSpec, *, notify=None) -> AuditResult:
+    """Run every check in spec.checks (None = all) over the splits; inputs are never modified.
+    `notify` gets progress lines from checks that run longer than a few seconds (default: stderr, for
+    splits of PROGRESS_ROWS rows or more)."""
     checks = resolve_checks(spec.checks)
     resolve_policies(spec.policies)
     testrows.validate_rules(spec.rules)
     validate_splits(splits, spec)
-    ctx = AuditContext({name: frame.copy() for name, frame in splits.items()}, spec)
+    ctx = AuditContext({name: frame.copy() for name, frame in splits.items()}, spec, notify=notify)
+    loud = sum(len(frame) for frame in splits.values()) >= PROGRESS_ROWS
+    say = notify or (_stderr if loud else (lambda message: None))
     frames, ran, timings = [], [], {}
     for check in checks:
         if check.needs_text and spec.text_column is None:
@@ -29,6 +42,8 @@ def run_audit(splits: dict[str, pd.DataFrame], spec: AuditSpec) -> AuditResult:
         frames.append(check.func(ctx))
         timings[check.name] = round(time.perf_counter() - started, 3)
         ran.append(check.name)
+        if timings[check.name] >= SLOW_CHECK_SECONDS:
+            say(f"audit: {check.name} done ({timings[check.name]:.1f}s; {len(ran)}/{len(checks)} checks)")
     findings = combine_findings(frames)
     findings.attrs["id_column"] = spec.id_column
     return AuditResult(findings, summarize(findings, ctx.split_names), ctx.warnings, tuple(ran), timings)

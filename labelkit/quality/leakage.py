@@ -10,22 +10,27 @@ from labelkit.quality.registry import AuditContext, plausible_time_range, regist
 
 @register_check("group_leakage", reasons=("group_leakage",))
 def group_leakage(ctx: AuditContext) -> pd.DataFrame:
-    """Rows whose group key also occurs in another split (every split pair, both sides flagged)."""
+    """Rows whose group key also occurs in another split (every split pair, both sides flagged).
+    A hash join: group keys (as str) numbered once over all splits, rows counted per key and split."""
     column = ctx.spec.group_column
     if column is None:
         return combine_findings([])
-    groups = {s: ctx.splits[s][column] for s in ctx.split_names}
+    names = ctx.split_names
+    values = [ctx.splits[s][column] for s in names]
+    codes, keys = pd.factorize(pd.concat([v.astype(str) for v in values], ignore_index=True).to_numpy(dtype=object))
+    offsets = np.cumsum([0] + [len(v) for v in values])
+    codes = {s: np.where(v.notna().to_numpy(), codes[offsets[i]:offsets[i + 1]], -1)  # -1: no group
+             for i, (s, v) in enumerate(zip(names, values))}
+    counts = {s: np.bincount(c[c >= 0], minlength=len(keys)) for s, c in codes.items()}
     frames = []
-    for split in ctx.split_names:
-        values = groups[split]
-        for other in ctx.split_names:
+    for split in names:
+        own = codes[split]
+        for other in names:
             if other == split:
                 continue
-            counts = groups[other].dropna().astype(str).value_counts()
-            as_str = values.astype(str)
-            hit = (values.notna() & as_str.isin(counts.index)).to_numpy()
+            hit = (own >= 0) & (counts[other][np.maximum(own, 0)] > 0)
             if hit.any():
-                evidence = [f"group {g!r} also in {other} ({counts[g]} rows)" for g in as_str[hit]]
+                evidence = [f"group {keys[g]!r} also in {other} ({counts[other][g]} rows)" for g in own[hit]]
                 frames.append(make_findings(split, ctx.ids[split][hit], "group_leakage", 1.0, evidence))
     return _join_evidence(combine_findings(frames))
 

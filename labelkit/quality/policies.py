@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError, DatasetError
-from labelkit.quality.findings import COLUMN_LEVEL_ROW_ID, GOLD_SPLITS, REASONS
+from labelkit.quality.findings import COLUMN_LEVEL_ROW_ID, GOLD_SPLITS, REASONS, isin_strings
 
 POLICIES = ("drop", "drop_train", "drop_test", "drop_corroborated", "flag")
 CORROBORATED = 2  # independent signals needed before drop_corroborated drops a gold row
@@ -84,7 +84,7 @@ def _drops(split: str, action: str, score: float) -> bool:
 
 def _check_ids_known(row_findings: pd.DataFrame, split: str, ids: pd.Series) -> None:
     named = row_findings.loc[row_findings["split"] == split, "row_id"]
-    unknown = named[~named.isin(ids)]
+    unknown = named[~isin_strings(named, ids)]
     if len(unknown):
         raise DatasetError(
             f"Findings name {unknown.nunique()} row ids not in split {split!r} (e.g. {unknown.iloc[0]!r}); "
@@ -134,11 +134,11 @@ def apply_policies(splits: dict[str, pd.DataFrame], findings: pd.DataFrame, poli
         ids = frame[column].astype(str)
         _check_ids_known(row_findings, split, ids)
         q_ids = quarantined_rows.loc[quarantined_rows["split"] == split]
-        out = ids.isin(q_ids["row_id"]).to_numpy()
+        out = isin_strings(ids, q_ids["row_id"])
         cleaned[split] = frame[~out].copy()
         originals = frame[out].assign(row_id=ids[out].to_numpy())
         quarantine_parts.append(q_ids.merge(originals, on="row_id", how="left", suffixes=("", "_original")))
-        n_flagged = int(ids.isin(flagged.loc[flagged["split"] == split, "row_id"]).sum())
+        n_flagged = int(isin_strings(ids, flagged.loc[flagged["split"] == split, "row_id"]).sum())
         accounting[split] = {"rows_in": len(frame), "kept": int((~out).sum()), "quarantined": int(out.sum()),
                              "flagged": n_flagged}
         assert accounting[split]["rows_in"] == accounting[split]["kept"] + accounting[split]["quarantined"]

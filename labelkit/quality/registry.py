@@ -45,6 +45,7 @@ class AuditContext:
     splits: dict[str, pd.DataFrame]
     spec: AuditSpec
     warnings: list[str] = field(default_factory=list)
+    notify: Callable[[str], None] | None = None  # progress lines of long checks (None: stderr)
 
     @property
     def split_names(self) -> list[str]:

@@ -14,7 +14,7 @@ import pandas as pd
 from labelkit.errors import ConfigError
 from labelkit.quality.findings import combine_findings, make_findings
 from labelkit.quality.registry import AuditContext, plausible_time_range, register_check
-from labelkit.quality.text_norm import simple_lower
+from labelkit.quality.text_norm import by_ascii, simple_lower
 
 ACCOUNT_COLUMN_HINTS = ("author", "user", "email", "mail", "customer", "account", "login", "sender", "source",
                         "channel", "owner", "agent", "client", "from", "handle", "username")
@@ -96,8 +96,11 @@ def _placeholder_text(ctx, split, frame):
     mask = (simple.str.fullmatch(PLACEHOLDER_PATTERN) & (simple != "") | blank).to_numpy()
     if mask.any():
         yield mask, [f"placeholder_text: text={v!r}" for v in raw[mask].str.slice(0, 40)]
-    short = (raw.str.len() <= TEST_MARKER_MAX_CHARS).to_numpy()
-    marked = (simple.str.contains(TEST_WORD) & simple.str.contains(IGNORE_PHRASE)).to_numpy(dtype=bool) & short & ~mask
+    short = (raw.str.len() <= TEST_MARKER_MAX_CHARS).to_numpy() & ~mask
+    marked = np.zeros(len(raw), dtype=bool)
+    if short.any():  # only short texts can be test markers: the patterns run on those alone
+        marked[short] = by_ascii(simple[short], lambda part: part.str.contains(TEST_WORD)
+                                 & part.str.contains(IGNORE_PHRASE)).to_numpy(dtype=bool)
     if marked.any():
         yield marked, [f"test_marker_text: text={v!r}" for v in raw[marked].str.slice(0, 40)]
 
