@@ -6,6 +6,10 @@ in shadow, then is killed with -9 (the log must stay readable with consistent co
 server restarts on the same log with the challenger in shadow, while French traffic rises and the word
 "cancel" vanishes from the tickets. `labelkit monitor --window 7d` must raise no alert in weeks 1-4,
 flag the `kw_cancel` coverage drop in week 5 and the challenger's disagreement on German traffic.
+
+That full version (two builds of the whole bundled example, `labelkit serve` and `labelkit monitor` as
+subprocesses, the shadow worker as a process, kill -9, replay, chromium) is marked slow. The same
+behaviours run in the default suite on two small builds, in-process (`test_fast_...`).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,8 +40,6 @@ CHALLENGER_RULE = '''
 de_other = keywords("other", ["ich", "bitte", "meine", "mein", "nicht", "ist"], name="de_other")
 '''
 
-pytestmark = pytest.mark.slow
-
 
 def build(config: Path, out: Path) -> Path:
     done = subprocess.run([LABELKIT, "build", str(config), "--no-audit", "--set", "end_model.compare_hard=false",
@@ -46,7 +49,7 @@ def build(config: Path, out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory):
+def builds(tmp_path_factory):  # the full bundled example, twice (slow)
     folder = tmp_path_factory.mktemp("e2e")
     reuse = os.environ.get("LABELKIT_E2E_BUILDS")  # "PRIMARY_DIR:CHALLENGER_DIR" made as below, to skip two builds
     if reuse:
@@ -129,16 +132,17 @@ def _alive(pid: int) -> bool:
     return "zombie" not in state
 
 
-def week_rows(test: pd.DataFrame, week: int, rng, *, drift: bool, gold: list) -> list[dict]:
+def week_rows(test: pd.DataFrame, week: int, rng, *, drift: bool, gold: list, per_week: int = PER_WEEK) -> list[dict]:
     fr = test["country"] == "FR"
     if drift:  # French traffic rises to 40%
-        picks = np.where(rng.random(PER_WEEK) < 0.4, rng.choice(np.flatnonzero(fr), PER_WEEK),
-                         rng.choice(np.flatnonzero(~fr), PER_WEEK))
+        picks = np.where(rng.random(per_week) < 0.4, rng.choice(np.flatnonzero(fr), per_week),
+                         rng.choice(np.flatnonzero(~fr), per_week))
     else:
-        picks = rng.integers(0, len(test), PER_WEEK)
+        picks = rng.integers(0, len(test), per_week)
+    records = test.to_dict("records")
     rows = []
     for i, index in enumerate(picks):
-        row = test.iloc[int(index)]
+        row = records[int(index)]
         text = row["text"]
         if drift:  # the keyword "cancel" vanishes from the tickets
             text = re.sub(r"\bcancel\b", "stop", text, flags=re.IGNORECASE)
@@ -148,8 +152,12 @@ def week_rows(test: pd.DataFrame, week: int, rng, *, drift: bool, gold: list) ->
     return rows
 
 
+def client_for(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=60)
+
+
 def send(url: str, rows: list[dict], expect_ok: bool = True) -> None:
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with client_for(url) as client:
         for start in range(0, len(rows), 50):
             response = client.post("/predict", json={"rows": rows[start:start + 50]})
             assert response.status_code == 200, response.text
@@ -157,15 +165,17 @@ def send(url: str, rows: list[dict], expect_ok: bool = True) -> None:
 
 def wait_drained(url: str, n: int) -> dict:
     deadline = time.time() + 300
-    while time.time() < deadline:
-        counters = httpx.get(f"{url}/counters", timeout=5).json()
-        if counters["log_pending"] == 0 and counters["shadow_pending_rows"] == 0 and \
-                counters["log_written_requests"] >= n:
-            return counters
-        time.sleep(0.3)
+    with client_for(url) as client:
+        while time.time() < deadline:
+            counters = client.get("/counters").json()
+            if counters["log_pending"] == 0 and counters["shadow_pending_rows"] == 0 and \
+                    counters["log_written_requests"] >= n:
+                return counters
+            time.sleep(0.1)
     raise AssertionError(f"shadow/log did not drain: {counters}")
 
 
+@pytest.mark.slow
 def test_served_weeks_with_drift_are_flagged_by_monitor(builds, servers, tmp_path):
     from labelkit.serve.log import check_log
 
@@ -214,26 +224,7 @@ def test_served_weeks_with_drift_are_flagged_by_monitor(builds, servers, tmp_pat
                            "--labels", str(labels)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr  # alerts are active in the latest window
     data = json.loads((out / "monitor.json").read_text())
-    frame = pd.DataFrame(data["metrics"])
-    windows = sorted(frame["window"].unique())
-    assert len(windows) == 6
-    stable = frame[frame["window"].isin(windows[:4])]
-    assert not stable["alert"].any(), stable[stable["alert"]][["window", "metric", "subject", "value", "upper"]]
-    raised = frame[frame["event"] == "raised"]
-    coverage = raised[(raised["metric"] == "lf_coverage") & (raised["subject"] == "kw_cancel")]
-    assert coverage["window"].tolist() == [windows[4]], raised[["window", "metric", "subject"]]
-    cancel = frame[(frame["metric"] == "lf_coverage") & (frame["subject"] == "kw_cancel")].set_index("window")
-    assert cancel.loc[windows[4], "value"] <= 0.5 * cancel.loc[windows[4], "reference"]
-    german = raised[(raised["metric"] == f"challenger:{name}") & (raised["subject"] == "country=DE")]
-    assert len(german) == 1 and german["window"].iloc[0] in windows[4:]
-    fr_rules = raised[(raised["metric"] == "lf_coverage") & raised["subject"].str.startswith("fr_")]
-    assert len(fr_rules) and set(fr_rules["window"]) <= set(windows[4:])
-    estimate = frame[frame["metric"] == "estimated_accuracy"].set_index("window")
-    real = frame[frame["metric"] == "accuracy"].set_index("window")
-    assert len(estimate) == len(real) == 6 and (real["n"] == PER_WEEK).all()
-    for window in windows:  # the label-free estimate tracks the accuracy measured with the late labels
-        assert abs(estimate.loc[window, "value"] - real.loc[window, "value"]) < 0.06
-        assert estimate.loc[window, "ci_low"] < estimate.loc[window, "value"] < estimate.loc[window, "ci_high"]
+    assert_drift_flagged(pd.DataFrame(data["metrics"]), name, per_week=PER_WEEK, tolerance=0.06)
 
     replayed = subprocess.run([LABELKIT, "shadow", "replay", str(log), "--primary", str(primary), "--challenger",
                                str(challenger), "--log", str(tmp_path / "replay.sqlite"), "--json"],
@@ -258,3 +249,183 @@ def test_served_weeks_with_drift_are_flagged_by_monitor(builds, servers, tmp_pat
             assert tab.locator("svg").count() >= 8
         finally:
             browser.close()
+
+
+def assert_drift_flagged(frame: pd.DataFrame, name: str, *, per_week: int, tolerance: float) -> None:
+    """Weeks 1-4 quiet; week 5 raises kw_cancel's coverage drop; the challenger's German disagreement and
+    the French rules' coverage rise are raised in weeks 5-6; the label-free accuracy estimate tracks the
+    accuracy measured with the late labels."""
+    windows = sorted(frame["window"].unique())
+    assert len(windows) == 6
+    stable = frame[frame["window"].isin(windows[:4])]
+    assert not stable["alert"].any(), stable[stable["alert"]][["window", "metric", "subject", "value", "upper"]]
+    raised = frame[frame["event"] == "raised"]
+    coverage = raised[(raised["metric"] == "lf_coverage") & (raised["subject"] == "kw_cancel")]
+    assert coverage["window"].tolist() == [windows[4]], raised[["window", "metric", "subject"]]
+    cancel = frame[(frame["metric"] == "lf_coverage") & (frame["subject"] == "kw_cancel")].set_index("window")
+    assert cancel.loc[windows[4], "value"] <= 0.5 * cancel.loc[windows[4], "reference"]
+    german = raised[(raised["metric"] == f"challenger:{name}") & (raised["subject"] == "country=DE")]
+    assert len(german) == 1 and german["window"].iloc[0] in windows[4:], raised[["window", "metric", "subject"]]
+    fr_rules = raised[(raised["metric"] == "lf_coverage") & raised["subject"].str.startswith("fr_")]
+    assert len(fr_rules) and set(fr_rules["window"]) <= set(windows[4:])
+    estimate = frame[frame["metric"] == "estimated_accuracy"].set_index("window")
+    real = frame[frame["metric"] == "accuracy"].set_index("window")
+    assert len(estimate) == len(real) == 6 and (real["n"] == per_week).all()
+    for window in windows:  # the label-free estimate tracks the accuracy measured with the late labels
+        assert abs(estimate.loc[window, "value"] - real.loc[window, "value"]) < tolerance
+        assert estimate.loc[window, "ci_low"] < estimate.loc[window, "value"] < estimate.loc[window, "ci_high"]
+
+# ---------------------------------------------------------------------------------------------------
+# The same evidence in the default suite, in a few seconds: two small real builds (a slice of the
+# bundled example, its keyword and regex rules, audit off, one end-model setting), the real app on
+# uvicorn on a loopback port, the shadow worker as a thread (its process mode, hangs and kill -9 are
+# tested in test_serve.py), and `run_monitor` in-process.
+
+FAST_LFS = '''
+from labelkit import keywords, regex
+
+kw_billing = keywords("billing", ["refund", "invoice", "overcharged", "charged twice", "double charged", "bill"],
+                      name="kw_billing")
+kw_payment = keywords("billing", ["payment", "direct debit", "late fee"], name="kw_payment")
+kw_connectivity = keywords("connectivity", ["internet", "wifi", "wi-fi", "no signal", "outage", "router"],
+                           name="kw_connectivity")
+re_lost_service = regex("connectivity", r"\\b(?:no|lost|losing|dropped)\\s+(?:signal|internet|service|connection)\\b",
+                        name="re_lost_service")
+kw_slow = keywords("connectivity", ["slow", "buffering", "speed", "keeps dropping"], name="kw_slow")
+kw_login = keywords("account", ["password", "login", "log in", "locked out", "username", "verification code"],
+                    name="kw_login")
+kw_cancel = keywords("cancellation", ["cancel", "cancellation", "terminate"], name="kw_cancel")
+kw_leaving = keywords("cancellation", ["another provider", "close my account", "pac code"], name="kw_leaving")
+kw_other = keywords("other", ["store", "opening hours", "feedback", "great service", "brilliant"], name="kw_other")
+fr_billing = keywords("billing", ["facture", "remboursement", "rembourser", "prélevé", "débité"], name="fr_billing")
+fr_connectivity = keywords("connectivity", ["connexion", "réseau", "coupure", "panne"], name="fr_connectivity")
+fr_account = keywords("account", ["mot de passe", "identifiant", "me connecter", "espace client"], name="fr_account")
+fr_cancellation = keywords("cancellation", ["résilier", "résiliation", "mettre fin", "autre opérateur"],
+                           name="fr_cancellation")
+'''
+FAST_CONFIG = '''
+[task]
+name = "e2e"
+classes = ["billing", "connectivity", "account", "cancellation", "other"]
+labeling_functions = ["lfs.py"]
+seed = 123
+
+[data]
+train = "train.csv"
+dev = "dev.csv"
+test = "test.csv"
+id_column = "ticket_id"
+text_column = "text"
+label_column = "label"
+slice_columns = ["country"]
+
+[label_model]
+candidates = ["weighted_majority"]
+metric = "accuracy"
+class_balance = "dev"
+
+[end_model]
+C = [3.0]
+features = ["ngrams"]
+compare_hard = false
+class_weight = ["none"]
+
+[audit]
+enabled = false
+
+[evaluate]
+bootstrap = 10
+auto_slices = false
+'''
+FAST_TRAIN_ROWS = 600
+FAST_PER_WEEK = 500
+
+
+def fast_build(root: Path, name: str, lf_source: str) -> Path:
+    """A small real build of the bundled example's data; the output folder is root/name."""
+    from labelkit.config import load_config
+    from labelkit.pipeline import build
+
+    folder = root / f"{name}_task"
+    folder.mkdir()
+    data = ROOT / "datasets" / "support_tickets"
+    columns = ["ticket_id", "country", "text", "label"]
+    pd.read_csv(data / "train.csv", dtype=str, keep_default_na=False).head(FAST_TRAIN_ROWS)[columns[:-1]].to_csv(
+        folder / "train.csv", index=False)
+    for split in ("dev", "test"):
+        pd.read_csv(data / f"{split}.csv", dtype=str, keep_default_na=False)[columns].to_csv(
+            folder / f"{split}.csv", index=False)
+    (folder / "lfs.py").write_text(lf_source, encoding="utf-8")
+    (folder / "labelkit.toml").write_text(FAST_CONFIG)
+    build(load_config(folder / "labelkit.toml"), out=root / name)
+    return root / name
+
+
+@pytest.fixture(scope="module")
+def fast_builds(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fast_e2e")
+    with pytest.MonkeyPatch.context() as patch:
+        # The report's PNG charts are half a small build's CPU, and neither serve nor monitor reads
+        # report.html: the builds are made without them (render_plot's "nothing to draw").
+        patch.setattr("labelkit.report.plots.render_plot", lambda kind, data: None)
+        return fast_build(folder, "primary", FAST_LFS), fast_build(folder, "candidate", FAST_LFS + CHALLENGER_RULE)
+
+
+class InProcessServer:
+    """The real app on uvicorn on a free 127.0.0.1 port, in a thread; the shadow worker as a thread."""
+
+    def __init__(self, primary: Path, log: Path, *challengers: Path) -> None:
+        from labelkit.serve.app import ServeSettings, create_app
+        from labelkit.serve.server import open_service, start
+        import uvicorn
+
+        self.state = start(open_service(primary, challengers=challengers, log_path=log, shadow_mode="thread",
+                                        shadow_timeout=120, settings=ServeSettings(time_field="timestamp")))
+        assert self.state.shadow.state == "ready", self.state.shadow.error
+        self.server = uvicorn.Server(uvicorn.Config(create_app(self.state), host="127.0.0.1", port=free_port(),
+                                                    log_level="warning", lifespan="off"))
+        self.url = f"http://127.0.0.1:{self.server.config.port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.state.close()
+
+
+def test_fast_served_weeks_with_drift_are_flagged_by_monitor(fast_builds, tmp_path):
+    from labelkit.monitor import MonitorSettings, run_monitor
+    from labelkit.serve.log import check_log
+
+    primary, challenger = fast_builds
+    log = tmp_path / "serve.sqlite"
+    test = pd.read_csv(ROOT / "datasets" / "support_tickets" / "test.csv", keep_default_na=False, dtype=str)
+    rng = np.random.default_rng(11)
+    gold = []
+    with InProcessServer(primary, log) as served:
+        bad = httpx.post(f"{served.url}/predict", content=b"{nope", timeout=10)
+        assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
+        missing = httpx.post(f"{served.url}/predict", json={"id": "x", "country": "FR"}, timeout=10)
+        assert missing.status_code == 422 and missing.json()["missing"] == ["text"]
+        for week in range(4):
+            send(served.url, week_rows(test, week, rng, drift=False, gold=gold, per_week=FAST_PER_WEEK))
+        counters = wait_drained(served.url, 4 * FAST_PER_WEEK)
+        assert counters["requests_queued"] == 4 * FAST_PER_WEEK and counters["shadow_ok"] == 4 * FAST_PER_WEEK
+    with InProcessServer(primary, log, challenger) as served:
+        for week in range(4, 6):
+            send(served.url, week_rows(test, week, rng, drift=True, gold=gold, per_week=FAST_PER_WEEK))
+        wait_drained(served.url, 2 * FAST_PER_WEEK)
+    assert check_log(log)["ok"]
+
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame(gold, columns=["id", "label"]).to_csv(labels, index=False)
+    result = run_monitor(log, primary, settings=MonitorSettings(window="7d", min_rows=20), labels=labels)
+    assert result.exit_code() == 1  # alerts are active in the latest window
+    assert_drift_flagged(result.frame, challenger.name, per_week=FAST_PER_WEEK, tolerance=0.08)

@@ -12,8 +12,8 @@ as numpy arrays for the monitor.
 """
 from __future__ import annotations
 
+import collections
 import json
-import queue
 import sqlite3
 import threading
 import time
@@ -215,19 +215,20 @@ def encode_proba(proba: np.ndarray) -> bytes:
 
 
 class LogWriter:
-    """A thread that drains a bounded queue of records into the log in batched transactions.
+    """A thread that writes accepted records to the log in batched transactions, every `interval` s.
 
-    `put` never blocks the request path: when the queue is full the record is counted as
-    `log_dropped` (persisted with the next batch), never silently lost.
+    `put` never blocks the request path and wakes no thread (it appends to a deque: on two busy cores
+    a woken writer would take the core from the request being answered). When `max_pending` records
+    are waiting, a record is counted as `log_dropped` (persisted with the next batch), never silently lost.
     """
 
-    def __init__(self, path, meta: LogMeta, *, max_pending: int = 100_000, batch_size: int = 2000,
+    def __init__(self, path, meta: LogMeta, *, max_pending: int = 100_000, batch_size: int = 5000,
                  interval: float = 0.05) -> None:
         self.path = Path(path)
         self.con = connect(self.path, meta=meta)
         self.seq = next_seq(self.con)
-        self.queue: queue.Queue = queue.Queue(maxsize=max_pending)
-        self.batch_size, self.interval = batch_size, interval
+        self.queue: collections.deque = collections.deque()
+        self.max_pending, self.batch_size, self.interval = max_pending, batch_size, interval
         self._lock = threading.Lock()
         self._dropped = 0
         self._unwritten = 0
@@ -246,16 +247,13 @@ class LogWriter:
         return first
 
     def put(self, kind: str, row: tuple) -> bool:
-        try:
-            with self._lock:
-                self._unwritten += 1
-            self.queue.put_nowait((kind, row))
-            return True
-        except queue.Full:
-            with self._lock:
-                self._unwritten -= 1
+        with self._lock:
+            if self._unwritten >= self.max_pending:
                 self._dropped += 1
-            return False
+                return False
+            self._unwritten += 1
+            self.queue.append((kind, row))
+        return True
 
     def count(self, name: str, n: int = 1) -> None:
         """A counter with no row behind it (e.g. a rejected request), persisted with the next batch."""
@@ -271,22 +269,17 @@ class LogWriter:
         return self._dropped
 
     def _run(self) -> None:
-        while not self._stop.is_set() or not self.queue.empty():
-            items = self._take()
-            if items:
-                self._flush(items)
+        while True:
+            stopping = self._stop.wait(self.interval)
+            while self.queue:
+                self._flush(self._take())
+            if stopping:
+                return
 
     def _take(self) -> list:
-        try:
-            items = [self.queue.get(timeout=self.interval)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + self.interval
-        while len(items) < self.batch_size:
-            try:
-                items.append(self.queue.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
+        items = []
+        while self.queue and len(items) < self.batch_size:
+            items.append(self.queue.popleft())
         return items
 
     def _flush(self, items: list) -> None:

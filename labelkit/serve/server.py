@@ -7,7 +7,7 @@ from pathlib import Path
 from labelkit.errors import ConfigError
 from labelkit.serve.app import Primary, ServeSettings, ServeState, create_app, log_meta
 from labelkit.serve.log import LogWriter
-from labelkit.serve.shadow import ShadowWorker, load_systems
+from labelkit.serve.shadow import ShadowWorker, load_systems, systems_from_runs
 
 
 def challenger_names(paths) -> tuple[str, ...]:
@@ -36,8 +36,8 @@ def open_service(run_dir, *, challengers=(), log_path="serve.sqlite", settings: 
         raise ConfigError(f"--shadow-sample {settings.shadow_sample}: give a fraction between 0 and 1.")
     run = load_run(run_dir)
     primary = Primary.from_run(run)
-    for path in challengers:
-        other = load_run(path)
+    others = [load_run(path) for path in challengers]
+    for path, other in zip(challengers, others):
         if tuple(other.classes) != primary.classes:
             raise ConfigError(f"Challenger {path} has classes {list(other.classes)}; the primary {run_dir} has "
                               f"{list(primary.classes)}. Shadow builds must predict the same classes.")
@@ -45,7 +45,10 @@ def open_service(run_dir, *, challengers=(), log_path="serve.sqlite", settings: 
             raise ConfigError(f"Challenger {path} has no end model to compare.")
     log = LogWriter(log_path, log_meta(primary, [lf.name for lf in run.lfs] if rules else []))
     state = ServeState(primary, log, None, settings)
-    if make_systems is None and (rules and run.lfs or challengers):
+    if make_systems is None and (rules and run.lfs or challengers) and shadow_mode == "thread":
+        make_systems = functools.partial(systems_from_runs, run if rules and run.lfs else None, others,
+                                         challenger_names(challengers))  # already loaded: no second load
+    elif make_systems is None and (rules and run.lfs or challengers):
         make_systems = functools.partial(load_systems, str(Path(run_dir).resolve()),
                                          tuple(str(Path(p).resolve()) for p in challengers),
                                          challenger_names(challengers), bool(rules and run.lfs))
