@@ -24,6 +24,7 @@ MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 END_MODEL = "model.skops"
 LABEL_MODEL = "label_model.json"
+PARSER_ROWS = 50_000
 
 
 @dataclass
@@ -37,6 +38,11 @@ class Run:
     label_model: object  # a fitted label model (predict_proba(L))
     lfs: list = field(default_factory=list)  # empty for builds from precomputed votes (WRENCH)
     slicing_functions: list = field(default_factory=list)
+    # spaCy LFs' parser, kept across calls: building spacy.blank("en") costs ~0.4 s of CPU, more than a
+    # small batch's LFs. Rebuilt every PARSER_ROWS rows so its string store (it grows with every new
+    # token) stays bounded.
+    _parser: object = field(default=None, repr=False, compare=False)
+    _parsed_rows: int = field(default=0, repr=False, compare=False)
 
     @property
     def results(self):
@@ -69,7 +75,8 @@ class Run:
     def votes(self, frame: pd.DataFrame) -> np.ndarray:
         """The build's LFs applied to `frame` (in this process): an (n, n_lfs) label matrix. A column
         the build's data had but `frame` lacks counts as missing on every row (an LF testing it abstains)."""
-        from labelkit.apply.engines import apply_with_engine
+        from labelkit.apply.local import apply_lfs
+        from labelkit.apply.processes import make_parser
 
         if not self.lfs:
             raise LabelingFunctionError(
@@ -79,11 +86,11 @@ class Run:
         if absent:
             frame = frame.assign(**{c: pd.Series([None] * len(frame), index=frame.index, dtype=object)
                                     for c in absent})
-        return apply_with_engine(
-            self.lfs, frame, self.classes, engine="local", text_column=self.text_column,
-            id_column=None, spacy_model=self.config.lfs.spacy_model or None, on_error="abstain",
-            where="request",
-        ).L
+        if self._parser is None or self._parsed_rows >= PARSER_ROWS:
+            self._parser, self._parsed_rows = make_parser(self.lfs, self.config.lfs.spacy_model or None), 0
+        self._parsed_rows += len(frame)
+        return apply_lfs(self.lfs, frame, self.classes, text_column=self.text_column, parser=self._parser,
+                         on_error="abstain", where="request").L
 
     def rules_proba(self, L: np.ndarray) -> np.ndarray:
         """The label model's probabilities for a label matrix (the rule system of this build)."""

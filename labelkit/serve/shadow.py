@@ -47,7 +47,7 @@ class Job:
 
 def rules_system(run, *, name: str = "rules") -> System:
     """The build's rule system: its LFs applied in this process, combined by its label model."""
-    return System(name, run.build_id, RulesPredictor(run), _warmup_row(run))
+    return System(name, run.build_id, functools.partial(_predict_rules, run), _warmup_row(run))
 
 
 def model_system(run, *, name: str) -> System:
@@ -58,37 +58,12 @@ def _warmup_row(run) -> dict:
     return {column: "warm up the rules" if column == run.text_column else 0 for column in run.input_columns}
 
 
-class RulesPredictor:
-    """`Run.votes` + the label model, keeping one spaCy parser across batches: building
-    `spacy.blank("en")` costs ~0.4 s of CPU, more than the rest of a 64-row batch. The parser is
-    rebuilt every `refresh_rows` rows so its string store (which grows with every new token) stays bounded.
-    """
+def _predict_rules(run, frame: pd.DataFrame):
+    from labelkit.labelmodels import hard_predictions
 
-    def __init__(self, run, *, refresh_rows: int = 50_000) -> None:
-        self.run, self.refresh_rows = run, refresh_rows
-        self.parser, self.parsed = None, 0
-
-    def votes(self, frame: pd.DataFrame) -> np.ndarray:
-        from labelkit.apply.local import apply_lfs
-        from labelkit.apply.processes import make_parser
-
-        run = self.run
-        if self.parser is None or self.parsed >= self.refresh_rows:
-            self.parser, self.parsed = make_parser(run.lfs, run.config.lfs.spacy_model or None), 0
-        self.parsed += len(frame)
-        absent = [c for c in run.manifest.get("data_columns", []) if c not in frame.columns]
-        if absent:  # as Run.votes: a column the build's data had but the request lacks is missing (LFs abstain)
-            frame = frame.assign(**{c: pd.Series([None] * len(frame), index=frame.index, dtype=object)
-                                    for c in absent})
-        return apply_lfs(run.lfs, frame, run.classes, text_column=run.text_column, parser=self.parser,
-                         on_error="abstain", where="request").L
-
-    def __call__(self, frame: pd.DataFrame):
-        from labelkit.labelmodels import hard_predictions
-
-        L = self.votes(frame)
-        proba = self.run.rules_proba(L)
-        return hard_predictions(proba, self.run.prior), proba, L
+    L = run.votes(frame)  # keeps one spaCy parser across batches
+    proba = run.rules_proba(L)
+    return hard_predictions(proba, run.prior), proba, L
 
 
 def _predict_model(run, frame: pd.DataFrame):
