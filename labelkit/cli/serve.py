@@ -20,7 +20,7 @@ from labelkit.cli.common import handle_errors
 @click.option("--shadow-sample", type=float, default=1.0, show_default=True,
               help="Fraction of requests sent to the shadow systems (by request id); the rest are counted.")
 @click.option("--shadow-queue", type=int, default=1000, show_default=True,
-              help="Shadow jobs waiting at most; beyond it requests are shed from shadow (and counted).")
+              help="Shadow jobs in flight (submitted, not yet answered) at most; beyond it requests are shed from shadow (and counted).")
 @click.option("--shadow-timeout", type=float, default=30.0, show_default=True,
               help="Seconds a shadow batch may run before the worker is restarted.")
 @click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True, help="Larger bodies get 413.")
