@@ -3,6 +3,8 @@
 Usage:
   PYTHONPATH=. python benchmarks/wrench.py /work/shared/data/wrench_youtube /work/shared/data/wrench_semeval
   PYTHONPATH=. python benchmarks/wrench.py /work/shared/data/wrench_youtube --imbalance 0.13 --gold-reference
+  PYTHONPATH=. python benchmarks/wrench.py /work/shared/data/wrench_youtube --imbalance 0.10 0.13 0.20 \
+      --imbalance-seeds 0 1 2 3 4 --gold-reference --summary-only
 
 Each folder goes through the build's own pipeline with the defaults of `labelkit build --wrench DIR`
 (audit on, label model and end model chosen on the gold ``valid`` split, metric "auto"); nothing is
@@ -10,6 +12,9 @@ written. ``--imbalance S`` first subsamples the positive class (index 1) of ever
 (seeded), a binary imbalanced set to check that "always negative" is not chosen. Every label-model
 candidate is then scored on the whole test split (the chosen one is marked; test never chooses), and
 the end model beside it. ``--gold-reference`` also trains the end model on gold train labels.
+Several shares and ``--imbalance-seeds`` give one subsample per (share, seed) and a summary table
+(positive-class F1 of label model, end model and gold reference, with means per share): one
+subsample's test split holds 15-33 positives, so one run moves by a row or two.
 """
 from __future__ import annotations
 
@@ -42,7 +47,10 @@ PUBLISHED = {
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", type=Path, nargs="+")
-    parser.add_argument("--imbalance", type=float, default=0.0, help="subsample class 1 to this share of every split")
+    parser.add_argument("--imbalance", type=float, nargs="+", default=[], help="subsample class 1 to this share of "
+                        "every split (several: one run each)")
+    parser.add_argument("--imbalance-seeds", type=int, nargs="+", default=[0], help="seeds of the subsampling")
+    parser.add_argument("--summary-only", action="store_true", help="print only the summary of the runs")
     parser.add_argument("--seed", type=int, default=None, help="task.seed (default: the build's default)")
     parser.add_argument("--no-audit", action="store_true", help="skip the audit (faster; the build's default runs it)")
     parser.add_argument("--gold-reference", action="store_true", help="also train the end model on gold train labels")
@@ -50,13 +58,33 @@ def main(argv=None) -> int:
                         help="config override, as `labelkit build --set`")
     args = parser.parse_args(argv)
     for folder in args.folders:
-        with tempfile.TemporaryDirectory(prefix="labelkit-bench-") as tmp:
-            source = imbalanced_copy(folder, Path(tmp), args.imbalance, seed=0) if args.imbalance else folder
-            run(source, folder.name, args)
+        summary = []
+        for share, seed in [(s, seed) for s in args.imbalance for seed in args.imbalance_seeds] or [(0.0, None)]:
+            with tempfile.TemporaryDirectory(prefix="labelkit-bench-") as tmp:
+                source = imbalanced_copy(folder, Path(tmp), share, seed=seed) if share else folder
+                summary.append(run(source, folder.name, args, share=share, sample_seed=seed))
+        if len(summary) > 1 or args.summary_only:
+            print_summary(folder.name, summary)
     return 0
 
 
-def run(folder: Path, name: str, args) -> None:
+def print_summary(name: str, summary: list[dict]) -> None:
+    keys = ("label_model", "end_model", "gold_reference")
+    head = ["class 1 share", "seed", "chosen label model", "label model F1", "end model F1", "gold-trained F1",
+            "end - gold"]
+    rows = [[f"{r['share']:.0%}", r["seed"], r["label_model_key"], *(_pct(r[k]) for k in keys),
+             _pct(r["end_model"] - r["gold_reference"]) if None not in (r["end_model"], r["gold_reference"]) else ""]
+            for r in summary]
+    for share in sorted({r["share"] for r in summary}):
+        part = [r for r in summary if r["share"] == share]
+        means = [np.mean([r[k] for r in part]) if all(r[k] is not None for r in part) else None for k in keys]
+        rows.append([f"{share:.0%}", f"mean of {len(part)}", "", *(_pct(m) for m in means),
+                     _pct(means[1] - means[2]) if None not in means[1:] else ""])
+    print(f"\n## {name}: test F1 of the positive class per subsample (everything chosen on train/dev)\n")
+    print(_markdown(head, [[str(c) for c in row] for row in rows]))
+
+
+def run(folder: Path, name: str, args, *, share: float = 0.0, sample_seed=None) -> dict:
     from labelkit.cli.build import load_wrench_config
     from labelkit.data import load_task_data
     from labelkit.manifest import StageTimer
@@ -73,12 +101,26 @@ def run(folder: Path, name: str, args) -> None:
         modules, _ = load_labeling_functions(config, require_lfs=False)
         result = run_pipeline(config, raw, modules, timer=StageTimer(None))
     seconds = time.perf_counter() - started
-    title = name + (f" with class 1 subsampled to {args.imbalance:.0%}" if args.imbalance else "")
+    args.share = share
+    positive = _positive(result)
+    systems = result.metrics["systems"]["systems"]
+    f1 = lambda system: (systems.get(system, {}).get("positive_class") or {}).get("f1")  # noqa: E731
+    gold = _gold_reference(result, positive) if args.gold_reference else None
+    record = {"share": share, "seed": sample_seed, "label_model_key": result.selection.key,
+              "label_model": f1("label_model"), "end_model": f1("end_model"),
+              "gold_reference": gold[1] if gold else None}
+    if not args.summary_only:
+        _print_run(result, name, args, share, sample_seed, seconds, gold)
+    return record
+
+
+def _print_run(result, name, args, share, sample_seed, seconds, gold) -> None:
+    title = name + (f" with class 1 subsampled to {share:.0%} (seed {sample_seed})" if share else "")
     print(f"\n# {title}: classes {list(result.data.schema.classes)}, {len(result.votes.lf_names)} LFs, rows "
           + ", ".join(f"{s} {len(f)}" for s, f in result.data.frames.items()) + f"; build {seconds:.0f}s "
           f"(stages: {', '.join(f'{k} {v:.0f}s' for k, v in result.timer.timings.items() if ':' not in k)})")
     label_model_table(result, name, args)
-    end_model_table(result, name, args)
+    end_model_table(result, name, args, gold[0] if gold else None)
 
 
 def label_model_table(result, name: str, args) -> None:
@@ -107,13 +149,13 @@ def label_model_table(result, name: str, args) -> None:
           f"{len(y_test)} test rows)\n")
     print(_markdown(head, rows))
     published = PUBLISHED.get(name, {}).get("label models", {})
-    if published and not args.imbalance:
+    if published and not args.share:
         print("published: " + "; ".join(f"{k} {v}" for k, v in published.items()))
     for note in selection.notes:
         print(f"note: {note}")
 
 
-def end_model_table(result, name: str, args) -> None:
+def end_model_table(result, name: str, args, gold_row=None) -> None:
     systems = result.metrics["systems"]["systems"]
     positive = _positive(result)
     head = ["system", "test acc", "95% CI", "macro-F1"] + ([f"F1 {positive[1]!r}"] if positive else [])
@@ -123,21 +165,24 @@ def end_model_table(result, name: str, args) -> None:
             m = systems[system]
             row = [system, _pct(m["accuracy"]), _interval(m.get("accuracy_ci")), _pct(m["macro_f1"])]
             rows.append(row + ([_pct((m.get("positive_class") or {}).get("f1"))] if positive else []))
-    if args.gold_reference:
-        rows.append(_gold_reference(result, positive))
+    if gold_row:
+        rows.append(gold_row)
     end = result.end_model
+    threshold = getattr(end, "threshold", None)
     print(f"\n## End model ({getattr(end, 'kind', '?')}, features {getattr(end, 'features', '?')}, "
-          f"C={getattr(end, 'C', '?')}, class weight {getattr(end, 'class_weight', '?')}; chosen on valid)\n")
+          f"C={getattr(end, 'C', '?')}, class weight {getattr(end, 'class_weight', '?')}"
+          + (f", threshold {threshold:.3f}" if threshold is not None else "") + "; chosen on valid)\n")
     print(_markdown(head, rows))
     published = PUBLISHED.get(name, {})
-    if published.get("end models") and not args.imbalance:
+    if published.get("end models") and not args.share:
         print("published: " + "; ".join(f"{k} {v}" for k, v in published["end models"].items()))
-    if published.get("targets") and not args.imbalance:
+    if published.get("targets") and not args.share:
         print(f"targets: {published['targets']}")
 
 
-def _gold_reference(result, positive) -> list[str]:
-    """The same end-model search trained on gold train labels (a reference, never selected)."""
+def _gold_reference(result, positive):
+    """The same end-model search trained on gold train labels (a reference, never selected): its table
+    row and its positive-class F1 (None without a positive class)."""
     from labelkit.evaluate.metrics import score_predictions
     from labelkit.stages import fit_end_model
 
@@ -150,7 +195,7 @@ def _gold_reference(result, positive) -> list[str]:
     by_id = dict(zip(wrench.splits["train"]["id"].astype(str), wrench.labels["train"]))
     gold = np.array([by_id.get(str(i), -1) for i in data.frames["train"][result.config.data.id_column]])
     if gold.size == 0 or gold.min() < 0:
-        return ["end model on gold train labels", "n/a (train has no gold)", "", ""] + ([""] if positive else [])
+        return ["end model on gold train labels", "n/a (train has no gold)", "", ""] + ([""] if positive else []), None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = fit_end_model(result.config, data, np.eye(k)[gold], np.zeros((gold.size, 1), np.int8), result.prior)
@@ -158,7 +203,8 @@ def _gold_reference(result, positive) -> list[str]:
     y = data.gold["test"]
     row = ["end model on gold train labels (reference)", _pct(np.mean(pred == y)), "",
            _pct(score_predictions(y, pred, cardinality=k, metric="macro_f1"))]
-    return row + ([_pct(score_predictions(y, pred, cardinality=k, metric="f1", positive=positive[0]))] if positive else [])
+    f1 = score_predictions(y, pred, cardinality=k, metric="f1", positive=positive[0]) if positive else None
+    return row + ([_pct(f1)] if positive else []), f1
 
 
 def _positive(result):

@@ -204,3 +204,73 @@ def test_streaming_model_is_within_two_points_of_the_in_memory_model_on_the_bund
     y = data.gold["test"]
     assert streamed.kind == "streaming_sgd"
     assert np.mean(streamed.predict(data.frames["test"]) == y) >= np.mean(in_memory.predict(data.frames["test"]) == y) - 0.02
+
+
+def _spam_task(n: int, seed: int, share: float = 0.12):
+    """A binary task with a rare positive class ('spam' = index 1): spam texts share a few words."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < share).astype(np.int64)
+    ham, spam = [f"ham{i}" for i in range(60)], ["subscribe", "channel", "free", "check", "visit", "win"]
+    words = [" ".join(rng.choice(spam if label and j < 2 else ham, size=1)[0] for j in range(6)) for label in y]
+    return pd.DataFrame({"id": [f"s{seed}_{i}" for i in range(n)], "text": words}), y
+
+
+def _spam_fit(train, targets, dev, y_dev, **options):
+    options = {"features": ("tfidf",), "Cs": [1.0], "class_weights": ("none",), "soft": True, "metric": "f1",
+               "positive": 1, **options}
+    return train_end_model(train, targets, ("ham", "spam"), text_column="text", dev=dev, y_dev=y_dev,
+                           id_column="id", **options)
+
+
+@pytest.fixture(scope="module")
+def spam_splits():
+    train, y_train = _spam_task(300, 11)
+    dev, y_dev = _spam_task(80, 12, share=0.2)
+    test, y_test = _spam_task(200, 13)
+    diluted = np.where(y_train[:, None] == 1, [0.6, 0.4], [0.95, 0.05])  # soft labels that never pass 0.5
+    return train, diluted, dev, y_dev, test, y_test
+
+
+def test_binary_f1_model_predicts_with_a_threshold_chosen_on_dev_and_keeps_it(spam_splits, tmp_path):
+    from labelkit.evaluate.metrics import score_predictions
+
+    train, diluted, dev, y_dev, test, y_test = spam_splits
+    model = _spam_fit(train, diluted, dev, y_dev)
+    assert model.positive == 1 and 0 < model.threshold < 0.5
+    f1 = score_predictions(y_test, model.predict(test), cardinality=2, metric="f1", positive=1)
+    assert f1 > 0.9
+    # the cut is in the pipeline itself: serve/monitor (argmax of predict_proba) decide the same
+    assert np.array_equal(model.pipeline.predict(model._prepare(test)), model.predict(test))
+    save_end_model(model, tmp_path / "spam.skops")
+    loaded = load_end_model(tmp_path / "spam.skops")
+    assert loaded.threshold == model.threshold and loaded.positive == 1
+    assert np.array_equal(loaded.predict(test), model.predict(test))
+    # accuracy keeps the argmax, and so does a model chosen without a threshold: no spam at all here
+    plain = _spam_fit(train, diluted, dev, y_dev, metric="accuracy")
+    assert plain.threshold is None and plain.predict(test).sum() == 0
+
+
+def test_train_on_dev_chooses_its_threshold_out_of_fold(spam_splits):
+    train, diluted, dev, y_dev, test, y_test = spam_splits
+    model = _spam_fit(train, diluted, dev, y_dev, dev_gold=True)
+    assert model.trained_on_dev and model.threshold is not None
+    assert any(key.endswith("(out-of-fold)") for key in model.dev_scores)
+    assert np.mean(model.predict(test) == y_test) > 0.95
+
+
+def test_threshold_helpers():
+    from sklearn.linear_model import LogisticRegression
+
+    from labelkit.endmodel.threshold import best_dev_threshold, choose_threshold, shift_intercept
+
+    y = np.array([0, 0, 0, 0, 1, 1], dtype=bool)
+    p = np.array([0.05, 0.1, 0.2, 0.3, 0.35, 0.4])
+    assert 0.3 < best_dev_threshold(y, p) < 0.35  # the cut separating them, nearest 0.5 among equals
+    assert choose_threshold(np.zeros(6, bool), p, p) is None  # no positive on dev: nothing to choose
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    for positive in (0, 1):
+        clf = LogisticRegression().fit(X, [0, 0, 1, 1])
+        column = list(clf.classes_).index(positive)
+        before = clf.predict_proba(X)[:, column]
+        shift_intercept(clf, positive, 0.3)
+        assert np.array_equal(clf.predict(X) == positive, before >= 0.3)

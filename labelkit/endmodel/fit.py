@@ -15,6 +15,7 @@ import pandas as pd
 
 from labelkit.endmodel.features import MAX_TEXT_CHARS, fit_features, is_relation_frame, prepare_frame
 from labelkit.endmodel.model import EndModel
+from labelkit.endmodel.threshold import choose_threshold, predicts_positive, shift_intercept
 from labelkit.endmodel.training import class_multipliers, dev_score, expand_soft, make_pipeline
 from labelkit.errors import DatasetError
 
@@ -32,10 +33,16 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
     optional per-row `sample_weight`; try every feature set x class weight x C, score each on
     (dev, y_dev) by `metric`, and keep the first (features, then class weights in the order given,
     then the smaller C) within one dev row (1 / dev rows) of the best dev score. Class weight "auto"
-    means "none", plus "balanced" when the dev split's smallest class has under half of an even share."""
+    means "none", plus "balanced" when the dev split's smallest class has under half of an even share.
+    When the metric is the F1 of a positive class (a binary task), each candidate predicts with its own
+    decision threshold (labelkit.endmodel.threshold) and is scored with it; the chosen one keeps it."""
+    from labelkit.evaluate.metrics import resolve_metric
+
     notify = progress or (lambda message: None)
-    metric = (metric, positive)  # labelkit.evaluate.metrics.score_predictions: "f1" scores class `positive`
     k = len(classes)
+    if len(y_dev):
+        metric, positive = resolve_metric(metric, y_dev, cardinality=k, positive=positive)
+    metric = (metric, positive)  # labelkit.evaluate.metrics.score_predictions: "f1" scores class `positive`
     feature_columns = list(feature_columns)
     Y = _target_matrix(targets, k, soft, len(train))
     weights = _row_weights(sample_weight, len(train))
@@ -62,7 +69,8 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
     model.notes = notes + model.notes
     _note_one_class(model, dev_frame, y_dev)
     if dev_gold:
-        model = _refit_with_dev(model, frame, Y, weights, dev_frame, y_dev, max_features=max_features, seed=seed)
+        model = _refit_with_dev(model, frame, Y, weights, dev_frame, y_dev, max_features=max_features, seed=seed,
+                                metric=metric)
     return model
 
 
@@ -82,22 +90,27 @@ def _search(frame, Y, weights, dev_frame, y_dev, *, common, features, class_weig
         notify(f"end model: {name} features, {X.shape[1]:,} columns on {X.shape[0]:,} rows")
         for class_weight in class_weights:
             X_rows, y_rows, w_rows = expand_soft(X, Y, weights[:, None] * class_multipliers(Y, weights, class_weight))
-            for C, score, classifier in _c_path(X_rows, y_rows, w_rows, X_dev, y_dev, Cs=Cs, k=k, metric=metric,
-                                                seed=seed):
+            for C, score, classifier, cut in _c_path(X_rows, y_rows, w_rows, X_dev, y_dev, Cs=Cs, k=k, metric=metric,
+                                                     seed=seed, X_train=X):
                 scores[f"{name} C={C:g} class_weight={class_weight}"] = round(score, 6)
-                candidates.append((score, name, class_weight, C, featurizer, classifier))
+                candidates.append((score, name, class_weight, C, featurizer, classifier, cut))
         best = max(c[0] for c in candidates if c[1] == name)
         notify(f"end model: {name} features, best dev {metric[0]} {best:.4f} ({time.perf_counter() - started:.1f}s)")
-    score, name, class_weight, C, featurizer, classifier = _best_on_dev(candidates, len(dev_frame))
-    notify(f"end model: chose {name} features, class weight {class_weight}, C={C:g} (dev {metric[0]} {score:.4f})")
+    score, name, class_weight, C, featurizer, classifier, cut = _best_on_dev(candidates, len(dev_frame))
+    if cut is not None:
+        shift_intercept(classifier, metric[1], cut)
+    notify(f"end model: chose {name} features, class weight {class_weight}, C={C:g}"
+           + (f", threshold {cut:.3f}" if cut is not None else "") + f" (dev {metric[0]} {score:.4f})")
     return EndModel(make_pipeline(featurizer, classifier), C=C, features=name, class_weight=class_weight,
-                    dev_scores=scores, notes=notes, **common)
+                    dev_scores=scores, notes=notes, threshold=cut, positive=metric[1] if cut is not None else None,
+                    **common)
 
 
-def _c_path(X, y, w, X_dev, y_dev, *, Cs, k: int, metric: tuple, seed: int):
-    """(C, dev score, classifier) for C in increasing order, each fit warm-started from the previous
-    one; from the third C on, the path stops once a larger C gains no more than one dev row (larger
-    ones rarely help then, and cost the most: saga needs many more passes at large C)."""
+def _c_path(X, y, w, X_dev, y_dev, *, Cs, k: int, metric: tuple, seed: int, X_train=None):
+    """(C, dev score, classifier, threshold) for C in increasing order, each fit warm-started from the
+    previous one; from the third C on, the path stops once a larger C gains no more than one dev row
+    (larger ones rarely help then, and cost the most: saga needs many more passes at large C).
+    threshold: the positive class's decision threshold (None = argmax), see `_dev_predictions`."""
     from sklearn.exceptions import ConvergenceWarning
 
     previous, fitted = None, 0
@@ -109,12 +122,32 @@ def _c_path(X, y, w, X_dev, y_dev, *, Cs, k: int, metric: tuple, seed: int):
         with warnings.catch_warnings():  # saga at tol 1e-3 may stop short at large C; dev decides anyway
             warnings.simplefilter("ignore", ConvergenceWarning)
             classifier.fit(X, y, sample_weight=w)
-        score = dev_score(y_dev, classifier.predict(X_dev), k, metric)
-        yield C, score, classifier
+        predicted, cut = _dev_predictions(classifier, X_dev, y_dev, k=k, metric=metric, X_train=X_train)
+        score = dev_score(y_dev, predicted, k, metric)
+        yield C, score, classifier, cut
         fitted += 1
         if fitted >= 2 and score <= previous[0] + 1.0 / max(len(y_dev), 1) + 1e-12:
             return
         previous = (score, classifier)
+
+
+def _dev_predictions(classifier, X_dev, y_dev, *, k: int, metric: tuple, X_train=None):
+    """Dev predictions and the decision threshold behind them: on a binary task scored by the F1 of a
+    positive class, a threshold chosen from the dev and train probabilities (threshold.py); else argmax."""
+    if not _thresholded(classifier, k, metric) or X_train is None or not len(y_dev):
+        return classifier.predict(X_dev), None
+    column = list(classifier.classes_).index(metric[1])
+    p_dev = classifier.predict_proba(X_dev)
+    cut = choose_threshold(np.asarray(y_dev) == metric[1], p_dev[:, column],
+                           classifier.predict_proba(X_train)[:, column])
+    if cut is None:
+        return classifier.predict(X_dev), None
+    return predicts_positive(p_dev, classifier.classes_, metric[1], cut), cut
+
+
+def _thresholded(classifier, k: int, metric: tuple) -> bool:
+    return (k == 2 and metric[0] == "f1" and metric[1] is not None and hasattr(classifier, "intercept_")
+            and len(getattr(classifier, "classes_", ())) == 2)
 
 
 def _class_weight_settings(settings, y_dev, k: int) -> list[str]:
@@ -212,21 +245,65 @@ def _note_one_class(model: EndModel, dev_frame, y_dev) -> None:
                            f"({len(dev_frame)} rows, {len(np.unique(y_dev))} classes in gold).")
 
 
-def _refit_with_dev(model: EndModel, frame, Y, weights, dev_frame, y_dev, *, max_features, seed) -> EndModel:
-    """The chosen setting refitted on train + gold dev rows (one-hot, weight 1)."""
+def _refit_with_dev(model: EndModel, frame, Y, weights, dev_frame, y_dev, *, max_features, seed,
+                    metric=("accuracy", None)) -> EndModel:
+    """The chosen setting refitted on train + gold dev rows (one-hot, weight 1). A thresholded model
+    gets its threshold again from out-of-fold dev probabilities (DEV_FOLDS refits, each without one
+    fold of dev), since the refitted model has seen every dev row."""
+    featurizer, classifier, X = _fit_with_gold(model, frame, Y, weights, dev_frame, y_dev,
+                                               max_features=max_features, seed=seed)
+    if model.threshold is not None:
+        _rethreshold(model, classifier, X[:len(frame)], frame, Y, weights, dev_frame, y_dev,
+                     max_features=max_features, seed=seed, metric=metric)
+    model.pipeline = make_pipeline(featurizer, classifier)
+    model.trained_on_dev = True
+    model.train_rows = len(frame) + len(dev_frame)
+    model.notes.append(f"end model: refitted on train + {len(dev_frame)} gold dev rows ([end_model] train_on_dev); "
+                       f"its dev scores are from before that, and dev can no longer check it"
+                       + (" (its threshold and the cross-fitted dev score are from refits without each dev fold)."
+                          if model.threshold is not None else "."))
+    return model
+
+
+DEV_FOLDS = 5
+
+
+def _fit_with_gold(model: EndModel, frame, Y, weights, gold_frame, y_gold, *, max_features, seed):
+    """The model's setting fitted on train + gold rows: (featurizer, classifier, X of those rows)."""
     k = len(model.classes)
-    Y_dev = np.zeros((len(dev_frame), k))
-    Y_dev[np.arange(len(dev_frame)), np.asarray(y_dev, dtype=np.int64)] = 1.0
-    both = pd.concat([frame, dev_frame[frame.columns.intersection(dev_frame.columns)]], ignore_index=True)
-    Y_all = np.vstack([Y, Y_dev])
-    w_all = np.concatenate([weights, np.ones(len(dev_frame))])
+    Y_gold = np.zeros((len(gold_frame), k))
+    Y_gold[np.arange(len(gold_frame)), np.asarray(y_gold, dtype=np.int64)] = 1.0
+    both = pd.concat([frame, gold_frame[frame.columns.intersection(gold_frame.columns)]], ignore_index=True)
+    Y_all = np.vstack([Y, Y_gold])
+    w_all = np.concatenate([weights, np.ones(len(gold_frame))])
     featurizer, X, _ = fit_features(model.features, both, model.text_column, model.feature_columns,
                                     max_features=max_features, relation=model.relation)
     X_rows, y_rows, w_rows = expand_soft(X, Y_all, w_all[:, None] * class_multipliers(Y_all, w_all, model.class_weight))
     classifier = _classifier(X.shape[1], model.C, seed).fit(X_rows, y_rows, sample_weight=w_rows)
-    model.pipeline = make_pipeline(featurizer, classifier)
-    model.trained_on_dev = True
-    model.train_rows = len(both)
-    model.notes.append(f"end model: refitted on train + {len(dev_frame)} gold dev rows ([end_model] train_on_dev); "
-                       f"its dev scores are from before that, and dev can no longer check it.")
-    return model
+    return featurizer, classifier, X
+
+
+def _rethreshold(model: EndModel, classifier, X_train, frame, Y, weights, dev_frame, y_dev, *, max_features, seed,
+                 metric) -> None:
+    """Choose the refitted classifier's threshold from out-of-fold dev probabilities and shift it."""
+    y_dev = np.asarray(y_dev, dtype=np.int64)
+    positive = model.positive
+    n_folds = max(2, min(DEV_FOLDS, len(y_dev)))
+    folds = np.random.default_rng(seed).permutation(len(y_dev)) % n_folds
+    out_of_fold = np.zeros(len(y_dev))
+    for fold in range(n_folds):
+        held = folds == fold
+        featurizer, part, _ = _fit_with_gold(model, frame, Y, weights, dev_frame.iloc[np.flatnonzero(~held)],
+                                             y_dev[~held], max_features=max_features, seed=seed)
+        proba = part.predict_proba(featurizer.transform(dev_frame.iloc[np.flatnonzero(held)]))
+        out_of_fold[held] = proba[:, list(part.classes_).index(positive)] if positive in part.classes_ else 0.0
+    column = list(classifier.classes_).index(positive)
+    cut = choose_threshold(y_dev == positive, out_of_fold, classifier.predict_proba(X_train)[:, column])
+    if cut is None:
+        model.threshold = model.positive = None
+        return
+    shift_intercept(classifier, positive, cut)
+    model.threshold = cut
+    predicted = np.where(out_of_fold >= cut, positive, 1 - positive)
+    model.dev_scores[f"{model.features} C={model.C:g} class_weight={model.class_weight} refitted on train + dev "
+                     f"(out-of-fold)"] = round(dev_score(y_dev, predicted, len(model.classes), metric), 6)

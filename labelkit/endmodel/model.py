@@ -26,6 +26,10 @@ class EndModel:
     dev_scores: dict[str, float] = field(default_factory=dict)  # candidate -> dev score (selection metric)
     train_rows: int = 0
     trained_on_dev: bool = False
+    # binary tasks scored by a positive class's F1: P(positive) >= threshold predicts it. Already applied
+    # to the pipeline (an intercept shift, so its predict_proba puts that cut at 0.5); recorded here
+    threshold: float | None = None
+    positive: int | None = None  # the class `threshold` is for
     notes: list[str] = field(default_factory=list)  # why a fallback was taken; shown as build warnings
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -51,6 +55,7 @@ class EndModel:
             "relation": self.relation,
             "dev_scores": dict(self.dev_scores), "train_rows": self.train_rows,
             "trained_on_dev": self.trained_on_dev, "notes": list(self.notes),
+            "threshold": self.threshold, "positive": self.positive,
         }
 
     def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
