@@ -63,7 +63,10 @@ def summarize_build(*, config, raw, data, lf_paths, votes, selection, prior, end
             C=end_model.C, metric=config.label_model.metric, features=end_model.features,
             class_weight=end_model.class_weight, kind=end_model.kind,
             dev_score_by_candidate=dict(end_model.dev_scores), trained_on_dev=end_model.trained_on_dev,
-            train_rows=end_model.train_rows, labels=config.end_model.labels, notes=list(end_model.notes)),
+            train_rows=end_model.train_rows, labels=config.end_model.labels, notes=list(end_model.notes),
+            threshold=getattr(end_model, "threshold", None),
+            threshold_class=None if getattr(end_model, "positive", None) is None
+            else end_model.classes[end_model.positive]),
     )
     computed.update((k, v) for k, v in sections.items() if k not in ("manifest", "audit"))  # systems, slices, ...
     results = BuildResults(

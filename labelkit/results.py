@@ -112,6 +112,9 @@ class EndModelInfo(Record):
     train_rows: int | None = None
     labels: str | None = None
     notes: list[str] = listed()
+    # binary tasks scored by a positive class's F1: P(threshold_class) >= threshold predicts it
+    threshold: float | None = absent()
+    threshold_class: str | None = absent()
 
 
 # ---------------------------------------------------------------- systems on the gold test rows
