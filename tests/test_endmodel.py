@@ -274,3 +274,19 @@ def test_threshold_helpers():
         before = clf.predict_proba(X)[:, column]
         shift_intercept(clf, positive, 0.3)
         assert np.array_equal(clf.predict(X) == positive, before >= 0.3)
+
+
+def test_small_batches_take_the_direct_text_path_with_the_pipelines_answer(model, splits):
+    """Serving predicts one row at a time through a shortcut past ColumnTransformer; it must give
+    exactly the probabilities of the full scikit-learn pipeline, and be skipped for tabular features."""
+    from labelkit.endmodel import model as model_module
+
+    train, y_train, dev, y_dev, test, _ = splits
+    assert model_module._text_only_vectorizers(model.pipeline) is not None
+    rows = test.iloc[:5]
+    direct = model.predict_proba(rows)
+    whole = model.pipeline.predict_proba(model._prepare(rows))
+    np.testing.assert_allclose(direct[:, list(model.pipeline.classes_)], whole, rtol=1e-12, atol=0)
+    tabular = _fit(train.assign(country="FR"), _soft(y_train), dev.assign(country="FR"), y_dev,
+                   feature_columns=["country"])
+    assert model_module._text_only_vectorizers(tabular.pipeline) is None

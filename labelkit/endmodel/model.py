@@ -34,7 +34,18 @@ class EndModel:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """(n, k) probabilities over all task classes, even ones the training labels never contained."""
-        raw = self.pipeline.predict_proba(self._prepare(frame))
+        prepared = self._prepare(frame)
+        vectorizers = _text_only_vectorizers(self.pipeline)
+        if vectorizers is not None and len(prepared) <= FAST_PATH_ROWS:
+            # a served request is one row: ColumnTransformer's and FeatureUnion's checks cost ~4 of the
+            # ~7 ms CPU of the answer; for a text-only model the same transforms are called directly
+            from scipy import sparse
+
+            texts = prepared[self.text_column].tolist()
+            X = sparse.hstack([v.transform(texts) for v in vectorizers], format="csr")
+            raw = self.pipeline.steps[-1][1].predict_proba(X)
+        else:
+            raw = self.pipeline.predict_proba(prepared)
         out = np.zeros((len(frame), len(self.classes)))
         out[:, np.asarray(self.pipeline.classes_, dtype=np.int64)] = raw
         return out
@@ -67,3 +78,25 @@ class EndModel:
                 f"{', '.join(map(str, frame.columns))}."
             )
         return prepare_frame(frame, self.text_column, max_text_chars=self.max_text_chars, relation=self.relation)[0]
+
+
+FAST_PATH_ROWS = 64
+
+
+def _text_only_vectorizers(pipeline) -> list | None:
+    """The fitted text vectorizers when the features are exactly one unweighted FeatureUnion of them on
+    the text column (nothing else, nothing passed through); else None (use the whole pipeline)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion
+
+    features = pipeline.steps[0][1] if len(pipeline.steps) == 2 else None
+    if not isinstance(features, ColumnTransformer) or features.remainder != "drop":
+        return None
+    fitted = [t for t in features.transformers_ if t[0] != "remainder"]
+    if len(fitted) != 1 or fitted[0][0] != "text" or not isinstance(fitted[0][1], FeatureUnion):
+        return None
+    union = fitted[0][1]
+    if union.transformer_weights is not None or any(t in ("drop", "passthrough") for _, t in union.transformer_list):
+        return None
+    return [t for _, t in union.transformer_list]
+
