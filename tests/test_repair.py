@@ -13,7 +13,7 @@ from labelkit.cli.main import cli
 from labelkit.errors import ConfigError
 from labelkit.repair.candidates import candidate_ngrams, ngrams, snippet
 from labelkit.repair.label_next import DISAGREE, UNSURE, rows_to_label
-from labelkit.repair.reweight import error_rows, search_slice
+from labelkit.repair.reweight import DevScores, error_rows, search_slice, wilson
 from labelkit.repair.slices import Slice, choose_slices
 
 
@@ -25,22 +25,55 @@ def test_search_picks_the_best_slice_score_within_the_overall_limit():
     # (overall, slice) per slice weight: 8 is best on the slice but costs too much overall
     table = {2.0: (0.80, 0.60), 4.0: (0.798, 0.70), 8.0: (0.70, 0.90)}
 
-    def evaluate(weights):
+    def evaluate(weights, class_weight):
         w = float(weights[0]) if weights[0] != 1 else None
-        return table[w] if w is not None else (0.79, 0.55)  # "errors" candidates leave the slice rows at 1
+        return DevScores(*table[w]) if w is not None else DevScores(0.79, 0.55)  # "errors": slice rows stay 1
 
-    search, chosen = search_slice("country=FR", evaluate, np.ones(4), train_mask, errors, dev_rows=10,
-                                  floor=0.80 - 0.005, current=(0.80, 0.50), weights=(2.0, 4.0, 8.0))
-    assert (search.chosen.strategy, search.chosen.weight) == ("slice", 4.0)
+    search, chosen, class_weight, _ = search_slice(
+        "country=FR", evaluate, np.ones(4), train_mask, errors, dev_rows=50, floor=0.80 - 0.005,
+        current=DevScores(0.80, 0.50), weights=(2.0, 4.0, 8.0))
+    assert (search.chosen.strategy, search.chosen.weight, class_weight) == ("slice", 4.0, "none")
     assert chosen.tolist() == [4.0, 4.0, 1.0, 1.0]
     assert [c.admissible for c in search.tried if c.weight == 8.0 and c.strategy == "slice"] == [False]
+    assert search.chosen.as_dict()["dev_slice_ci"][0] < 0.7 < search.chosen.as_dict()["dev_slice_ci"][1]
+
+
+def test_one_dev_row_is_noise_so_the_overall_dev_score_decides_within_it():
+    scores = {2.0: DevScores(0.790, 6 / 8), 4.0: DevScores(0.801, 5 / 8), 8.0: DevScores(0.80, 4 / 8)}
+    search, chosen, _, _ = search_slice(
+        "country=FR", lambda w, cw: scores[float(w[0])], np.ones(2), np.array([True, False]), np.zeros(2, dtype=bool),
+        dev_rows=8, floor=0.79, current=DevScores(0.795, 3 / 8), weights=(2.0, 4.0, 8.0), strategies=("slice",))
+    assert (search.chosen.weight, chosen.tolist()) == (4.0, [4.0, 1.0])  # 6/8 vs 5/8: one row; 0.801 > 0.790
 
 
 def test_search_keeps_the_model_when_no_weight_helps_on_dev():
-    search, chosen = search_slice("s", lambda w: (0.80, 0.40), np.ones(3), np.array([True, False, False]),
-                                  np.zeros(3, dtype=bool), dev_rows=5, floor=0.795, current=(0.80, 0.50),
-                                  weights=(2.0, 4.0))
-    assert search.chosen.strategy == "none" and chosen.tolist() == [1.0, 1.0, 1.0]
+    search, chosen, _, model = search_slice(
+        "s", lambda w, cw: DevScores(0.80, 0.40), np.ones(3), np.array([True, False, False]),
+        np.zeros(3, dtype=bool), dev_rows=5, floor=0.795, current=DevScores(0.80, 0.50), weights=(2.0, 4.0))
+    assert search.chosen.strategy == "none" and chosen.tolist() == [1.0, 1.0, 1.0] and model is None
+
+
+def test_a_later_slice_may_not_undo_an_earlier_one_on_dev():
+    """The joint-repair regression: non_english's best weight cost FR dev rows; it is refused now."""
+    def evaluate(weights, class_weight):
+        if class_weight == "balanced":  # best for this slice and overall, but FR loses a dev row
+            return DevScores(0.82, 0.70, {"country=FR": 0.625}, model="balanced model")
+        return DevScores(0.80, 0.60 if weights[0] > 1 else 0.40, {"country=FR": 0.75}, model=f"x{weights[0]:g}")
+
+    search, _, class_weight, model = search_slice(
+        "non_english", evaluate, np.ones(3), np.array([True, False, False]), np.zeros(3, dtype=bool), dev_rows=6,
+        floor=0.795, current=DevScores(0.80, 0.40, {"country=FR": 0.75}), class_weight="none",
+        class_weights=("build", "balanced"), weights=(2.0,), strategies=("slice",))
+    assert (search.chosen.strategy, class_weight, model) == ("slice", "none", "x2")
+    refused = [c for c in search.tried if c.class_weight == "balanced"]
+    assert refused and all(not c.admissible and "country=FR" in c.refused for c in refused)
+    assert {(c.strategy, c.class_weight) for c in search.tried} == {("none", "none"), ("slice", "none"),
+                                                                     ("none", "balanced"), ("slice", "balanced")}
+
+
+def test_wilson_interval_is_wide_on_a_few_rows():
+    assert wilson(0.625, 8)[1] - wilson(0.625, 8)[0] > 0.5 > wilson(0.625, 800)[1] - wilson(0.625, 800)[0]
+    assert wilson(0.5, 0) is None
 
 
 def test_error_set_is_the_slices_own_errors_when_it_has_any():

@@ -21,16 +21,19 @@ from labelkit.cli.common import Narrator, handle_errors
 @click.option("--weights", default="2,4,8", show_default=True, help="Slice weights tried, comma-separated.")
 @click.option("--strategies", default="slice,errors", show_default=True,
               help="What gets the weight: slice (the slice's train rows), errors (the first model's error set).")
+@click.option("--class-weights", default="build,balanced", show_default=True,
+              help="Class weights tried with each slice weight: build (the build's choice), balanced, none.")
 @click.option("--label-next", type=int, default=50, show_default=True, help="Rows to label next, per slice.")
 @click.option("--json", "as_json", is_flag=True, help="Print the repair report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @handle_errors
-def repair_cli(run, slices, out, force, max_overall_loss, weights, strategies, label_next, as_json, quiet):
+def repair_cli(run, slices, out, force, max_overall_loss, weights, strategies, class_weights, label_next, as_json,
+               quiet):
     """Repair the guardrails of the build in RUN through data, into a new build.
 
     For each slice where the model is worse than the rules, the end model is retrained with the
-    slice's train rows (or its error set) weighted, the weight chosen on gold dev under a limit on the
-    overall dev loss; test scores before/after are reported with intervals and a paired test. Also
+    slice's train rows (or its error set) weighted, the weight and class weight chosen on gold dev under a
+    limit on the overall dev loss and without losing dev rows of a slice repaired before; test scores before/after are reported with intervals and a paired test. Also
     writes label_next.csv (rows to label next) and candidate_lfs.py (offered, not applied). Model
     outputs are never overridden by rules.
 
@@ -45,6 +48,7 @@ def repair_cli(run, slices, out, force, max_overall_loss, weights, strategies, l
     target = Path(out) if out else Path(str(Path(run)).rstrip("/") + "-repaired")
     outcome = repair_run(run, out=target, slices=slices, max_overall_loss=max_overall_loss,
                          weights=_numbers(weights, "--weights"), strategies=_names(strategies),
+                         class_weights=_names(class_weights),
                          label_next=label_next, force=force, notify=Narrator(quiet))
     if as_json:
         click.echo(json.dumps({"out": str(outcome.out), **outcome.report}, indent=2, default=str))

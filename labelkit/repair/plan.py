@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError
-from labelkit.repair.reweight import MAX_OVERALL_LOSS, STRATEGIES, WEIGHTS, search_slice
+from labelkit.repair.reweight import (CLASS_WEIGHTS, DEFAULT_CLASS_WEIGHTS, MAX_OVERALL_LOSS, STRATEGIES, WEIGHTS,
+                                      DevScores, search_slice)
 from labelkit.repair.slices import Slice, choose_slices
 
 LABEL_NEXT = 50
@@ -31,13 +32,14 @@ class RepairOutcome:
 
 
 def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL_LOSS, weights=WEIGHTS,
-               strategies=STRATEGIES, label_next: int = LABEL_NEXT, force: bool = False, notify=None) -> RepairOutcome:
+               strategies=STRATEGIES, class_weights=DEFAULT_CLASS_WEIGHTS, label_next: int = LABEL_NEXT,
+               force: bool = False, notify=None) -> RepairOutcome:
     """Repair the fired guardrails of the build in `run_dir` into a new build in `out`."""
     from labelkit.data import input_paths
     from labelkit.manifest import StageTimer
     from labelkit.output_folder import claim_output
 
-    _check_options(max_overall_loss, weights, strategies, label_next)
+    _check_options(max_overall_loss, weights, strategies, label_next, class_weights)
     run_dir = Path(run_dir)
     manifest, old_metrics, config = read_run(run_dir)
     if Path(out).resolve() == run_dir.resolve():
@@ -52,7 +54,8 @@ def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL
                               f"Name a slice with --slice column=value to reweight it anyway.")
         with timer.stage("repair"):
             repaired, report = repair_result(result, chosen, max_overall_loss=max_overall_loss, weights=weights,
-                                             strategies=strategies, label_next=label_next, notify=timer.notify)
+                                             strategies=strategies, class_weights=class_weights,
+                                             label_next=label_next, notify=timer.notify)
         report["from_run"] = str(run_dir.resolve())
         report["reproduced"] = _reproduced(run_dir, result)
         repaired.metrics["repair"] = report
@@ -60,7 +63,7 @@ def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL
     return RepairOutcome(Path(out), report, metrics)
 
 
-def _check_options(limit, weights, strategies, label_next) -> None:
+def _check_options(limit, weights, strategies, label_next, class_weights=CLASS_WEIGHTS) -> None:
     if not 0 <= limit < 1:
         raise ConfigError(f"--max-overall-loss {limit}: give a share of the dev score between 0 and 1 "
                           f"(0.005 = half a point).")
@@ -70,6 +73,10 @@ def _check_options(limit, weights, strategies, label_next) -> None:
     if unknown or not strategies:
         raise ConfigError(f"Unknown repair strategy {unknown[0] if unknown else ''!r}; choose from "
                           f"{', '.join(STRATEGIES)}.")
+    wrong = [c for c in class_weights if c not in CLASS_WEIGHTS]
+    if wrong or not class_weights:
+        raise ConfigError(f"--class-weights: unknown setting {wrong[0] if wrong else ''!r}; choose from "
+                          f"{', '.join(CLASS_WEIGHTS)} (build = the class weight the build chose).")
     if label_next < 0:
         raise ConfigError(f"--label-next {label_next}: give a number of rows, 0 or more.")
 
@@ -135,7 +142,8 @@ def rebuild(config, manifest: dict, timer):
     return run_pipeline(config, raw, modules, lf_paths=lf_paths, timer=timer)
 
 
-def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, strategies, label_next, notify=None):
+def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, strategies, label_next,
+                  class_weights=DEFAULT_CLASS_WEIGHTS, notify=None):
     """The build with its end model retrained on the chosen row weights, and the repair's report."""
     from labelkit.baselines import rule_baseline
     from labelkit.labelmodels import hard_predictions, score_predictions
@@ -154,39 +162,45 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
     errors = trained_on & (base_model.predict(train) != weak)
     masks = {s: {split: s.mask(data.frames[split], functions) for split in ("train", "dev", "test")} for s in chosen}
 
-    def dev_scores(model, dev_mask):
+    def score(pred, mask):
+        return score_predictions(y_dev[mask], pred[mask], cardinality=k, metric=metric) if mask.any() else float("nan")
+
+    def dev_scores(model, dev_mask, earlier) -> DevScores:
         pred = model.predict(dev)
-        on_slice = score_predictions(y_dev[dev_mask], pred[dev_mask], cardinality=k, metric=metric) \
-            if dev_mask.any() else float("nan")
-        return score_predictions(y_dev, pred, cardinality=k, metric=metric), on_slice
+        return DevScores(score_predictions(y_dev, pred, cardinality=k, metric=metric), score(pred, dev_mask),
+                         {s.name: score(pred, masks[s]["dev"]) for s in earlier}, model)
 
-    def fit(row_weights):
-        return fit_end_model(config, data, result.proba_train, L_train, prior, like=base_model,
-                             sample_weight=row_weights)
+    def fit(row_weights, class_weight):
+        like = base_model if class_weight == base_model.class_weight else \
+            dataclasses.replace(base_model, class_weight=class_weight)
+        return fit_end_model(config, data, result.proba_train, L_train, prior, like=like, sample_weight=row_weights)
 
-    base_overall = dev_scores(base_model, np.zeros(len(dev), dtype=bool))[0]
+    base_overall = dev_scores(base_model, np.zeros(len(dev), dtype=bool), ()).overall
     floor = base_overall - max_overall_loss
-    row_w, current_model, searches = np.ones(len(train)), base_model, []
+    row_w, class_weight, current_model, searches, repaired_before = np.ones(len(train)), \
+        base_model.class_weight, base_model, [], []
     for s in chosen:
         dev_mask, train_mask = masks[s]["dev"], masks[s]["train"] & trained_on
         notify(f"repair {s.name}: {int(train_mask.sum())} train rows, {int(dev_mask.sum())} dev rows")
         if not dev_mask.any():
             notify(f"repair {s.name}: no gold dev row in the slice, so no weight can be chosen on dev; left as is")
-        current = dev_scores(current_model, dev_mask)
+        current = dev_scores(current_model, dev_mask, repaired_before)
 
-        def evaluate(candidate, dev_mask=dev_mask):
-            return dev_scores(fit(candidate), dev_mask)
+        def evaluate(candidate, cw, dev_mask=dev_mask):
+            return dev_scores(fit(candidate, cw), dev_mask, repaired_before)
 
-        search, chosen_w = search_slice(
+        search, row_w, class_weight, model = search_slice(
             s.name, evaluate, row_w, train_mask, errors, dev_rows=int(dev_mask.sum()), floor=floor,
-            current=current, weights=weights if dev_mask.any() else (),
-            strategies=strategies)
-        if chosen_w is not row_w:
-            row_w, current_model = chosen_w, fit(chosen_w)
+            current=current, class_weight=class_weight, build_class_weight=base_model.class_weight,
+            class_weights=class_weights, weights=weights if dev_mask.any() else (), strategies=strategies)
+        current_model = model or current_model
         c = search.chosen
-        notify(f"repair {s.name}: chose {c.strategy} x{c.weight:g} (dev {metric} on the slice {c.dev_slice:.3f}, "
-               f"overall {c.dev_overall:.3f})")
+        notify(f"repair {s.name}: chose {c.strategy} x{c.weight:g}, class weight {c.class_weight} (dev {metric} on "
+               f"the slice {c.dev_slice:.3f}, overall {c.dev_overall:.3f}; "
+               f"{sum(1 for t in search.tried if t.refused)} candidate(s) refused)")
         searches.append(search)
+        if dev_mask.any():  # repaired or left as is, a later slice may not make it worse on dev
+            repaired_before.append(s)
     repaired = _rescored(result, current_model, row_w)
     report = _report(result, repaired, chosen, masks, searches, base_overall=base_overall, floor=floor,
                      max_overall_loss=max_overall_loss, errors=errors, row_w=row_w)
@@ -198,8 +212,8 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
 
 def _rescored(result, end_model, row_w):
     """The build with `end_model` in place of the first one: predictions and metrics recomputed."""
-    from labelkit.stages import fit_end_model
     from labelkit.scoring import evaluate_test, failed_checks, predict_systems
+    from labelkit.stages import fit_end_model
 
     r = result
     if end_model is r.end_model:
@@ -246,9 +260,12 @@ def _report(result, repaired, chosen, masks, searches, *, base_overall, floor, m
         "metric": config.label_model.metric,
         "limit": {"max_overall_dev_loss": max_overall_loss, "dev_score_before": round(base_overall, 4),
                   "dev_floor": round(floor, 4),
-                  "rule": "a weight is admissible when the overall dev score stays at or above dev_floor; among "
-                          "admissible weights the best dev score on the slice wins (ties: better overall dev, "
-                          "then the smaller weight); 'none' (weight 1) is always admissible"},
+                  "rule": "a candidate (weight x class weight) is admissible when the overall dev score stays at or "
+                          "above dev_floor and no slice repaired before it loses a dev row; among admissible "
+                          "candidates within one dev row of the best dev score on the slice, the best overall dev "
+                          "score wins (then the smaller weight, then the build's class weight); 'none' (the model "
+                          "in place) is always admissible"},
+        "end_model_class_weight": {"build": result.end_model.class_weight, "repaired": repaired.end_model.class_weight},
         "end_model_C": result.end_model.C,
         "error_set_rows": int(errors.sum()),
         "upweighted_train_rows": int((row_w != 1).sum()),

@@ -34,13 +34,19 @@ def render_markdown(report: dict) -> str:
         "",
         "## Chosen weights (on dev)",
         "",
-        "| slice | train rows | dev rows | strategy | weight | dev on slice | dev overall |",
-        "|---|---|---|---|---|---|---|",
+        ("A candidate that loses a dev row of a slice repaired before it is refused, so a later slice cannot undo "
+         "an earlier one; within one dev row of the best slice score the overall dev score decides. The interval "
+         "beside the slice's dev score (Wilson, 95%) shows how little a few dev rows say."),
+        "",
+        "| slice | train rows | dev rows | strategy | weight | class weight | dev on slice [95%] | dev overall | refused |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in report["slices"]:
         c = s["chosen"]
+        refused = sum(1 for t in s["tried"] if not t["admissible"])
         lines.append(f"| {s['slice']} | {s['train_rows']} | {s['dev_rows']} | {c['strategy']} | {c['weight']:g} "
-                     f"| {_pct(c['dev_slice'])} | {_pct(c['dev_overall'])} |")
+                     f"| {c.get('class_weight', '')} | {_pct(c['dev_slice'])} {_ci(c.get('dev_slice_ci'))} "
+                     f"| {_pct(c['dev_overall'])} | {refused} of {len(s['tried'])} |")
     lines += ["", "## Test, before and after (95% bootstrap intervals; paired test: McNemar + paired bootstrap)", "",
               "| rows | n | rules | model before | model after | change (points) | gap recovered | paired test |",
               "|---|---|---|---|---|---|---|---|"]
@@ -67,10 +73,11 @@ def summary_lines(report: dict) -> list[str]:
     for s in report["slices"]:
         t, c = s["test"], s["chosen"]
         if not t.get("rows"):
-            out.append(f"{s['slice']}: {c['strategy']} x{c['weight']:g}; no test rows")
+            out.append(f"{s['slice']}: {c['strategy']} x{c['weight']:g}, class weight {c.get('class_weight', '')}; no test rows")
             continue
         recovered = t.get("gap_recovered")
-        out.append(f"{s['slice']} ({t['rows']} test rows): {c['strategy']} x{c['weight']:g}; model "
+        out.append(f"{s['slice']} ({t['rows']} test rows): {c['strategy']} x{c['weight']:g}, class weight "
+                   f"{c.get('class_weight', '')}; model "
                    f"{_pct(t['before'])} -> {_pct(t['after'])} (rules {_pct(t['rules'])}; gap recovered "
                    f"{'n/a' if recovered is None else f'{100 * recovered:.0f}%'}; {t['paired_test']['verdict']})")
     o = report["overall"]

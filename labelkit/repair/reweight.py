@@ -1,24 +1,42 @@
-"""Choosing a slice's training weight on dev, under a limit on the overall dev loss.
+"""Choosing a slice's training weight on dev, under a limit on the overall dev loss, without undoing
+the slices repaired before it.
 
 For each slice (worst guardrail first) every candidate is a retrained end model: the slice's train
 rows weighted w ("slice"), or the first model's error set weighted w ("errors", just-train-twice:
 the train rows whose weak label the first model does not reproduce, inside the slice when it has
-any, else everywhere). A candidate is admissible when its overall dev score is at most `limit`
-below the unrepaired model's; the admissible candidate with the best dev score on the slice wins
-(ties: the better overall dev score, then the smaller weight). "No change" is always a candidate,
-so a repair never makes dev worse than the limit allows. Weights of earlier slices are kept while
-later slices are searched.
+any, else everywhere), each with the build's class weight or the other one ("balanced" gives a small
+slice's rare classes their share; it is a setting of the whole model, so a later slice keeps it).
+A candidate is admissible when
+  - its overall dev score is at most `limit` below the unrepaired model's, and
+  - no slice repaired before it loses a dev row (its dev score stays at or above the score it has in
+    the model accepted so far: with a handful of dev rows an interval would let a later slice undo
+    the whole gain, as it did before this check).
+Among admissible candidates within one dev row of the best dev score on the slice, the best overall
+dev score wins (then the smaller weight, then the build's class weight): one row of a slice's 8 dev
+rows is noise, while the overall score is measured on all dev rows. "No change" is always admissible, so
+a repair never makes dev worse than the limit allows. Weights of earlier slices are kept.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 WEIGHTS = (2.0, 4.0, 8.0)  # larger weights overfit a small slice (and slow saga down)
 STRATEGIES = ("slice", "errors")
+CLASS_WEIGHTS = ("build", "balanced", "none")  # "build" = the class weight the build chose
+DEFAULT_CLASS_WEIGHTS = ("build", "balanced")
 MAX_OVERALL_LOSS = 0.005  # overall dev score a repair may give up (0.5 points)
+
+
+@dataclass
+class DevScores:
+    overall: float
+    on_slice: float
+    earlier: dict[str, float] = field(default_factory=dict)  # slice repaired before -> its dev score
+    model: object = None  # the retrained model (kept for the winner, so it is not fitted twice)
 
 
 @dataclass
@@ -27,14 +45,27 @@ class Candidate:
     weight: float
     dev_overall: float
     dev_slice: float
+    class_weight: str = "none"
     admissible: bool = True
+    refused: str = ""  # why it is not admissible
+    dev_rows: int = 0
+    dev_earlier: dict[str, float] = field(default_factory=dict)
+    build_class_weight: bool = True
 
     def key(self) -> tuple:
-        return (self.dev_slice, self.dev_overall, -self.weight, self.strategy == "slice")
+        """Order among candidates within one dev row of the best slice score: the overall dev score
+        (hundreds of rows) decides, then the smaller weight, the build's class weight, the slice strategy."""
+        return (self.dev_overall, -self.weight, self.build_class_weight, self.strategy == "slice", self.dev_slice)
 
     def as_dict(self) -> dict:
-        return {"strategy": self.strategy, "weight": self.weight, "dev_overall": round(self.dev_overall, 4),
-                "dev_slice": round(self.dev_slice, 4), "admissible": self.admissible}
+        out = {"strategy": self.strategy, "weight": self.weight, "class_weight": self.class_weight,
+               "dev_overall": round(self.dev_overall, 4), "dev_slice": round(self.dev_slice, 4),
+               "dev_slice_ci": wilson(self.dev_slice, self.dev_rows), "admissible": self.admissible}
+        if self.dev_earlier:
+            out["dev_earlier_slices"] = {name: round(v, 4) for name, v in self.dev_earlier.items()}
+        if self.refused:
+            out["refused"] = self.refused
+        return out
 
 
 @dataclass
@@ -44,6 +75,15 @@ class SliceSearch:
     train_rows: int
     chosen: Candidate
     tried: list[Candidate] = field(default_factory=list)
+
+
+def wilson(score: float, n: int, z: float = 1.96) -> list[float] | None:
+    """95% Wilson interval of a share measured on n rows (None without rows): how little 8 dev rows say."""
+    if not n or math.isnan(score):
+        return None
+    centre = (score + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(score * (1 - score) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
 def row_weights(base: np.ndarray, rows: np.ndarray, weight: float) -> np.ndarray:
@@ -58,23 +98,61 @@ def error_rows(train_mask: np.ndarray, errors: np.ndarray) -> np.ndarray:
     return inside if inside.any() else errors
 
 
-def search_slice(name: str, evaluate: Callable[[np.ndarray], tuple[float, float]], base: np.ndarray,
-                 train_mask: np.ndarray, errors: np.ndarray, *, dev_rows: int, floor: float,
-                 current: tuple[float, float], weights=WEIGHTS, strategies=STRATEGIES) -> tuple[SliceSearch, np.ndarray]:
-    """Try every strategy x weight for one slice; `evaluate(row_weights)` retrains and returns
-    (overall dev score, slice dev score). Returns the search and the chosen row weights."""
-    keep = Candidate("none", 1.0, current[0], current[1], current[0] >= floor)
-    best, best_weights, tried = keep, base, [keep]
+def class_weight_settings(wanted, build: str, current: str) -> list[str]:
+    """The class weights tried: the one in place first, then the others asked for ("build" = the build's)."""
+    named = [build if w == "build" else w for w in wanted]
+    return list(dict.fromkeys([current, *named]))
+
+
+def search_slice(name: str, evaluate: Callable[[np.ndarray, str], DevScores], base: np.ndarray,
+                 train_mask: np.ndarray, errors: np.ndarray, *, dev_rows: int, floor: float, current: DevScores,
+                 class_weight: str = "none", build_class_weight: str | None = None, class_weights=("build",),
+                 weights=WEIGHTS, strategies=STRATEGIES) -> tuple[SliceSearch, np.ndarray, str, object]:
+    """Try every strategy x weight x class weight for one slice. `evaluate(row_weights, class_weight)`
+    retrains and returns its DevScores; `current` holds the scores of the model in place (row weights
+    `base`, `class_weight`), whose `earlier` scores are the floor of the slices repaired before.
+    Returns the search, the chosen row weights, class weight and model (None: the model in place)."""
+    build_class_weight = build_class_weight or class_weight
+    guards = dict(current.earlier)
+
+    def candidate(strategy, weight, cw, scores: DevScores) -> Candidate:
+        refused = []
+        if scores.overall < floor - 1e-12:
+            refused.append(f"overall dev {scores.overall:.4f} below the floor {floor:.4f}")
+        lost = [n for n, v in guards.items() if scores.earlier.get(n, v) < v - 1e-12]
+        if lost:
+            refused.append("loses dev rows of the slice(s) repaired before: " + ", ".join(lost))
+        return Candidate(strategy, float(weight), scores.overall, scores.on_slice, cw, not refused,
+                         "; ".join(refused), dev_rows, dict(scores.earlier), cw == build_class_weight)
+
+    keep = candidate("none", 1.0, class_weight, current)
+    keep.admissible, keep.refused = True, ""  # the model in place passed these checks when it was accepted
+    tried, found = [keep], [(keep, base, None)]
+    plans = [("none", base, 1.0)]
     for strategy in strategies:
         rows = train_mask if strategy == "slice" else error_rows(train_mask, errors)
-        if not rows.any():
-            continue
-        for weight in weights:
-            candidate_weights = row_weights(base, rows, weight)
-            overall, on_slice = evaluate(candidate_weights)
-            candidate = Candidate(strategy, float(weight), overall, on_slice, overall >= floor - 1e-12)
-            tried.append(candidate)
-            if candidate.admissible and (not best.admissible or candidate.key() > best.key()):
-                best, best_weights = candidate, candidate_weights
+        if rows.any():
+            plans += [(strategy, row_weights(base, rows, w), w) for w in weights]
+    if not weights:  # no dev rows: nothing can be chosen
+        plans = []
+    for cw in class_weight_settings(class_weights, build_class_weight, class_weight):
+        for strategy, candidate_weights, weight in plans:
+            if strategy == "none" and cw == class_weight:
+                continue  # the model in place
+            scores = evaluate(candidate_weights, cw)
+            c = candidate(strategy, weight, cw, scores)
+            tried.append(c)
+            if c.admissible:
+                found.append((c, candidate_weights, scores.model))
+    best, best_weights, best_model = choose(found, dev_rows)
     search = SliceSearch(name, dev_rows, int(train_mask.sum()), best, tried)
-    return search, best_weights
+    return search, best_weights, best.class_weight, best_model
+
+
+def choose(found: list, dev_rows: int):
+    """Among admissible (candidate, ...) entries: those within one dev row of the best slice score
+    (one row of 8 is noise, not evidence: the end model's own choices follow the same rule), then the
+    best by `Candidate.key` (overall dev first). The first entry, the model in place, competes too."""
+    top = max(c.dev_slice for c, *_ in found)
+    near = [entry for entry in found if entry[0].dev_slice >= top - 1.0 / max(dev_rows, 1) - 1e-12]
+    return max(near, key=lambda entry: entry[0].key())
