@@ -87,7 +87,7 @@ class EndModelConfig:
     class_weight: list[str] = field(default_factory=lambda: ["auto"])  # none | balanced | auto, tried on dev (README)
     train_on_dev: bool = False  # refit the chosen model on train + gold dev rows (test never); dev scores then predate it
     max_text_chars: int = 20_000  # texts are cut here for features (the data keep the full text), with a warning
-    stream_rows: int = 200_000  # from this many train rows: hashing features + SGD in chunks (bounded memory)
+    stream_rows: int = 50_000  # from this many train rows: hashing features + SGD in chunks (bounded memory)
 
 
 @dataclass

@@ -19,9 +19,11 @@ MIN_CLASS_ROWS = 5
 
 
 def temporal_holdout(config, data, proba_train: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
-                     preds: dict, end_model, drift: dict) -> dict | None:
+                     preds: dict, end_model, drift: dict, notify=None) -> dict | None:
+    """Past [end_model] stream_rows covered older rows, the older-data model trains on a seeded sample
+    of them (stages.fit_comparison_model) and the result says so (`sampled_rows`, `note`)."""
     from labelkit.evaluate import classification_metrics
-    from labelkit.stages import fit_end_model
+    from labelkit.stages import fit_comparison_model
 
     period = _newest_period(drift)
     if period is None or end_model is None:
@@ -36,7 +38,8 @@ def temporal_holdout(config, data, proba_train: np.ndarray, L_train: np.ndarray,
     if problem:
         return {"period": period, "skipped": f"temporal holdout on {period} skipped: {problem}."}
     older_data = _subset_train(data, older)
-    model = fit_end_model(config, older_data, proba_train[older], L_train[older], prior, like=end_model)
+    model, sampling = fit_comparison_model(config, older_data, proba_train[older], L_train[older], prior,
+                                           like=end_model, what="The temporal holdout's end model", notify=notify)
     y = data.gold["test"][newest]
     score = lambda pred: round(classification_metrics(y, pred, data.schema.classes)["accuracy"], 4)  # noqa: E731
     return {
@@ -49,6 +52,7 @@ def temporal_holdout(config, data, proba_train: np.ndarray, L_train: np.ndarray,
             "end_model": score(preds["end_model"][newest]),
             "rule_baseline": score(preds["rule_baseline"][newest]),
         },
+        **sampling,  # sampled_rows and a note when the older-data model trained on a sample
     }
 
 

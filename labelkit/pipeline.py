@@ -130,16 +130,19 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
             preds["end_model_hard_labels"] = hard_model.predict(data.frames["test"])
         metrics = evaluate_test(config, data, votes, preds, lfs=lfs, selection=selection, prior=prior,
                                 end_model=end_model, audit=audit, slicing_functions=modules.slicing_functions)
+        if getattr(hard_model, "comparison_sampling", None):  # trained on a sample at scale: say so beside its scores
+            systems = metrics["systems"].get("systems", metrics["systems"])
+            systems["end_model_hard_labels"].update(hard_model.comparison_sampling)
         if "drift" in metrics:
             from labelkit.holdout import temporal_holdout
 
             holdout = temporal_holdout(config, data, proba_train, votes.L["train"], prior, preds, end_model,
-                                       metrics["drift"])
+                                       metrics["drift"], notify=timer.notify)
             if holdout:
                 metrics["drift"]["temporal_holdout"] = holdout
         if audit is not None:
             metrics["audit_before_after"] = before_after(config, raw, raw_votes, metrics, selection, prior,
-                                                         like=end_model)
+                                                         like=end_model, notify=timer.notify)
         metrics["label_model_warnings"] = sorted({str(w.message) for w in caught})
         metrics["warnings"] = raw.warnings + metrics["warnings"] + (end_model.notes if end_model else [])
         if corrections is not None:

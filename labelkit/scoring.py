@@ -8,7 +8,14 @@ import pandas as pd
 from labelkit import baselines
 from labelkit.config import Config
 from labelkit.data import TaskData
-from labelkit.stages import apply_votes_to, AuditOutcome, Votes, fit_end_model
+from labelkit.stages import (
+    AuditOutcome,
+    Votes,
+    apply_votes_to,
+    fit_comparison_model,
+    fit_end_model,
+    label_model_proba,
+)
 
 LEAKAGE_REASONS = ("exact_duplicate_cross_split", "near_duplicate_cross_split", "group_leakage", "identifier_leakage")
 
@@ -149,13 +156,19 @@ def _with_columns(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
 
 
 def before_after(config: Config, raw: TaskData, raw_votes: Votes, clean_metrics: dict, selection, prior,
-                 C: float | None = None, like=None) -> dict:
-    """Test scores without any cleaning (rules + a model trained on the raw train split) vs after."""
+                 C: float | None = None, like=None, notify=None) -> dict:
+    """Test scores without any cleaning (rules + a model trained on the raw train split) vs after.
+    With `like` (the build's end model) past [end_model] stream_rows covered rows, the model before
+    cleaning trains on a seeded sample, and `sampled_rows` / `note` beside the systems say so."""
     from labelkit import evaluate as ev
 
-    proba = selection.model.predict_proba(raw_votes.L["train"])
-    end_model = (fit_end_model(config, raw, proba, raw_votes.L["train"], prior, Cs=[C] if C else None, like=like)
-                 if config.end_model.enabled else None)
+    proba = label_model_proba(selection.model, raw_votes.L["train"])
+    end_model, sampling = None, {}
+    if config.end_model.enabled and like is not None and like.C is not None:
+        end_model, sampling = fit_comparison_model(config, raw, proba, raw_votes.L["train"], prior, like=like,
+                                                   what="The end model before cleaning", notify=notify)
+    elif config.end_model.enabled:
+        end_model = fit_end_model(config, raw, proba, raw_votes.L["train"], prior, Cs=[C] if C else None, like=like)
     preds = predict_systems(config, raw.frames["test"], raw_votes.L["test"], selection, prior, end_model)
     out = {}
     for name, pred in preds.items():
@@ -163,7 +176,7 @@ def before_after(config: Config, raw: TaskData, raw_votes: Votes, clean_metrics:
         after = clean_metrics["systems"]["systems"][name] if "systems" in clean_metrics["systems"] else clean_metrics["systems"][name]
         out[name] = {"before": round(before["accuracy"], 4), "after": round(_accuracy(after), 4),
                      "rows_before": len(pred)}
-    return out
+    return {**out, **sampling}
 
 
 def _accuracy(entry: dict) -> float:
@@ -180,8 +193,14 @@ def failed_checks(metrics: dict, audit: AuditOutcome | None, fail_on) -> list[st
         failures = sum(len(v.get("failures", [])) for v in expectations.values() if isinstance(v, dict))
         if failures:
             failed.append(f"expectations: {failures} expectation(s) failed")
-    if "too-good" in fail_on and metrics.get("warnings"):
-        failed.append("too-good: " + metrics["warnings"][0])
+    if "too-good" in fail_on and metrics.get("systems"):
+        from labelkit import evaluate as ev
+
+        # scores only: metrics["warnings"] also holds notes that are not about scores, leakage is its
+        # own check, and a small test set is a warning, not a too-good score
+        too_good = ev.too_good_to_be_true(metrics["systems"], small_test_set=0)
+        if too_good:
+            failed.append("too-good: " + too_good[0])
     if audit is not None:
         reasons = audit.result.findings["reason"].astype(str)
         if "leakage" in fail_on:

@@ -135,13 +135,14 @@ def check_votes(votes: Votes, candidates: list[str]) -> None:
         )
 
 
-def run_audit(config: Config, data: TaskData, detectors=(), corrections=None) -> AuditOutcome:
+def run_audit(config: Config, data: TaskData, detectors=(), corrections=None, notify=None) -> AuditOutcome:
+    """`notify` gets the audit's progress lines (None: on stderr, for 100k rows or more)."""
     from labelkit.corrections import unquarantine
     from labelkit.quality import apply_policies
     from labelkit.quality import run_audit as audit
 
     spec = audit_spec(config, data, detectors)
-    result = audit(data.frames, spec)
+    result = audit(data.frames, spec, notify=notify)
     result.findings = unquarantine(result.findings, corrections)  # rows a reviewer said are not test rows
     clean = apply_policies(data.frames, result.findings, spec.policies)
     return AuditOutcome(result, clean)
@@ -255,10 +256,12 @@ def train_targets(labels: str, config: Config, proba: np.ndarray, L: np.ndarray,
 
 
 def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
-                  Cs=None, labels: str | None = None, *, like=None, sample_weight=None, notify=None):
+                  Cs=None, labels: str | None = None, *, like=None, sample_weight=None, notify=None,
+                  stream_rows: int | None = None):
     """The end model on the label model's labels of the covered train rows ([end_model] settings).
     `like`: an EndModel whose chosen features / class weight / C are reused instead of searched (a
-    comparison or holdout model); `sample_weight`: one weight per train row (all rows, as `proba`)."""
+    comparison or holdout model); `sample_weight`: one weight per train row (all rows, as `proba`);
+    `stream_rows`: overrides [end_model] stream_rows."""
     from labelkit.endmodel import train_end_model
 
     em = config.end_model
@@ -272,19 +275,47 @@ def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np
         feature_columns=list(config.data.feature_columns), dev=data.frames["dev"], y_dev=data.gold["dev"],
         soft=labels == "soft", sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep],
         dev_gold=em.train_on_dev, max_features=em.max_features, max_text_chars=em.max_text_chars,
-        stream_rows=em.stream_rows, seed=config.task.seed, metric=config.label_model.metric,
+        stream_rows=stream_rows or em.stream_rows, seed=config.task.seed, metric=config.label_model.metric,
         positive=positive_class_index(config, data.schema.classes), id_column=config.data.id_column,
         progress=notify, **search,
     )
 
 
+COMPARE_ROWS = 50_000  # from [end_model] stream_rows covered train rows, comparison models use a sample this size
+
+
+def fit_comparison_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
+                         *, like, what: str, labels: str | None = None, notify=None):
+    """An extra end model with `like`'s setting for a comparison (`what`: the hard-label model, the model
+    before the audit, the temporal holdout's). From [end_model] stream_rows covered train rows on it is
+    trained on a seeded sample of COMPARE_ROWS of them, as the same kind of model as `like`, and
+    `sampling` says so: returns (model, sampling), sampling = {"sampled_rows": n, "note": ...} or {}."""
+    covered = np.flatnonzero(train_targets(labels or config.end_model.labels, config, proba, L_train, prior)[0])
+    limit = config.end_model.stream_rows
+    if len(covered) < limit or len(covered) <= COMPARE_ROWS:
+        return fit_end_model(config, data, proba, L_train, prior, labels=labels, like=like, notify=notify), {}
+    rows = np.sort(np.random.default_rng(config.task.seed).choice(covered, COMPARE_ROWS, replace=False))
+    frames = {**data.frames, "train": data.frames["train"].iloc[rows]}
+    note = (f"{what} was trained on a seeded sample of {COMPARE_ROWS:,} of its {len(covered):,} covered train rows "
+            f"(comparison models are sampled from [end_model] stream_rows = {limit:,} covered rows on); "
+            f"stream_rows above {len(covered):,} trains it on every row.")
+    if notify:
+        notify(note)
+    model = fit_end_model(config, dataclasses.replace(data, frames=frames), proba[rows], L_train[rows], prior,
+                          labels=labels, like=like, notify=notify,
+                          stream_rows=1 if getattr(like, "kind", None) == "streaming_sgd" else None)
+    return model, {"sampled_rows": COMPARE_ROWS, "note": note}
+
+
 def fit_end_models(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
                    notify=None):
-    """The end model, and the hard-label comparison model (None when off or impossible; a note says why)."""
+    """The end model, and the hard-label comparison model (None when off or impossible; a note says
+    why). The hard-label model carries `comparison_sampling` ({} unless it was trained on a sample)."""
     end_model = fit_end_model(config, data, proba, L_train, prior, notify=notify)
     if not (config.end_model.compare_hard and config.end_model.labels == "soft"):
         return end_model, None
-    hard_model = fit_end_model(config, data, proba, L_train, prior, labels="hard", like=end_model)
+    hard_model, sampling = fit_comparison_model(config, data, proba, L_train, prior, labels="hard", like=end_model,
+                                                what="end_model_hard_labels", notify=notify)
     if hard_model.kind == "constant":  # the hard labels hold one class: nothing to compare
         only = hard_model.classes[int(hard_model.pipeline.classes_[0])]
         end_model.notes.append(
@@ -292,6 +323,7 @@ def fit_end_models(config: Config, data: TaskData, proba: np.ndarray, L_train: n
             f"so a model trained on them could only predict that class; [end_model] compare_hard = false stops "
             f"trying it.")
         return end_model, None
+    hard_model.comparison_sampling = sampling
     return end_model, hard_model
 
 

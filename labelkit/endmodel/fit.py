@@ -19,7 +19,7 @@ from labelkit.endmodel.threshold import choose_threshold, predicts_positive, shi
 from labelkit.endmodel.training import class_multipliers, dev_score, expand_soft, make_pipeline
 from labelkit.errors import DatasetError
 
-STREAM_ROWS = 200_000  # train rows from which the end model streams (hashing features + SGD)
+STREAM_ROWS = 50_000  # train rows from which the end model streams (hashing features + SGD)
 
 
 def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str, ...], *,

@@ -12,8 +12,10 @@ def too_good_to_be_true(
     far_above: float = 0.15,
     baseline: str | None = None,
     model: str | None = None,
+    small_test_set: int = SMALL_TEST_SET,
 ) -> list[str]:
-    """Warnings (plain sentences) about suspiciously good results.
+    """Warnings (plain sentences) about suspiciously good results (and a test set under
+    `small_test_set` rows).
 
     `system_metrics` is `compare_systems` output or a plain {system: {"accuracy": ..., "n": ...}}.
     """
@@ -41,7 +43,7 @@ def too_good_to_be_true(
             "test scores may be inflated until they are removed."
         )
     n = _test_size(systems)
-    if n is not None and n < SMALL_TEST_SET:
+    if n is not None and n < small_test_set:
         warnings.append(
             f"The test set has only {n} rows; intervals are wide and small differences between systems "
             "are not meaningful."
