@@ -99,7 +99,7 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
     data = raw
     if config.audit.enabled:
         with timer.stage("audit"):
-            audit = run_audit(config, raw, modules.detectors, corrections)
+            audit = run_audit(config, raw, modules.detectors, corrections, notify=timer.notify)
             data = cleaned_data(raw, audit.clean.splits, config)
     with timer.stage("apply LFs"):
         raw_votes = apply_votes(config, raw, lfs, notify=timer.notify)

@@ -225,6 +225,7 @@ def test_compare_two_builds_and_refuse_different_test_data(built, tmp_path):
     assert refused.exit_code == 1 and refused.output.startswith("error: ") and "different test data" in refused.output
 
 
+@pytest.mark.slow  # the engines' votes are compared row by row in test_apply_engines.py (default run)
 def test_process_engine_gives_the_same_build(built, tmp_path):
     config, first, _ = built
     result = CliRunner().invoke(cli, ["build", str(config), "--out", str(tmp_path / "p"), "-q", "--engine", "processes"])
