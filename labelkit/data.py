@@ -11,6 +11,7 @@ from labelkit.config import Config
 from labelkit.errors import ConfigError, DatasetError
 from labelkit.io import ReadOptions, check_unique_columns, read_table, require_columns, sha256_file
 from labelkit.schema import LabelSchema
+from labelkit.times import parse_utc
 
 SPLITS = ("train", "dev", "test")
 GOLD_SPLITS = ("dev", "test")
@@ -109,7 +110,7 @@ def split_labeled_file(config: Config) -> dict[str, pd.DataFrame]:
     frame = _read_file(path, "test", config)  # the test split needs every column a split can need
     labeled = np.flatnonzero(frame[data.label_column].notna().to_numpy())
     if data.split == "time":
-        times = pd.to_datetime(frame[data.time_column].iloc[labeled], errors="coerce", utc=True, format="mixed")
+        times = parse_utc(frame[data.time_column].iloc[labeled])
         if times.isna().any():
             row = int(labeled[np.flatnonzero(times.isna().to_numpy())[0]])
             raise DatasetError(f"{path}: column {data.time_column!r} on row {row + 1} is "

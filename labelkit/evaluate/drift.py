@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError, DatasetError
+from labelkit.times import parse_utc
 from labelkit.evaluate.metrics import (
     accuracy_from_confusion,
     confusion_matrix,
@@ -70,7 +71,7 @@ def drift_table(
 def parse_times(values: pd.Series, column: str, *, strict: bool = True):
     """Timestamps as naive UTC datetimes; missing stays NaT. Unparseable values raise naming the rows
     (strict), or become NaT and are described in the second return value (not strict)."""
-    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    parsed = parse_utc(values)
     bad = parsed.isna().to_numpy() & values.notna().to_numpy() & (values.astype(str).str.strip() != "").to_numpy()
     message = None
     if bad.any():

@@ -12,16 +12,7 @@ from labelkit.errors import ConfigError
 from labelkit.quality.findings import GOLD_SPLITS, SPLIT_ORDER
 from labelkit.quality.spec import AuditSpec
 from labelkit.quality.text_norm import normalize_texts, text_keys
-
-
-def parse_times(values: pd.Series) -> pd.Series:
-    """ISO 8601 first (fast); values that fail are retried with mixed formats. Always UTC."""
-    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
-    retry = parsed.isna() & values.notna() & (values.astype(str).str.strip() != "")
-    if retry.any():
-        parsed = parsed.copy()
-        parsed[retry] = pd.to_datetime(values[retry], errors="coerce", utc=True, format="mixed")
-    return parsed
+from labelkit.times import parse_utc
 
 
 def plausible_time_range(times: pd.Series):
@@ -75,7 +66,7 @@ class AuditContext:
     @cached_property
     def times(self) -> dict[str, pd.Series]:
         """time_column parsed to UTC timestamps (NaT where missing or unparseable)."""
-        return {s: parse_times(self.splits[s][self.spec.time_column]) for s in self.splits}
+        return {s: parse_utc(self.splits[s][self.spec.time_column]) for s in self.splits}
 
     @cached_property
     def text_key(self) -> dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ from labelkit.errors import ConfigError, DatasetError
 from labelkit.serve.app import Primary, ServeSettings, log_meta, logged_input
 from labelkit.serve.log import SLICE_SEPARATOR, connect, encode_proba, write_batch
 from labelkit.serve.shadow import model_system, rules_system, run_systems, shadow_rows
+from labelkit.times import parse_utc
 
 LOG_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
@@ -49,7 +50,7 @@ def read_requests(path, *, id_column: str = "id", time_column: str | None = None
     if time_column:
         if time_column not in frame.columns:
             raise DatasetError(f"{path}: no time column {time_column!r}; columns are: {', '.join(frame.columns)}.")
-        stamps = pd.to_datetime(frame[time_column], errors="coerce", utc=True)
+        stamps = parse_utc(frame[time_column])
         if stamps.isna().any():
             bad = int(np.flatnonzero(stamps.isna().to_numpy())[0])
             raise DatasetError(f"{path}, row {bad + 2}: {time_column} {frame[time_column].iloc[bad]!r} is not a time.")
