@@ -37,17 +37,19 @@ class LabelSchema:
 
     def encode_gold(self, values, *, where: str) -> np.ndarray:
         """Map gold label names to indices; `where` names the file/column for the error."""
-        lookup = {name: i for i, name in enumerate(self.classes)}
-        out = np.empty(len(values), dtype=np.int64)
-        for row, value in enumerate(values):
-            key = str(value) if value is not None else None
-            if key not in lookup:
-                raise DatasetError(
-                    f"{where}: row {row + 1} has label {value!r}, which is not a class; "
-                    f"classes are: {', '.join(self.classes)}."
-                )
-            out[row] = lookup[key]
-        return out
+        import pandas as pd
+
+        series = pd.Series(values, dtype=object).reset_index(drop=True)
+        names = series.where(series.isna(), series.astype(str))
+        codes = names.map({name: i for i, name in enumerate(self.classes)})
+        missing = np.flatnonzero(codes.isna().to_numpy())
+        if missing.size:
+            row = int(missing[0])
+            raise DatasetError(
+                f"{where}: row {row + 1} has label {series.iloc[row]!r}, which is not a class; "
+                f"classes are: {', '.join(self.classes)}."
+            )
+        return codes.to_numpy(dtype=np.int64)
 
     def decode(self, indices) -> list[str | None]:
         return [self.classes[i] if i >= 0 else None for i in np.asarray(indices)]

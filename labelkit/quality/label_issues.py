@@ -19,6 +19,7 @@ import pandas as pd
 from labelkit.errors import DatasetError
 from labelkit.quality.findings import combine_findings, make_findings
 from labelkit.quality.registry import AuditContext, register_check
+from labelkit.schema import LabelSchema
 
 JUDGE_C = 10.0  # weakly regularised: the judge must be confident where the data is clear
 
@@ -91,19 +92,6 @@ def label_issue_table(features, y: np.ndarray, *, folds: int, seed: int, C: floa
     })
 
 
-def encode_labels(values: pd.Series, classes: tuple[str, ...], where: str) -> np.ndarray:
-    lookup = {c: i for i, c in enumerate(classes)}
-    as_str = values.astype(str).where(values.notna(), None)
-    codes = as_str.map(lookup)
-    if codes.isna().any():
-        bad = as_str[codes.isna()].iloc[0]
-        raise DatasetError(
-            f"{where}: label {bad!r} is not a class; classes are: {', '.join(classes)}. "
-            "Fix the label or the classes list."
-        )
-    return codes.to_numpy(dtype=np.int64)
-
-
 @register_check("label_issues", reasons=("label_issue",), needs_text=True)
 def label_issues(ctx: AuditContext) -> pd.DataFrame:
     """Gold rows of dev+test (pooled for more data) whose label cleanlab doubts."""
@@ -112,10 +100,9 @@ def label_issues(ctx: AuditContext) -> pd.DataFrame:
     if not gold:
         return combine_findings([])
     parts = [(s, ctx.splits[s]) for s in gold]
-    y = np.concatenate([
-        encode_labels(f[spec.label_column], spec.classes, f"split {s!r} column {spec.label_column!r}")
-        for s, f in parts
-    ])
+    schema = LabelSchema(tuple(spec.classes))
+    y = np.concatenate([schema.encode_gold(f[spec.label_column], where=f"split {s!r} column {spec.label_column!r}")
+                        for s, f in parts])
     problem = too_small_for_cv(y, spec.classes, spec.cv_folds)
     if problem:
         ctx.warnings.append(f"label_issues skipped: gold rows too few for {spec.cv_folds}-fold CV ({problem}).")
