@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import subprocess
 import sys
@@ -28,6 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BUNDLED = ROOT / "datasets" / "support_tickets"
+
+
+STAGE_DONE = re.compile(r"^(.+) done \(([\d.]+)s\)$")
 
 
 def write_train(path: Path, rows: int) -> None:
@@ -82,9 +86,9 @@ def measure(config: Path, out: Path) -> dict:
         print(message, file=sys.stderr, flush=True)
         if message.endswith(" …"):
             starts[message[:-2]] = time.process_time()
-        elif " done (" in message:
-            name = message.split(" done (")[0]
-            wall[name] = float(message.split(" done (")[1].rstrip("s)"))  # also stages the manifest misses
+        elif (done := STAGE_DONE.match(message)) is not None:  # not the audit's per-check lines
+            name = done.group(1)
+            wall[name] = float(done.group(2))  # also stages the manifest misses
             peak[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # which stage set the peak
             if name in starts:
                 cpu[name] = round(time.process_time() - starts[name], 1)
