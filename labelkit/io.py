@@ -224,3 +224,16 @@ def _json_default(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_build_json(path) -> object:
+    """A JSON file of a build's output folder (metrics.json, manifest.json, ...); one-line errors name
+    the file when it is missing or not JSON."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist; is {path.parent} a labelkit build output folder?")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{path} is not valid JSON ({error}); rebuild the run.") from None
+

@@ -16,12 +16,12 @@ reading and writing never loses data. A metrics.json without ``schema_version`` 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from labelkit.errors import DatasetError
+from labelkit.io import read_build_json
 from labelkit.records import Record, absent, expect, field_hints, join_key, json_fields, listed, load_value, mapped
 
 SCHEMA_VERSION = 1
@@ -434,13 +434,7 @@ def load_results(path) -> BuildResults:
     path = Path(path)
     if path.is_dir():
         path = path / METRICS_FILE
-    if not path.is_file():
-        raise DatasetError(f"{path} does not exist; is {path.parent} a labelkit build output folder?")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path} is not valid JSON ({error}); rebuild the run.") from None
-    return BuildResults.from_json(data, source=str(path))
+    return BuildResults.from_json(read_build_json(path), source=str(path))
 
 
 def read_sections(data: dict, *, source: str) -> tuple[dict, dict]:

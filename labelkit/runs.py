@@ -10,7 +10,6 @@ and the LFs are re-imported from the recorded module paths and checked against t
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pandas as pd
 
 from labelkit.config import Config, from_dict
 from labelkit.errors import ConfigError, LabelingFunctionError
+from labelkit.io import read_build_json
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
@@ -110,8 +110,8 @@ def load_run(path) -> Run:
     from labelkit.results import BuildResults
 
     folder = Path(path)
-    manifest = _read_json(folder / MANIFEST, folder)
-    metrics = _read_json(folder / METRICS, folder)
+    manifest = read_build_json(folder / MANIFEST)
+    metrics = read_build_json(folder / METRICS)
     classes = tuple(BuildResults.from_json(metrics, source=str(folder / METRICS)).task.classes)  # checks the file
     config_path = Path(manifest["config_path"]) if manifest.get("config_path") else None
     config = from_dict(manifest["config"], path=None, root=config_path.parent if config_path else Path("."))
@@ -139,12 +139,3 @@ def _load_lfs(manifest: dict, folder: Path):
         )
     contents = load_modules(paths)
     return contents.lfs, contents.slicing_functions
-
-
-def _read_json(path: Path, folder: Path) -> dict:
-    if not path.is_file():
-        raise ConfigError(f"{folder} is not a labelkit build output: {path.name} is missing.")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc}).") from None

@@ -190,4 +190,4 @@ def test_repair_refuses_its_own_run_and_a_folder_that_is_no_build(task, tmp_path
     assert bad.exit_code == 1 and "greater than 1" in bad.output and not (tmp_path / "x").exists()
     (tmp_path / "empty").mkdir()
     none = CliRunner().invoke(cli, ["repair", str(tmp_path / "empty")])
-    assert none.exit_code == 1 and "manifest.json is missing" in none.output
+    assert none.exit_code == 1 and "manifest.json does not exist" in none.output

@@ -8,7 +8,6 @@ class names, slice columns). The comparison is typed too: RunComparison, whose t
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import DatasetError
-from labelkit.io import read_review_csv
+from labelkit.io import read_build_json, read_review_csv
 from labelkit.evaluate.uncertainty import mcnemar_exact_p, paired_bootstrap_diff, percentile_interval
 from labelkit.records import Record
 from labelkit.results import SliceScores, load_results
@@ -83,7 +82,7 @@ class RunComparison(Record):
 def compare_runs(run_a, run_b, *, seed: int = 0, n_boot: int = 1000, max_rows: int = MAX_FLIPPED_ROWS) -> RunComparison:
     """Deltas run_b - run_a per system; refuses (DatasetError) when the test data differ."""
     run_a, run_b = Path(run_a), Path(run_b)
-    manifest_a, manifest_b = _read_json(run_a / "manifest.json"), _read_json(run_b / "manifest.json")
+    manifest_a, manifest_b = read_build_json(run_a / "manifest.json"), read_build_json(run_b / "manifest.json")
     _same_test_hash(run_a, manifest_a, run_b, manifest_b)
     table_a, table_b = _read_predictions(run_a), _read_predictions(run_b)
     table_b = _align_rows(run_a, table_a, run_b, table_b)
@@ -186,15 +185,6 @@ def _read_predictions(run: Path) -> pd.DataFrame:
         duplicate = table.loc[table["row_id"].duplicated(), "row_id"].iloc[0]
         raise DatasetError(f"{path} has duplicate row_id {duplicate!r}; row ids must be unique.")
     return table
-
-
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise DatasetError(f"{path} does not exist; is {path.parent} a labelkit build output folder?")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise DatasetError(f"{path} is not valid JSON ({error}); rebuild the run.") from None
 
 
 def _systems(table: pd.DataFrame) -> list[str]:

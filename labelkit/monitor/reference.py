@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError
+from labelkit.io import read_build_json
 
 
 @dataclass
@@ -52,8 +53,8 @@ def load_reference(run_dir, *, calibrate: bool = True) -> Reference:
             raise ConfigError(f"--reference {folder} is not a labelkit build output: {name} is missing.")
     import hashlib
 
-    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    metrics = read_build_json(folder / "metrics.json")
+    manifest = read_build_json(folder / "manifest.json")
     classes = tuple(metrics["task"]["classes"])
     lf_names = tuple(manifest.get("lf_names") or [])
     train = pd.read_csv(folder / "train_labels.csv", keep_default_na=False, dtype=str,

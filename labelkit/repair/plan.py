@@ -9,7 +9,6 @@ overridden by rules. The new run has a build's layout, so `labelkit compare RUN 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError
+from labelkit.io import read_build_json
 from labelkit.repair.reweight import (CLASS_WEIGHTS, DEFAULT_CLASS_WEIGHTS, MAX_OVERALL_LOSS, STRATEGIES, WEIGHTS,
                                       DevScores, search_slice)
 from labelkit.repair.slices import Slice, choose_slices
@@ -85,16 +85,7 @@ def read_run(run_dir: Path):
     """A finished build's manifest, metrics and config (the config as it was built)."""
     from labelkit.config import from_dict
 
-    docs = []
-    for name in ("manifest.json", "metrics.json"):
-        path = run_dir / name
-        if not path.is_file():
-            raise ConfigError(f"{run_dir} is not a labelkit build output: {name} is missing.")
-        try:
-            docs.append(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc}).") from None
-    manifest, metrics = docs
+    manifest, metrics = (read_build_json(run_dir / name) for name in ("manifest.json", "metrics.json"))
     if "config" not in manifest:
         raise ConfigError(f"{run_dir / 'manifest.json'} has no recorded config; rebuild the run with this labelkit.")
     config_path = Path(manifest["config_path"]) if manifest.get("config_path") else None
