@@ -117,7 +117,7 @@ def test_missing_column_raises_dataset_error_naming_it(splits, kw):
 
 def test_unknown_gold_label_raises(splits):
     splits["test"].loc[0, "label"] = "shipping"
-    with pytest.raises(DatasetError, match="label 'shipping' is not a class"):
+    with pytest.raises(DatasetError, match="row 1 has label 'shipping', which is not a class"):
         run_audit(splits, _spec(checks=("label_issues",)))
 
 
