@@ -123,3 +123,38 @@ def chromium_or_skip() -> str:
     if os.environ.get("CI"):
         pytest.fail(f"{CHROMIUM} is missing in CI; install it with apt-get install -y chromium.")
     pytest.skip(f"{CHROMIUM} not installed")
+
+
+class LoopbackServer:
+    """A real uvicorn server for an ASGI app on a free 127.0.0.1 port, in a thread: `with
+    LoopbackServer(app) as server: httpx.get(server.url + ...)`. The port is bound here (`.port`
+    is known before the server starts), so no other process can take it in between."""
+
+    def __init__(self, app) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.server.started, "uvicorn did not start within 30 s"
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+

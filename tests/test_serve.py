@@ -12,13 +12,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from conftest import CLASSES, make_frame
+from conftest import CLASSES, LoopbackServer, make_frame
 from labelkit.serve.app import Primary, ServeSettings, ServeState, create_app
 from labelkit.serve.log import LogMeta, LogWriter, RequestLogError, check_log, connect, write_batch
 from labelkit.serve.shadow import ShadowWorker, System
@@ -241,11 +240,9 @@ def process_systems():
 
 
 def test_real_uvicorn_on_loopback_with_the_shadow_in_a_killable_process(tmp_path, primary):
-    import socket
 
     import cloudpickle
     import httpx
-    import uvicorn
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the worker process cannot import tests/
     log = LogWriter(tmp_path / "serve.sqlite", META, interval=0.01).start()
@@ -253,17 +250,9 @@ def test_real_uvicorn_on_loopback_with_the_shadow_in_a_killable_process(tmp_path
     state.shadow = ShadowWorker(process_systems, state.shadow_rows, timeout=1.0, mode="process",
                                 on_event=state.count).start()
     assert state.shadow.wait_ready(60), state.shadow.error
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(state), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    served = LoopbackServer(create_app(state)).__enter__()
     try:
-        while not server.started:
-            time.sleep(0.02)
-        url = f"http://127.0.0.1:{port}"
+        url = served.url
         first_pid = state.shadow._worker.pid
         normal = httpx.post(f"{url}/predict", json={"id": "n1", "text": "wifi down", "country": "US"}).json()
         deadline = time.time() + 60
@@ -282,8 +271,7 @@ def test_real_uvicorn_on_loopback_with_the_shadow_in_a_killable_process(tmp_path
             time.sleep(0.05)
         assert httpx.get(f"{url}/health").json()["shadow"]["restarts"] == 1
     finally:
-        server.should_exit = True
-        thread.join(10)
+        served.__exit__(None, None, None)
         state.close()
     from labelkit.serve.logdata import read_log
 

@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELKIT = str(Path(sys.executable).with_name("labelkit"))
@@ -377,26 +377,19 @@ class InProcessServer:
     def __init__(self, primary: Path, log: Path, *challengers: Path) -> None:
         from labelkit.serve.app import ServeSettings, create_app
         from labelkit.serve.server import open_service, start
-        import uvicorn
 
         self.state = start(open_service(primary, challengers=challengers, log_path=log, shadow_mode="thread",
                                         shadow_timeout=120, settings=ServeSettings(time_field="timestamp")))
         assert self.state.shadow.state == "ready", self.state.shadow.error
-        self.server = uvicorn.Server(uvicorn.Config(create_app(self.state), host="127.0.0.1", port=free_port(),
-                                                    log_level="warning", lifespan="off"))
-        self.url = f"http://127.0.0.1:{self.server.config.port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.served = LoopbackServer(create_app(self.state))
+        self.url = self.served.url
 
     def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
+        self.served.__enter__()
         return self
 
     def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.served.__exit__(*exc)
         self.state.close()
 
 

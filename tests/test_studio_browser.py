@@ -10,13 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from conftest import chromium_or_skip
+from conftest import LoopbackServer, chromium_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = {"audit.enabled": "false", "end_model.enabled": "false", "label_model.candidates": '["weighted_majority"]',
@@ -34,32 +31,6 @@ def _copy_bundled_example(folder: Path) -> Path:
     for name in ("train.csv", "dev.csv", "test.csv"):
         shutil.copy(ROOT / "datasets" / "support_tickets" / name, folder / "datasets" / "support_tickets")
     return folder / "labelkit.toml"
-
-
-class Served:
-    """A real uvicorn server for the app, on a free 127.0.0.1 port, in a thread."""
-
-    def __init__(self, app, state) -> None:
-        import uvicorn
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        state.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{state.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 @pytest.mark.browser
@@ -81,7 +52,9 @@ def test_expert_loop_in_a_real_browser(tmp_path):
     state = open_studio(config, run_dir=run, reviewer="browser-test")
     rules_file, corrections_file = tmp_path / "example" / "rules.toml", tmp_path / "example" / "corrections.csv"
 
-    with Served(create_app(state), state) as served, sync_playwright() as p:
+    served = LoopbackServer(create_app(state))
+    state.port = served.port  # the page's origin check
+    with served, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
