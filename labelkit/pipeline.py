@@ -130,9 +130,8 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
             preds["end_model_hard_labels"] = hard_model.predict(data.frames["test"])
         metrics = evaluate_test(config, data, votes, preds, lfs=lfs, selection=selection, prior=prior,
                                 end_model=end_model, audit=audit, slicing_functions=modules.slicing_functions)
-        if getattr(hard_model, "comparison_sampling", None):  # trained on a sample at scale: say so beside its scores
-            systems = metrics["systems"].get("systems", metrics["systems"])
-            systems["end_model_hard_labels"].update(hard_model.comparison_sampling)
+        if hard_model is not None:  # trained on a sample at scale: say so beside its scores
+            metrics["systems"]["systems"]["end_model_hard_labels"].update(hard_model.comparison_sampling)
         if "drift" in metrics:
             from labelkit.holdout import temporal_holdout
 

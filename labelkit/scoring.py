@@ -173,7 +173,7 @@ def before_after(config: Config, raw: TaskData, raw_votes: Votes, clean_metrics:
     out = {}
     for name, pred in preds.items():
         before = ev.classification_metrics(raw.gold["test"], pred, raw.schema.classes)
-        after = clean_metrics["systems"]["systems"][name] if "systems" in clean_metrics["systems"] else clean_metrics["systems"][name]
+        after = clean_metrics["systems"]["systems"][name]
         out[name] = {"before": round(before["accuracy"], 4), "after": round(_accuracy(after), 4),
                      "rows_before": len(pred)}
     return {**out, **sampling}

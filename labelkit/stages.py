@@ -310,7 +310,7 @@ def fit_comparison_model(config: Config, data: TaskData, proba: np.ndarray, L_tr
 def fit_end_models(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
                    notify=None):
     """The end model, and the hard-label comparison model (None when off or impossible; a note says
-    why). The hard-label model carries `comparison_sampling` ({} unless it was trained on a sample)."""
+    why). The hard-label model's `comparison_sampling` says whether it was trained on a sample."""
     end_model = fit_end_model(config, data, proba, L_train, prior, notify=notify)
     if not (config.end_model.compare_hard and config.end_model.labels == "soft"):
         return end_model, None

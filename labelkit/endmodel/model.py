@@ -31,6 +31,8 @@ class EndModel:
     threshold: float | None = None
     positive: int | None = None  # the class `threshold` is for
     notes: list[str] = field(default_factory=list)  # why a fallback was taken; shown as build warnings
+    # a comparison model trained on a sample at scale: {"sampled_rows": n, "note": ...} ({} otherwise)
+    comparison_sampling: dict = field(default_factory=dict)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """(n, k) probabilities over all task classes, even ones the training labels never contained."""
