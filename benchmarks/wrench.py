@@ -12,6 +12,9 @@ written. ``--imbalance S`` first subsamples the positive class (index 1) of ever
 (seeded), a binary imbalanced set to check that "always negative" is not chosen. Every label-model
 candidate is then scored on the whole test split (the chosen one is marked; test never chooses), and
 the end model beside it. ``--gold-reference`` also trains the end model on gold train labels.
+The chosen end-model setting is also refitted on train + the gold dev rows (``[end_model]
+train_on_dev = true``; test never) and printed as its own line ("end model + dev"), and so is the
+gold reference ("gold-trained + dev"), unless ``--no-train-on-dev``.
 Several shares and ``--imbalance-seeds`` give one subsample per (share, seed) and a summary table
 (positive-class F1 of label model, end model and gold reference, with means per share): one
 subsample's test split holds 15-33 positives, so one run moves by a row or two.
@@ -54,6 +57,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="task.seed (default: the build's default)")
     parser.add_argument("--no-audit", action="store_true", help="skip the audit (faster; the build's default runs it)")
     parser.add_argument("--gold-reference", action="store_true", help="also train the end model on gold train labels")
+    parser.add_argument("--no-train-on-dev", action="store_true", help="skip the line of the end model refitted on "
+                        "train + gold dev rows ([end_model] train_on_dev)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="config override, as `labelkit build --set`")
     args = parser.parse_args(argv)
@@ -69,17 +74,21 @@ def main(argv=None) -> int:
 
 
 def print_summary(name: str, summary: list[dict]) -> None:
-    keys = ("label_model", "end_model", "gold_reference")
+    keys = ("label_model", "end_model", "gold_reference", "end_model_dev", "gold_reference_dev")
     head = ["class 1 share", "seed", "chosen label model", "label model F1", "end model F1", "gold-trained F1",
-            "end - gold"]
-    rows = [[f"{r['share']:.0%}", r["seed"], r["label_model_key"], *(_pct(r[k]) for k in keys),
-             _pct(r["end_model"] - r["gold_reference"]) if None not in (r["end_model"], r["gold_reference"]) else ""]
-            for r in summary]
+            "end - gold", "end model + dev F1", "gold-trained + dev F1", "(end - gold) + dev"]
+    diff = lambda v: _pct(v[1] - v[2]) if None not in v[1:3] else ""  # noqa: E731
+    diff_dev = lambda v: _pct(v[3] - v[4]) if None not in v[3:5] else ""  # noqa: E731
+    rows = []
+    for r in summary:
+        values = [r.get(k) for k in keys]
+        rows.append([f"{r['share']:.0%}", r["seed"], r["label_model_key"], *(_pct(v) for v in values[:3]), diff(values),
+                     *(_pct(v) for v in values[3:]), diff_dev(values)])
     for share in sorted({r["share"] for r in summary}):
         part = [r for r in summary if r["share"] == share]
-        means = [np.mean([r[k] for r in part]) if all(r[k] is not None for r in part) else None for k in keys]
-        rows.append([f"{share:.0%}", f"mean of {len(part)}", "", *(_pct(m) for m in means),
-                     _pct(means[1] - means[2]) if None not in means[1:] else ""])
+        means = [np.mean([r[k] for r in part]) if all(r.get(k) is not None for r in part) else None for k in keys]
+        rows.append([f"{share:.0%}", f"mean of {len(part)}", "", *(_pct(m) for m in means[:3]), diff(means),
+                     *(_pct(m) for m in means[3:]), diff_dev(means)])
     print(f"\n## {name}: test F1 of the positive class per subsample (everything chosen on train/dev)\n")
     print(_markdown(head, [[str(c) for c in row] for row in rows]))
 
@@ -106,21 +115,24 @@ def run(folder: Path, name: str, args, *, share: float = 0.0, sample_seed=None) 
     systems = result.metrics["systems"]["systems"]
     f1 = lambda system: (systems.get(system, {}).get("positive_class") or {}).get("f1")  # noqa: E731
     gold = _gold_reference(result, positive) if args.gold_reference else None
+    dev_rows = [] if args.no_train_on_dev else _train_on_dev_rows(result, positive, gold_too=args.gold_reference)
     record = {"share": share, "seed": sample_seed, "label_model_key": result.selection.key,
               "label_model": f1("label_model"), "end_model": f1("end_model"),
-              "gold_reference": gold[1] if gold else None}
+              "gold_reference": gold[1] if gold else None,
+              "end_model_dev": dev_rows[0][1] if dev_rows else None,
+              "gold_reference_dev": dev_rows[1][1] if len(dev_rows) > 1 else None}
     if not args.summary_only:
-        _print_run(result, name, args, share, sample_seed, seconds, gold)
+        _print_run(result, name, args, share, sample_seed, seconds, [gold[0]] if gold else [], [r[0] for r in dev_rows])
     return record
 
 
-def _print_run(result, name, args, share, sample_seed, seconds, gold) -> None:
+def _print_run(result, name, args, share, sample_seed, seconds, gold_rows, dev_rows) -> None:
     title = name + (f" with class 1 subsampled to {share:.0%} (seed {sample_seed})" if share else "")
     print(f"\n# {title}: classes {list(result.data.schema.classes)}, {len(result.votes.lf_names)} LFs, rows "
           + ", ".join(f"{s} {len(f)}" for s, f in result.data.frames.items()) + f"; build {seconds:.0f}s "
           f"(stages: {', '.join(f'{k} {v:.0f}s' for k, v in result.timer.timings.items() if ':' not in k)})")
     label_model_table(result, name, args)
-    end_model_table(result, name, args, gold[0] if gold else None)
+    end_model_table(result, name, args, gold_rows + dev_rows)
 
 
 def label_model_table(result, name: str, args) -> None:
@@ -155,7 +167,7 @@ def label_model_table(result, name: str, args) -> None:
         print(f"note: {note}")
 
 
-def end_model_table(result, name: str, args, gold_row=None) -> None:
+def end_model_table(result, name: str, args, extra_rows=()) -> None:
     systems = result.metrics["systems"]["systems"]
     positive = _positive(result)
     head = ["system", "test acc", "95% CI", "macro-F1"] + ([f"F1 {positive[1]!r}"] if positive else [])
@@ -165,8 +177,7 @@ def end_model_table(result, name: str, args, gold_row=None) -> None:
             m = systems[system]
             row = [system, _pct(m["accuracy"]), _interval(m.get("accuracy_ci")), _pct(m["macro_f1"])]
             rows.append(row + ([_pct((m.get("positive_class") or {}).get("f1"))] if positive else []))
-    if gold_row:
-        rows.append(gold_row)
+    rows += list(extra_rows)
     end = result.end_model
     threshold = getattr(end, "threshold", None)
     print(f"\n## End model ({getattr(end, 'kind', '?')}, features {getattr(end, 'features', '?')}, "
@@ -180,29 +191,61 @@ def end_model_table(result, name: str, args, gold_row=None) -> None:
         print(f"targets: {published['targets']}")
 
 
-def _gold_reference(result, positive):
+def _gold_reference(result, positive, *, train_on_dev: bool = False):
     """The same end-model search trained on gold train labels (a reference, never selected): its table
-    row and its positive-class F1 (None without a positive class)."""
-    from labelkit.evaluate.metrics import score_predictions
+    row and its positive-class F1 (None without a positive class). `train_on_dev`: refitted with the gold
+    dev rows too, as [end_model] train_on_dev does."""
     from labelkit.stages import fit_end_model
 
     from labelkit.wrench import read_wrench
 
     data, k = result.data, result.data.schema.cardinality
+    config = _with_train_on_dev(result.config) if train_on_dev else result.config
+    what = "end model on gold train labels" + (" + dev" if train_on_dev else "")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wrench = read_wrench(result.config.resolve(result.config.data.wrench))
     by_id = dict(zip(wrench.splits["train"]["id"].astype(str), wrench.labels["train"]))
     gold = np.array([by_id.get(str(i), -1) for i in data.frames["train"][result.config.data.id_column]])
     if gold.size == 0 or gold.min() < 0:
-        return ["end model on gold train labels", "n/a (train has no gold)", "", ""] + ([""] if positive else []), None
+        return [what, "n/a (train has no gold)", "", ""] + ([""] if positive else []), None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = fit_end_model(result.config, data, np.eye(k)[gold], np.zeros((gold.size, 1), np.int8), result.prior)
+        model = fit_end_model(config, data, np.eye(k)[gold], np.zeros((gold.size, 1), np.int8), result.prior)
+    return _test_row(f"{what} (reference)", model, data, positive)
+
+
+def _train_on_dev_rows(result, positive, *, gold_too: bool) -> list:
+    """The chosen end-model setting refitted on train + gold dev rows ([end_model] train_on_dev = true),
+    and the gold reference likewise when `gold_too`: [(table row, positive-class F1)]."""
+    from labelkit.stages import fit_end_model
+
+    end = result.end_model
+    if end is None or end.trained_on_dev or end.kind != "logistic_regression":
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fit_end_model(_with_train_on_dev(result.config), result.data, result.proba_train,
+                              result.votes.L["train"], result.selection.prior, like=end)
+    rows = [_test_row("end model + dev ([end_model] train_on_dev = true)", model, result.data, positive)]
+    if gold_too:
+        rows.append(_gold_reference(result, positive, train_on_dev=True))
+    return rows
+
+
+def _with_train_on_dev(config):
+    import dataclasses
+
+    return dataclasses.replace(config, end_model=dataclasses.replace(config.end_model, train_on_dev=True))
+
+
+def _test_row(what: str, model, data, positive):
+    from labelkit.evaluate.metrics import score_predictions
+
+    k = data.schema.cardinality
     pred = model.predict(data.frames["test"])
     y = data.gold["test"]
-    row = ["end model on gold train labels (reference)", _pct(np.mean(pred == y)), "",
-           _pct(score_predictions(y, pred, cardinality=k, metric="macro_f1"))]
+    row = [what, _pct(np.mean(pred == y)), "", _pct(score_predictions(y, pred, cardinality=k, metric="macro_f1"))]
     f1 = score_predictions(y, pred, cardinality=k, metric="f1", positive=positive[0]) if positive else None
     return row + ([_pct(f1)] if positive else []), f1
 
@@ -235,7 +278,7 @@ def imbalanced_copy(folder: Path, tmp: Path, share: float, *, seed: int) -> Path
 
 
 def _pct(value) -> str:
-    return "" if value is None or not np.isfinite(value) else f"{100 * float(value):.1f}"
+    return "" if value is None or not np.isfinite(value) else f"{round(100 * float(value), 1) + 0.0:.1f}"
 
 
 def _interval(interval) -> str:

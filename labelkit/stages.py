@@ -277,7 +277,7 @@ def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np
         dev_gold=em.train_on_dev, max_features=em.max_features, max_text_chars=em.max_text_chars,
         stream_rows=stream_rows or em.stream_rows, seed=config.task.seed, metric=config.label_model.metric,
         positive=positive_class_index(config, data.schema.classes), id_column=config.data.id_column,
-        progress=notify, **search,
+        unlabeled=data.frames["train"].loc[~keep], progress=notify, **search,
     )
 
 

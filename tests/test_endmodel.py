@@ -290,3 +290,39 @@ def test_small_batches_take_the_direct_text_path_with_the_pipelines_answer(model
     tabular = _fit(train.assign(country="FR"), _soft(y_train), dev.assign(country="FR"), y_dev,
                    feature_columns=["country"])
     assert model_module._text_only_vectorizers(tabular.pipeline) is None
+
+
+def test_threshold_quantile_is_taken_over_every_train_row_not_only_the_covered_ones():
+    """LFs that target spam cover spam-rich rows (30% here, 12% overall): the train quantile of the
+    threshold must describe all train rows, as dev's positive share does."""
+    from labelkit.endmodel.threshold import _logit, choose_threshold
+
+    train, y = _spam_task(400, 21)
+    dev, y_dev = _spam_task(80, 22, share=0.12)
+    ham = np.flatnonzero(y == 0)
+    covered = np.sort(np.concatenate([np.flatnonzero(y == 1), ham[: len(ham) // 3]]))
+    uncovered = np.setdiff1d(np.arange(len(y)), covered)
+    soft = np.where(y[covered, None] == 1, [0.6, 0.4], [0.95, 0.05])
+    only_covered = _spam_fit(train.iloc[covered], soft, dev, y_dev)
+    model = _spam_fit(train.iloc[covered], soft, dev, y_dev, unlabeled=train.iloc[uncovered])
+
+    def unshifted(frame):  # P(spam) before the intercept shift
+        z = _logit(model.predict_proba(frame)[:, 1]) + _logit(model.threshold)
+        return 1 / (1 + np.exp(-z))
+
+    expected = choose_threshold(y_dev == 1, unshifted(dev), unshifted(train))
+    assert model.threshold == pytest.approx(expected, abs=1e-6)
+    assert model.threshold < only_covered.threshold
+
+
+def test_one_dev_row_is_counted_in_the_metrics_units():
+    from labelkit.endmodel.fit import _best_on_dev
+    from labelkit.endmodel.training import one_row
+
+    y_dev = np.array([0] * 90 + [1] * 10)
+    assert one_row(y_dev, ("accuracy", None)) == pytest.approx(0.01)
+    assert one_row(y_dev, ("f1", 1)) == pytest.approx(0.05)  # one of 10 positives moves F1 by about 1/20
+    # candidates in order of preference (smaller C first): .82 vs .85 is under one row of F1, not of accuracy
+    candidates = [(0.82, "C=0.1"), (0.85, "C=1")]
+    assert _best_on_dev(candidates, one_row(y_dev, ("f1", 1)))[1] == "C=0.1"
+    assert _best_on_dev(candidates, one_row(y_dev, ("accuracy", None)))[1] == "C=1"

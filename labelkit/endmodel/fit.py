@@ -16,7 +16,7 @@ import pandas as pd
 from labelkit.endmodel.features import MAX_TEXT_CHARS, fit_features, is_relation_frame, prepare_frame
 from labelkit.endmodel.model import EndModel
 from labelkit.endmodel.threshold import choose_threshold, predicts_positive, shift_intercept
-from labelkit.endmodel.training import class_multipliers, dev_score, expand_soft, make_pipeline
+from labelkit.endmodel.training import class_multipliers, dev_score, expand_soft, make_pipeline, one_row
 from labelkit.errors import DatasetError
 
 STREAM_ROWS = 50_000  # train rows from which the end model streams (hashing features + SGD)
@@ -28,14 +28,17 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
                     sample_weight=None, dev_gold: bool = False, max_features: int = 50_000,
                     max_text_chars: int = MAX_TEXT_CHARS, seed: int = 0, metric: str = "accuracy",
                     positive: int | None = None, stream_rows: int = STREAM_ROWS, id_column: str | None = None,
-                    progress=None) -> EndModel:
+                    unlabeled: pd.DataFrame | None = None, progress=None) -> EndModel:
     """Fit on `train` with `targets` ((n, k) probabilities if soft, else (n,) class indices) and
     optional per-row `sample_weight`; try every feature set x class weight x C, score each on
     (dev, y_dev) by `metric`, and keep the first (features, then class weights in the order given,
     then the smaller C) within one dev row (1 / dev rows) of the best dev score. Class weight "auto"
     means "none", plus "balanced" when the dev split's smallest class has under half of an even share.
     When the metric is the F1 of a positive class (a binary task), each candidate predicts with its own
-    decision threshold (labelkit.endmodel.threshold) and is scored with it; the chosen one keeps it."""
+    decision threshold (labelkit.endmodel.threshold) and is scored with it; the chosen one keeps it.
+    `unlabeled`: the other train rows (no LF voted on them, so no targets); the threshold's train
+    quantile is taken over them and `train` together, since dev's positive share describes all train
+    rows, not the covered ones (where the rare class is over-represented when LFs target it)."""
     from labelkit.evaluate.metrics import resolve_metric
 
     notify = progress or (lambda message: None)
@@ -63,22 +66,27 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
                                 metric=metric, notify=notify, class_weight=class_weights[-1])
         model.notes = notes + model.notes
         return model
+    frame_all = frame
+    if unlabeled is not None and len(unlabeled) and k == 2 and metric[0] == "f1" and metric[1] is not None:
+        frame_all = pd.concat([frame, _prepared(unlabeled, "train", text_column, max_text_chars, None, relation)[0]],
+                              ignore_index=True)
     model = _search(frame, Y, weights, dev_frame, y_dev, common=common, features=features,
                     class_weights=class_weights, Cs=Cs, max_features=max_features, seed=seed, metric=metric,
-                    notify=notify)
+                    notify=notify, frame_all=frame_all)
     model.notes = notes + model.notes
     _note_one_class(model, dev_frame, y_dev)
     if dev_gold:
         model = _refit_with_dev(model, frame, Y, weights, dev_frame, y_dev, max_features=max_features, seed=seed,
-                                metric=metric)
+                                metric=metric, frame_all=frame_all)
     return model
 
 
 def _search(frame, Y, weights, dev_frame, y_dev, *, common, features, class_weights, Cs, max_features, seed,
-            metric, notify) -> EndModel:
+            metric, notify, frame_all=None) -> EndModel:
     """Every feature set x class weight x C (a warm-started path per feature set and class weight),
-    scored on dev; the first within one dev row of the best is kept."""
-    k = Y.shape[1]
+    scored on dev; the first within one dev row of the best is kept. `frame_all`: every train row
+    (the threshold's train quantile; default `frame`)."""
+    k, frame_all = Y.shape[1], frame if frame_all is None else frame_all
     candidates, scores, notes = [], {}, []  # in order of preference: feature set, class weight, smaller C
     for name in features:
         started = time.perf_counter()
@@ -87,16 +95,18 @@ def _search(frame, Y, weights, dev_frame, y_dev, *, common, features, class_weig
         if note:
             notes.append(f"end model ({name} features): {note}.")
         X_dev = featurizer.transform(dev_frame)
+        thresholded = k == 2 and metric[0] == "f1" and metric[1] is not None
+        X_all = featurizer.transform(frame_all) if thresholded and frame_all is not frame else X
         notify(f"end model: {name} features, {X.shape[1]:,} columns on {X.shape[0]:,} rows")
         for class_weight in class_weights:
             X_rows, y_rows, w_rows = expand_soft(X, Y, weights[:, None] * class_multipliers(Y, weights, class_weight))
             for C, score, classifier, cut in _c_path(X_rows, y_rows, w_rows, X_dev, y_dev, Cs=Cs, k=k, metric=metric,
-                                                     seed=seed, X_train=X):
+                                                     seed=seed, X_train=X_all):
                 scores[f"{name} C={C:g} class_weight={class_weight}"] = round(score, 6)
                 candidates.append((score, name, class_weight, C, featurizer, classifier, cut))
         best = max(c[0] for c in candidates if c[1] == name)
         notify(f"end model: {name} features, best dev {metric[0]} {best:.4f} ({time.perf_counter() - started:.1f}s)")
-    score, name, class_weight, C, featurizer, classifier, cut = _best_on_dev(candidates, len(dev_frame))
+    score, name, class_weight, C, featurizer, classifier, cut = _best_on_dev(candidates, one_row(y_dev, metric))
     if cut is not None:
         shift_intercept(classifier, metric[1], cut)
     notify(f"end model: chose {name} features, class weight {class_weight}, C={C:g}"
@@ -126,7 +136,7 @@ def _c_path(X, y, w, X_dev, y_dev, *, Cs, k: int, metric: tuple, seed: int, X_tr
         score = dev_score(y_dev, predicted, k, metric)
         yield C, score, classifier, cut
         fitted += 1
-        if fitted >= 2 and score <= previous[0] + 1.0 / max(len(y_dev), 1) + 1e-12:
+        if fitted >= 2 and score <= previous[0] + one_row(y_dev, metric) + 1e-12:
             return
         previous = (score, classifier)
 
@@ -161,11 +171,11 @@ def _class_weight_settings(settings, y_dev, k: int) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _best_on_dev(candidates: list, n_dev: int):
-    """The first candidate (in order of preference) within one dev row of the best dev score: a
-    difference of one row on a small dev split is noise, not evidence."""
+def _best_on_dev(candidates: list, tolerance: float):
+    """The first candidate (in order of preference) within `tolerance` (one dev row, `one_row`) of the
+    best dev score: a difference of one row on a small dev split is noise, not evidence."""
     best = max(c[0] for c in candidates)
-    return next(c for c in candidates if c[0] >= best - 1.0 / max(n_dev, 1) - 1e-12)
+    return next(c for c in candidates if c[0] >= best - tolerance - 1e-12)
 
 
 def _prepared(frame, split, text_column, max_text_chars, id_column, relation=False):
@@ -246,14 +256,15 @@ def _note_one_class(model: EndModel, dev_frame, y_dev) -> None:
 
 
 def _refit_with_dev(model: EndModel, frame, Y, weights, dev_frame, y_dev, *, max_features, seed,
-                    metric=("accuracy", None)) -> EndModel:
+                    metric=("accuracy", None), frame_all=None) -> EndModel:
     """The chosen setting refitted on train + gold dev rows (one-hot, weight 1). A thresholded model
     gets its threshold again from out-of-fold dev probabilities (DEV_FOLDS refits, each without one
     fold of dev), since the refitted model has seen every dev row."""
     featurizer, classifier, X = _fit_with_gold(model, frame, Y, weights, dev_frame, y_dev,
                                                max_features=max_features, seed=seed)
     if model.threshold is not None:
-        _rethreshold(model, classifier, X[:len(frame)], frame, Y, weights, dev_frame, y_dev,
+        X_all = X[:len(frame)] if frame_all is None or frame_all is frame else featurizer.transform(frame_all)
+        _rethreshold(model, classifier, X_all, frame, Y, weights, dev_frame, y_dev,
                      max_features=max_features, seed=seed, metric=metric)
     model.pipeline = make_pipeline(featurizer, classifier)
     model.trained_on_dev = True

@@ -7,7 +7,11 @@ to 10-20%: benchmarks/README.md). Two estimates of the cut, each weak alone:
 - the threshold with the best dev F1 (ties: the one nearest 0.5): unbiased but noisy when dev holds
   a handful of positives;
 - the threshold above which the dev share of positives (add-one smoothed) of the *train* rows'
-  probabilities lie: stable (many rows, no labels needed) but biased when train and dev differ.
+  probabilities lie: stable (many rows, no labels needed) but biased when train and dev differ. All
+  train rows count, also those no LF voted on (fit.py's `unlabeled`): LFs that target the rare class
+  cover rows where it is over-represented, and a quantile over those puts the cut too high (WRENCH
+  youtube, spam subsampled to 10 / 13 / 20%: end-model spam F1 +0.7 / +0.8 / -0.4, 10 subsamples each;
+  benchmarks/README.md).
 
 The threshold used is their mean in logit space, so each shrinks the other. It is applied as a shift
 of the classifier's intercept, so the saved scikit-learn pipeline, ``EndModel.predict`` and every

@@ -28,3 +28,13 @@ def dev_score(y_true, y_pred, k: int, metric: tuple) -> float:
 
     score = score_predictions(y_true, y_pred, cardinality=k, metric=metric[0], positive=metric[1])
     return -1.0 if score != score else score  # nan (e.g. an empty dev split) ranks last
+
+
+def one_row(y_dev, metric: tuple) -> float:
+    """What one dev row is worth in the metric's units, the noise below which dev cannot tell two
+    candidates apart: 1 / rows for accuracy-like metrics; for the F1 of a positive class, one row moves
+    F1 = 2TP / (2TP + FP + FN) by about 1 / (2 x dev positives), far more than 1 / rows when it is rare."""
+    y_dev = np.asarray(y_dev)
+    if metric[0] == "f1" and metric[1] is not None:
+        return 1.0 / max(2 * int(np.sum(y_dev == metric[1])), 1)
+    return 1.0 / max(len(y_dev), 1)
