@@ -124,6 +124,33 @@ def test_bad_requests_get_400_413_422_with_a_message(tmp_path, primary):
     assert stored["rejected_422"] == 3 and "requests_none" not in stored  # nothing logged as answered
 
 
+def test_the_answer_comes_from_the_compiled_end_model_with_the_pipelines_probabilities(tmp_path):
+    """A real labelkit end model, compiled as `labelkit serve` loads it: the request path hands it the
+    row dicts (no DataFrame) and answers with the scikit-learn Pipeline's probabilities."""
+    import pandas as pd
+
+    from labelkit.endmodel import train_end_model
+
+    frame = make_frame(150, np.random.default_rng(3), "s")
+    y = np.array([CLASSES.index(c) for c in frame["label"]])
+    model = train_end_model(frame, y, tuple(CLASSES), text_column="text", dev=frame[:50], y_dev=y[:50], soft=False)
+    assert model.compile()
+    calls = []
+    primary = Primary("m01", tuple(CLASSES), ["text"], ["country"], model.predict_proba,
+                      lambda inputs: calls.append(inputs) or model.predict_proba_rows(inputs))
+    state = make_state(tmp_path, primary, None)
+    texts = list(frame["text"][:4]) + ["", "café 東京 🙂"]
+    batch = client_for(state).post("/predict", json={"rows": [{"id": f"s{i}", "text": t, "country": "FR"}
+                                                              for i, t in enumerate(texts)]})
+    state.close()
+    assert calls == [[{"text": t} for t in texts]]
+    expected = np.zeros((len(texts), len(CLASSES)))
+    expected[:, model.pipeline.classes_] = model.pipeline.predict_proba(model._prepare(pd.DataFrame({"text": texts})))
+    for answer, proba in zip(batch.json()["predictions"], expected):
+        assert answer["probabilities"] == {c: round(float(p), 6) for c, p in zip(CLASSES, proba)}
+        assert answer["label"] == CLASSES[int(proba.argmax())]
+
+
 @pytest.mark.parametrize("broken", [raising_system, hanging_system], ids=["raises", "hangs"])
 def test_a_broken_shadow_never_touches_the_primary_answer(tmp_path, primary, broken):
     reference = make_state(tmp_path / "ref", primary, None)
@@ -250,6 +277,9 @@ def test_real_uvicorn_on_loopback_with_the_shadow_in_a_killable_process(tmp_path
     state.shadow = ShadowWorker(process_systems, state.shadow_rows, timeout=1.0, mode="process",
                                 on_event=state.count).start()
     assert state.shadow.wait_ready(60), state.shadow.error
+    if hasattr(os, "SCHED_IDLE"):  # the loaded worker only gets CPU the server leaves: a waking request preempts it
+        assert os.sched_getscheduler(state.shadow._worker.pid) == os.SCHED_IDLE
+        assert os.getsid(state.shadow._worker.pid) == state.shadow._worker.pid  # its CPU not counted in our session
     served = LoopbackServer(create_app(state)).__enter__()
     try:
         url = served.url
@@ -266,6 +296,8 @@ def test_real_uvicorn_on_loopback_with_the_shadow_in_a_killable_process(tmp_path
         while (state.shadow.restarts == 0 or state.shadow.state != "ready") and time.time() < deadline:
             time.sleep(0.05)
         assert state.shadow.restarts == 1 and state.shadow._worker.pid != first_pid
+        if hasattr(os, "SCHED_IDLE"):
+            assert os.sched_getscheduler(state.shadow._worker.pid) == os.SCHED_IDLE
         httpx.post(f"{url}/predict", json={"id": "n2", "text": "my invoice", "country": "FR"})
         while state.shadow.pending_rows and time.time() < deadline:
             time.sleep(0.05)

@@ -169,7 +169,8 @@ def _take_batch(inbox, parent: int | None, linger: float) -> tuple[list, bool]:
     return jobs, False
 
 
-def _worker_loop(make_systems, jobs, results, busy, parent: int | None = None, linger: float = LINGER) -> None:
+def _worker_loop(make_systems, jobs, results, busy, parent: int | None = None, linger: float = LINGER,
+                 on_ready: Callable[[], None] = lambda: None) -> None:
     """The worker's main loop (process or thread): load systems, then answer batches until None."""
     try:
         systems = make_systems()
@@ -182,6 +183,7 @@ def _worker_loop(make_systems, jobs, results, busy, parent: int | None = None, l
                 system.predict(pd.DataFrame([system.warmup]))
             except Exception:
                 pass  # a system that fails here fails on real rows too, where it is logged
+    on_ready()
     results.put(("ready", [(s.name, s.build_id) for s in systems]))
     while True:
         batch, stop = _take_batch(jobs, parent, linger)
@@ -209,7 +211,29 @@ def _process_main(payload: bytes, jobs, results, busy, parent: int, linger: floa
         os.nice(10)  # the primary answer gets the CPU first; shadow work waits when cores are busy
     except OSError:
         pass
-    _worker_loop(cloudpickle.loads(payload), PipeInbox(jobs), results, busy, parent, linger)
+    _worker_loop(cloudpickle.loads(payload), PipeInbox(jobs), results, busy, parent, linger, idle_priority)
+
+
+def idle_priority() -> None:
+    """Once loaded, the worker runs as SCHED_IDLE (Linux): a waking server thread preempts it at once,
+    where a niced worker can hold the core for its time slice (milliseconds at the primary's p99).
+    It also leaves the server's session: Linux shares CPU between sessions (autogroups) before
+    processes, so in the server's session the worker's CPU would count against the server's share;
+    in its own, at the lowest autogroup priority, it does not. It gets the CPU the primary leaves;
+    if that is too little, its queue fills and jobs are shed, counted."""
+    import os
+
+    try:
+        os.setsid()
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write("19")
+    except OSError:
+        pass  # not Linux, or autogroups off: the scheduling policy below still applies
+    if hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:
+            pass  # not allowed here: the nice value still applies
 
 
 class _Busy:
