@@ -290,6 +290,8 @@ def fit_comparison_model(config: Config, data: TaskData, proba: np.ndarray, L_tr
     before the audit, the temporal holdout's). From [end_model] stream_rows covered train rows on it is
     trained on a seeded sample of COMPARE_ROWS of them, as the same kind of model as `like`, and
     `sampling` says so: returns (model, sampling), sampling = {"sampled_rows": n, "note": ...} or {}."""
+    if notify:  # its progress lines say which model they are about, not "end model" again
+        notify = _tagged(notify, what)
     covered = np.flatnonzero(train_targets(labels or config.end_model.labels, config, proba, L_train, prior)[0])
     limit = config.end_model.stream_rows
     if len(covered) < limit or len(covered) <= COMPARE_ROWS:
@@ -305,6 +307,11 @@ def fit_comparison_model(config: Config, data: TaskData, proba: np.ndarray, L_tr
                           labels=labels, like=like, notify=notify,
                           stream_rows=1 if getattr(like, "kind", None) == "streaming_sgd" else None)
     return model, {"sampled_rows": COMPARE_ROWS, "note": note}
+
+
+def _tagged(notify, what: str):
+    name = {"end_model_hard_labels": "the hard-label model"}.get(what, what[0].lower() + what[1:])
+    return lambda message: notify(message.replace("end model:", f"comparison ({name}):", 1))
 
 
 def fit_end_models(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,

@@ -326,3 +326,13 @@ def test_one_dev_row_is_counted_in_the_metrics_units():
     candidates = [(0.82, "C=0.1"), (0.85, "C=1")]
     assert _best_on_dev(candidates, one_row(y_dev, ("f1", 1)))[1] == "C=0.1"
     assert _best_on_dev(candidates, one_row(y_dev, ("accuracy", None)))[1] == "C=1"
+
+
+def test_comparison_models_progress_lines_name_the_model():
+    from labelkit.stages import _tagged
+
+    lines = []
+    _tagged(lines.append, "end_model_hard_labels")("end model: chose tfidf features, C=1")
+    _tagged(lines.append, "The end model before cleaning")("end model: tfidf features, 10 columns on 5 rows")
+    assert lines == ["comparison (the hard-label model): chose tfidf features, C=1",
+                     "comparison (the end model before cleaning): tfidf features, 10 columns on 5 rows"]
