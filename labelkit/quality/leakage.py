@@ -214,15 +214,21 @@ def _majority_accuracy(y, folds) -> float:
 
 
 def _lookup_accuracy(keys, y, folds) -> float:
+    """Cross-validated accuracy of predicting each key's majority label in the training folds (a tie
+    goes to the smallest label; an unseen or missing key gets the training folds' majority class)."""
+    key_codes = pd.factorize(keys)[0]  # -1 = missing
+    labels, y_codes = np.unique(y, return_inverse=True)
+    k = len(labels)
     correct = 0
     for f in np.unique(folds):
-        train, test = folds != f, folds == f
-        labels, counts = np.unique(y[train], return_counts=True)
-        fallback = labels[np.argmax(counts)]
-        table = pd.DataFrame({"k": keys[train], "y": y[train]})
-        majority = table.groupby(["k", "y"]).size().reset_index(name="n").sort_values(
-            ["k", "n", "y"], ascending=[True, False, True], kind="mergesort"
-        ).drop_duplicates("k").set_index("k")["y"]
-        predicted = pd.Series(keys[test]).map(majority).fillna(fallback).to_numpy()
-        correct += int((predicted == y[test]).sum())
+        train, test = (folds != f) & (key_codes >= 0), folds == f
+        fallback = np.argmax(np.bincount(y_codes[folds != f], minlength=k))
+        pairs, counts = np.unique(key_codes[train] * k + y_codes[train], return_counts=True)
+        key, label = np.divmod(pairs, k)
+        order = np.lexsort((label, -counts, key))  # per key: most frequent, then smallest label
+        key, label = key[order], label[order]
+        first = np.r_[True, key[1:] != key[:-1]]
+        majority = np.full(key_codes.max() + 2, fallback)  # the last slot answers missing keys (-1)
+        majority[key[first]] = label[first]
+        correct += int((majority[key_codes[test]] == y_codes[test]).sum())
     return correct / len(y)
