@@ -107,6 +107,12 @@ def write_task(folder: Path, *, n_train: int = 400, n_dev: int = 150, n_test: in
     return config
 
 
+# `--set` options for builds whose test checks plumbing, not the numbers: one label model, one end model
+# (no hard-label comparison), few bootstrap resamples. The full default build runs in test_pipeline.py.
+FAST_BUILD = ("--set", 'label_model.candidates=["majority"]', "--set", "end_model.compare_hard=false",
+              "--set", "end_model.C=[1.0]", "--set", "evaluate.bootstrap=50")
+
+
 @pytest.fixture
 def task(tmp_path: Path) -> Path:
     """Path to the labelkit.toml of a small fresh task."""
@@ -158,3 +164,47 @@ class LoopbackServer:
         self.thread.join(timeout=10)
         self.sock.close()
 
+
+# ---------------------------------------------------------------- run order under xdist
+
+# Rough seconds per test module on this 2-core machine (--durations, quiet). Only the order of the run
+# depends on these numbers; a module missing here counts as light.
+MODULE_SECONDS = {
+    "test_pipeline.py": 41, "test_studio_browser.py": 17, "test_api.py": 16, "test_apply_engines.py": 11,
+    "test_cli_bad_input.py": 10, "test_endmodel.py": 7, "test_serve.py": 7, "test_serve_e2e.py": 7,
+    "test_dask_build.py": 5, "test_cli_audit.py": 5, "test_apply_spacy.py": 4, "test_report.py": 4,
+    "test_selection.py": 4, "test_build_scale_paths.py": 3, "test_monitor.py": 3, "test_data_inputs.py": 3,
+    "test_scorer.py": 3, "test_quality_policies.py": 3, "test_rules.py": 3, "test_audit_real_data.py": 3,
+}
+
+
+@pytest.hookimpl(trylast=True)  # after `-m 'not slow'` has deselected
+def pytest_collection_modifyitems(config, items):
+    """Heavy modules first, dealt to the workers so their loads match.
+
+    xdist's worksteal scheduler gives worker i the i-th contiguous 1/n of the items and lets a worker
+    that runs dry steal the end of another's queue. So each worker's share starts with the heavy
+    modules dealt to it (a module stays whole on one worker: its module-scoped builds run once) and
+    ends with light tests, which are what gets stolen: the run does not end waiting on one long test.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.path.name, []).append(item)
+    heavy = sorted((m for m in modules if m in MODULE_SECONDS), key=lambda m: -MODULE_SECONDS[m])
+    shares, loads = [[] for _ in range(workers)], [0.0] * workers
+    for module in heavy:
+        i = loads.index(min(loads))
+        shares[i].extend(modules[module])
+        loads[i] += MODULE_SECONDS[module]
+    light = [item for module, group in modules.items() if module not in MODULE_SECONDS for item in group]
+    ordered, remaining = [], len(items)
+    for i, share in enumerate(shares):  # worker i gets remaining // (workers - i) items, as the scheduler sends
+        size = remaining // (workers - i)
+        fill = max(0, size - len(share)) if i < workers - 1 else len(light)
+        ordered += share + light[:fill]
+        light = light[fill:]
+        remaining -= size
+    items[:] = ordered

@@ -80,9 +80,11 @@ def test_in_memory_task_is_validated_and_never_modified():
     pd.testing.assert_frame_equal(dev, before)
 
 
-def test_docs_notebook_runs_headless():
+def test_docs_notebook_runs_headless(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the kernel's tempfile.mkdtemp() (the notebook's save) lands here
 
     notebook = nbformat.read(ROOT / "docs" / "notebook.ipynb", as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()

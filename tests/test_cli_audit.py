@@ -35,11 +35,12 @@ def test_audit_writes_cleaned_splits_and_quarantine(task, tmp_path):
 def test_fail_on_leakage_exits_1_after_writing(task, tmp_path):
     plant_leak(task)
     out = tmp_path / "audit"
-    result = CliRunner().invoke(cli, ["audit", str(task), "--out", str(out), "-q", "--fail-on", "leakage"])
+    checks = ["--set", 'audit.checks=["exact_duplicate_cross_split", "test_rows"]']  # all checks: the test above
+    result = CliRunner().invoke(cli, ["audit", str(task), "--out", str(out), "-q", "--fail-on", "leakage", *checks])
     assert result.exit_code == 1
     assert "check failed: leakage: " in result.output
     assert (out / "quarantine.csv").is_file()
-    clean = CliRunner().invoke(cli, ["audit", str(task), "--out", str(out), "-q", "--fail-on", "test-rows"])
+    clean = CliRunner().invoke(cli, ["audit", str(task), "--out", str(out), "-q", "--fail-on", "test-rows", *checks])
     assert clean.exit_code == 0, clean.output
 
 
@@ -63,7 +64,7 @@ def test_unknown_fail_on_is_a_usage_error(task, tmp_path):
 
 def test_build_fail_on_guardrail(tmp_path):
     """The model is worse than the rules on a slice the rules handle: --fail-on guardrail exits 1."""
-    from conftest import write_task
+    from conftest import FAST_BUILD, write_task
 
     config = write_task(tmp_path / "t")
     # Country FR: almost no FR rows in train, and FR test rows use a word only an LF knows
@@ -79,7 +80,7 @@ def test_build_fail_on_guardrail(tmp_path):
         frame.to_csv(path, index=False)
     with open(config.parent / "lfs.py", "a") as handle:
         handle.write("\nfr = keywords('cancellation', ['résiliation'], name='fr_cancel')\n")
-    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(tmp_path / "o"), "-q", "--no-audit",
+    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(tmp_path / "o"), "-q", "--no-audit", *FAST_BUILD,
                                       "--fail-on", "guardrail"])
     assert result.exit_code == 1, result.output
     assert "guardrail: country=FR" in result.output and "check failed: guardrail" in result.output

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from labelkit.cli.main import cli
 
-from conftest import LF_MODULE
+from conftest import FAST_BUILD, LF_MODULE
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -83,7 +83,7 @@ def test_lf_that_raises_and_opt_in_abstain(task):
         LF_MODULE + "\n@labeling_function()\ndef fragile(row):\n    return 'billing' if row.text.index('invoice') >= 0 else None\n")
     result, out = run_build(task)
     assert_clean_failure(result, out, r"LF 'fragile' raised ValueError: substring not found on train .* row id='tr\d+'")
-    result, out = run_build(task, "--lf-errors", "abstain")
+    result, out = run_build(task, "--lf-errors", "abstain", *FAST_BUILD)
     assert result.exit_code == 0, result.output
     import json
 
@@ -99,7 +99,7 @@ def test_duplicate_lf_names(task):
 
 def test_fewer_lfs_than_snorkel_needs_skips_snorkel_with_a_note(task):
     (task.parent / "lfs.py").write_text("from labelkit import keywords\nk = keywords('billing', ['invoice'], name='only_one')\n")
-    result, out = run_build(task, "--set", 'label_model.candidates=["majority", "snorkel"]')
+    result, out = run_build(task, *FAST_BUILD, "--set", 'label_model.candidates=["majority", "snorkel"]')
     assert result.exit_code == 0, result.output
     import json
 
@@ -134,14 +134,15 @@ def test_time_column_that_does_not_exist(task):
 
 def test_expectations_with_unknown_label(task):
     (task.parent / "expect.csv").write_text("text,expected\nmy invoice is wrong,refunds\n")
-    result, out = run_build(task, "--set", "evaluate.expectations=expect.csv")
+    result, out = run_build(task, *FAST_BUILD, "--set", "evaluate.expectations=expect.csv")
     assert_clean_failure(result, out, r"expect.csv.*'refunds'")
 
 
 def test_unparseable_timestamps_are_named(task):
     set_cell(task, "test", 7, "created_at", "yesterday-ish")
-    result = CliRunner().invoke(cli, ["build", str(task), "--out", str(task.parent / "o"), "-q",
-                                      "--set", "end_model.enabled=false"])  # the end model plays no part here
+    result = CliRunner().invoke(cli, ["build", str(task), "--out", str(task.parent / "o"), "-q", *FAST_BUILD,
+                                      "--set", "end_model.enabled=false",  # the end model plays no part here
+                                      "--set", 'audit.checks=["time_leakage", "test_rows", "identifier_leakage"]'])
     assert result.exit_code == 0, result.output
     import json
 

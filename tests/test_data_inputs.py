@@ -54,7 +54,7 @@ def test_labels_like_NA_stay_strings(tmp_path):
 
 
 def test_build_from_precomputed_vote_columns(tmp_path):
-    from conftest import write_task
+    from conftest import FAST_BUILD, write_task
 
     config = write_task(tmp_path / "t")
     rng = np.random.default_rng(1)
@@ -66,7 +66,7 @@ def test_build_from_precomputed_vote_columns(tmp_path):
             noisy = np.where(rng.random(len(frame)) < accuracy, truth, rng.choice(["billing", "connectivity", "cancellation"], len(frame)))
             frame[worker] = np.where(rng.random(len(frame)) < 0.8, noisy, "")
         frame.to_csv(path, index=False)
-    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(tmp_path / "o"), "-q", "--no-audit",
+    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(tmp_path / "o"), "-q", "--no-audit", *FAST_BUILD,
                                       "--set", 'data.vote_columns=["w1", "w2", "w3"]'])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())

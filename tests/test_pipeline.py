@@ -135,9 +135,11 @@ def test_wrench_export_round_trips(built):
 
 
 def test_build_from_a_wrench_folder(built, tmp_path):
+    from conftest import FAST_BUILD
+
     _, out, _ = built
     result = CliRunner().invoke(cli, ["build", "--wrench", str(out / "wrench"), "--out", str(tmp_path / "w"), "-q",
-                                      "--set", "task.seed=3", "--set", "evaluate.bootstrap=100"])
+                                      *FAST_BUILD, "--set", "task.seed=3"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "w" / "metrics.json").read_text())
     assert metrics["task"]["classes"] == ["billing", "connectivity", "cancellation"]
@@ -145,7 +147,7 @@ def test_build_from_a_wrench_folder(built, tmp_path):
 
 
 def test_slicing_functions_and_detectors_from_lf_modules(tmp_path):
-    from conftest import LF_MODULE, write_task
+    from conftest import FAST_BUILD, LF_MODULE, write_task
 
     module = LF_MODULE + """
 from labelkit import slicing_function, test_row_detector
@@ -162,7 +164,8 @@ def staff(frame):
     test = pd.read_csv(tmp_path / "t" / "train.csv")
     test.loc[:2, "customer"] = "CSTAFF-1"
     test.to_csv(tmp_path / "t" / "train.csv", index=False)
-    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(tmp_path / "o"), "-q"])
+    result = CliRunner().invoke(cli, ["build", str(config), "--out", str(tmp_path / "o"), "-q", *FAST_BUILD,
+                                      "--set", 'audit.checks=["test_rows"]', "--set", "audit.weak_label_issues=false"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     sliced = [s for s in metrics["slices"] if s["column"] == "mentions_thanks"]
@@ -174,6 +177,8 @@ def staff(frame):
 
 
 def test_tabular_feature_columns_reach_the_end_model(task, tmp_path):
+    from conftest import FAST_BUILD
+
     from labelkit.endmodel import load_end_model
 
     for split in ("train", "dev", "test"):
@@ -181,7 +186,7 @@ def test_tabular_feature_columns_reach_the_end_model(task, tmp_path):
         frame = pd.read_csv(path)
         frame["length"] = frame["text"].str.len()
         frame.to_csv(path, index=False)
-    result = CliRunner().invoke(cli, ["build", str(task), "--out", str(tmp_path / "o"), "-q", "--no-audit",
+    result = CliRunner().invoke(cli, ["build", str(task), "--out", str(tmp_path / "o"), "-q", "--no-audit", *FAST_BUILD,
                                       "--set", 'data.feature_columns=["country", "length"]'])
     assert result.exit_code == 0, result.output
     model = load_end_model(tmp_path / "o" / "model.skops")
@@ -190,13 +195,13 @@ def test_tabular_feature_columns_reach_the_end_model(task, tmp_path):
 
 
 def test_compare_two_builds_and_refuse_different_test_data(built, tmp_path):
-    from conftest import LF_MODULE, write_task
+    from conftest import FAST_BUILD, LF_MODULE, write_task
 
     _, first, _ = built
     second = tmp_path / "fewer_lfs"  # the same data without the cancellation LF: predictions must flip
     without_cancel = "\n".join(line for line in LF_MODULE.splitlines() if "re_cancel" not in line)
     fewer = write_task(tmp_path / "task_b", lf_module=without_cancel)
-    result = CliRunner().invoke(cli, ["build", str(fewer), "--out", str(second), "-q"])
+    result = CliRunner().invoke(cli, ["build", str(fewer), "--out", str(second), "-q", "--no-audit", *FAST_BUILD])
     assert result.exit_code == 0, result.output
     compared = CliRunner().invoke(cli, ["compare", str(first), str(second), "--json"])
     assert compared.exit_code == 0, compared.output

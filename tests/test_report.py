@@ -1,8 +1,6 @@
 import base64
 import json
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -54,10 +52,15 @@ def sample_metrics(n=240):
 EXAMPLES = {"lf_examples": {"lf_a": {"fires": [{"row_id": "1", "text": SCRIPT}], "wrong": []}}}
 
 
-def test_render_html_escapes_data_text_and_is_self_contained():
+@pytest.fixture(scope="module")
+def page():
+    """The full HTML report of sample_metrics(), plots included (rendered once: the tests only read it)."""
+    return render_html(sample_metrics(), EXAMPLES)
+
+
+def test_render_html_escapes_data_text_and_is_self_contained(page):
     metrics = sample_metrics()
     json.dumps(metrics)  # the pipeline writes this dict as JSON
-    page = render_html(metrics, EXAMPLES)
     assert "<script" not in page.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert not re.search(r"(src|href)=\"(https?:)?//", page)
@@ -96,20 +99,28 @@ def test_render_markdown_tables_are_escaped():
 
 
 @pytest.mark.browser
-def test_report_renders_in_headless_chromium(tmp_path):
+def test_report_renders_in_headless_chromium(page, tmp_path):
     chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
     report = tmp_path / "report.html"
-    report.write_text(render_html(sample_metrics(), EXAMPLES), encoding="utf-8")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    shot = tmp_path / "shot.png"
-    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1280,2000", report.as_uri()],
-                   capture_output=True, timeout=120, check=False)
-    assert shot.exists() and shot.stat().st_size > 30_000
-    dom = subprocess.run([chromium, *flags, "--dump-dom", report.as_uri()],
-                         capture_output=True, text=True, timeout=120, check=False).stdout
+    report.write_text(page, encoding="utf-8")
+    with sync_playwright() as p:  # one browser for the screenshot and the DOM
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 2000})
+            errors = []
+            tab.on("pageerror", lambda e: errors.append(e))
+            tab.goto(report.as_uri())
+            shot = tab.screenshot()
+            dom = tab.content()
+            images = tab.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
+        finally:
+            browser.close()
+    assert len(shot) > 30_000 and not errors
+    assert images and all(images)  # every embedded chart decodes
     assert "Headline" in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert "<script>alert" not in dom
-    shutil.rmtree(tmp_path / "profile", ignore_errors=True)

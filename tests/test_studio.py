@@ -19,7 +19,19 @@ EVIL_TEXT = "<img src=x onerror=alert(1)> my invoice"
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    """A studio on a small task, with a hand-made build output folder for the review queue."""
+    """A studio on a small task, with a hand-made build output folder for the review queue. Shared by
+    the tests that only read: a test that saves rules or decisions takes `fresh_studio`, so no test
+    depends on another having run before it in the same process (xdist splits modules)."""
+    return _open_studio(tmp_path_factory.mktemp("studio") / "task")
+
+
+@pytest.fixture
+def fresh_studio(tmp_path):
+    """A studio of its own, for a test that writes the rules or corrections file."""
+    return _open_studio(tmp_path / "task")
+
+
+def _open_studio(folder):
     from conftest import write_task
     from starlette.testclient import TestClient
 
@@ -27,7 +39,6 @@ def studio(tmp_path_factory):
     from labelkit.studio.app import create_app
     from labelkit.studio.state import open_studio
 
-    folder = tmp_path_factory.mktemp("studio") / "task"
     config_path = write_task(folder, n_train=300, n_dev=120, n_test=100)
     dev = pd.read_csv(folder / "dev.csv")
     dev.loc[0, "text"] = EVIL_TEXT
@@ -183,10 +194,10 @@ def test_distinct_vote_patterns_from_row_hashes_equal_numpy_unique():
 
 # ---------------------------------------------------------------- saving
 
-def test_save_writes_the_rules_file_and_updates_the_table(studio):
+def test_save_writes_the_rules_file_and_updates_the_table(fresh_studio):
     from labelkit.lfs.rules import read_rules
 
-    state, client, folder = studio
+    state, client, folder = fresh_studio
     response = _post(client, state, "/save", {**RULE, "sha": state.rules_sha256})
     assert response.status_code == 303 and response.headers["location"] == "/?saved=kw_wifi_router"
     rules = read_rules(folder / "rules.toml")
@@ -198,9 +209,10 @@ def test_save_writes_the_rules_file_and_updates_the_table(studio):
     assert coverage > 0 and f"{100 * coverage:.1f}%" in page.split('data-rule="kw_wifi_router"')[1].split("</tr>")[0]
 
 
-def test_a_second_tab_does_not_lose_an_edit_silently(studio):
-    state, client, folder = studio
+def test_a_second_tab_does_not_lose_an_edit_silently(fresh_studio):
+    state, client, folder = fresh_studio
     path = folder / "rules.toml"
+    assert _post(client, state, "/save", {**RULE, "sha": state.rules_sha256}).status_code == 303  # a file to edit
     stale = state.rules_sha256
     first = _post(client, state, "/save", {**RULE, "name": "kw_signal", "words": "signal", "sha": stale})
     assert first.status_code == 303
@@ -211,9 +223,10 @@ def test_a_second_tab_does_not_lose_an_edit_silently(studio):
     assert path.read_bytes() == before
 
 
-def test_invalid_save_is_refused_and_the_file_untouched(studio):
-    state, client, folder = studio
+def test_invalid_save_is_refused_and_the_file_untouched(fresh_studio):
+    state, client, folder = fresh_studio
     path = folder / "rules.toml"
+    assert _post(client, state, "/save", {**RULE, "sha": state.rules_sha256}).status_code == 303
     before = path.read_bytes()
     response = _post(client, state, "/save", {**RULE, "name": "re_bad", "kind": "regex", "pattern": "((",
                                               "sha": state.rules_sha256})
@@ -221,9 +234,10 @@ def test_invalid_save_is_refused_and_the_file_untouched(studio):
     assert path.read_bytes() == before
 
 
-def test_edits_made_outside_the_studio_are_picked_up(studio):
-    state, client, folder = studio
+def test_edits_made_outside_the_studio_are_picked_up(fresh_studio):
+    state, client, folder = fresh_studio
     path = folder / "rules.toml"
+    assert _post(client, state, "/save", {**RULE, "sha": state.rules_sha256}).status_code == 303
     path.write_text(path.read_text() + '\n[[rule]]\nname = "kw_outside"\nclass = "billing"\nkind = "keywords"\nwords = ["bill"]\n')
     assert 'data-rule="kw_outside"' in client.get("/").text
     delete = _post(client, state, "/rules/kw_outside/delete", {"sha": state.rules_sha256})
@@ -243,8 +257,8 @@ def test_review_queue_lists_each_source_escaped(studio):
     assert "Not a test row" in page
 
 
-def test_review_decisions_go_to_the_corrections_file(studio):
-    state, client, folder = studio
+def test_review_decisions_go_to_the_corrections_file(fresh_studio):
+    state, client, folder = fresh_studio
     dev = pd.read_csv(folder / "dev.csv")
     test = pd.read_csv(folder / "test.csv")
     confirm = _post(client, state, "/review/decide", {"split": "dev", "row_id": dev.id[0], "action": "confirm",
