@@ -229,7 +229,8 @@ def _rename_repeated_ids(frame: pd.DataFrame, id_column: str, path: Path) -> lis
         return []
     first = ids[repeat > 0].iloc[0]
     frame[id_column] = [i if r == 0 else f"{i}~{r + 1}" for i, r in zip(ids, repeat)]
-    return [f"{path}: {int((repeat > 0).sum())} rows repeat an id of column {id_column!r} (first: {first!r}); "
+    n = int((repeat > 0).sum())
+    return [f"{path}: {n} {'row repeats' if n == 1 else 'rows repeat'} an id of column {id_column!r} (first: {first!r}); "
             f"the later copies were renamed {first + '~2'!r} and so on. Ids should be unique."]
 
 

@@ -35,7 +35,7 @@ def test_repeated_ids_are_renamed_with_a_warning(task):
     data = load_task_data(load_config(task, environ={}))
     ids = data.frames["train"]["id"]
     assert ids.is_unique and ids.iloc[5] == f"{train.loc[4, 'id']}~2"
-    assert any("repeat an id" in w for w in data.warnings)
+    assert any("1 row repeats an id" in w for w in data.warnings)
 
 
 def test_labels_like_NA_stay_strings(tmp_path):
