@@ -325,3 +325,19 @@ def test_replay_refuses_a_log_without_inputs(tmp_path, primary):
     con.close()
     with pytest.raises(DatasetError, match="holds no request inputs"):
         read_requests(tmp_path / "serve.sqlite")
+
+
+def test_a_request_is_named_by_id_or_else_by_the_builds_id_column(tmp_path, primary):
+    import dataclasses
+
+    state = make_state(tmp_path, dataclasses.replace(primary, id_column="ticket_id"), [])
+    client = client_for(state)
+    answers = client.post("/predict", json={"rows": [
+        {"ticket_id": "T-9", "text": "wifi down", "country": "US"},
+        {"id": "a1", "ticket_id": "T-10", "text": "wifi down", "country": "US"},
+        {"text": "wifi down", "country": "US"}]}).json()["predictions"]
+    state.close()
+    assert [a["id"] for a in answers[:2]] == ["T-9", "a1"] and answers[2]["id"].startswith("r")
+    con = connect(tmp_path / "serve.sqlite")
+    assert [r[0] for r in con.execute("SELECT request_id FROM requests ORDER BY seq")][:2] == ["T-9", "a1"]
+    con.close()

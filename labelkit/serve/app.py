@@ -42,6 +42,7 @@ class Primary:
     slice_columns: list[str]
     predict_proba: object  # frame -> (n, k)
     predict_rows: object = None  # rows (dicts of input_columns) -> (n, k); None: predict_proba on a frame
+    id_column: str | None = None  # the build's [data] id_column: a request's id when it has no `id` field
 
     @classmethod
     def from_run(cls, run) -> "Primary":
@@ -53,7 +54,7 @@ class Primary:
         model = run.end_model
         model.compile()  # a text-only model answers without the Pipeline's per-call cost (same probabilities)
         return cls(run.build_id, tuple(run.classes), list(run.input_columns), slices, model.predict_proba,
-                   model.predict_proba_rows)
+                   model.predict_proba_rows, run.config.data.id_column)
 
     def answer(self, rows: list[dict]) -> np.ndarray:
         inputs = [{c: row[c] for c in self.input_columns} for row in rows]
@@ -192,7 +193,7 @@ def answer_rows(state: ServeState, rows: list[dict], started: float) -> list[dic
     preds = proba.argmax(axis=1)
     latency_ms = (time.perf_counter() - started) * 1000
     first = state.log.allocate(len(rows))
-    ids = [request_id(row, settings.id_field, first + i) for i, row in enumerate(rows)]
+    ids = [request_id(row, (settings.id_field, primary.id_column), first + i) for i, row in enumerate(rows)]
     decisions = shadow_decisions(state, rows, ids, first)
     for i, row in enumerate(rows):
         state.log.put("request", (first + i, ids[i], times[i], logged_input(row, settings),
@@ -231,9 +232,13 @@ def sampled(rid: str, rate: float) -> bool:
     return int.from_bytes(digest, "big") / 2**64 < rate
 
 
-def request_id(row: dict, field_name: str, seq: int) -> str:
-    value = row.get(field_name)
-    return str(value) if value not in (None, "") else f"r{seq}-{uuid.uuid4().hex[:8]}"
+def request_id(row: dict, fields: tuple, seq: int) -> str:
+    """The first of `fields` the row fills in, else a fresh id."""
+    for name in fields:
+        value = row.get(name) if name else None
+        if value not in (None, ""):
+            return str(value)
+    return f"r{seq}-{uuid.uuid4().hex[:8]}"
 
 
 def log_time(row: dict, field_name: str | None, now: float) -> float:
