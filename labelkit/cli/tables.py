@@ -84,7 +84,7 @@ def lf_examples_text(report: dict) -> str:
             for example in entry.get(kind, []):
                 extra = f" (gold {example['gold']})" if "gold" in example else ""
                 if "others" in example:
-                    extra = " vs " + ", ".join(f"{k}={v}" for k, v in example["others"].items())
+                    extra = "; other votes: " + ", ".join(f"{k}={v}" for k, v in example["others"].items())
                 lines.append(f"  {label:12} → {example['vote']}{extra}: [{example['row_id']}] {example['text'][:100]}")
     return "\n".join(lines)
 
