@@ -62,6 +62,7 @@ class Result:
         from labelkit.artifacts import summarize_build
 
         self._build = build
+        self._figures: dict = {}  # report plots drawn by report(), reused by save() (labelkit.report.plots)
         b = build
         self.metrics, self.manifest, self._summary, self._examples = summarize_build(
             config=b.config, raw=b.raw, data=b.data, lf_paths=b.lf_paths, votes=b.votes, selection=b.selection,
@@ -122,16 +123,20 @@ class Result:
 
     def report(self) -> Report:
         from labelkit.report import render_html
+        from labelkit.report.plots import reusing_figures
 
-        return Report(render_html(self.metrics, {"lf_examples": self._examples}))
+        with reusing_figures(self._figures):
+            return Report(render_html(self.metrics, {"lf_examples": self._examples}))
 
     def save(self, out, *, force: bool = False) -> Path:
         from labelkit.artifacts import write_files
         from labelkit.data import input_paths
         from labelkit.output_folder import claim_output
+        from labelkit.report.plots import reusing_figures
 
         b = self._build
-        with claim_output(out, force=force, kind="build", protect=input_paths(b.config)) as target:
+        with claim_output(out, force=force, kind="build", protect=input_paths(b.config)) as target, \
+                reusing_figures(self._figures):
             write_files(target, force=force, config=b.config, data=b.data, votes=b.votes, selection=b.selection,
                         prior=b.prior, proba_train=b.proba_train, end_model=b.end_model, preds=b.preds,
                         metrics=self.metrics, manifest=self.manifest, summary=self._summary,

@@ -1,6 +1,7 @@
 """A task's data: the train/dev/test splits named in the config, loaded and validated."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class TaskData:
     votes: dict[str, np.ndarray] | None = None  # precomputed label matrices (WRENCH / vote columns)
     vote_names: list[str] | None = None
     warnings: list[str] = field(default_factory=list)  # loading problems that did not stop the load
+    expectations: pd.DataFrame | None = None  # [evaluate] expectations, read and checked with the data
 
 
 def load_task_data(config: Config) -> TaskData:
@@ -52,6 +54,18 @@ def load_task_data(config: Config) -> TaskData:
     votes = _vote_columns(frames, inputs, schema, config) if data.vote_columns else None
     return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(data.vote_columns) or None,
                     warnings=warnings)
+
+
+def with_expectations(config: Config, data: TaskData) -> TaskData:
+    """`data` with the [evaluate] expectations file read and checked (file, columns, class names, rows),
+    so a bad file stops the build before any work; read once, kept with the data. No file: unchanged."""
+    if not config.evaluate.expectations or data.expectations is not None:
+        return data
+    from labelkit.evaluate.expectations import load_expectations
+
+    table = load_expectations(config.resolve(config.evaluate.expectations), data.schema.classes,
+                              text_column=config.data.text_column or "text")
+    return dataclasses.replace(data, expectations=table)
 
 
 def load_split(config: Config, split: str) -> tuple[pd.DataFrame, np.ndarray | None]:

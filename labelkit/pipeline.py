@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from labelkit.config import Config
-from labelkit.data import TaskData, load_task_data
+from labelkit.data import TaskData, load_task_data, with_expectations
 from labelkit.errors import CheckFailed
 from labelkit.manifest import StageTimer
 from labelkit.stages import (
@@ -39,7 +39,7 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
     with claim_output(out, force=force, kind="build", protect=input_paths(config)) as target:
         timer = StageTimer(notify)
         with timer.stage("load data"):
-            raw = load_task_data(config)
+            raw = with_expectations(config, load_task_data(config))
             for warning in raw.warnings:
                 timer.notify(f"warning: {warning}")
             modules, lf_paths = load_labeling_functions(config, require_lfs=raw.votes is None,
@@ -93,6 +93,7 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
     from labelkit.corrections import apply_train, load_for_build
 
     timer = timer or StageTimer(None)
+    raw = with_expectations(config, raw)  # read at load time already by `build`; here for the API and repair
     raw, corrections = load_for_build(config, raw)  # reviewers' decisions (corrections file), if any
     lfs = modules.lfs
     audit = None

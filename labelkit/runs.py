@@ -19,12 +19,12 @@ import pandas as pd
 from labelkit.config import Config, from_dict
 from labelkit.errors import ConfigError, LabelingFunctionError
 from labelkit.io import read_build_json
+from labelkit.lfs.spacy_lfs import PARSER_ROWS
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 END_MODEL = "model.skops"
 LABEL_MODEL = "label_model.json"
-PARSER_ROWS = 50_000
 
 
 @dataclass

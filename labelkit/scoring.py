@@ -121,17 +121,14 @@ def _not_slices(config: Config) -> list[str]:
 
 def check_expectations(config: Config, data: TaskData, lfs, votes: Votes, selection, prior, end_model) -> dict:
     from labelkit import evaluate as ev
+    from labelkit.data import with_expectations
 
-    table = ev.load_expectations(config.resolve(config.evaluate.expectations), data.schema.classes)
-    text = config.data.text_column
-    if text != "text" and "text" in table.columns and text not in table.columns:
-        table = table.rename(columns={"text": text})
-
+    table = with_expectations(config, data).expectations  # read and checked when the data was loaded
     computed: dict[int, np.ndarray] = {}
 
     def rule_votes(frame):  # the rules and the label model share one application of the LFs, on the
-        if id(frame) not in computed:  # build's engine and with its --lf-errors policy
-            computed[id(frame)] = apply_votes_to(config, frame, lfs, data.schema.classes,
+        if id(frame) not in computed:  # build's engine, parser and --lf-errors policy
+            computed[id(frame)] = apply_votes_to(config, frame, lfs, data.schema.classes, parser=votes.parser,
                                                  where=f"expectations ({config.evaluate.expectations})").L
         return computed[id(frame)]
 
@@ -143,7 +140,8 @@ def check_expectations(config: Config, data: TaskData, lfs, votes: Votes, select
         predictors["end_model"] = lambda frame: end_model.predict(_with_columns(frame, data.frames["train"]))
     if data.votes is not None:  # precomputed votes cannot be recomputed on new rows
         predictors = {k: v for k, v in predictors.items() if k == "end_model"}
-    return ev.check_expectations(table, predictors, data.schema.classes)
+    return ev.check_expectations(table, predictors, data.schema.classes,
+                                 text_column=config.data.text_column or "text")
 
 
 def _with_columns(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:

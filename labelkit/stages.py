@@ -13,6 +13,7 @@ import pandas as pd
 from labelkit.config import Config
 from labelkit.data import GOLD_SPLITS, TaskData
 from labelkit.errors import LabelingFunctionError, LabelModelError
+from labelkit.lfs.spacy_lfs import PARSER_ROWS
 
 
 
@@ -23,6 +24,7 @@ class Votes:
     kinds: list[str]
     errors: dict[str, int] = field(default_factory=dict)
     parser_description: str | None = None
+    parser: object = field(default=None, repr=False, compare=False)  # the build's BuildParser, for later tables
 
 
 @dataclass
@@ -56,9 +58,10 @@ def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", 
     if data.votes is not None:  # WRENCH folder or precomputed vote columns
         return Votes({s: data.votes[s] for s in splits}, list(data.vote_names), ["precomputed"] * len(data.vote_names))
     L, errors, parser = {}, {}, None
+    shared = BuildParser(config.lfs.spacy_model or None)
     for split in splits:
         result = apply_votes_to(config, data.frames[split], lfs, data.schema.classes,
-                                where=f"{split} ({data.inputs[split]['path']})", notify=notify)
+                                where=f"{split} ({data.inputs[split]['path']})", notify=notify, parser=shared)
         L[split] = result.L
         for name, count in result.errors.items():
             errors[f"{name}@{split}"] = count
@@ -66,19 +69,52 @@ def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", 
     names = [lf.name for lf in lfs]
     if parser is None and any(lf.kind.startswith("spacy") for lf in lfs):
         parser = spacy_pipeline_name(config.lfs.spacy_model)
-    return Votes(L, names, [lf.kind for lf in lfs], errors, parser)
+    return Votes(L, names, [lf.kind for lf in lfs], errors, parser, parser=shared)
+
+
+
+
+class BuildParser:
+    """One spaCy parser for all the tables of a build (building spacy.blank costs ~0.25 s each time),
+    renewed once it has parsed PARSER_ROWS rows so its memory stays bounded by the rows, not the build."""
+
+    def __init__(self, model: str | None) -> None:
+        self.model = model
+        self._parser, self._rows = None, 0
+
+    def take(self, lfs, rows: int):
+        """The parser for a table (or chunk) of `rows` rows: None when `lfs` have no spaCy LF."""
+        from labelkit.apply.local import needs_parser
+
+        if not needs_parser(lfs):
+            return None
+        if self._parser is None or self._rows >= PARSER_ROWS:
+            from labelkit.lfs.spacy_lfs import SpacyParser
+
+            self._parser, self._rows = SpacyParser(self.model), 0
+        self._rows += rows
+        return self._parser
 
 
 WEAK_AUDIT_ROWS = 200_000  # above this many covered train rows the weak-label audit checks a seeded sample
 PROGRESS_CHUNK_ROWS = 100_000  # the local engine labels larger tables in chunks of this size, with progress
 
 
-def apply_votes_to(config: Config, frame: pd.DataFrame, lfs, classes: tuple[str, ...], *, where: str, notify=None):
-    """The LFs' votes on one table, with the configured engine."""
-    from labelkit.apply.engines import apply_with_engine
+def apply_votes_to(config: Config, frame: pd.DataFrame, lfs, classes: tuple[str, ...], *, where: str, notify=None,
+                   parser: BuildParser | None = None):
+    """The LFs' votes on one table, with the configured engine. `parser`: the build's shared spaCy
+    parser (local engine; the other engines load one per worker)."""
+    from labelkit.apply.engines import apply_with_engine, validate_engine
 
-    if config.lfs.engine == "local" and len(frame) > PROGRESS_CHUNK_ROWS:
-        return _apply_local_in_chunks(config, frame, lfs, classes, where=where, notify=notify)
+    local = config.lfs.engine == "local"
+    if local and len(frame) > PROGRESS_CHUNK_ROWS:
+        return _apply_local_in_chunks(config, frame, lfs, classes, where=where, notify=notify, parser=parser)
+    if local and parser is not None:
+        from labelkit.apply.local import apply_lfs
+
+        validate_engine(config.lfs.engine, config.lfs.scheduler or None)
+        return apply_lfs(lfs, frame, classes, text_column=config.data.text_column, id_column=config.data.id_column,
+                         parser=parser.take(lfs, len(frame)), on_error=config.lfs.on_error, where=where)
     return apply_with_engine(
         lfs, frame, classes, engine=config.lfs.engine,
         scheduler=config.lfs.scheduler or None, text_column=config.data.text_column,
@@ -87,20 +123,20 @@ def apply_votes_to(config: Config, frame: pd.DataFrame, lfs, classes: tuple[str,
     )
 
 
-def _apply_local_in_chunks(config: Config, frame: pd.DataFrame, lfs, classes, *, where: str, notify=None):
+def _apply_local_in_chunks(config: Config, frame: pd.DataFrame, lfs, classes, *, where: str, notify=None,
+                           parser: BuildParser | None = None):
     """The local engine chunk by chunk (the same votes; row numbers in errors stay the table's),
     reporting rows done, rate and time left."""
     from labelkit.apply.local import ApplyResult, apply_lfs
-    from labelkit.apply.processes import make_parser
     from labelkit.progress import Progress, chunks
 
-    parser = make_parser(lfs, config.lfs.spacy_model or None)
+    parser = parser or BuildParser(config.lfs.spacy_model or None)
     progress = Progress(f"apply LFs: {where.split(' ')[0]}", len(frame), notify=notify)
     parts, errors = [], {}
     for start, stop in chunks(len(frame), PROGRESS_CHUNK_ROWS):
         result = apply_lfs(lfs, frame.iloc[start:stop], classes, text_column=config.data.text_column,
-                           id_column=config.data.id_column, parser=parser, on_error=config.lfs.on_error,
-                           where=where, row_offset=start)
+                           id_column=config.data.id_column, parser=parser.take(lfs, stop - start),
+                           on_error=config.lfs.on_error, where=where, row_offset=start)
         parts.append(result.L)
         for name, count in result.errors.items():
             errors[name] = errors.get(name, 0) + count

@@ -71,6 +71,23 @@ def test_saved_run_loads_back_and_predicts_the_same(result, tmp_path):
     assert same.n == 60 and all(d.changed == 0 for d in same.systems.values())
 
 
+def test_save_reuses_the_plots_report_drew_and_writes_the_same_bytes(result, tmp_path, monkeypatch):
+    from labelkit.report import plots, render_html
+
+    drawn = []
+    for kind, draw in list(plots.PLOTS.items()):
+        monkeypatch.setitem(plots.PLOTS, kind, lambda data, kind=kind, draw=draw: drawn.append(kind) or draw(data))
+    result._figures.clear()  # the module's result may have drawn its report already
+    page = result.report().html
+    assert drawn, "report() drew no plot"
+    drawn.clear()
+    out = result.save(tmp_path / "run")
+    assert drawn == [], f"save() drew {drawn} again"
+    saved = (out / "report.html").read_text(encoding="utf-8")
+    fresh = render_html(result.metrics, {"lf_examples": result._examples})  # outside the store: drawn anew
+    assert drawn and saved == page == fresh
+
+
 def test_in_memory_task_is_validated_and_never_modified():
     train, dev, test = _frames(20)
     before = dev.copy()

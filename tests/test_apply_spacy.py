@@ -121,3 +121,51 @@ def test_spacy_lf_error_names_row_and_abstain_counts():
         apply_lfs([fails_on_empty], data, CLASSES, text_column="text", id_column="id")
     result = apply_lfs([fails_on_empty, has_url], data, CLASSES, text_column="text", on_error="abstain")
     assert result.errors == {"fails_on_empty": 1} and result.L[:, 0].tolist() == [-1, -1, -1]
+
+
+def _task(n=120):
+    from labelkit.config import from_dict
+    from labelkit.data import task_data_from_frames
+
+    config = from_dict({"task": {"name": "t", "classes": list(CLASSES)},
+                        "data": {"id_column": "id", "text_column": "text", "label_column": "label"}})
+    frames = {split: frame(n=n, seed=seed).assign(id=lambda f: [f"{split}{i}" for i in f["id"]], label="ham")
+              for seed, split in enumerate(("train", "dev", "test"))}
+    return config, task_data_from_frames(config, frames)
+
+
+def _counting_pipelines(monkeypatch):
+    from labelkit.lfs import spacy_lfs
+
+    loads = []
+    real = spacy_lfs.load_pipeline
+    monkeypatch.setattr(spacy_lfs, "load_pipeline", lambda model: loads.append(model) or real(model))
+    return loads
+
+
+def test_a_build_parses_every_split_and_the_expectations_with_one_pipeline(monkeypatch):
+    from labelkit.stages import apply_votes, apply_votes_to
+
+    config, data = _task()
+    lfs = PATTERN_LFS + [many_tokens, has_url]
+    loads = _counting_pipelines(monkeypatch)
+    votes = apply_votes(config, data, lfs)
+    extra = frame(n=20, seed=9)  # e.g. the expectations rows, scored later in the build
+    L_extra = apply_votes_to(config, extra, lfs, CLASSES, where="expectations", parser=votes.parser).L
+    assert len(loads) == 1, loads
+    for split, table in [*data.frames.items(), ("extra", extra)]:  # the same votes as a fresh parser per table
+        fresh = apply_lfs(lfs, table, CLASSES, text_column="text", parser=SpacyParser(None)).L
+        np.testing.assert_array_equal(L_extra if split == "extra" else votes.L[split], fresh, err_msg=split)
+
+
+def test_the_shared_pipeline_is_renewed_after_parser_rows(monkeypatch):
+    from labelkit import stages
+
+    config, data = _task(n=60)
+    lfs = PATTERN_LFS + [many_tokens]
+    monkeypatch.setattr(stages, "PARSER_ROWS", 100)  # memory bound: its string store grows with every word
+    loads = _counting_pipelines(monkeypatch)
+    votes = stages.apply_votes(config, data, lfs)
+    assert len(loads) == 2  # 60 rows, 120 (renewed before test), 60
+    for split, table in data.frames.items():
+        np.testing.assert_array_equal(votes.L[split], apply_lfs(lfs, table, CLASSES, text_column="text").L)

@@ -132,10 +132,23 @@ def test_time_column_that_does_not_exist(task):
     assert_clean_failure(result, out, r"Column 'created' not found in .*train.csv.*Set data.time_column")
 
 
-def test_expectations_with_unknown_label(task):
-    (task.parent / "expect.csv").write_text("text,expected\nmy invoice is wrong,refunds\n")
+@pytest.mark.parametrize("content, pattern", [
+    ("text,expected\nmy invoice is wrong,billing\nwifi is down,refunds\n",
+     r"expect.csv: line 3 has expected='refunds', which is not a class; classes are: billing"),
+    ("text,expected,not_expected\nmy invoice is wrong,billing,\nhello,,\n",
+     r"expect.csv: line 3 has neither 'expected' nor 'not_expected'"),
+    ("text,expected,not_expected\nmy invoice is wrong,billing,billing\n", r"expect.csv: line 2 has expected and not_expected both"),
+    ("body,expected\nmy invoice is wrong,billing\n", r"expect.csv: expectations need a 'text' column; columns are: body, expected"),
+    (None, r"Expectations file .*expect.csv does not exist"),
+])
+def test_bad_expectations_file_fails_before_any_work(task, content, pattern):
+    # an LF that raises on the first train row: a build that read the expectations only after applying
+    # the LFs (or training) would stop on the LF instead, naming it
+    (task.parent / "lfs.py").write_text(LF_MODULE + "\n@labeling_function()\ndef applied(row):\n    raise RuntimeError('LFs ran')\n")
+    if content is not None:
+        (task.parent / "expect.csv").write_text(content)
     result, out = run_build(task, *FAST_BUILD, "--set", "evaluate.expectations=expect.csv")
-    assert_clean_failure(result, out, r"expect.csv.*'refunds'")
+    assert_clean_failure(result, out, pattern)
 
 
 def test_unparseable_timestamps_are_named(task):

@@ -44,6 +44,22 @@ def test_unknown_label_names_file_line_and_value(tmp_path):
         load_expectations(path, CLASSES)
 
 
+def test_text_in_the_tasks_text_column_and_contradictory_rows(tmp_path):
+    path = tmp_path / "exp.csv"
+    path.write_text("text,expected\nrefund my invoice,billing\n")
+    frame = load_expectations(path, CLASSES, text_column="body")  # 'text' becomes the task's text column
+    assert list(frame.columns) == ["body", "expected", "not_expected"]
+    out = check_expectations(frame, {"m": lambda df: np.array(["billing"])}, CLASSES, text_column="body")
+    assert out["m"]["passed"] == 1
+    path.write_text("body,not_expected\nwifi drops,billing\n")
+    assert list(load_expectations(path, CLASSES, text_column="body")["body"]) == ["wifi drops"]
+    with pytest.raises(DatasetError, match=r"exp.csv: expectations need a 'message' \(or 'text'\) column"):
+        load_expectations(path, CLASSES, text_column="message")
+    path.write_text("text,expected,not_expected\na,billing,\nb,NA,NA\n")
+    with pytest.raises(DatasetError, match=r"exp.csv: line 3 has expected and not_expected both 'NA'"):
+        load_expectations(path, CLASSES)
+
+
 def test_jsonl_and_missing_label_columns(tmp_path):
     path = tmp_path / "exp.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in [{"text": "a", "expected": "billing"},

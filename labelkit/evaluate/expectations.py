@@ -14,15 +14,19 @@ LABEL_COLUMNS = ("expected", "not_expected")
 ABSTAINED = "(abstain)"
 
 
-def load_expectations(path, classes: Sequence[str]) -> pd.DataFrame:
-    """Read a CSV or JSONL of rows with `text` (and any other columns) and `expected` and/or
-    `not_expected` holding a class name; every row needs one of the two."""
+def load_expectations(path, classes: Sequence[str], *, text_column: str = "text") -> pd.DataFrame:
+    """Read a CSV or JSONL of rows with the text (column `text_column`, or `text`; any other columns
+    too) and `expected` and/or `not_expected` holding a class name; every row needs one of the two.
+    The text ends up in `text_column`, as the LFs and the end model read it."""
     path = Path(path)
     frame = _read(path)
-    if "text" not in frame.columns:
-        raise DatasetError(
-            f"{path}: expectations need a 'text' column; columns are: {', '.join(map(str, frame.columns))}."
-        )
+    if text_column not in frame.columns:
+        if "text" not in frame.columns:
+            named = "'text'" if text_column == "text" else f"{text_column!r} (or 'text')"
+            raise DatasetError(
+                f"{path}: expectations need a {named} column; columns are: {', '.join(map(str, frame.columns))}."
+            )
+        frame = frame.rename(columns={"text": text_column})
     present = [c for c in LABEL_COLUMNS if c in frame.columns]
     if not present:
         raise DatasetError(
@@ -40,6 +44,8 @@ def check_expectations(
     expectations_df: pd.DataFrame,
     predictors: Mapping[str, Callable[[pd.DataFrame], np.ndarray]],
     classes: Sequence[str],
+    *,
+    text_column: str = "text",
 ) -> dict:
     """Per system: {passed, failed, total, failures: [{row, text, expected|not_expected, got}]}.
 
@@ -49,20 +55,19 @@ def check_expectations(
     results = {}
     for name, predict in predictors.items():
         got = _as_names(predict(expectations_df), classes, name, len(expectations_df))
-        results[name] = _score(expectations_df, got)
+        results[name] = _score(expectations_df, got, text_column)
     return results
 
 
-def _score(frame: pd.DataFrame, got: list[str]) -> dict:
+def _score(frame: pd.DataFrame, got: list[str], text_column: str) -> dict:
     failures = []
-    for position, (row, prediction) in enumerate(zip(frame.itertuples(index=False), got)):
-        expected, not_expected = getattr(row, "expected"), getattr(row, "not_expected")
+    texts = frame[text_column] if text_column in frame.columns else frame["text"]
+    for position, (expected, not_expected, text, prediction) in enumerate(
+            zip(frame["expected"], frame["not_expected"], texts, got)):
         if expected is not None and prediction != expected:
-            failures.append({"row": position + 1, "text": str(row.text), "expected": expected, "got": prediction})
+            failures.append({"row": position + 1, "text": str(text), "expected": expected, "got": prediction})
         elif not_expected is not None and prediction == not_expected:
-            failures.append(
-                {"row": position + 1, "text": str(row.text), "not_expected": not_expected, "got": prediction}
-            )
+            failures.append({"row": position + 1, "text": str(text), "not_expected": not_expected, "got": prediction})
     total = len(frame)
     return {"passed": total - len(failures), "failed": len(failures), "total": total, "failures": failures}
 
@@ -109,6 +114,11 @@ def _validate_labels(frame: pd.DataFrame, path: Path, classes: Sequence[str]) ->
                     f"{path}: line {position + header_offset} has {column}={value!r}, which is not a class; "
                     f"classes are: {', '.join(classes)}."
                 )
+        if labels["expected"] is not None and labels["expected"] == labels["not_expected"]:
+            raise DatasetError(
+                f"{path}: line {position + header_offset} has expected and not_expected both "
+                f"{labels['expected']!r}; a row cannot pass both, so keep one of them."
+            )
 
 
 def _blank_to_none(value):

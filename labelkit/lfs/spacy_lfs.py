@@ -39,14 +39,14 @@ class SpacyParser:
         return list(self.nlp.pipe(texts, batch_size=self.batch_size, n_process=self.n_process))
 
 
-ROW_PIPELINE_ROWS = 50_000  # as labelkit.runs.PARSER_ROWS: the string store grows with every new word
+PARSER_ROWS = 50_000  # rows a kept spaCy parser parses before it is renewed: its string store grows with every new word
 _row_nlp: list = [None, 0]  # the pipeline `vote_row` parses with, and how many rows it has parsed
 
 
 def _row_pipeline():
     """The blank pipeline of `vote_row`, shared: building one costs ~0.3 s, and snorkel's applier
-    (`to_snorkel`) votes row by row. Rebuilt every ROW_PIPELINE_ROWS rows to bound its memory."""
-    if _row_nlp[0] is None or _row_nlp[1] >= ROW_PIPELINE_ROWS:
+    (`to_snorkel`) votes row by row. Rebuilt every PARSER_ROWS rows to bound its memory."""
+    if _row_nlp[0] is None or _row_nlp[1] >= PARSER_ROWS:
         _row_nlp[:] = [load_pipeline(None), 0]
     _row_nlp[1] += 1
     return _row_nlp[0]
