@@ -147,6 +147,17 @@ def needed_test_size(n: int, only_a: int, only_b: int) -> int | None:
     return int(math.ceil(needed))
 
 
+def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """95% Wilson score interval of a proportion, successes out of n (None without observations)."""
+    if n <= 0:
+        return None
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def percentile_interval(samples: np.ndarray, confidence: float) -> list[float]:
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(samples, [tail, 100 - tail])

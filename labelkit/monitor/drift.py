@@ -46,13 +46,11 @@ def rate_band(p0: float, n: int, *, z: float, relative: float, absolute: float) 
     return max(0.0, float(lower)), min(1.0, float(upper))
 
 
-def wilson(k: float, n: int, *, z: float = 1.96) -> tuple[float, float]:
-    if n <= 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+def wilson(k: float, n: int) -> tuple[float, float]:
+    """The Wilson interval of k of n (labelkit.evaluate.uncertainty); (0, 1) without rows."""
+    from labelkit.evaluate.uncertainty import wilson as interval
+
+    return interval(k, n) or (0.0, 1.0)
 
 
 def _normalise(x) -> np.ndarray:

@@ -77,13 +77,12 @@ class SliceSearch:
     tried: list[Candidate] = field(default_factory=list)
 
 
-def wilson(score: float, n: int, z: float = 1.96) -> list[float] | None:
+def wilson(score: float, n: int) -> list[float] | None:
     """95% Wilson interval of a share measured on n rows (None without rows): how little 8 dev rows say."""
-    if not n or math.isnan(score):
-        return None
-    centre = (score + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(score * (1 - score) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+    from labelkit.evaluate.uncertainty import wilson as interval
+
+    bounds = None if math.isnan(score) else interval(score * n, n)
+    return None if bounds is None else [round(bounds[0], 4), round(bounds[1], 4)]
 
 
 def row_weights(base: np.ndarray, rows: np.ndarray, weight: float) -> np.ndarray:

@@ -7,12 +7,12 @@ O(rows) instead of O(rows x LFs).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from labelkit.evaluate.uncertainty import wilson
 from labelkit.lfs.batch import Batch
 from labelkit.schema import ABSTAIN_INDEX
 
@@ -21,17 +21,6 @@ WARN_ACCURACY = 0.60  # ... and right on less than this share of the dev rows it
 WARN_MIN_DEV = 10
 EXAMPLES = 5
 PREVIEW_LABEL_MODEL = "weighted_majority"
-
-
-def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
-    """95% Wilson score interval of a proportion (None without observations)."""
-    if n <= 0:
-        return None
-    p = correct / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass
