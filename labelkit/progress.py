@@ -24,7 +24,7 @@ class Progress:
     def __init__(self, what: str, total: int | None = None, *, notify=None, every: float | None = None, clock=None):
         self.what = what
         self.total = total
-        self.notify = notify or _stderr
+        self.notify = notify or to_stderr
         self.every = EVERY if every is None else every
         self.clock = clock or time.perf_counter
         self.done = 0
@@ -63,5 +63,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
-def _stderr(message: str) -> None:
+def to_stderr(message: str) -> None:
+    """The narrator of code run without one: a progress line on stderr."""
     print(f"· {message}", file=sys.stderr, flush=True)

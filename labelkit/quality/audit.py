@@ -1,7 +1,6 @@
 """run_audit: validate, run the selected checks on read-only copies, collect findings."""
 from __future__ import annotations
 
-import sys
 import time
 
 import pandas as pd
@@ -9,17 +8,13 @@ import pandas as pd
 # imported for their @register_check side effect; this order is the order checks run and list in
 from labelkit.quality import duplicates, near_duplicates, leakage, testrows, label_issues, outliers  # noqa: F401,I001
 from labelkit.quality.findings import AuditResult, combine_findings, summarize
+from labelkit.progress import to_stderr
 from labelkit.quality.policies import resolve_policies
 from labelkit.quality.registry import AuditContext, resolve_checks
 from labelkit.quality.spec import AuditSpec, validate_splits
 
-
 SLOW_CHECK_SECONDS = 2.0  # a check that takes this long gets a progress line ...
 PROGRESS_ROWS = 100_000  # ... on stderr when no notify is given and the splits hold this many rows
-
-
-def _stderr(message: str) -> None:
-    print(f"· {message}", file=sys.stderr, flush=True)
 
 
 def run_audit(splits: dict[str, pd.DataFrame], spec: AuditSpec, *, notify=None) -> AuditResult:
@@ -30,9 +25,9 @@ def run_audit(splits: dict[str, pd.DataFrame], spec: AuditSpec, *, notify=None) 
     resolve_policies(spec.policies)
     testrows.validate_rules(spec.rules)
     validate_splits(splits, spec)
-    ctx = AuditContext({name: frame.copy() for name, frame in splits.items()}, spec, notify=notify)
     loud = sum(len(frame) for frame in splits.values()) >= PROGRESS_ROWS
-    say = notify or (_stderr if loud else (lambda message: None))
+    say = notify or (to_stderr if loud else (lambda message: None))
+    ctx = AuditContext({name: frame.copy() for name, frame in splits.items()}, spec, notify=say)
     frames, ran, timings = [], [], {}
     for check in checks:
         if check.needs_text and spec.text_column is None:

@@ -45,7 +45,6 @@ PROBE_CHUNK = 20_000  # streamed texts per chunk ...
 CHUNK_CHARS = 3_000_000  # ... and characters: bound the memory of one chunk's grams (~60 bytes a gram)
 PRODUCT_PAIRS = 5_000_000  # prefix-sharing pairs per sparse product (~12 bytes a pair)
 VERIFY_CHUNK = 100_000  # candidate pairs verified at once
-PROGRESS_ROWS = 100_000  # streamed rows from which progress lines go to stderr when the audit has no notify
 SLOW_WORK = 50_000_000  # candidate pairs above which the check warns that it will be slow
 _EXACT_BITS = 21  # a Unicode code point fits in 21 bits, so 3 of them fit in one int64 exactly
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -350,8 +349,7 @@ def _matches(ctx, index: GramIndex, texts: np.ndarray, *, exclude_self: bool, wh
 def _chunk_matches(ctx, index: GramIndex, texts: np.ndarray, *, exclude_self: bool, what: str):
     """(u, v, sim) per chunk of `texts`: every index text v with Jaccard >= threshold to text u."""
     candidates = 0
-    quiet = ctx.notify is None and len(texts) < PROGRESS_ROWS
-    progress = Progress(what, len(texts), notify=(lambda message: None) if quiet else ctx.notify)
+    progress = Progress(what, len(texts), notify=ctx.notify)  # run_audit decides whether it is heard
     for start, stop in text_chunks(texts):
         chunk = texts[start:stop]
         u, v, sim, n_candidates = index.query(chunk, exclude_self=exclude_self, offset=start)
