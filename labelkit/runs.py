@@ -19,7 +19,6 @@ import pandas as pd
 from labelkit.config import Config, from_dict
 from labelkit.errors import ConfigError, LabelingFunctionError
 from labelkit.io import read_build_json
-from labelkit.lfs.spacy_lfs import PARSER_ROWS
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
@@ -38,11 +37,9 @@ class Run:
     label_model: object  # a fitted label model (predict_proba(L))
     lfs: list = field(default_factory=list)  # empty for builds from precomputed votes (WRENCH)
     slicing_functions: list = field(default_factory=list)
-    # spaCy LFs' parser, kept across calls: building spacy.blank("en") costs ~0.4 s of CPU, more than a
-    # small batch's LFs. Rebuilt every PARSER_ROWS rows so its string store (it grows with every new
-    # token) stays bounded.
+    # spaCy LFs' parser, kept across calls (labelkit.apply.local.KeptParser): building one costs more
+    # than a small batch's LFs
     _parser: object = field(default=None, repr=False, compare=False)
-    _parsed_rows: int = field(default=0, repr=False, compare=False)
 
     @property
     def results(self):
@@ -75,8 +72,7 @@ class Run:
     def votes(self, frame: pd.DataFrame) -> np.ndarray:
         """The build's LFs applied to `frame` (in this process): an (n, n_lfs) label matrix. A column
         the build's data had but `frame` lacks counts as missing on every row (an LF testing it abstains)."""
-        from labelkit.apply.local import apply_lfs
-        from labelkit.apply.processes import make_parser
+        from labelkit.apply.local import KeptParser, apply_lfs
 
         if not self.lfs:
             raise LabelingFunctionError(
@@ -86,11 +82,9 @@ class Run:
         if absent:
             frame = frame.assign(**{c: pd.Series([None] * len(frame), index=frame.index, dtype=object)
                                     for c in absent})
-        if self._parser is None or self._parsed_rows >= PARSER_ROWS:
-            self._parser, self._parsed_rows = make_parser(self.lfs, self.config.lfs.spacy_model or None), 0
-        self._parsed_rows += len(frame)
-        return apply_lfs(self.lfs, frame, self.classes, text_column=self.text_column, parser=self._parser,
-                         on_error="abstain", where="request").L
+        self._parser = self._parser or KeptParser(self.config.lfs.spacy_model or None)
+        return apply_lfs(self.lfs, frame, self.classes, text_column=self.text_column,
+                         parser=self._parser.take(self.lfs, len(frame)), on_error="abstain", where="request").L
 
     def rules_proba(self, L: np.ndarray) -> np.ndarray:
         """The label model's probabilities for a label matrix (the rule system of this build)."""

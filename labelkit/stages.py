@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from labelkit.apply.local import KeptParser
 from labelkit.config import Config
 from labelkit.data import GOLD_SPLITS, TaskData
 from labelkit.errors import LabelingFunctionError, LabelModelError
-from labelkit.lfs.spacy_lfs import PARSER_ROWS
-
 
 
 @dataclass
@@ -24,7 +23,7 @@ class Votes:
     kinds: list[str]
     errors: dict[str, int] = field(default_factory=dict)
     parser_description: str | None = None
-    parser: object = field(default=None, repr=False, compare=False)  # the build's BuildParser, for later tables
+    parser: object = field(default=None, repr=False, compare=False)  # the build's KeptParser, for later tables
 
 
 @dataclass
@@ -58,7 +57,7 @@ def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", 
     if data.votes is not None:  # WRENCH folder or precomputed vote columns
         return Votes({s: data.votes[s] for s in splits}, list(data.vote_names), ["precomputed"] * len(data.vote_names))
     L, errors, parser = {}, {}, None
-    shared = BuildParser(config.lfs.spacy_model or None)
+    shared = KeptParser(config.lfs.spacy_model or None)
     for split in splits:
         result = apply_votes_to(config, data.frames[split], lfs, data.schema.classes,
                                 where=f"{split} ({data.inputs[split]['path']})", notify=notify, parser=shared)
@@ -72,65 +71,36 @@ def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", 
     return Votes(L, names, [lf.kind for lf in lfs], errors, parser, parser=shared)
 
 
-
-
-class BuildParser:
-    """One spaCy parser for all the tables of a build (building spacy.blank costs ~0.25 s each time),
-    renewed once it has parsed PARSER_ROWS rows so its memory stays bounded by the rows, not the build."""
-
-    def __init__(self, model: str | None) -> None:
-        self.model = model
-        self._parser, self._rows = None, 0
-
-    def take(self, lfs, rows: int):
-        """The parser for a table (or chunk) of `rows` rows: None when `lfs` have no spaCy LF."""
-        from labelkit.apply.local import needs_parser
-
-        if not needs_parser(lfs):
-            return None
-        if self._parser is None or self._rows >= PARSER_ROWS:
-            from labelkit.lfs.spacy_lfs import SpacyParser
-
-            self._parser, self._rows = SpacyParser(self.model), 0
-        self._rows += rows
-        return self._parser
-
-
 WEAK_AUDIT_ROWS = 200_000  # above this many covered train rows the weak-label audit checks a seeded sample
 PROGRESS_CHUNK_ROWS = 100_000  # the local engine labels larger tables in chunks of this size, with progress
 
 
 def apply_votes_to(config: Config, frame: pd.DataFrame, lfs, classes: tuple[str, ...], *, where: str, notify=None,
-                   parser: BuildParser | None = None):
-    """The LFs' votes on one table, with the configured engine. `parser`: the build's shared spaCy
+                   parser: KeptParser | None = None):
+    """The LFs' votes on one table, with the configured engine. `parser`: the build's kept spaCy
     parser (local engine; the other engines load one per worker)."""
-    from labelkit.apply.engines import apply_with_engine, validate_engine
+    from labelkit.apply.engines import apply_with_engine
 
     local = config.lfs.engine == "local"
     if local and len(frame) > PROGRESS_CHUNK_ROWS:
         return _apply_local_in_chunks(config, frame, lfs, classes, where=where, notify=notify, parser=parser)
-    if local and parser is not None:
-        from labelkit.apply.local import apply_lfs
-
-        validate_engine(config.lfs.engine, config.lfs.scheduler or None)
-        return apply_lfs(lfs, frame, classes, text_column=config.data.text_column, id_column=config.data.id_column,
-                         parser=parser.take(lfs, len(frame)), on_error=config.lfs.on_error, where=where)
     return apply_with_engine(
         lfs, frame, classes, engine=config.lfs.engine,
         scheduler=config.lfs.scheduler or None, text_column=config.data.text_column,
         id_column=config.data.id_column, spacy_model=config.lfs.spacy_model or None,
         on_error=config.lfs.on_error, where=where,
+        parser=parser.take(lfs, len(frame)) if local and parser is not None else None,
     )
 
 
 def _apply_local_in_chunks(config: Config, frame: pd.DataFrame, lfs, classes, *, where: str, notify=None,
-                           parser: BuildParser | None = None):
+                           parser: KeptParser | None = None):
     """The local engine chunk by chunk (the same votes; row numbers in errors stay the table's),
     reporting rows done, rate and time left."""
     from labelkit.apply.local import ApplyResult, apply_lfs
     from labelkit.progress import Progress, chunks
 
-    parser = parser or BuildParser(config.lfs.spacy_model or None)
+    parser = parser or KeptParser(config.lfs.spacy_model or None)
     progress = Progress(f"apply LFs: {where.split(' ')[0]}", len(frame), notify=notify)
     parts, errors = [], {}
     for start, stop in chunks(len(frame), PROGRESS_CHUNK_ROWS):

@@ -160,10 +160,11 @@ def test_a_build_parses_every_split_and_the_expectations_with_one_pipeline(monke
 
 def test_the_shared_pipeline_is_renewed_after_parser_rows(monkeypatch):
     from labelkit import stages
+    from labelkit.lfs import spacy_lfs
 
     config, data = _task(n=60)
     lfs = PATTERN_LFS + [many_tokens]
-    monkeypatch.setattr(stages, "PARSER_ROWS", 100)  # memory bound: its string store grows with every word
+    monkeypatch.setattr(spacy_lfs, "PARSER_ROWS", 100)  # memory bound: its string store grows with every word
     loads = _counting_pipelines(monkeypatch)
     votes = stages.apply_votes(config, data, lfs)
     assert len(loads) == 2  # 60 rows, 120 (renewed before test), 60

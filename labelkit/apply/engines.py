@@ -18,18 +18,20 @@ ENGINES = ("local", "processes", "dask")
 def apply_with_engine(lfs, frame, classes: tuple[str, ...], *, engine: str = "local",
                       scheduler: str | None = None, n_workers: int | None = None, text_column: str | None,
                       id_column: str | None = None, spacy_model: str | None = None, on_error: str = "raise",
-                      where: str = "data") -> ApplyResult:
+                      where: str = "data", parser=None) -> ApplyResult:
     """Apply `lfs` to `frame` in this process ("local"), on local processes, or on Dask.
 
     `scheduler` (a Dask scheduler address) and `n_workers` only concern the parallel engines; without
     a scheduler the Dask engine starts a LocalCluster of `n_workers` (default 2) single-thread workers.
+    `parser`: a spaCy parser the local engine reuses (labelkit.apply.local.KeptParser.take); the parallel
+    engines load one per worker.
     """
     validate_engine(engine, scheduler)
     options = dict(text_column=text_column, id_column=id_column, on_error=on_error, where=where)
     if engine == "local":
         from labelkit.apply.processes import make_parser
 
-        return apply_lfs(lfs, frame, classes, parser=make_parser(lfs, spacy_model), **options)
+        return apply_lfs(lfs, frame, classes, parser=parser or make_parser(lfs, spacy_model), **options)
     if engine == "processes":
         from labelkit.apply.processes import apply_lfs_processes
 

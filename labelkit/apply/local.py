@@ -111,6 +111,27 @@ def needs_parser(lfs) -> bool:
     return any(lf.kind.startswith("spacy") for lf in lfs)
 
 
+class KeptParser:
+    """One spaCy parser kept across tables (a build's splits, a served run's batches): building
+    spacy.blank costs ~0.3 s each time. Renewed once it has parsed PARSER_ROWS rows, so its string
+    store (it grows with every new word) stays bounded by the rows, not by how long it lives."""
+
+    def __init__(self, model: str | None) -> None:
+        self.model = model
+        self._parser, self._rows = None, 0
+
+    def take(self, lfs, rows: int):
+        """The parser for a table (or chunk) of `rows` rows: None when `lfs` have no spaCy LF."""
+        from labelkit.lfs.spacy_lfs import PARSER_ROWS, SpacyParser
+
+        if not needs_parser(lfs):
+            return None
+        if self._parser is None or self._rows >= PARSER_ROWS:
+            self._parser, self._rows = SpacyParser(self.model), 0
+        self._rows += rows
+        return self._parser
+
+
 def matrix_dtype(classes) -> type:
     return np.int8 if len(classes) < 127 else np.int16
 
