@@ -67,7 +67,7 @@ class EndModel:
     def compile(self) -> bool:
         """Compile the fitted pipeline into a TextScorer (labelkit.endmodel.scorer) that answers batches
         of up to FAST_PATH_ROWS rows at a fraction of the Pipeline's per-call cost, with its
-        probabilities. Call it once the pipeline is final (a loaded model, as `labelkit serve` does).
+        probabilities. Call it once the pipeline is final: `load_end_model` does.
         False when the model is not text-only logistic regression: the Pipeline keeps answering."""
         from labelkit.endmodel.scorer import TextScorer
 

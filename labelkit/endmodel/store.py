@@ -80,7 +80,9 @@ def load_end_model(path):
     _restore_vocabularies(payload["pipeline"], payload.get("vocabularies") or {})
     meta = json.loads(payload["metadata"])
     meta["classes"] = tuple(meta["classes"])
-    return EndModel(pipeline=payload["pipeline"], **meta)
+    model = EndModel(pipeline=payload["pipeline"], **meta)
+    model.compile()  # small batches (served requests) skip the Pipeline's per-call cost, same probabilities
+    return model
 
 
 def _skops_io():
