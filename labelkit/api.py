@@ -62,7 +62,7 @@ class Result:
         from labelkit.artifacts import summarize_build
 
         self._build = build
-        self._figures: dict = {}  # report plots drawn by report(), reused by save() (labelkit.report.plots)
+        self._html: tuple[str, str] | None = None  # (the results it shows, as JSON; report.html): drawn once
         b = build
         self.metrics, self.manifest, self._summary, self._examples = summarize_build(
             config=b.config, raw=b.raw, data=b.data, lf_paths=b.lf_paths, votes=b.votes, selection=b.selection,
@@ -122,25 +122,30 @@ class Result:
         return pd.DataFrame(rows).set_index("system")
 
     def report(self) -> Report:
-        from labelkit.report import render_html
-        from labelkit.report.plots import reusing_figures
+        return Report(self._report_html())
 
-        with reusing_figures(self._figures):
-            return Report(render_html(self.metrics, {"lf_examples": self._examples}))
+    def _report_html(self) -> str:
+        """report.html of the results as they are now; drawn again only when they changed (plots cost seconds)."""
+        import json
+
+        from labelkit.report import render_html
+
+        shown = json.dumps(self.metrics.to_json(), default=str)
+        if self._html is None or self._html[0] != shown:
+            self._html = (shown, render_html(self.metrics, {"lf_examples": self._examples}))
+        return self._html[1]
 
     def save(self, out, *, force: bool = False) -> Path:
         from labelkit.artifacts import write_files
         from labelkit.data import input_paths
         from labelkit.output_folder import claim_output
-        from labelkit.report.plots import reusing_figures
 
         b = self._build
-        with claim_output(out, force=force, kind="build", protect=input_paths(b.config)) as target, \
-                reusing_figures(self._figures):
+        with claim_output(out, force=force, kind="build", protect=input_paths(b.config)) as target:
             write_files(target, force=force, config=b.config, data=b.data, votes=b.votes, selection=b.selection,
                         prior=b.prior, proba_train=b.proba_train, end_model=b.end_model, preds=b.preds,
                         metrics=self.metrics, manifest=self.manifest, summary=self._summary,
-                        examples=self._examples, audit=b.audit, timer=b.timer)
+                        examples=self._examples, audit=b.audit, timer=b.timer, report_html=self._report_html())
         return Path(out)
 
 

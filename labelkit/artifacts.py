@@ -81,7 +81,7 @@ def summarize_build(*, config, raw, data, lf_paths, votes, selection, prior, end
 
 
 def write_files(out: Path, *, force, config, data, votes, selection, prior, proba_train, end_model, preds,
-                metrics, manifest, summary, examples, audit, timer, extra=None) -> None:
+                metrics, manifest, summary, examples, audit, timer, extra=None, report_html=None) -> None:
     """Write every artifact of a summarized build into `out`, atomically; `extra(folder)` may add
     files of its own to the same output (e.g. `labelkit repair`'s plan). `metrics` is the BuildResults
     of summarize_build (a metrics.json dict is read into one first)."""
@@ -102,7 +102,7 @@ def write_files(out: Path, *, force, config, data, votes, selection, prior, prob
         if audit is not None:
             _write_audit(tmp, audit, config)
         _write_wrench(tmp, config, data, votes)
-        _write_reports(tmp, metrics, examples)
+        _write_reports(tmp, metrics, examples, report_html)
         write_json(tmp / "metrics.json", metrics.to_json())
         manifest["timings_seconds"] = dict(timer.timings)
         write_json(tmp / "manifest.json", manifest)
@@ -317,9 +317,10 @@ def _write_wrench_unlabeled(path: Path, frame: pd.DataFrame, L: np.ndarray, text
         out.write("\n}" if len(frame) else "")
 
 
-def _write_reports(tmp: Path, metrics: BuildResults, examples: dict) -> None:
+def _write_reports(tmp: Path, metrics: BuildResults, examples: dict, html: str | None = None) -> None:
+    """report.md and report.html (`html`: already rendered from these results, e.g. by Result.report())."""
     from labelkit.report import render_html, render_markdown
 
     extra = {"lf_examples": examples}
     (tmp / "report.md").write_text(render_markdown(metrics, extra), encoding="utf-8")
-    (tmp / "report.html").write_text(render_html(metrics, extra), encoding="utf-8")
+    (tmp / "report.html").write_text(html if html is not None else render_html(metrics, extra), encoding="utf-8")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import io
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 DPI = 90
 WIDTH = 8.0
@@ -20,51 +18,8 @@ MAX_BARS = 40
 MAX_LABEL = 42
 
 
-MAX_REUSED = 32  # figures one `reusing_figures` store keeps
-_STORE: ContextVar[dict | None] = ContextVar("labelkit_report_figures", default=None)
-
-
-@contextmanager
-def reusing_figures(store: dict):
-    """Inside this block a plot already drawn into `store` for equal data (and matplotlib settings) is
-    reused, not drawn again: `Result.report()` then `Result.save()` draw each figure once."""
-    token = _STORE.set(store)
-    try:
-        yield store
-    finally:
-        _STORE.reset(token)
-
-
 def render_plot(kind: str, data) -> str | None:
     """Base64 PNG of plot `kind`, or None when there is nothing to draw."""
-    store = _STORE.get()
-    key = _content_key(kind, data) if store is not None else None
-    if key is not None and key in store:
-        return store[key]
-    encoded = _render_plot(kind, data)
-    if key is not None:
-        if len(store) >= MAX_REUSED:
-            store.pop(next(iter(store)))
-        store[key] = encoded
-    return encoded
-
-
-def _content_key(kind: str, data) -> bytes | None:
-    """A digest of everything the drawing depends on: the plot, its data (pickled: equal bytes mean equal
-    state, records' `extra` included) and matplotlib's settings. None (no reuse) if it cannot be pickled."""
-    import hashlib
-    import pickle
-
-    import matplotlib
-
-    try:
-        blob = pickle.dumps((kind, data, sorted(matplotlib.rcParams.items())), protocol=5)
-    except Exception:  # data that does not pickle is drawn every time
-        return None
-    return hashlib.sha256(blob).digest()
-
-
-def _render_plot(kind: str, data) -> str | None:
     draw = PLOTS.get(kind)
     if draw is None:
         return None
