@@ -182,39 +182,25 @@ TRAIN_LABELS_CHUNK = 100_000  # train_labels.csv is written this many rows at a 
 
 
 def _write_train_labels(tmp: Path, config, data, votes, proba, selection, prior) -> None:
-    """train_labels.csv, chunk by chunk: the same bytes as write_review_csv of the whole table (each
-    text cell made formula-safe once; LF votes and labels are class names, made safe once per name)."""
-    from labelkit.io import spreadsheet_safe
+    """train_labels.csv, chunk by chunk (the same bytes as the whole table at once)."""
     from labelkit.labelmodels import hard_predictions
 
     classes = data.schema.classes
     frame = data.frames["train"]
     L = votes.L["train"]
-    names = np.array([spreadsheet_safe(c) for c in [*classes, ""]], dtype=object)  # vote -1 (abstain) -> ""
+    names = np.array([*classes, ""], dtype=object)  # vote -1 (abstain) -> the last entry, ""
     hard = hard_predictions(proba, selection.prior)  # the label model's own tie policy
     columns = [config.data.id_column] + ([config.data.text_column] if config.data.text_column in frame.columns else [])
-    path = tmp / "train_labels.csv"
     for start in range(0, max(len(frame), 1), TRAIN_LABELS_CHUNK):
         rows = slice(start, start + TRAIN_LABELS_CHUNK)
-        cells = {c: _safe_cells(frame[c].to_numpy()[rows]) for c in columns}
-        cells.update({f"lf_{name}": names[L[rows, j]] for j, name in enumerate(votes.lf_names)})
-        table = pd.DataFrame({c: pd.Series(v, dtype=v.dtype) for c, v in cells.items()})  # object stays object
+        table = pd.DataFrame({c: frame[c].to_numpy()[rows] for c in columns})
+        for j, name in enumerate(votes.lf_names):
+            table[f"lf_{name}"] = names[L[rows, j]]
         for k, name in enumerate(classes):
             table[f"prob_{name}"] = np.round(proba[rows, k], 6)
-        table["weak_label"] = pd.Series(names[hard[rows]], dtype=object)
+        table["weak_label"] = names[hard[rows]]
         table["covered"] = (L[rows] >= 0).any(axis=1)
-        if start == 0:
-            table.columns = [spreadsheet_safe(str(c)) for c in table.columns]
-        table.to_csv(path, index=False, header=start == 0, mode="w" if start == 0 else "a")
-
-
-def _safe_cells(values: np.ndarray) -> np.ndarray:
-    """write_review_csv's cell rule for one column: text cells made formula-safe, others as they are."""
-    from labelkit.io import spreadsheet_safe
-
-    if values.dtype != object:
-        return values
-    return np.fromiter(map(spreadsheet_safe, values), dtype=object, count=len(values))
+        write_review_csv(table, tmp / "train_labels.csv", append=start > 0)
 
 
 def _write_test_predictions(tmp: Path, config, data, preds: dict) -> None:
@@ -274,47 +260,16 @@ def _write_audit(tmp: Path, audit, config) -> None:
 
 
 def _write_wrench(tmp: Path, config, data, votes) -> None:
-    """The label matrices in WRENCH format, for other weak-supervision tools. train.json is written
-    row by row in chunks (the same bytes as json.dumps(..., indent=1) of the whole split, without
-    holding a dict per row: a million rows took GBs that way)."""
+    """The label matrices in WRENCH format, for other weak-supervision tools."""
     from labelkit.wrench import write_wrench
 
-    train = data.frames["train"]
-    text = config.data.text_column
-    if text not in train.columns:
+    if config.data.text_column not in data.frames["train"].columns:
         return
-    splits = {"train": (train.iloc[:0], votes.L["train"][:0], None),  # written below, streamed
+    splits = {"train": (data.frames["train"], votes.L["train"], None),
               "valid": (data.frames["dev"], votes.L["dev"], data.gold["dev"]),
               "test": (data.frames["test"], votes.L["test"], data.gold["test"])}
-    write_wrench(tmp / "wrench", splits, data.schema.classes, text, id_column=config.data.id_column,
-                 lf_names=votes.lf_names)
-    _write_wrench_unlabeled(tmp / "wrench" / "train.json", train, votes.L["train"], text, config.data.id_column)
-
-
-def _write_wrench_unlabeled(path: Path, frame: pd.DataFrame, L: np.ndarray, text_column: str, id_column) -> None:
-    """A WRENCH split without gold labels, as labelkit.wrench.write_wrench writes it."""
-    import json
-
-    from labelkit.errors import DatasetError
-    from labelkit.stages import distinct_votes
-
-    keys = frame[id_column].astype(str) if id_column else pd.Series(np.arange(len(frame)).astype(str))
-    if L.shape[0] != len(frame):
-        raise DatasetError(f"split 'train': L has shape {L.shape} but the frame has {len(frame)} rows; they must match.")
-    if keys.duplicated().any():
-        raise DatasetError(f"split 'train': id column {id_column!r} has duplicate ids; WRENCH row keys must be unique.")
-    patterns, _, which = (distinct_votes(L) if L.shape[1] else  # the weak_labels block, once per vote pattern
-                          (np.zeros((1, 0), dtype=L.dtype), None, np.zeros(len(L), dtype=np.int64)))
-    blocks = [("[\n" + ",\n".join(f"   {int(v)}" for v in p) + "\n  ]") if len(p) else "[]" for p in patterns]
-    dumps = json.JSONEncoder(ensure_ascii=False).encode
-    texts = frame[text_column].to_numpy()
-    with open(path, "w", encoding="utf-8") as out:
-        out.write("{" if len(frame) else "{}")
-        for i, (key, value) in enumerate(zip(keys.to_numpy(), texts)):
-            text = "null" if pd.isna(value) else dumps(str(value))
-            out.write(f'{"," if i else ""}\n {dumps(key)}: {{\n  "data": {{\n   "text": {text}\n  }},\n'
-                      f'  "label": null,\n  "weak_labels": {blocks[which[i]]}\n }}')
-        out.write("\n}" if len(frame) else "")
+    write_wrench(tmp / "wrench", splits, data.schema.classes, config.data.text_column,
+                 id_column=config.data.id_column, lf_names=votes.lf_names)
 
 
 def _write_reports(tmp: Path, metrics: BuildResults, examples: dict, html: str | None = None) -> None:

@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from labelkit.errors import DatasetError
@@ -197,15 +198,26 @@ def read_review_csv(path: Path, **read_csv_args) -> pd.DataFrame:
     return frame
 
 
-def write_review_csv(frame: pd.DataFrame, path: Path) -> None:
+def write_review_csv(frame: pd.DataFrame, path: Path, *, append: bool = False) -> None:
     """A CSV for people to open in a spreadsheet: text cells made formula-safe (see spreadsheet_safe).
-    Machine exports (cleaned/ splits, WRENCH files) are written exactly, with `to_csv`."""
+    Machine exports (cleaned/ splits, WRENCH files) are written exactly, with `to_csv`. `append`: add
+    the rows to the file without a header (a large table written chunk by chunk, the same bytes)."""
     safe = frame.copy()
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column].dtype):
-            safe[column] = safe[column].map(spreadsheet_safe)
+            safe[column] = _safe_column(safe[column])
     safe.columns = [spreadsheet_safe(str(c)) for c in safe.columns]
-    safe.to_csv(path, index=False)
+    safe.to_csv(path, index=False, header=not append, mode="a" if append else "w")
+
+
+def _safe_column(values: pd.Series) -> pd.Series:
+    """spreadsheet_safe of every cell, computed once per distinct text (vote and label columns hold a
+    few class names over millions of rows); missing cells stay missing, cells other than text as they are."""
+    if pd.api.types.infer_dtype(values, skipna=True) != "string":  # mixed cells: 1 and 1.0 would share a code
+        return values.map(spreadsheet_safe)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    safe = np.array([spreadsheet_safe(u) for u in uniques] + [None], dtype=object)  # code -1 -> None
+    return pd.Series(safe[codes], index=values.index, dtype=object)
 
 
 def write_json(path: Path, data) -> None:

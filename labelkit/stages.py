@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from labelkit.analysis import distinct_votes
 from labelkit.apply.local import KeptParser
 from labelkit.config import Config
 from labelkit.data import GOLD_SPLITS, TaskData
@@ -212,23 +213,6 @@ def choose_label_model(config: Config, votes: Votes, data: TaskData):
         sample_weight=counts, options={"snorkel": {"max_width": config.label_model.snorkel_max_width}},
     )
     return selection, prior
-
-
-def distinct_votes(L: np.ndarray):
-    """The distinct rows of L, how often each occurs, and each row's index among them (a million rows
-    of a few LFs hold a few hundred patterns; the label models' fits depend on nothing else)."""
-    L = np.ascontiguousarray(L)
-    if L.shape[0] == 0:
-        return L, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    bits = max(1, int(L.max()) + 1).bit_length()
-    if int(L.min()) >= -1 and bits * L.shape[1] <= 62:  # one int64 key per row: sorting ints beats rows
-        keys = np.zeros(L.shape[0], dtype=np.int64)
-        for j in range(L.shape[1]):
-            keys |= (L[:, j].astype(np.int64) + 1) << (bits * j)
-        _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
-        return L[first], counts.astype(np.int64), inverse.reshape(-1)
-    patterns, inverse, counts = np.unique(L, axis=0, return_inverse=True, return_counts=True)
-    return patterns, counts.astype(np.int64), inverse.reshape(-1)
 
 
 def label_model_proba(model, L: np.ndarray) -> np.ndarray:

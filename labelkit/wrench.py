@@ -76,12 +76,12 @@ def write_wrench(directory, splits, classes, text_column, *, id_column=None, lf_
     classes = tuple(str(c) for c in classes)
     if directory.exists() and not overwrite:
         raise DatasetError(f"{directory} already exists; pass overwrite=True (or --force) to replace it.")
-    payloads = {name: _split_payload(name, *parts, classes, text_column, id_column) for name, parts in splits.items()}
+    checked = {name: _checked_split(name, *parts, classes, text_column, id_column) for name, parts in splits.items()}
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:
-        for name, payload in payloads.items():
-            (staging / f"{name}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+        for name, split in checked.items():
+            _write_split(staging / f"{name}.json", *split)
         (staging / "label.json").write_text(json.dumps({str(i): c for i, c in enumerate(classes)}), encoding="utf-8")
         (staging / "readme.txt").write_text(_readme(classes, lf_names), encoding="utf-8")
         _replace_directory(staging, directory)
@@ -255,7 +255,8 @@ def _warn_missing_dev_classes(path: Path, y: np.ndarray, classes) -> None:
 # ---------------------------------------------------------------- writing helpers
 
 
-def _split_payload(name, df, L, y, classes, text_column, id_column) -> dict:
+def _checked_split(name, df, L, y, classes, text_column, id_column):
+    """(row keys, texts, labels, L) of one split, checked: one row of L and y per row, unique keys."""
     L = np.asarray(L)
     n = len(df)
     if text_column not in df.columns:
@@ -264,18 +265,31 @@ def _split_payload(name, df, L, y, classes, text_column, id_column) -> dict:
         raise DatasetError(f"split {name!r}: L has shape {L.shape} but the frame has {n} rows; they must match.")
     if L.size and (L.min() < -1 or L.max() >= len(classes)):
         raise DatasetError(f"split {name!r}: L holds votes outside -1..{len(classes) - 1}.")
-    labels = [-1] * n if y is None else [int(v) for v in np.asarray(y).reshape(-1)]
+    labels = np.full(n, -1, dtype=np.int64) if y is None else np.asarray(y).reshape(-1).astype(np.int64)
     if len(labels) != n:
         raise DatasetError(f"split {name!r}: y has {len(labels)} labels but the frame has {n} rows.")
-    keys = [str(v) for v in df[id_column]] if id_column else [str(i) for i in range(n)]
-    if len(set(keys)) != n:
+    keys = df[id_column].astype(str).to_numpy() if id_column else np.arange(n).astype(str)
+    if len(pd.unique(keys)) != n:
         raise DatasetError(f"split {name!r}: id column {id_column!r} has duplicate ids; WRENCH row keys must be unique.")
-    texts = df[text_column].tolist()
-    return {
-        key: {"data": {"text": None if pd.isna(text) else str(text)}, "label": label if label >= 0 else None,
-              "weak_labels": [int(v) for v in votes]}
-        for key, text, label, votes in zip(keys, texts, labels, L)
-    }
+    return keys, df[text_column].to_numpy(), labels, L
+
+
+def _write_split(path: Path, keys, texts, labels, L) -> None:
+    """One split's JSON, row by row: the bytes of json.dumps({key: {"data": {"text": ...}, "label": ...,
+    "weak_labels": [...]}}, ensure_ascii=False, indent=1), without a dict per row (a million rows took
+    GBs that way). Each distinct row of votes is formatted once."""
+    from labelkit.analysis import distinct_votes
+
+    patterns, _, which = distinct_votes(L) if L.shape[1] else (L[:1], None, np.zeros(len(L), dtype=np.int64))
+    blocks = [("[\n" + ",\n".join(f"   {int(v)}" for v in p) + "\n  ]") if len(p) else "[]" for p in patterns]
+    dumps = json.JSONEncoder(ensure_ascii=False).encode
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("{" if len(keys) else "{}")
+        for i, (key, text, label) in enumerate(zip(keys, texts, labels)):
+            text = "null" if pd.isna(text) else dumps(str(text))
+            out.write(f'{"," if i else ""}\n {dumps(str(key))}: {{\n  "data": {{\n   "text": {text}\n  }},\n'
+                      f'  "label": {int(label) if label >= 0 else "null"},\n  "weak_labels": {blocks[which[i]]}\n }}')
+        out.write("\n}" if len(keys) else "")
 
 
 def _readme(classes, lf_names) -> str:

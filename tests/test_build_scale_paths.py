@@ -138,9 +138,14 @@ def test_large_table_writers_write_the_same_bytes_in_chunks(tmp_path, monkeypatc
 
     frame = pd.DataFrame({"id": ["a", "b", "=c", "d", "e"], "text": ["héllo \"q\"\n", None, "=SUM(1)", "x\u2028y", "+1"]})
     L = np.array([[0, -1], [1, 2], [-1, -1], [0, 0], [2, -1]], dtype=np.int8)
-    write_wrench(tmp_path / "w", {"train": (frame, L, None)}, CLASSES, "text", id_column="id")
-    artifacts._write_wrench_unlabeled(tmp_path / "train.json", frame, L, "text", "id")
-    assert (tmp_path / "train.json").read_bytes() == (tmp_path / "w" / "train.json").read_bytes()
+    write_wrench(tmp_path / "w", {"train": (frame, L, None), "test": (frame, L, np.array([0, 1, 2, 0, 1]))}, CLASSES,
+                 "text", id_column="id")  # written row by row: the bytes of json.dumps of the whole split
+    whole = {key: {"data": {"text": None if pd.isna(text) else text}, "label": label, "weak_labels": [int(v) for v in row]}
+             for key, text, label, row in zip(frame["id"], frame["text"], [None] * len(frame), L)}
+    assert (tmp_path / "w" / "train.json").read_bytes() == json.dumps(whole, ensure_ascii=False, indent=1).encode()
+    for (key, entry), label in zip(whole.items(), [0, 1, 2, 0, 1]):
+        entry["label"] = label
+    assert (tmp_path / "w" / "test.json").read_bytes() == json.dumps(whole, ensure_ascii=False, indent=1).encode()
 
     proba = np.tile([0.5, 0.3, 0.2], (len(frame), 1))
     config = from_dict({"task": {"classes": ["=x", *CLASSES[1:]]}, "data": {"id_column": "id"}})
