@@ -316,8 +316,7 @@ def test_threshold_quantile_is_taken_over_every_train_row_not_only_the_covered_o
 
 
 def test_one_dev_row_is_counted_in_the_metrics_units():
-    from labelkit.endmodel.fit import _best_on_dev
-    from labelkit.endmodel.training import one_row
+    from labelkit.endmodel.training import best_on_dev as _best_on_dev, one_row
 
     y_dev = np.array([0] * 90 + [1] * 10)
     assert one_row(y_dev, ("accuracy", None)) == pytest.approx(0.01)

@@ -16,7 +16,7 @@ import pandas as pd
 from labelkit.endmodel.features import MAX_TEXT_CHARS, fit_features, is_relation_frame, prepare_frame
 from labelkit.endmodel.model import EndModel
 from labelkit.endmodel.threshold import choose_threshold, predicts_positive, shift_intercept
-from labelkit.endmodel.training import class_multipliers, dev_score, expand_soft, make_pipeline, one_row
+from labelkit.endmodel.training import best_on_dev, class_multipliers, dev_score, expand_soft, make_pipeline, one_row
 from labelkit.errors import DatasetError
 
 STREAM_ROWS = 50_000  # train rows from which the end model streams (hashing features + SGD)
@@ -106,7 +106,7 @@ def _search(frame, Y, weights, dev_frame, y_dev, *, common, features, class_weig
                 candidates.append((score, name, class_weight, C, featurizer, classifier, cut))
         best = max(c[0] for c in candidates if c[1] == name)
         notify(f"end model: {name} features, best dev {metric[0]} {best:.4f} ({time.perf_counter() - started:.1f}s)")
-    score, name, class_weight, C, featurizer, classifier, cut = _best_on_dev(candidates, one_row(y_dev, metric))
+    score, name, class_weight, C, featurizer, classifier, cut = best_on_dev(candidates, one_row(y_dev, metric))
     if cut is not None:
         shift_intercept(classifier, metric[1], cut)
     notify(f"end model: chose {name} features, class weight {class_weight}, C={C:g}"
@@ -169,13 +169,6 @@ def _class_weight_settings(settings, y_dev, k: int) -> list[str]:
         else:
             out.append(setting)
     return list(dict.fromkeys(out))
-
-
-def _best_on_dev(candidates: list, tolerance: float):
-    """The first candidate (in order of preference) within `tolerance` (one dev row, `one_row`) of the
-    best dev score: a difference of one row on a small dev split is noise, not evidence."""
-    best = max(c[0] for c in candidates)
-    return next(c for c in candidates if c[0] >= best - tolerance - 1e-12)
 
 
 def _prepared(frame, split, text_column, max_text_chars, id_column, relation=False):

@@ -23,7 +23,7 @@ import numpy as np
 from labelkit.endmodel.features import build_features, split_feature_columns
 from labelkit.endmodel.hashing import fast_featurizer
 from labelkit.endmodel.model import EndModel
-from labelkit.endmodel.training import class_multipliers, dev_score, make_pipeline
+from labelkit.endmodel.training import best_on_dev, class_multipliers, dev_score, make_pipeline, one_row
 
 CHUNK_ROWS = 20_000
 SEARCH_ROWS = 50_000  # C is chosen on dev with a seeded sample of at most this many train rows
@@ -64,8 +64,7 @@ def train_streaming(frame, Y, weights, dev_frame, y_dev, *, common: dict, Cs, se
                       chunk_rows=chunk_rows, notify=notify, what=what)
     scored = [(dev_score(y_dev, model.predict(X_dev), k, metric), C, model) for C, model in models.items()]
     scores = {f"hashing C={C:g} class_weight={class_weight}": round(score, 6) for score, C, _ in scored}
-    top = max(s for s, _, _ in scored)  # the smallest C within one dev row of the best (as the in-memory search)
-    best = next(c for c in scored if c[0] >= top - 1.0 / max(len(y_dev), 1) - 1e-12)
+    best = best_on_dev(scored, one_row(y_dev, metric))  # the smallest C within one dev row, as in memory
     _, C, model = best
     notes = []
     if sampled:

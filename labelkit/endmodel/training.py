@@ -30,6 +30,13 @@ def dev_score(y_true, y_pred, k: int, metric: tuple) -> float:
     return -1.0 if score != score else score  # nan (e.g. an empty dev split) ranks last
 
 
+def best_on_dev(candidates: list, tolerance: float):
+    """The first candidate (in order of preference; its dev score first) within `tolerance` (one dev
+    row, `one_row`) of the best dev score: a difference of one row on a small dev split is noise."""
+    best = max(c[0] for c in candidates)
+    return next(c for c in candidates if c[0] >= best - tolerance - 1e-12)
+
+
 def one_row(y_dev, metric: tuple) -> float:
     """What one dev row is worth in the metric's units, the noise below which dev cannot tell two
     candidates apart: 1 / rows for accuracy-like metrics; for the F1 of a positive class, one row moves
