@@ -64,9 +64,8 @@ def summarize_build(*, config, raw, data, lf_paths, votes, selection, prior, end
             class_weight=end_model.class_weight, kind=end_model.kind,
             dev_score_by_candidate=dict(end_model.dev_scores), trained_on_dev=end_model.trained_on_dev,
             train_rows=end_model.train_rows, labels=config.end_model.labels, notes=list(end_model.notes),
-            threshold=getattr(end_model, "threshold", None),
-            threshold_class=None if getattr(end_model, "positive", None) is None
-            else end_model.classes[end_model.positive]),
+            threshold=end_model.threshold,
+            threshold_class=None if end_model.positive is None else end_model.classes[end_model.positive]),
     )
     computed.update((k, v) for k, v in sections.items() if k not in ("manifest", "audit"))  # systems, slices, ...
     results = BuildResults(

@@ -57,7 +57,7 @@ def load_labeling_functions(config: Config, *, require_lfs: bool = True, columns
 def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", "test"), notify=None) -> Votes:
     if data.votes is not None:  # WRENCH folder or precomputed vote columns
         return Votes({s: data.votes[s] for s in splits}, list(data.vote_names), ["precomputed"] * len(data.vote_names))
-    L, errors, parser = {}, {}, None
+    L, errors = {}, {}
     shared = KeptParser(config.lfs.spacy_model or None)
     for split in splits:
         result = apply_votes_to(config, data.frames[split], lfs, data.schema.classes,
@@ -65,11 +65,8 @@ def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", 
         L[split] = result.L
         for name, count in result.errors.items():
             errors[f"{name}@{split}"] = count
-        parser = getattr(result, "parser_description", None) or parser
-    names = [lf.name for lf in lfs]
-    if parser is None and any(lf.kind.startswith("spacy") for lf in lfs):
-        parser = spacy_pipeline_name(config.lfs.spacy_model)
-    return Votes(L, names, [lf.kind for lf in lfs], errors, parser, parser=shared)
+    described = spacy_pipeline_name(config.lfs.spacy_model) if any(lf.kind.startswith("spacy") for lf in lfs) else None
+    return Votes(L, [lf.name for lf in lfs], [lf.kind for lf in lfs], errors, described, parser=shared)
 
 
 WEAK_AUDIT_ROWS = 200_000  # above this many covered train rows the weak-label audit checks a seeded sample
@@ -295,7 +292,7 @@ def fit_comparison_model(config: Config, data: TaskData, proba: np.ndarray, L_tr
         notify(note)
     model = fit_end_model(config, dataclasses.replace(data, frames=frames), proba[rows], L_train[rows], prior,
                           labels=labels, like=like, notify=notify,
-                          stream_rows=1 if getattr(like, "kind", None) == "streaming_sgd" else None)
+                          stream_rows=1 if like is not None and like.kind == "streaming_sgd" else None)
     return model, {"sampled_rows": COMPARE_ROWS, "note": note}
 
 
