@@ -64,7 +64,8 @@ class LFConfig:
 
 @dataclass
 class LabelModelConfig:
-    candidates: list[str] = field(default_factory=lambda: ["majority", "weighted_majority", "snorkel", "dawid_skene"])
+    candidates: list[str] = field(default_factory=lambda: ["majority", "weighted_majority", "snorkel", "dawid_skene",
+                                                              "logistic_votes"])
     # how label models and the end model's C are chosen on dev: auto | accuracy | macro_f1 | balanced_accuracy | f1.
     # auto = F1 of the positive class on a binary task whose rarer dev class is < 30%, else accuracy (README)
     metric: str = "auto"

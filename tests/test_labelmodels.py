@@ -32,8 +32,11 @@ def synthetic_votes(n, accuracies, coverages, *, k=2, class_balance=None, seed=0
     return np.where(covered, votes, -1).astype(np.int8), y
 
 
-def build(name):
-    return make_label_model(name, **FAST_OPTIONS.get(name, {}))
+def build(name, lfs: int = 3):
+    model = make_label_model(name, **FAST_OPTIONS.get(name, {}))
+    if name == "logistic_votes":  # learns from gold dev rows only
+        model.use_dev(*synthetic_votes(200, [0.8] * lfs, [0.6] * lfs, seed=99))
+    return model
 
 
 def accuracy(model, L, y):
@@ -105,10 +108,10 @@ def test_dawid_skene_uses_abstains_when_lfs_are_unipolar():
 @pytest.mark.parametrize("name", sorted(LABEL_MODELS))
 def test_unique_pattern_fit_equals_full_fit(name):
     L, _ = synthetic_votes(800, [0.85, 0.7, 0.6, 0.75], [0.5, 0.6, 0.4, 0.7], seed=5)
-    full = build(name).fit(L, cardinality=2, seed=3)
+    full = build(name, 4).fit(L, cardinality=2, seed=3)
     patterns, counts = np.unique(L, axis=0, return_counts=True)
-    compressed = build(name).fit(patterns, cardinality=2, seed=3, sample_weight=counts)
-    helper = fit_on_patterns(build(name), L, cardinality=2, seed=3)
+    compressed = build(name, 4).fit(patterns, cardinality=2, seed=3, sample_weight=counts)
+    helper = fit_on_patterns(build(name, 4), L, cardinality=2, seed=3)
     np.testing.assert_allclose(compressed.predict_proba(L), full.predict_proba(L), atol=1e-6)
     np.testing.assert_allclose(helper.predict_proba(L), full.predict_proba(L), atol=1e-6)
 
@@ -217,3 +220,53 @@ def test_unknown_names_and_bad_inputs_raise():
         make_label_model("dawid_skene").predict_proba(np.zeros((1, 3), np.int8))
     with pytest.raises(LabelModelError, match="class_balance has 3 entries"):
         make_label_model("majority").fit(np.zeros((1, 3), np.int8), cardinality=2, class_balance=[0.2, 0.3, 0.5])
+
+
+def confused_votes(n, seed):
+    """5 classes; LF 0 votes 1 when the class is 2 (a confusion no one-coin model can express),
+    LFs 1-3 are 70% right; the class balance is uneven."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(5, size=n, p=[0.3, 0.25, 0.2, 0.15, 0.1])
+    L = np.where(rng.random((n, 4)) < 0.7, y[:, None], rng.integers(0, 5, (n, 4)))
+    L[:, 0] = np.where(y == 2, 1, y)
+    L[rng.random((n, 4)) < 0.3] = -1
+    return L.astype(np.int8), y
+
+
+def test_logistic_votes_learns_a_confused_lf_from_dev():
+    L, y = confused_votes(3000, seed=1)
+    L_dev, y_dev = confused_votes(400, seed=2)
+    learned = make_label_model("logistic_votes").use_dev(L_dev, y_dev).fit(L, cardinality=5)
+    one_coin = make_label_model("weighted_majority").use_dev(L_dev, y_dev).fit(L, cardinality=5)
+    assert accuracy(learned, L, y) > accuracy(one_coin, L, y) + 0.03  # .898 vs .856
+    selection = select_label_model(["majority", "weighted_majority", "logistic_votes"], L, L_dev, y_dev,
+                                   cardinality=5, seed=0, n_boot=20)
+    assert selection.name == "logistic_votes" and selection.candidates[-1]["cross_fitted"]
+
+
+def test_logistic_votes_moves_to_the_candidates_prior_and_needs_dev():
+    from sklearn.linear_model import LogisticRegression
+
+    from labelkit.labelmodels.logistic_votes import _features
+
+    L, y = confused_votes(500, seed=3)
+    L_dev, y_dev = confused_votes(300, seed=4)
+    prior = np.array([0.1, 0.1, 0.1, 0.1, 0.6])
+    share = np.bincount(y_dev, minlength=5) / len(y_dev)
+    as_dev = make_label_model("logistic_votes").use_dev(L_dev, y_dev).fit(L, cardinality=5, class_balance=share)
+    shifted = make_label_model("logistic_votes").use_dev(L_dev, y_dev).fit(L, cardinality=5, class_balance=prior)
+    covered = (L >= 0).any(axis=1)
+    regression = LogisticRegression(C=1.0, max_iter=2000, tol=1e-6).fit(_features(L_dev, 5), y_dev)
+    np.testing.assert_allclose(as_dev.predict_proba(L)[covered],
+                               regression.predict_proba(_features(L, 5))[covered], atol=1e-9)
+    # Bayes' rule for a new prior: p'(c) proportional to p(c) x prior(c) / dev share(c) on every covered row
+    expected = as_dev.predict_proba(L) * prior / share
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(shifted.predict_proba(L)[covered], expected[covered], atol=1e-9)
+    with pytest.raises(LabelModelError, match="at least 20"):
+        make_label_model("logistic_votes").fit(L, cardinality=5)
+    with pytest.raises(LabelModelError, match="two classes"):
+        make_label_model("logistic_votes").use_dev(L_dev[:40], np.zeros(40, dtype=int)).fit(L, cardinality=5)
+    selection = select_label_model(["majority", "logistic_votes"], L, L_dev[:22], y_dev[:22], cardinality=5,
+                                   seed=0, n_boot=20)  # dev folds of < 20 rows: skipped with a note
+    assert selection.name == "majority" and any("logistic_votes skipped" in n for n in selection.notes)

@@ -17,6 +17,7 @@ from labelkit.labelmodels.base import (
     hard_predictions,
 )
 from labelkit.labelmodels.dawid_skene import DawidSkene
+from labelkit.labelmodels.logistic_votes import LogisticVotes
 from labelkit.labelmodels.majority import MajorityVote
 from labelkit.labelmodels.persist import load_label_model, save_label_model
 from labelkit.labelmodels.selection import Selection, score_predictions, select_label_model
@@ -28,6 +29,7 @@ LABEL_MODELS: dict[str, type] = {
     "weighted_majority": WeightedMajorityVote,
     "snorkel": SnorkelLabelModel,
     "dawid_skene": DawidSkene,
+    "logistic_votes": LogisticVotes,
 }
 
 
