@@ -23,10 +23,12 @@ from labelkit.errors import ConfigError
 
 @dataclass
 class Task:
-    """A task's config and its three splits, in memory."""
+    """A task's config and its three splits, in memory (plus their precomputed votes, for a WRENCH folder)."""
 
     config: Config
     frames: dict[str, pd.DataFrame]
+    votes: dict[str, np.ndarray] | None = None  # split -> label matrix, when the config reads votes (WRENCH)
+    vote_names: list[str] | None = None
 
     @classmethod
     def from_frames(cls, train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, *, classes, text: str = "text",
@@ -51,7 +53,11 @@ class Task:
 
         config = load_config(Path(path))
         data = load_task_data(config)
-        return cls(config, data.frames)
+        if tuple(config.task.classes) != data.schema.classes:  # a WRENCH folder's label.json names them
+            import dataclasses
+
+            config = dataclasses.replace(config, task=dataclasses.replace(config.task, classes=list(data.schema.classes)))
+        return cls(config, data.frames, votes=data.votes, vote_names=data.vote_names)
 
 
 class Result:
@@ -172,9 +178,17 @@ def run(task: Task, lfs=(), *, slicing_functions=(), audit: bool = True, notify=
         import dataclasses
 
         config = dataclasses.replace(config, audit=dataclasses.replace(config.audit, enabled=False))
-    if not lfs and not config.data.vote_columns:
+    if not lfs and not config.data.vote_columns and task.votes is None:
         raise ConfigError("lk.run needs labeling functions: lk.run(task, [lf1, lf2, ...]).")
     data = task_data_from_frames(config, task.frames)
+    if task.votes is not None and not lfs and not config.data.vote_columns:  # a WRENCH folder's votes
+        import dataclasses
+
+        for split, frame in data.frames.items():
+            if len(task.votes[split]) != len(frame):
+                raise ConfigError(f"task.frames[{split!r}] has {len(frame)} rows but its WRENCH votes have "
+                                  f"{len(task.votes[split])}; filter task.votes[{split!r}] with the same rows.")
+        data = dataclasses.replace(data, votes=task.votes, vote_names=task.vote_names)
     modules = ModuleContents(lfs=list(lfs), slicing_functions=list(slicing_functions))
     return Result(run_pipeline(config, data, modules, timer=StageTimer(notify)))
 

@@ -217,6 +217,28 @@ def check_value_types(frame: pd.DataFrame, path, config: Config) -> None:
                     f"{path}: column {column!r} holds a {type(frame[column].iloc[row]).__name__} on row {row + 1} "
                     f"({value[:60]}); {setting} needs one plain value (text, number, date) per row."
                 )
+    check_feature_values(frame, path, d.feature_columns)
+
+
+def check_feature_values(frame: pd.DataFrame, path, columns) -> None:
+    """What the end model cannot take in a feature column: a number missing from a numeric column,
+    numbers mixed with text (one-hot encoding needs one kind per column)."""
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) and values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise DatasetError(f"{path}: feature column {column!r} has no number on row {row + 1}; "
+                               f"data.feature_columns need a value on every row (fill the gaps, e.g. with 0).")
+        if values.dtype == object:
+            present = np.flatnonzero(values.notna().to_numpy())
+            is_text = np.fromiter((isinstance(v, str) for v in values.to_numpy()[present]), dtype=bool, count=len(present))
+            if is_text.any() and not is_text.all():
+                number, text = present[~is_text][0], present[is_text][0]
+                raise DatasetError(f"{path}: feature column {column!r} mixes numbers (row {number + 1}: "
+                                   f"{values.iloc[number]!r}) and text (row {text + 1}: {values.iloc[text]!r}); "
+                                   f"data.feature_columns need one kind per column.")
 
 
 def first_unhashable(series: pd.Series) -> int | None:
@@ -257,11 +279,17 @@ def _vote_columns(frames, inputs: dict, schema: LabelSchema, config: Config) -> 
 
 
 def _load_wrench(config: Config) -> TaskData:
+    import warnings
+
     from labelkit.wrench import read_wrench
 
     folder = config.resolve(config.data.wrench)
-    wrench = read_wrench(folder)
-    classes = tuple(config.task.classes) or tuple(wrench.classes)
+    with warnings.catch_warnings(record=True) as caught:  # reading problems go to the build's warnings
+        warnings.simplefilter("always")
+        wrench = read_wrench(folder)
+    if not wrench.lf_names:
+        raise DatasetError(f"{folder}: every row's weak_labels is empty; a WRENCH set needs the votes of at least one LF.")
+    classes = _wrench_classes(config, wrench, folder)
     schema = LabelSchema(classes)
     split_names = {"train": "train", "dev": "valid", "test": "test"}
     frames, gold, votes, inputs = {}, {}, {}, {}
@@ -269,14 +297,50 @@ def _load_wrench(config: Config) -> TaskData:
         if name not in wrench.splits:
             raise DatasetError(f"WRENCH folder {folder} has no {name}.json; labelkit needs train, valid and test.")
         frame = wrench.splits[name]
+        if not len(frame):
+            raise DatasetError(f"{folder / f'{name}.json'} has no rows; labelkit needs rows in train, valid (gold dev) "
+                               f"and test.")
+        _check_wrench_text(frame, folder / f"{name}.json", config.data.text_column)
         check_value_types(frame, folder / f"{name}.json", config)
         frames[split] = frame
         votes[split] = wrench.label_matrices[name]
         path = folder / f"{name}.json"
         inputs[split] = {"path": str(path), "sha256": sha256_file(path), "rows": len(frame)}
         if split in GOLD_SPLITS:
+            unlabeled = np.flatnonzero(wrench.labels[name] < 0)
+            if unlabeled.size:
+                raise DatasetError(f"{path}: {unlabeled.size} of {len(frame)} rows have no label (null or -1), the "
+                                   f"first is row {frame['id'].iloc[unlabeled[0]]!r}; every {name} row needs a gold "
+                                   f"label 0..{wrench.cardinality - 1}.")
             gold[split] = schema.encode_gold(frame["label"].tolist(), where=str(path))
-    return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(wrench.lf_names))
+    return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(wrench.lf_names),
+                    warnings=[str(w.message) for w in caught])
+
+
+def _wrench_classes(config: Config, wrench, folder: Path) -> tuple[str, ...]:
+    """The folder's classes; [task -> classes] may only name them (by index) when there is no label.json,
+    since votes and labels are indices into label.json's order."""
+    given, found = tuple(config.task.classes), tuple(wrench.classes)
+    if not given or given == found:
+        return found
+    if (folder / "label.json").is_file() or len(given) != len(found):
+        source = f"{folder / 'label.json'}" if (folder / "label.json").is_file() else f"{folder} (its votes and labels)"
+        fix = ("leave task.classes unset" if (folder / "label.json").is_file() else
+               f"give {len(found)} names in index order or leave task.classes unset")
+        raise ConfigError(f"[task -> classes] is {list(given)} but {source} has {len(found)} classes {list(found)}; "
+                          f"WRENCH votes and labels are indices in that order, so {fix}.")
+    names = dict(zip(found, given))
+    for frame in wrench.splits.values():
+        frame["label"] = frame["label"].map(names)  # None (no label) stays None
+    return given
+
+
+def _check_wrench_text(frame: pd.DataFrame, path: Path, text_column: str) -> None:
+    """The text field must be among the rows' `data` fields (WRENCH calls it "text"; some sets do not)."""
+    if text_column and text_column not in frame.columns:
+        fields = [str(c) for c in frame.columns if c not in ("id", "label")]
+        raise DatasetError(f"{path}: rows have no data field {text_column!r} (fields: {', '.join(fields) or 'none'}); "
+                           f"name the text field with --set data.text_column=FIELD.")
 
 
 def task_data_from_frames(config: Config, frames: dict[str, pd.DataFrame]) -> TaskData:

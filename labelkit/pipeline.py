@@ -105,7 +105,7 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
     with timer.stage("apply LFs"):
         raw_votes = apply_votes(config, raw, lfs, notify=timer.notify)
         votes = raw_votes if audit is None else kept_votes(raw_votes, raw, data, config)
-        check_votes(votes, list(config.label_model.candidates))
+        check_votes(votes, list(config.label_model.candidates), audit=audit)
     with timer.stage("label model"):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

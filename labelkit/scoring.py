@@ -72,7 +72,23 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
     if audit is None:
         metrics["warnings"].append("The data-quality audit was skipped (--no-audit): leakage and test-log rows "
                                    "were not looked for, so these scores are not checked against them.")
+    metrics["warnings"] += vote_warnings(votes.L, classes)
     return metrics
+
+
+def vote_warnings(L: dict, classes) -> list[str]:
+    """Warnings about the votes themselves: a class no LF votes for on train (the rules can never
+    predict it), a dev split on which every LF abstains (dev cannot compare the label models)."""
+    out = []
+    unvoted = [name for c, name in enumerate(classes) if not (L["train"] == c).any()]
+    if unvoted:
+        out.append(f"No LF votes for class(es) {', '.join(map(repr, unvoted))} on any train row, so the rule "
+                   f"baseline and the label model predict them at most as the class prior where every LF abstains, "
+                   f"and the end model learns them only from that prior; write LFs for them.")
+    if len(L["dev"]) and not (L["dev"] >= 0).any():
+        out.append(f"Every LF abstains on all {len(L['dev'])} dev rows, so every label model predicts its class "
+                   f"prior there: dev compared only their priors, not how they weigh the LFs.")
+    return out
 
 
 def gold_rows_scored(data: TaskData, audit: AuditOutcome | None) -> dict:

@@ -125,18 +125,28 @@ def spacy_pipeline_name(model: str) -> str:
         return model
 
 
-def check_votes(votes: Votes, candidates: list[str]) -> None:
+def check_votes(votes: Votes, candidates: list[str], *, audit: AuditOutcome | None = None) -> None:
     L = votes.L["train"]
     if L.shape[0] == 0:
         raise LabelModelError(
-            "No train rows are left after the audit quarantined them all; look at quarantine reasons with "
-            "`labelkit audit`, relax [audit -> policies], or build with --no-audit."
+            f"No train rows are left after the audit quarantined them all{_train_reasons(audit)}; look at quarantine "
+            f"reasons with `labelkit audit`, relax [audit -> policies], or build with --no-audit."
         )
     if not (L >= 0).any():
         raise LabelModelError(
             f"No LF fired on any train row ({L.shape[0]} rows, {L.shape[1]} LFs); check the LFs' keywords "
             f"and the text column."
         )
+
+
+def _train_reasons(audit: AuditOutcome | None) -> str:
+    """' (reason: rows, ...)' of the quarantined train rows, most frequent first; '' without an audit."""
+    if audit is None or not len(audit.clean.quarantine):
+        return ""
+    quarantine = audit.clean.quarantine
+    reasons = quarantine.loc[quarantine["split"] == "train", "reasons"].astype(str).str.split(";").explode()
+    counts = reasons.str.strip().value_counts()
+    return " (" + ", ".join(f"{reason}: {n} rows" for reason, n in counts.items()) + ")" if len(counts) else ""
 
 
 def run_audit(config: Config, data: TaskData, detectors=(), corrections=None, notify=None) -> AuditOutcome:

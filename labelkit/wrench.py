@@ -124,7 +124,7 @@ def votes_from_frame(table: pd.DataFrame, vote_columns, classes, *, where) -> np
 
 def _load_json(path: Path):
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows exports) is not JSON
     except (OSError, UnicodeDecodeError) as error:
         raise DatasetError(f"{path}: cannot read file ({error}).") from None
     try:
@@ -135,7 +135,35 @@ def _load_json(path: Path):
         ) from None
     if not isinstance(rows, dict):
         raise DatasetError(f"{path}: expected a JSON object mapping row id -> row, got {type(rows).__name__}.")
+    if _SURROGATE_ESCAPE.search(text):  # only then can a string hold half of a UTF-16 pair
+        rows, replaced = _without_lone_surrogates(rows)
+        if replaced:
+            warnings.warn(f"{path}: {replaced} string(s) hold half of a UTF-16 surrogate pair (a \\uD800-\\uDFFF "
+                          f"escape without its other half), which no file can store; each was replaced by U+FFFD.",
+                          stacklevel=3)
     return rows
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # after json.loads, pairs are whole characters
+
+
+def _without_lone_surrogates(value):
+    """(value with each lone surrogate in its strings, keys included, replaced by U+FFFD, strings changed)."""
+    if isinstance(value, str):
+        fixed, n = _LONE_SURROGATE.subn("\ufffd", value)
+        return fixed, int(n > 0)
+    if isinstance(value, list):
+        items = [_without_lone_surrogates(v) for v in value]
+        return [v for v, _ in items], sum(n for _, n in items)
+    if isinstance(value, dict):
+        out, total = {}, 0
+        for key, item in value.items():
+            key, n_key = _without_lone_surrogates(key)
+            out[key], n = _without_lone_surrogates(item)
+            total += n_key + n
+        return out, total
+    return value, 0
 
 
 def _read_classes(directory: Path, raw: dict) -> tuple[str, ...]:
@@ -154,12 +182,18 @@ def _read_classes(directory: Path, raw: dict) -> tuple[str, ...]:
 def _classes_from_label_json(path: Path) -> tuple[str, ...]:
     mapping = _load_json(path)
     try:
-        indices = sorted(int(key) for key in mapping)
+        by_index = {int(key): name for key, name in mapping.items()}
     except ValueError:
         raise DatasetError(f"{path}: keys must be class indices 0..k-1, got {list(mapping)}.") from None
-    if indices != list(range(len(indices))) or len(indices) < 2:
+    indices = sorted(by_index)
+    if indices != list(range(len(mapping))) or len(indices) < 2:
         raise DatasetError(f"{path}: keys must be 0..k-1 with k >= 2, got {sorted(mapping)}.")
-    return tuple(str(mapping[str(i)]) for i in indices)
+    classes = tuple(str(by_index[i]) for i in indices)
+    repeated = sorted({c for c in classes if classes.count(c) > 1})
+    if repeated:
+        raise DatasetError(f"{path}: class name(s) {', '.join(map(repr, repeated))} appear more than once; "
+                           f"every class needs its own name.")
+    return classes
 
 
 def _max_int(rows: dict) -> int:
@@ -177,6 +211,8 @@ def _parse_split(path: Path, rows: dict, k: int) -> list[dict]:
         if not isinstance(row, dict) or "weak_labels" not in row:
             raise DatasetError(f"{path}: row {key!r} is not an object with 'weak_labels'; every row needs data, label, weak_labels.")
         votes = row["weak_labels"]
+        if isinstance(votes, list) and any(isinstance(v, float) for v in votes):  # 1.0: a pandas export
+            votes = [int(v) if isinstance(v, float) and v.is_integer() else v for v in votes]
         if not isinstance(votes, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in votes):
             raise DatasetError(f"{path}: row {key!r} weak_labels must be a list of ints, got {votes!r}.")
         if n_lfs is None:
@@ -212,6 +248,8 @@ def _flatten(data: dict, prefix: str = "") -> dict:
 
 def _label_of(path: Path, key, row: dict, k: int) -> int:
     label = row.get("label")
+    if isinstance(label, float) and label.is_integer():  # 1.0: a pandas export
+        label = int(label)
     if label is None or label == -1:
         return -1
     if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < k:
@@ -249,7 +287,10 @@ def _warn_missing_dev_classes(path: Path, y: np.ndarray, classes) -> None:
     present = set(y[y >= 0].tolist())
     missing = [classes[i] for i in range(len(classes)) if i not in present]
     if missing:
-        warnings.warn(f"{path}: dev split has no rows of class(es) {', '.join(missing)}; dev scores ignore them.", stacklevel=3)
+        only = (f" Every dev row is of class {classes[next(iter(present))]!r}, so the choices made on dev (label model, "
+                f"class balance, end-model settings) favour predicting it." if len(present) == 1 else "")
+        warnings.warn(f"{path}: dev split has no rows of class(es) {', '.join(missing)}; dev scores ignore them.{only}",
+                      stacklevel=3)
 
 
 # ---------------------------------------------------------------- writing helpers

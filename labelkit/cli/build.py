@@ -69,9 +69,19 @@ def load_wrench_config(wrench: str, sets, extra):
     from labelkit.cli.common import parse_sets
     from labelkit.config import load_config
 
-    overrides = {"task.name": Path(wrench).resolve().name, **{k: v for k, v in extra.items() if v is not None}}
+    overrides = {"task.name": task_name_of(Path(wrench).resolve().name),
+                 **{k: v for k, v in extra.items() if v is not None}}
     overrides.update(parse_sets(sets))
     return load_config(None, overrides=overrides)
+
+
+def task_name_of(folder: str) -> str:
+    """A valid task name from a folder's name: other characters become '_', leading ones go
+    ('yt (copy)' -> 'yt _copy_', '.hidden' -> 'hidden')."""
+    import re
+
+    name = re.sub(r"[^\w .@+-]", "_", folder).lstrip(" .@+-")[:100].rstrip()
+    return name or "wrench"
 
 
 def print_summary(outcome) -> None:

@@ -30,6 +30,8 @@ def resolve_metric(metric: str, y_dev, *, cardinality: int, positive: int | None
     ('f1', 1)
     >>> resolve_metric("auto", [0, 1, 1, 0], cardinality=2)
     ('accuracy', None)
+    >>> resolve_metric("auto", [0, 0, 0, 0], cardinality=2)  # no dev row of the rare class
+    ('accuracy', None)
     """
     if metric not in METRICS:
         raise ConfigError(f"Unknown metric {metric!r}; valid metrics are: {', '.join(METRICS)}.")
@@ -38,8 +40,8 @@ def resolve_metric(metric: str, y_dev, *, cardinality: int, positive: int | None
         if cardinality != 2 or y.size == 0:
             return "accuracy", None
         shares = np.bincount(y, minlength=2) / y.size
-        if positive is None and shares.min() >= IMBALANCE_SHARE:
-            return "accuracy", None
+        if positive is None and (shares.min() >= IMBALANCE_SHARE or shares.min() == 0):
+            return "accuracy", None  # a class absent from dev has F1 0 under every system: no choice left
         return "f1", int(np.argmin(shares)) if positive is None else int(positive)
     if metric == "f1" and positive is None:
         if cardinality != 2:

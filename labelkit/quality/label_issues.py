@@ -31,7 +31,19 @@ def tfidf_features(texts: pd.Series):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, max_features=50_000, sublinear_tf=True)
-    return vectorizer.fit_transform(texts.fillna("").astype(str).str.slice(0, MAX_FEATURE_CHARS))
+    return fit_terms(vectorizer, texts.fillna("").astype(str).str.slice(0, MAX_FEATURE_CHARS))
+
+
+def fit_terms(vectorizer, texts: pd.Series):
+    """vectorizer.fit_transform(texts), or an (n, 0) matrix when the texts hold no terms (all empty)."""
+    from scipy import sparse
+
+    try:
+        return vectorizer.fit_transform(texts)
+    except ValueError as exc:
+        if "empty vocabulary" not in str(exc) and "no terms remain" not in str(exc):
+            raise
+        return sparse.csr_matrix((len(texts), 0))
 
 
 def judge_features(texts: pd.Series):
@@ -40,9 +52,9 @@ def judge_features(texts: pd.Series):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     texts = texts.fillna("").astype(str).str.slice(0, MAX_FEATURE_CHARS)
-    words = TfidfVectorizer(ngram_range=(1, 2), max_features=50_000, sublinear_tf=True).fit_transform(texts)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), max_features=100_000,
-                            sublinear_tf=True).fit_transform(texts)
+    words = fit_terms(TfidfVectorizer(ngram_range=(1, 2), max_features=50_000, sublinear_tf=True), texts)
+    chars = fit_terms(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), max_features=100_000,
+                                      sublinear_tf=True), texts)
     return sparse.hstack([words, chars]).tocsr() / np.sqrt(2.0)
 
 
@@ -113,8 +125,12 @@ def label_issues(ctx: AuditContext) -> pd.DataFrame:
         )
         return combine_findings([])
     texts = pd.concat([f[spec.text_column] for _, f in parts], ignore_index=True)
+    features = judge_features(texts)
+    if features.shape[1] == 0:
+        ctx.warnings.append("label_issues skipped: the gold texts hold no words or characters to judge labels by.")
+        return combine_findings([])
     stats: dict = {}
-    table = label_issue_table(judge_features(texts), y, folds=spec.cv_folds, seed=spec.seed, C=JUDGE_C,
+    table = label_issue_table(features, y, folds=spec.cv_folds, seed=spec.seed, C=JUDGE_C,
                               min_confidence=spec.label_issue_min_confidence, stats=stats)
     if stats["accuracy"] < spec.label_issue_min_accuracy:
         ctx.warnings.append(
@@ -158,7 +174,7 @@ def audit_weak_labels(train_df: pd.DataFrame, weak_proba, spec, *, features=None
             )
         features = tfidf_features(train_df[spec.text_column])
     weak = proba.argmax(axis=1)
-    if too_small_for_cv(weak, spec.classes, spec.cv_folds):
+    if too_small_for_cv(weak, spec.classes, spec.cv_folds) or features.shape[1] == 0:
         return combine_findings([])
     table = label_issue_table(features, weak, folds=spec.cv_folds, seed=spec.seed)
     ids = train_df[spec.id_column].astype(str).to_numpy()

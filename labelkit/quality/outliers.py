@@ -29,7 +29,11 @@ def outliers(ctx: AuditContext) -> pd.DataFrame:
             f"outliers: skipped for {len(texts)} rows (the check runs on {MIN_ROWS} to {MAX_ROWS:,} rows)."
         )
         return combine_findings([])
-    issues = _datalab_outliers(_features(texts, ctx.spec.seed))
+    features = _features(texts, ctx.spec.seed)
+    if features is None:
+        ctx.warnings.append("outliers: skipped; the texts share too few character n-grams to compare them.")
+        return combine_findings([])
+    issues = _datalab_outliers(features)
     scores = issues["outlier_score"].to_numpy(dtype=float)
     cutoff = np.sort(scores)[max(0, int(MAX_SHARE * len(scores)) - 1)]
     flagged = issues["is_outlier_issue"].to_numpy(dtype=bool) & (scores <= cutoff)
@@ -45,13 +49,18 @@ def outliers(ctx: AuditContext) -> pd.DataFrame:
     return combine_findings(frames)
 
 
-def _features(texts: pd.Series, seed: int) -> np.ndarray:
+def _features(texts: pd.Series, seed: int) -> np.ndarray | None:
+    """Reduced, normalised text features; None when the texts (e.g. all empty) give under 3 n-grams."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from labelkit.quality.label_issues import fit_terms
+
     # character n-grams: a text of unseen words still has a vector (word n-grams would give it none)
-    X = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, max_features=30_000,
-                        sublinear_tf=True).fit_transform(texts)
+    X = fit_terms(TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, max_features=30_000,
+                                  sublinear_tf=True), texts)
+    if X.shape[1] < 3:
+        return None
     dimensions = max(2, min(SVD_DIMENSIONS, X.shape[1] - 1))
     Z = TruncatedSVD(dimensions, random_state=seed).fit_transform(X)
     return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)

@@ -59,7 +59,7 @@ class AuditContext:
         for s, frame in self.splits.items():
             text = normalize_texts(frame[self.spec.text_column])
             for column in self.spec.feature_columns:
-                text = text + " \x1f" + frame[column].astype(str).to_numpy()
+                text = text + " \x1f" + frame[column].astype(str).fillna("").to_numpy()  # missing: "" (str keeps NA)
             out[s] = text
         return out
 
