@@ -65,7 +65,9 @@ def summarize_build(*, config, raw, data, lf_paths, votes, selection, prior, end
             dev_score_by_candidate=dict(end_model.dev_scores), trained_on_dev=end_model.trained_on_dev,
             train_rows=end_model.train_rows, labels=config.end_model.labels, notes=list(end_model.notes),
             threshold=end_model.threshold,
-            threshold_class=None if end_model.positive is None else end_model.classes[end_model.positive]),
+            threshold_class=None if end_model.positive is None else end_model.classes[end_model.positive],
+            uncovered_label=None if end_model.uncovered_target is None else
+            {c: round(p, 4) for c, p in zip(end_model.classes, end_model.uncovered_target)}),
     )
     computed.update((k, v) for k, v in sections.items() if k not in ("manifest", "audit"))  # systems, slices, ...
     results = BuildResults(

@@ -74,6 +74,7 @@ class LabelModelConfig:
     # dev | uniform | estimate | a list of class proportions (given)
     class_balance: str | list = "auto"
     snorkel_max_width: int = 600  # LFs x classes above which snorkel is skipped (its fit grows with the square)
+    logistic_votes_max_parameters: int = 500_000  # (LFs x classes + classes) x classes above which it is skipped
 
 
 @dataclass
@@ -82,7 +83,9 @@ class EndModelConfig:
     labels: str = "soft"  # soft | hard
     C: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0, 100.0])  # chosen on dev (a path: README)
     max_features: int = 50_000
-    include_uncovered: bool = False  # train on rows where every LF abstained (with the prior as label)
+    # rows where every LF abstained: "auto" adds them (soft label: the gold class shares of the dev rows where
+    # every LF abstains) unless dev shows that worse by more than one row; true always; false never (README)
+    include_uncovered: bool | str = "auto"
     compare_hard: bool = True  # also train on hard labels and report it as end_model_hard_labels
     features: list[str] = field(default_factory=lambda: ["tfidf"])  # feature sets tried on dev: tfidf, ngrams, hashing (README)
     class_weight: list[str] = field(default_factory=lambda: ["auto"])  # none | balanced | auto, tried on dev (README)
@@ -205,6 +208,10 @@ def _coerce(section: str, key: str, value: Any, fld, cls, path):
         if not value or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{_where(path)}[data -> {key}] must be a file path or a list of file paths, got {value!r}.")
         return value
+    if section == "end_model" and key == "include_uncovered":
+        if isinstance(value, bool) or value == "auto":
+            return value
+        raise ConfigError(f'{_where(path)}[end_model -> include_uncovered] must be true, false or "auto", got {value!r}.')
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if expected is list and isinstance(value, str):  # --set a.b=x,y

@@ -124,7 +124,7 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
     if config.end_model.enabled:
         with timer.stage("end model"):
             end_model, hard_model = fit_end_models(config, data, proba_train, votes.L["train"], selection.prior,
-                                                   notify=timer.notify)
+                                                   notify=timer.notify, L_dev=votes.L["dev"])
     with timer.stage("evaluate"):
         preds = predict_systems(config, data.frames["test"], votes.L["test"], selection, prior, end_model)
         if hard_model is not None:

@@ -115,6 +115,8 @@ class EndModelInfo(Record):
     # binary tasks scored by a positive class's F1: P(threshold_class) >= threshold predicts it
     threshold: float | None = absent()
     threshold_class: str | None = absent()
+    # trained on the train rows where every LF abstains too, with this soft label (class -> share)
+    uncovered_label: dict[str, float] | None = absent()
 
 
 # ---------------------------------------------------------------- systems on the gold test rows

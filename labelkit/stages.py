@@ -217,7 +217,9 @@ def choose_label_model(config: Config, votes: Votes, data: TaskData):
         list(config.label_model.candidates), patterns, votes.L["dev"], data.gold["dev"],
         cardinality=k, seed=config.task.seed, metric=config.label_model.metric, class_balances=balances,
         positive=positive_class_index(config, data.schema.classes), classes=list(data.schema.classes),
-        sample_weight=counts, options={"snorkel": {"max_width": config.label_model.snorkel_max_width}},
+        sample_weight=counts, options={
+            "snorkel": {"max_width": config.label_model.snorkel_max_width},
+            "logistic_votes": {"max_parameters": config.label_model.logistic_votes_max_parameters}},
     )
     return selection, prior
 
@@ -242,35 +244,55 @@ def positive_class_index(config: Config, classes) -> int | None:
 
 
 def train_targets(labels: str, config: Config, proba: np.ndarray, L: np.ndarray, prior: np.ndarray):
-    """Rows and targets the end model trains on: covered rows (all rows if include_uncovered)."""
+    """Rows and targets the end model trains on from the label model: the covered rows (rows where
+    every LF abstained are added by the end model itself, see `uncovered_target`)."""
     from labelkit.labelmodels import hard_predictions
 
-    keep = (L >= 0).any(axis=1) | config.end_model.include_uncovered
-    keep = np.asarray(keep, dtype=bool)
+    keep = np.asarray((L >= 0).any(axis=1), dtype=bool)
     if labels == "soft":
         return keep, proba[keep]
     return keep, hard_predictions(proba[keep], prior)
 
 
+def uncovered_target(L_dev: np.ndarray, y_dev: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The soft label of a train row where every LF abstains: the gold class shares of the dev rows
+    where every LF abstains, smoothed toward the prior with k pseudo-rows. The label model gives such
+    rows the prior of all rows, but the rows rules miss are rarely a random draw: on YouTube comments
+    cut to 13% spam, 2-3% of them are spam against 17-19% of the covered rows."""
+    k = len(prior)
+    missed = ~(np.asarray(L_dev) >= 0).any(axis=1)
+    counts = np.bincount(np.asarray(y_dev, dtype=np.int64)[missed], minlength=k)[:k]
+    return (counts + k * np.asarray(prior, dtype=np.float64)) / (missed.sum() + k)
+
+
 def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
                   Cs=None, labels: str | None = None, *, like=None, sample_weight=None, notify=None,
-                  stream_rows: int | None = None):
-    """The end model on the label model's labels of the covered train rows ([end_model] settings).
-    `like`: an EndModel whose chosen features / class weight / C are reused instead of searched (a
-    comparison or holdout model); `sample_weight`: one weight per train row (all rows, as `proba`);
-    `stream_rows`: overrides [end_model] stream_rows."""
+                  stream_rows: int | None = None, L_dev: np.ndarray | None = None):
+    """The end model on the label model's labels of the covered train rows ([end_model] settings),
+    plus the uncovered rows per [end_model] include_uncovered (their soft label from `L_dev`, the dev
+    votes; soft labels only). `like`: an EndModel whose chosen features / class weight / C and
+    uncovered rows are reused instead of searched (a comparison or holdout model); `sample_weight`:
+    one weight per train row (all rows, as `proba`); `stream_rows`: overrides [end_model] stream_rows."""
     from labelkit.endmodel import train_end_model
 
     em = config.end_model
     labels = labels or em.labels
     keep, targets = train_targets(labels, config, proba, L_train, prior)
     search = dict(features=tuple(em.features), class_weights=tuple(em.class_weight), Cs=list(Cs or em.C))
+    uncovered = dict(uncovered_target=None, uncovered_always=False)
     if like is not None and like.C is not None:
         search = dict(features=(like.features,), class_weights=(like.class_weight,), Cs=[like.C])
+        if labels == "soft" and like.uncovered_target is not None:
+            uncovered = dict(uncovered_target=np.asarray(like.uncovered_target), uncovered_always=True)
+    elif labels == "soft" and em.include_uncovered is not False and L_dev is not None:
+        uncovered = dict(uncovered_target=uncovered_target(L_dev, data.gold["dev"], prior),
+                         uncovered_always=em.include_uncovered is True)
+    weights = None if sample_weight is None else np.asarray(sample_weight)
     return train_end_model(
         data.frames["train"].loc[keep], targets, data.schema.classes, text_column=config.data.text_column,
         feature_columns=list(config.data.feature_columns), dev=data.frames["dev"], y_dev=data.gold["dev"],
-        soft=labels == "soft", sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep],
+        soft=labels == "soft", sample_weight=None if weights is None else weights[keep],
+        unlabeled_weight=None if weights is None else weights[~keep], **uncovered,
         dev_gold=em.train_on_dev, max_features=em.max_features, max_text_chars=em.max_text_chars,
         stream_rows=stream_rows or em.stream_rows, seed=config.task.seed, metric=config.label_model.metric,
         positive=positive_class_index(config, data.schema.classes), id_column=config.data.id_column,
@@ -312,10 +334,10 @@ def _tagged(notify, what: str):
 
 
 def fit_end_models(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
-                   notify=None):
+                   notify=None, *, L_dev: np.ndarray | None = None):
     """The end model, and the hard-label comparison model (None when off or impossible; a note says
     why). The hard-label model's `comparison_sampling` says whether it was trained on a sample."""
-    end_model = fit_end_model(config, data, proba, L_train, prior, notify=notify)
+    end_model = fit_end_model(config, data, proba, L_train, prior, notify=notify, L_dev=L_dev)
     if not (config.end_model.compare_hard and config.end_model.labels == "soft"):
         return end_model, None
     hard_model, sampling = fit_comparison_model(config, data, proba, L_train, prior, labels="hard", like=end_model,

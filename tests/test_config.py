@@ -31,6 +31,16 @@ def test_wrong_type_and_choice(tmp_path):
         load_config(write(tmp_path, '[lfs]\nengine = "spark"\n'), environ={})
 
 
+def test_include_uncovered_is_auto_true_or_false(tmp_path):
+    assert load_config(write(tmp_path, "[task]\nseed = 1\n"), environ={}).end_model.include_uncovered == "auto"
+    for text, value in (("true", True), ("false", False), ('"auto"', "auto")):
+        config = load_config(write(tmp_path, f"[end_model]\ninclude_uncovered = {text}\n"), environ={})
+        assert config.end_model.include_uncovered is value or config.end_model.include_uncovered == value
+    assert load_config(None, environ={}, overrides={"end_model.include_uncovered": "false"}).end_model.include_uncovered is False
+    with pytest.raises(ConfigError, match=r'\[end_model -> include_uncovered\] must be true, false or "auto", got \'yes\''):
+        load_config(write(tmp_path, '[end_model]\ninclude_uncovered = "yes"\n'), environ={})
+
+
 def test_precedence_file_env_set(tmp_path):
     path = write(tmp_path, "[task]\nseed = 1\nname = 'f'\n")
     assert load_config(path, environ={}).task.seed == 1

@@ -335,3 +335,48 @@ def test_comparison_models_progress_lines_name_the_model():
     _tagged(lines.append, "The end model before cleaning")("end model: tfidf features, 10 columns on 5 rows")
     assert lines == ["comparison (the hard-label model): chose tfidf features, C=1",
                      "comparison (the end model before cleaning): tfidf features, 10 columns on 5 rows"]
+
+
+def _coverage_task(n: int, seed: int, kinds=("spam", "ham_a", "ham_b")):
+    """Spam rules cover the spam rows and the 'ham_a' rows; 'ham_b' rows (words of their own) no rule
+    covers. Returns the frame, gold labels (1 = spam) and each row's kind."""
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(list(kinds), size=n)
+    vocab = {"spam": ["subscribe", "channel", "free", "win"], "ham_a": [f"song{i}" for i in range(30)],
+             "ham_b": [f"lyric{i}" for i in range(30)]}
+    texts = [" ".join(rng.choice(vocab[k], size=5)) for k in kind]
+    frame = pd.DataFrame({"id": [f"c{seed}_{i}" for i in range(n)], "text": texts})
+    return frame, (kind == "spam").astype(np.int64), kind
+
+
+def test_uncovered_rows_join_training_with_the_dev_abstain_share_when_dev_prefers_it(tmp_path):
+    from labelkit.stages import uncovered_target
+
+    train, _, kind = _coverage_task(600, 21)
+    covered, uncovered = train[kind != "ham_b"], train[kind == "ham_b"]
+    # the rules' soft labels lean to spam on the covered ham rows too (a weak ham LF)
+    targets = np.where((kind[kind != "ham_b"] == "spam")[:, None], [0.2, 0.8], [0.45, 0.55])
+    dev, y_dev, _ = _coverage_task(150, 22)
+    test, y_test, test_kind = _coverage_task(300, 23)
+    L_dev = np.where(y_dev[:, None] == 1, 1, -1)  # every LF abstains on the dev ham rows
+    target = uncovered_target(L_dev, y_dev, np.array([0.5, 0.5]))
+    assert target[0] > 0.95  # the dev rows the rules miss are ham
+    options = dict(features=("tfidf",), Cs=[1.0], soft=True, metric="accuracy", id_column="id")
+    fit = lambda **more: train_end_model(covered, targets, ("ham", "spam"), text_column="text", dev=dev,  # noqa: E731
+                                         y_dev=y_dev, unlabeled=uncovered, **options, **more)
+    plain, added = fit(), fit(uncovered_target=target)
+    assert plain.uncovered_target is None and added.uncovered_target == pytest.approx(list(target))
+    assert added.train_rows == len(covered) + len(uncovered)
+    assert any("every LF abstains" in note and "include_uncovered" in note for note in added.notes)
+    missed = test_kind == "ham_b"
+    assert np.mean(added.predict(test)[missed] == 0) > 0.95 > np.mean(plain.predict(test)[missed] == 0)
+    assert np.mean(added.predict(test) == y_test) > np.mean(plain.predict(test) == y_test)
+    save_end_model(added, tmp_path / "m.skops")
+    assert load_end_model(tmp_path / "m.skops").uncovered_target == added.uncovered_target
+    # with good rules on the covered rows, a soft label that dev shows to be wrong (the missed rows called
+    # spam) keeps the rows out; its dev score is kept
+    good = np.where((kind[kind != "ham_b"] == "spam")[:, None], [0.1, 0.9], [0.9, 0.1])
+    kept_out = train_end_model(covered, good, ("ham", "spam"), text_column="text", dev=dev, y_dev=y_dev,
+                               unlabeled=uncovered, uncovered_target=np.array([0.1, 0.9]), **options)
+    assert kept_out.uncovered_target is None and kept_out.train_rows == len(covered)
+    assert kept_out.dev_scores[f"tfidf C=1 class_weight=none + {len(uncovered)} uncovered rows"] < 0.9

@@ -267,6 +267,8 @@ def test_logistic_votes_moves_to_the_candidates_prior_and_needs_dev():
         make_label_model("logistic_votes").fit(L, cardinality=5)
     with pytest.raises(LabelModelError, match="two classes"):
         make_label_model("logistic_votes").use_dev(L_dev[:40], np.zeros(40, dtype=int)).fit(L, cardinality=5)
+    with pytest.raises(LabelModelError, match="logistic_votes_max_parameters"):
+        make_label_model("logistic_votes", max_parameters=100).use_dev(L_dev, y_dev).fit(L, cardinality=5)
     selection = select_label_model(["majority", "logistic_votes"], L, L_dev[:22], y_dev[:22], cardinality=5,
                                    seed=0, n_boot=20)  # dev folds of < 20 rows: skipped with a note
     assert selection.name == "majority" and any("logistic_votes skipped" in n for n in selection.notes)

@@ -31,6 +31,8 @@ class EndModel:
     # to the pipeline (an intercept shift, so its predict_proba puts that cut at 0.5); recorded here
     threshold: float | None = None
     positive: int | None = None  # the class `threshold` is for
+    # trained on the train rows where every LF abstained too, with this soft label ([end_model] include_uncovered)
+    uncovered_target: list[float] | None = None
     notes: list[str] = field(default_factory=list)  # why a fallback was taken; shown as build warnings
     # a comparison model trained on a sample at scale: {"sampled_rows": n, "note": ...} ({} otherwise)
     comparison_sampling: dict = field(default_factory=dict)
@@ -95,7 +97,7 @@ class EndModel:
             "relation": self.relation,
             "dev_scores": dict(self.dev_scores), "train_rows": self.train_rows,
             "trained_on_dev": self.trained_on_dev, "notes": list(self.notes),
-            "threshold": self.threshold, "positive": self.positive,
+            "threshold": self.threshold, "positive": self.positive, "uncovered_target": self.uncovered_target,
         }
 
     def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:

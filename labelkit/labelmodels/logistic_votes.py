@@ -31,16 +31,18 @@ from labelkit.labelmodels.base import (
 )
 
 MIN_DEV_ROWS = 20  # fewer gold dev rows than this: skipped, with a note
+MAX_PARAMETERS = 500_000  # (LFs x classes + classes) x classes; 300 LFs x 150 classes (6.8M) took 44 s a fit
 
 
 class LogisticVotes(PredictMixin):
     name = "logistic_votes"
     uses_dev = True
 
-    def __init__(self, *, C: float = 1.0):
+    def __init__(self, *, C: float = 1.0, max_parameters: int = MAX_PARAMETERS):
         if not C > 0:
             raise LabelModelError(f"logistic_votes: C must be > 0, got {C}.")
         self.C = float(C)
+        self.max_parameters = int(max_parameters)
         self._dev: tuple[np.ndarray, np.ndarray] | None = None
         self.cardinality: int | None = None
         self.prior: np.ndarray | None = None
@@ -67,6 +69,11 @@ class LogisticVotes(PredictMixin):
             rows = 0 if self._dev is None else len(self._dev[1])
             raise LabelModelError(f"logistic_votes learns from gold dev rows and has {rows}; it needs at least "
                                   f"{MIN_DEV_ROWS}.")
+        parameters = (L.shape[1] * k + k) * k
+        if parameters > self.max_parameters:
+            raise LabelModelError(f"logistic_votes would fit {parameters:,} weights ({L.shape[1]} LFs x {k} classes), "
+                                  f"above max_parameters {self.max_parameters:,}, which takes minutes; raise "
+                                  f"[label_model] logistic_votes_max_parameters to fit it anyway.")
         L_dev = validate_label_matrix(self._dev[0], cardinality=k, what="L_dev")
         y_dev = self._dev[1]
         if L_dev.shape[1] != L.shape[1]:

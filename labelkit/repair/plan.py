@@ -147,7 +147,7 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
     base_model = result.end_model
     L_train = votes.L["train"]
     covered = (L_train >= 0).any(axis=1)
-    trained_on = covered | bool(config.end_model.include_uncovered)
+    trained_on = covered | (base_model.uncovered_target is not None)
     weak = hard_predictions(result.proba_train, prior)
     train, dev, y_dev = data.frames["train"], data.frames["dev"], data.gold["dev"]
     errors = trained_on & (base_model.predict(train) != weak)
