@@ -41,6 +41,24 @@ class PredictMixin:
         return score_predictions(y, self.predict(L), cardinality=self.cardinality, metric=metric, positive=positive)
 
 
+class UsesDevMixin:
+    """A model that learns from gold dev rows: ``use_dev`` remembers them for the next ``fit``, and
+    selection scores it on dev folds it did not see (``uses_dev``)."""
+
+    uses_dev = True
+    _dev: tuple[np.ndarray, np.ndarray] | None = None
+
+    def use_dev(self, L_dev, y_dev):
+        L_dev = np.asarray(L_dev)
+        y_dev = np.asarray(y_dev, dtype=np.int64).reshape(-1)
+        if L_dev.ndim != 2 or L_dev.shape[0] != y_dev.shape[0]:
+            raise LabelModelError(
+                f"L_dev has shape {L_dev.shape} but y_dev has {y_dev.shape[0]} labels; they must have the same rows."
+            )
+        self._dev = (L_dev, y_dev)
+        return self
+
+
 def validate_label_matrix(L, *, cardinality: int, what: str = "L") -> np.ndarray:
     """Return ``L`` as a 2-D integer array, or raise LabelModelError naming the bad value."""
     if not isinstance(cardinality, (int, np.integer)) or cardinality < 2:

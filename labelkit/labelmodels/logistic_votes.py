@@ -22,6 +22,7 @@ import numpy as np
 from labelkit.errors import LabelModelError
 from labelkit.labelmodels.base import (
     PredictMixin,
+    UsesDevMixin,
     fill_prior,
     normalise_log_scores,
     require_fitted,
@@ -34,31 +35,18 @@ MIN_DEV_ROWS = 20  # fewer gold dev rows than this: skipped, with a note
 MAX_PARAMETERS = 500_000  # (LFs x classes + classes) x classes; 300 LFs x 150 classes (6.8M) took 44 s a fit
 
 
-class LogisticVotes(PredictMixin):
+class LogisticVotes(UsesDevMixin, PredictMixin):
     name = "logistic_votes"
-    uses_dev = True
 
     def __init__(self, *, C: float = 1.0, max_parameters: int = MAX_PARAMETERS):
         if not C > 0:
             raise LabelModelError(f"logistic_votes: C must be > 0, got {C}.")
         self.C = float(C)
         self.max_parameters = int(max_parameters)
-        self._dev: tuple[np.ndarray, np.ndarray] | None = None
         self.cardinality: int | None = None
         self.prior: np.ndarray | None = None
         self.coef: np.ndarray | None = None  # (k, n_lfs * k + k)
         self.intercept: np.ndarray | None = None  # (k,), dev shares moved to the prior
-
-    def use_dev(self, L_dev, y_dev) -> "LogisticVotes":
-        """Remember the gold dev votes the next ``fit`` learns from."""
-        L_dev = np.asarray(L_dev)
-        y_dev = np.asarray(y_dev, dtype=np.int64).reshape(-1)
-        if L_dev.ndim != 2 or L_dev.shape[0] != y_dev.shape[0]:
-            raise LabelModelError(
-                f"L_dev has shape {L_dev.shape} but y_dev has {y_dev.shape[0]} labels; they must have the same rows."
-            )
-        self._dev = (L_dev, y_dev)
-        return self
 
     def fit(self, L, *, cardinality, class_balance=None, seed=0, sample_weight=None) -> "LogisticVotes":
         from sklearn.linear_model import LogisticRegression

@@ -33,6 +33,7 @@ import numpy as np
 from labelkit.errors import LabelModelError
 from labelkit.labelmodels.base import (
     PredictMixin,
+    UsesDevMixin,
     compress_patterns,
     fill_prior,
     normalise_log_scores,
@@ -43,9 +44,8 @@ from labelkit.labelmodels.base import (
 )
 
 
-class WeightedMajorityVote(PredictMixin):
+class WeightedMajorityVote(UsesDevMixin, PredictMixin):
     name = "weighted_majority"
-    uses_dev = True
 
     def __init__(
         self,
@@ -67,22 +67,10 @@ class WeightedMajorityVote(PredictMixin):
         self.max_accuracy = float(max_accuracy)
         self.erase_alpha = float(erase_alpha)
         self.kept_on_noise_: list[int] = []
-        self._dev: tuple[np.ndarray, np.ndarray] | None = None
         self.cardinality: int | None = None
         self.prior: np.ndarray | None = None
         self.accuracies: np.ndarray | None = None
         self.weights: np.ndarray | None = None
-
-    def use_dev(self, L_dev, y_dev) -> "WeightedMajorityVote":
-        """Remember gold dev votes; the next ``fit`` updates LF accuracies with them."""
-        L_dev = np.asarray(L_dev)
-        y_dev = np.asarray(y_dev, dtype=np.int64).reshape(-1)
-        if L_dev.ndim != 2 or L_dev.shape[0] != y_dev.shape[0]:
-            raise LabelModelError(
-                f"L_dev has shape {L_dev.shape} but y_dev has {y_dev.shape[0]} labels; they must have the same rows."
-            )
-        self._dev = (L_dev, y_dev)
-        return self
 
     def fit(self, L, *, cardinality, class_balance=None, seed=0, sample_weight=None) -> "WeightedMajorityVote":
         L = validate_label_matrix(L, cardinality=cardinality)
