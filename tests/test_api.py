@@ -123,3 +123,25 @@ def test_a_loaded_build_votes_on_requests_that_lack_a_column_its_rules_test(tmp_
     assert L.tolist() == [[-1, 1, -1, -1], [-1, -1, 0, -1]]
     with_column = run.votes(pd.DataFrame({"text": ["great song"], "channel": ["bot"]}))
     assert with_column.tolist() == [[1, -1, 0, -1]]
+
+
+def test_rows_no_lf_votes_on_join_training_unless_switched_off(tmp_path):
+    """'this video is amazing' is ham no LF votes on: the end model learns it from the uncovered train
+    rows, labelled with the gold shares of the dev rows no LF votes on (all ham here)."""
+    train, dev, test = _frames(seed=3)
+    settings = {"label_model": {"candidates": ["majority"]}, "end_model": {"compare_hard": False, "C": [1.0]}}
+
+    def build(**end_model):
+        task = lk.Task.from_frames(train.drop(columns="label"), dev, test, classes=CLASSES,
+                                   settings={**settings, "end_model": {**settings["end_model"], **end_model}})
+        return lk.run(task, _lfs(), audit=False)
+
+    added, covered_only = build(), build(include_uncovered=False)
+    assert added.metrics.end_model.uncovered_label["ham"] > 0.8
+    assert covered_only.metrics.end_model.uncovered_label is None
+    assert "uncovered_label" not in covered_only.metrics.to_json()["end_model"]
+    uncovered = int((~(added.L >= 0).any(axis=1)).sum())
+    assert added.metrics.end_model.train_rows == covered_only.metrics.end_model.train_rows + uncovered > uncovered
+    assert added.end_model.predict_labels(pd.DataFrame({"text": ["this video is amazing 7"]})) == ["ham"]
+    added.save(tmp_path / "run")
+    assert lk.load(tmp_path / "run").end_model.uncovered_target == added.end_model.uncovered_target
