@@ -86,7 +86,7 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
         model, frame, Y, weights = _with_uncovered(
             model, frame, Y, weights, uncovered, np.asarray(uncovered_target, dtype=np.float64),
             _row_weights(unlabeled_weight, len(unlabeled)), dev_frame, y_dev, always=uncovered_always,
-            max_features=max_features, seed=seed, metric=metric)
+            max_features=max_features, seed=seed, metric=metric, notify=notify)
         frame_all = frame
     _note_one_class(model, dev_frame, y_dev)
     if dev_gold:
@@ -263,7 +263,7 @@ def _note_one_class(model: EndModel, dev_frame, y_dev) -> None:
 
 
 def _with_uncovered(model: EndModel, frame, Y, weights, uncovered, target, uncovered_weights, dev_frame, y_dev, *,
-                    always: bool, max_features: int, seed: int, metric: tuple):
+                    always: bool, max_features: int, seed: int, metric: tuple, notify=None):
     """The chosen setting refitted on the train rows plus the uncovered ones (soft label `target`),
     kept unless dev shows it worse by more than one dev row (or `always`): (model, frame, Y, weights)
     of the model kept. Measured, it helped or tied wherever it was tried (YouTube comments with ten
@@ -290,7 +290,11 @@ def _with_uncovered(model: EndModel, frame, Y, weights, uncovered, target, uncov
     before = dev_score(y_dev, model.predict(dev_frame), k, metric) if len(y_dev) else score
     model.dev_scores[f"{model.features} C={model.C:g} class_weight={model.class_weight} + {len(uncovered)} uncovered "
                      f"rows"] = round(score, 6)
-    if not always and score < before - one_row(y_dev, metric) - 1e-12:
+    kept = always or score >= before - one_row(y_dev, metric) - 1e-12
+    if notify:
+        notify(f"end model: + {len(uncovered):,} rows where every LF abstains, dev {metric[0]} {before:.4f} -> "
+               f"{score:.4f}: " + ("kept" if kept else "left out"))
+    if not kept:
         return model, frame, Y, weights
     if cut is not None:
         shift_intercept(classifier, metric[1], cut)
