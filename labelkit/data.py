@@ -323,10 +323,10 @@ def _wrench_classes(config: Config, wrench, folder: Path) -> tuple[str, ...]:
     given, found = tuple(config.task.classes), tuple(wrench.classes)
     if not given or given == found:
         return found
-    if (folder / "label.json").is_file() or len(given) != len(found):
-        source = f"{folder / 'label.json'}" if (folder / "label.json").is_file() else f"{folder} (its votes and labels)"
-        fix = ("leave task.classes unset" if (folder / "label.json").is_file() else
-               f"give {len(found)} names in index order or leave task.classes unset")
+    named = (folder / "label.json").is_file()
+    if named or len(given) != len(found):
+        source = f"{folder / 'label.json'}" if named else f"{folder} (its votes and labels)"
+        fix = "leave task.classes unset" if named else f"give {len(found)} names in index order or leave task.classes unset"
         raise ConfigError(f"[task -> classes] is {list(given)} but {source} has {len(found)} classes {list(found)}; "
                           f"WRENCH votes and labels are indices in that order, so {fix}.")
     names = dict(zip(found, given))

@@ -270,20 +270,10 @@ def _with_uncovered(model: EndModel, frame, Y, weights, uncovered, target, uncov
     hand-written LFs, seeds 0-4: spam F1 at 13% spam 79.8 -> 83.2, at the natural share 86.1 -> 94.0), so dev
     needs to show harm, not a gain, to keep the rows out. A thresholded model gets its threshold
     again, over every train row."""
-    from sklearn.exceptions import ConvergenceWarning
-
     k = len(model.classes)
-    both = pd.concat([frame, uncovered[frame.columns.intersection(uncovered.columns)]], ignore_index=True)
-    Y_both = np.vstack([Y, np.tile(target, (len(uncovered), 1))])
-    w_both = np.concatenate([weights, uncovered_weights])
-    featurizer, X, _ = fit_features(model.features, both, model.text_column, model.feature_columns,
-                                    max_features=max_features, relation=model.relation)
-    X_rows, y_rows, w_rows = expand_soft(X, Y_both, w_both[:, None] * class_multipliers(Y_both, w_both,
-                                                                                      model.class_weight))
-    classifier = _classifier(X.shape[1], model.C, seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        classifier.fit(X_rows, y_rows, sample_weight=w_rows)
+    both, Y_both, w_both = _with_rows(frame, Y, weights, uncovered, np.tile(target, (len(uncovered), 1)),
+                                      uncovered_weights)
+    featurizer, classifier, X = _fit_setting(model, both, Y_both, w_both, max_features=max_features, seed=seed)
     predicted, cut = _dev_predictions(classifier, featurizer.transform(dev_frame), y_dev, k=k, metric=metric,
                                       X_train=X)
     score = dev_score(y_dev, predicted, k, metric)
@@ -334,17 +324,30 @@ DEV_FOLDS = 5
 
 
 def _fit_with_gold(model: EndModel, frame, Y, weights, gold_frame, y_gold, *, max_features, seed):
-    """The model's setting fitted on train + gold rows: (featurizer, classifier, X of those rows)."""
-    k = len(model.classes)
-    Y_gold = np.zeros((len(gold_frame), k))
+    """The model's setting fitted on train + gold rows (one-hot, weight 1): (featurizer, classifier, X)."""
+    Y_gold = np.zeros((len(gold_frame), len(model.classes)))
     Y_gold[np.arange(len(gold_frame)), np.asarray(y_gold, dtype=np.int64)] = 1.0
-    both = pd.concat([frame, gold_frame[frame.columns.intersection(gold_frame.columns)]], ignore_index=True)
-    Y_all = np.vstack([Y, Y_gold])
-    w_all = np.concatenate([weights, np.ones(len(gold_frame))])
-    featurizer, X, _ = fit_features(model.features, both, model.text_column, model.feature_columns,
+    both, Y_all, w_all = _with_rows(frame, Y, weights, gold_frame, Y_gold, np.ones(len(gold_frame)))
+    return _fit_setting(model, both, Y_all, w_all, max_features=max_features, seed=seed)
+
+
+def _with_rows(frame, Y, weights, extra, Y_extra, w_extra):
+    """The training rows with `extra` rows (their targets and weights) appended."""
+    both = pd.concat([frame, extra[frame.columns.intersection(extra.columns)]], ignore_index=True)
+    return both, np.vstack([Y, Y_extra]), np.concatenate([weights, w_extra])
+
+
+def _fit_setting(model: EndModel, frame, Y, weights, *, max_features, seed):
+    """The model's chosen features, class weight and C fitted on these rows: (featurizer, classifier, X)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    featurizer, X, _ = fit_features(model.features, frame, model.text_column, model.feature_columns,
                                     max_features=max_features, relation=model.relation)
-    X_rows, y_rows, w_rows = expand_soft(X, Y_all, w_all[:, None] * class_multipliers(Y_all, w_all, model.class_weight))
-    classifier = _classifier(X.shape[1], model.C, seed).fit(X_rows, y_rows, sample_weight=w_rows)
+    X_rows, y_rows, w_rows = expand_soft(X, Y, weights[:, None] * class_multipliers(Y, weights, model.class_weight))
+    classifier = _classifier(X.shape[1], model.C, seed)
+    with warnings.catch_warnings():  # as in the search: dev decides, not saga's last pass
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        classifier.fit(X_rows, y_rows, sample_weight=w_rows)
     return featurizer, classifier, X
 
 
