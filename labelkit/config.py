@@ -75,6 +75,16 @@ class LabelModelConfig:
     class_balance: str | list = "auto"
     snorkel_max_width: int = 600  # LFs x classes above which snorkel is skipped (its fit grows with the square)
     logistic_votes_max_parameters: int = 500_000  # (LFs x classes + classes) x classes above which it is skipped
+    # how candidates are judged on gold dev: end_model (the dev score of a quick end model trained on each
+    # candidate's train labels; votes-only tasks fall back to label_model) | label_model (its own dev score
+    # on the dev votes: the default before the build checked itself)
+    choose_by: str = "end_model"
+
+
+@dataclass
+class ChecksConfig:
+    enabled: bool = True  # the build checks itself before it reports (labelkit/checks.py)
+    fallback: bool = True  # an error-level finding makes the build fall back to the safe choice
 
 
 @dataclass
@@ -119,14 +129,14 @@ class EvaluateConfig:
     bootstrap: int = 1000
     expectations: str = ""
     drift_freq: str = "auto"
-    fail_on: list[str] = field(default_factory=list)  # guardrail, expectations, leakage, test-rows
+    fail_on: list[str] = field(default_factory=list)  # guardrail, expectations, leakage, test-rows, too-good, checks
 
 
 SECTIONS = {
     "task": TaskConfig, "data": DataConfig, "lfs": LFConfig, "label_model": LabelModelConfig,
-    "end_model": EndModelConfig, "audit": AuditConfig, "evaluate": EvaluateConfig,
+    "end_model": EndModelConfig, "audit": AuditConfig, "evaluate": EvaluateConfig, "checks": ChecksConfig,
 }
-FAIL_ON = ("guardrail", "expectations", "leakage", "test-rows", "too-good")
+FAIL_ON = ("guardrail", "expectations", "leakage", "test-rows", "too-good", "checks")
 
 
 @dataclass
@@ -138,6 +148,7 @@ class Config:
     end_model: EndModelConfig
     audit: AuditConfig
     evaluate: EvaluateConfig
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
     path: Path | None = None  # the config file (None when built in code)
     root: Path = Path(".")  # folder relative paths are resolved against
 
@@ -234,6 +245,7 @@ def _validate(config: Config) -> None:
         ("lfs", "engine"): ("local", "processes", "dask"),
         ("label_model", "metric"): ("auto", "accuracy", "macro_f1", "balanced_accuracy", "f1"),
         ("label_model", "class_balance"): ("auto", "dev", "uniform", "estimate"),
+        ("label_model", "choose_by"): ("end_model", "label_model"),
         ("end_model", "labels"): ("soft", "hard"),
     }
     for (section, key), allowed in choices.items():

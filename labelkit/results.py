@@ -119,6 +119,21 @@ class EndModelInfo(Record):
     uncovered_label: dict[str, float] | None = absent()
 
 
+# ---------------------------------------------------------------- the build's checks of itself
+
+@dataclass(kw_only=True)
+class Check(Record):
+    """One finding of the build's checks of itself (labelkit/checks.py): an `error` made the build fall
+    back to a safe choice (`action` says which), a `warning` is worth reading, `info` is evidence."""
+
+    name: str  # e.g. "dev_votes_vs_gold", "lf_dev_vs_train", "class_shares", "do_no_harm"
+    severity: str  # error | warning | info
+    message: str  # one line for people
+    subject: str | None = absent()  # the LF, system or split it is about
+    evidence: dict[str, Any] = mapped()
+    action: str | None = absent()  # what the build did about it
+
+
 # ---------------------------------------------------------------- systems on the gold test rows
 
 @dataclass(kw_only=True)
@@ -396,6 +411,7 @@ class BuildResults(Record):
     systems: Systems
     schema_version: int = SCHEMA_VERSION
     policy: str | None = None  # the tie/abstain policy of the rules, as the report prints it
+    checks: list[Check] = listed()  # the build's checks of itself, most severe first
     label_models: LabelModels | None = absent()
     label_matrix: dict[str, MatrixStats] = mapped()
     lf_summary: list[LFStats] = listed()
@@ -413,7 +429,7 @@ class BuildResults(Record):
     manifest: ManifestSummary | None = absent()
     audit: Audit | None = absent()  # None: --no-audit
 
-    ORDER: ClassVar = ("schema_version", "task", "policy", "label_models", "label_matrix", "lf_summary", "lf_errors",
+    ORDER: ClassVar = ("schema_version", "task", "checks", "policy", "label_models", "label_matrix", "lf_summary", "lf_errors",
                        "end_model", "systems", "slices", "guardrails", "drift", "expectations", "gold_rows",
                        "warnings", "label_model_warnings", "corrections", "repair", "manifest", "audit")
 

@@ -207,6 +207,11 @@ def failed_checks(metrics: dict, audit: AuditOutcome | None, fail_on) -> list[st
         failures = sum(len(v.get("failures", [])) for v in expectations.values() if isinstance(v, dict))
         if failures:
             failed.append(f"expectations: {failures} expectation(s) failed")
+    if "checks" in fail_on:
+        errors = [c for c in metrics.get("checks", []) if c.get("severity") == "error"]
+        if errors:
+            failed.append(f"checks: {len(errors)} error-level finding(s) of the build's checks of itself: "
+                          + "; ".join(c["message"] for c in errors))
     if "too-good" in fail_on and metrics.get("systems"):
         from labelkit import evaluate as ev
 
