@@ -368,7 +368,8 @@ def task_data_from_frames(config: Config, frames: dict[str, pd.DataFrame]) -> Ta
         out[split] = frame
         if split in GOLD_SPLITS:
             gold[split] = _gold(frame, split, where, schema, config)
-    return TaskData(schema, out, gold, inputs, warnings=warnings)
+    votes = _vote_columns(out, inputs, schema, config) if data.vote_columns else None  # as load_task_data reads them
+    return TaskData(schema, out, gold, inputs, votes=votes, vote_names=list(data.vote_columns) or None, warnings=warnings)
 
 
 def _gold(frame: pd.DataFrame, split: str, where, schema: LabelSchema, config: Config) -> np.ndarray:

@@ -145,3 +145,25 @@ def test_rows_no_lf_votes_on_join_training_unless_switched_off(tmp_path):
     assert added.end_model.predict_labels(pd.DataFrame({"text": ["this video is amazing 7"]})) == ["ham"]
     added.save(tmp_path / "run")
     assert lk.load(tmp_path / "run").end_model.uncovered_target == added.end_model.uncovered_target
+
+
+def test_a_votes_only_task_from_frames_builds_its_label_models(tmp_path):
+    """[data] vote_columns given to Task.from_frames are the votes (no text, no LFs): the label models
+    run on them, as `labelkit build` reads vote columns from files."""
+    rng = np.random.default_rng(3)
+
+    def split(n):
+        y = rng.integers(0, 2, n)
+        right = rng.random((n, 4)) < 0.85
+        votes = np.where(rng.random((n, 4)) < 0.7, np.where(right, y[:, None], 1 - y[:, None]), -1)
+        return pd.DataFrame({**{f"w{j}": votes[:, j] for j in range(4)}, "label": [CLASSES[v] for v in y]})
+
+    task = lk.Task.from_frames(split(300), split(80), split(80), classes=CLASSES, text="",
+                               vote_columns=["w0", "w1", "w2", "w3"],
+                               settings={"end_model": {"enabled": False},
+                                         "label_model": {"candidates": ["majority", "dawid_skene"]}})
+    run = lk.run(task, audit=False)
+    assert run.L.shape == (300, 4) and run.lf_names == ["w0", "w1", "w2", "w3"]
+    assert run.systems().loc["label_model", "accuracy"] > 0.8
+    run.save(tmp_path / "out")  # the LF examples of rows without text
+    assert (tmp_path / "out" / "metrics.json").is_file()
