@@ -27,6 +27,7 @@ def run_audit_command(config: Config, *, out: Path, force: bool = False, notify=
 
 
 def _audit_and_write(config: Config, *, out: Path, force: bool, timer) -> dict:
+    from labelkit.quality.policies import quarantine_warnings
     from labelkit.stages import load_labeling_functions, run_audit
 
     with timer.stage("load data"):
@@ -39,7 +40,8 @@ def _audit_and_write(config: Config, *, out: Path, force: bool, timer) -> dict:
         "task": config.task.name,
         "summary": summary_counts(findings),
         "accounting": outcome.clean.accounting,
-        "warnings": data.warnings + list(getattr(outcome.result, "warnings", [])),
+        "warnings": quarantine_warnings(outcome.clean, config.audit.policies, config_path=config.path)
+        + data.warnings + list(getattr(outcome.result, "warnings", [])),
         "findings": len(findings),
         "out": str(out),
     }

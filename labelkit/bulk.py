@@ -70,7 +70,7 @@ LABELS_MARKER = b"labelkit_labels"  # Parquet metadata key: this file was writte
 def check_label_paths(source: Path, out: Path, *, force: bool) -> None:
     """`--out` may replace only a labels file labelkit wrote (with --force), never the input or another file."""
     if not source.is_file():
-        raise DatasetError(f"Data file {source} does not exist.")
+        raise DatasetError(f"--input file {source.resolve()} does not exist; give the path of the table to label.")
     if out.resolve() == source.resolve():
         raise DatasetError(f"--out {out} is the input file; write the labels to another file.")
     if out.is_dir():

@@ -185,7 +185,8 @@ def from_dict(raw: dict[str, Any], *, path: Path | None = None, root: Path | Non
 
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError(f"Config file {path} does not exist.")
+        raise ConfigError(f"Config file {path.resolve()} does not exist; give the path of the task's labelkit.toml "
+                          f"(a new task: see \"Your own task\" in README.md).")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

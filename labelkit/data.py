@@ -10,7 +10,7 @@ import pandas as pd
 
 from labelkit.config import Config
 from labelkit.errors import ConfigError, DatasetError
-from labelkit.io import ReadOptions, check_unique_columns, read_table, require_columns, sha256_file
+from labelkit.io import ReadOptions, check_unique_columns, read_table, sha256_file
 from labelkit.schema import LabelSchema
 from labelkit.times import parse_utc
 
@@ -37,12 +37,17 @@ def load_task_data(config: Config) -> TaskData:
     data = config.data
     frames, gold, inputs, warnings = {}, {}, {}, []
     parts = split_labeled_file(config) if data.labeled else None
+    missing: list[MissingColumns] = []  # every split's missing columns are named at once
     for split in SPLITS:
         if parts is not None:
             paths, frame = [config.resolve(data.labeled)], parts[split]
         else:
             paths = _split_paths(config, split)
-            frame = _read_split(paths, split, config)
+            try:
+                frame = _read_split(paths, split, config)
+            except MissingColumns as exc:
+                missing.append(exc)
+                continue
         path = paths[0] if len(paths) == 1 else Path(f"{split} files ({', '.join(p.name for p in paths)})")
         warnings += _rename_repeated_ids(frame, data.id_column, path)
         frames[split] = frame
@@ -51,6 +56,8 @@ def load_task_data(config: Config) -> TaskData:
             inputs[split]["split"] = _split_description(config)
         if split in GOLD_SPLITS:
             gold[split] = _gold(frame, split, path, schema, config)
+    if missing:
+        raise MissingColumns([m for exc in missing for m in exc.missing], config, also=_missing_expectations(config))
     votes = _vote_columns(frames, inputs, schema, config) if data.vote_columns else None
     return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(data.vote_columns) or None,
                     warnings=warnings)
@@ -63,6 +70,9 @@ def with_expectations(config: Config, data: TaskData) -> TaskData:
         return data
     from labelkit.evaluate.expectations import load_expectations
 
+    problem = _missing_expectations(config)
+    if problem:
+        raise DatasetError(problem[0].upper() + problem[1:])
     table = load_expectations(config.resolve(config.evaluate.expectations), data.schema.classes,
                               text_column=config.data.text_column or "text")
     return dataclasses.replace(data, expectations=table)
@@ -87,7 +97,79 @@ def _split_paths(config: Config, split: str) -> list[Path]:
     if not names:
         raise ConfigError(f"[data -> {split}] is not set; give the {split} file (CSV, Parquet or JSONL), "
                           f"or one labeled file as [data -> labeled] to be split.")
-    return [config.resolve(n) for n in ([names] if isinstance(names, str) else names)]
+    names = [names] if isinstance(names, str) else list(names)
+    for name in names:
+        _require_file(config, "data", split, name)
+    return [config.resolve(n) for n in names]
+
+
+def _no_file(config: Config, section: str, key: str, value: str, what: str = "data file") -> str | None:
+    """'data file /abs/x.csv does not exist ([data -> train] = "x.csv", relative to ...); fix the path', or None."""
+    path = config.resolve(value)
+    if path.exists():
+        return None
+    named = f'[{section} -> {key}] = "{value}"'
+    if config.path is not None and not Path(value).expanduser().is_absolute():
+        named += f", relative to the folder of {config.path}"
+    return f"{what} {path.resolve()} does not exist ({named}); fix the path"
+
+
+def _require_file(config: Config, section: str, key: str, value: str) -> None:
+    problem = _no_file(config, section, key, value, "Data file")
+    if problem:
+        raise DatasetError(problem + ", or move the file there.")
+
+
+def _missing_expectations(config: Config) -> str:
+    """'' or why the [evaluate] expectations file cannot be read (it is optional: remove the setting)."""
+    if not config.evaluate.expectations:
+        return ""
+    problem = _no_file(config, "evaluate", "expectations", config.evaluate.expectations, "expectations file")
+    return problem + ", or remove the setting (it is optional)." if problem else ""
+
+
+# settings that name columns and may be left out of a config
+OPTIONAL_COLUMN_SETTINGS = ("data.time_column", "data.group_column", "data.slice_columns", "evaluate.slice_columns",
+                            "data.feature_columns", "data.vote_columns")
+
+
+class MissingColumns(DatasetError):
+    """Columns the config names that a data file lacks: (column, setting, file, the file's columns) each;
+    the message names them all at once, and says "or remove it" for optional settings."""
+
+    def __init__(self, missing: list[tuple[str, str, str, tuple[str, ...]]], config: Config, also: str = "") -> None:
+        self.missing = missing
+        super().__init__(_missing_columns_message(missing, config) + (f" Also: {also}" if also else ""))
+
+
+def _missing_columns_message(missing, config: Config) -> str:
+    settings: dict[str, tuple[list[str], list[str]]] = {}  # setting -> (its missing columns, files lacking them)
+    have: dict[tuple[str, ...], list[str]] = {}  # a file's columns -> files with exactly those
+    for column, setting, file, columns in missing:
+        names, files = settings.setdefault(setting, ([], []))
+        names += [column] if column not in names else []
+        files += [file] if file not in files else []
+        if file not in have.setdefault(tuple(columns), []):
+            have[tuple(columns)].append(file)
+    columns_are = "; ".join(", ".join(c) + (f" ({', '.join(f)})" if len(have) > 1 else "") for c, f in have.items())
+    where = f" in {config.path}" if config.path is not None else ""
+    optional = [s for s in settings if s in OPTIONAL_COLUMN_SETTINGS]
+    required = [s for s in settings if s not in OPTIONAL_COLUMN_SETTINGS]
+    if len(settings) == 1 and len(next(iter(settings.values()))[0]) == 1:
+        setting, (names, files) = next(iter(settings.items()))
+        fix = f"Set {setting}{where} to one of them" + (", or remove it (it is optional)" if optional else "")
+        return f"Column {names[0]!r} not found in {', '.join(files)}; columns are: {columns_are}. {fix}."
+    found = "; ".join(f"{', '.join(map(repr, names))} ({setting}) in {', '.join(files)}"
+                      for setting, (names, files) in settings.items())
+    them, are = ("it", "it is") if len(optional) == 1 else ("them", "they are")
+    if not optional:
+        fix = f"Set {', '.join(required)}{where} to columns the files have."
+    elif not required:
+        fix = f"Set {', '.join(optional)}{where} to columns the files have, or remove {them} ({are} optional)."
+    else:
+        fix = (f"Set {', '.join(required)}{where} to columns the files have; set {', '.join(optional)} likewise, "
+               f"or remove {them} ({are} optional).")
+    return f"Columns not found: {found}; columns are: {columns_are}. {fix}"
 
 
 def read_options(config: Config) -> ReadOptions:
@@ -120,6 +202,7 @@ def split_labeled_file(config: Config) -> dict[str, pd.DataFrame]:
     """[data -> labeled] split into train/dev/test: seeded random or by time (oldest rows train, newest
     test). Rows without a label go to train; the train part drops the label column (LFs must not see it)."""
     data = config.data
+    _require_file(config, "data", "labeled", data.labeled)
     path = config.resolve(data.labeled)
     frame = _read_file(path, "test", config)  # the test split needs every column a split can need
     labeled = np.flatnonzero(frame[data.label_column].notna().to_numpy())
@@ -194,7 +277,10 @@ def _check_columns(frame: pd.DataFrame, split: str, path: Path, config: Config) 
             needed[column] = "evaluate.slice_columns"
     for column in data.vote_columns:
         needed[column] = "data.vote_columns"
-    require_columns(frame, needed, path=path)
+    missing = [(column, setting, str(path), tuple(map(str, frame.columns)))
+               for column, setting in needed.items() if column and column not in frame.columns]
+    if missing:
+        raise MissingColumns(missing, config)
 
 
 UNHASHABLE = (list, dict, set, np.ndarray)

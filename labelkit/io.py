@@ -39,7 +39,7 @@ def read_table(path: Path, *, string_columns: tuple[str, ...] = (), options: Rea
     path = Path(path)
     options = options or ReadOptions()
     if not path.exists():
-        raise DatasetError(f"Data file {path} does not exist.")
+        raise DatasetError(f"Data file {path.resolve()} does not exist.")
     if path.is_dir():
         raise DatasetError(f"Data file {path} is a folder; give a .csv, .tsv, .parquet or .jsonl file.")
     kind = file_kind(path, options)

@@ -72,6 +72,11 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
     if audit is None:
         metrics["warnings"].append("The data-quality audit was skipped (--no-audit): leakage and test-log rows "
                                    "were not looked for, so these scores are not checked against them.")
+    else:  # a large share of a split quarantined is said first: it changes what was trained on or scored
+        from labelkit.quality.policies import quarantine_warnings
+
+        metrics["warnings"][:0] = quarantine_warnings(audit.clean, config.audit.policies, config_path=config.path,
+                                                      notebook=config.path is None)
     metrics["warnings"] += vote_warnings(votes.L, classes)
     return metrics
 

@@ -50,7 +50,9 @@ def load_labeling_functions(config: Config, *, require_lfs: bool = True, columns
 
         paths += add_rules(contents, [config.resolve(p) for p in config.task.rules], config.task.classes, columns)
     if require_lfs and not contents.lfs:
-        raise LabelingFunctionError(f"No labeling functions found in {', '.join(map(str, paths))}.")
+        from labelkit.lfs.loader import no_lfs_message
+
+        raise LabelingFunctionError(no_lfs_message(contents, paths))
     return contents, paths
 
 

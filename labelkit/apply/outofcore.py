@@ -38,7 +38,7 @@ def iter_chunks(path: Path, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, columns: li
     if chunk_rows < 1:
         raise ConfigError(f"chunk_rows must be >= 1, got {chunk_rows}.")
     if not path.is_file():
-        raise DatasetError(f"Data file {path} does not exist.")
+        raise DatasetError(f"Data file {path.resolve()} does not exist.")
     kind = file_kind(path, options)
     if kind == "parquet":
         yield from _parquet_chunks(path, chunk_rows, columns)
@@ -53,7 +53,7 @@ def file_columns(path: Path, *, options: ReadOptions | None = None) -> list[str]
     path = Path(path)
     options = options or ReadOptions()
     if not path.is_file():
-        raise DatasetError(f"Data file {path} does not exist.")
+        raise DatasetError(f"Data file {path.resolve()} does not exist.")
     kind = file_kind(path, options)
     try:
         if kind == "parquet":

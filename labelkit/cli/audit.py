@@ -14,7 +14,8 @@ AUDIT_FAIL_ON = ("leakage", "test-rows", "label-issues", "duplicates")
 @click.command("audit")
 @config_options
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder (default: runs/<task name>-audit).")
-@click.option("--force", is_flag=True, help="Replace --out even if it is not a previous labelkit output.")
+@click.option("--force", is_flag=True, help="Also replace a labelkit output made by another command (a build) or by a "
+              "labelkit without output markers. Never a folder labelkit did not make, or one you added files to.")
 @click.option("--fail-on", metavar="CHECKS", help=f"Exit 1 when findings of these kinds exist: {','.join(AUDIT_FAIL_ON)}.")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")

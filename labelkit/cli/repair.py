@@ -15,7 +15,8 @@ from labelkit.cli.common import Narrator, handle_errors
               help="Repair only this slice (column=value, or a slicing function's name); repeatable. "
                    "Default: every slice whose guardrail fired.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder for the repaired build (default: RUN-repaired).")
-@click.option("--force", is_flag=True, help="Replace --out even if it is not a previous labelkit build.")
+@click.option("--force", is_flag=True, help="Also replace a labelkit output made by another command (an audit) or by a "
+              "labelkit without output markers. Never a folder labelkit did not make, or one you added files to.")
 @click.option("--max-overall-loss", type=float, default=0.005, show_default=True,
               help="Overall dev score the repair may give up (0.005 = half a point of accuracy).")
 @click.option("--weights", default="2,4,8", show_default=True, help="Slice weights tried, comma-separated.")

@@ -86,7 +86,8 @@ def _as_names(predicted, classes: Sequence[str], system: str, n: int) -> list[st
 
 def _read(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise DatasetError(f"Expectations file {path} does not exist; check evaluate.expectations in labelkit.toml.")
+        raise DatasetError(f"Expectations file {Path(path).resolve()} does not exist; fix [evaluate -> expectations] "
+                           f"in the task's config, or remove the setting (it is optional).")
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":

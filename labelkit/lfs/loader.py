@@ -19,6 +19,7 @@ class ModuleContents:
     lfs: list[LabelingFunction] = field(default_factory=list)
     slicing_functions: list = field(default_factory=list)
     detectors: list = field(default_factory=list)
+    plain_functions: list[str] = field(default_factory=list)  # names of the modules' functions that are not LFs
 
 
 def load_lfs(paths: list[Path]) -> list[LabelingFunction]:
@@ -34,6 +35,7 @@ def load_modules(paths: list[Path]) -> ModuleContents:
         module = _import(Path(path))
         contents.slicing_functions += _instances(module, SlicingFunction)
         contents.detectors += [v for v in vars(module).values() if callable(v) and hasattr(v, "detector_name")]
+        contents.plain_functions += _plain_functions(module)
         for lf in _module_lfs(module, path):
             if lf.name in origin:
                 raise LabelingFunctionError(
@@ -44,9 +46,33 @@ def load_modules(paths: list[Path]) -> ModuleContents:
     return contents
 
 
+def no_lfs_message(contents: ModuleContents, paths) -> str:
+    """Why no LF was found, and the three ways to declare one."""
+    plain = contents.plain_functions
+    found, listed = "", "..."
+    if plain:
+        shown = ", ".join(plain[:5]) + (", ..." if len(plain) > 5 else "")
+        found = f" (plain function{'s' if len(plain) > 1 else ''} {shown} {'are' if len(plain) > 1 else 'is'} not an LF)"
+        listed = shown
+    return (f"No labeling functions found in {', '.join(map(str, paths))}{found}. Declare LFs at the module's top "
+            f"level: decorate a function f(row) -> class name or ABSTAIN with @labeling_function(), or assign a "
+            f"declarative one (kw = keywords(\"billing\", [\"refund\"], name=\"kw\"); also regex(), "
+            f"column_condition(), spacy_patterns()), or list plain named functions in LFS = [{listed}].")
+
+
+def _plain_functions(module) -> list[str]:
+    """Public functions the module itself defines that are none of the things labelkit collects."""
+    import inspect
+
+    return [name for name, value in vars(module).items()
+            if inspect.isfunction(value) and value.__module__ == module.__name__ and not name.startswith("_")
+            and not hasattr(value, "detector_name")]
+
+
 def _import(path: Path):
     if not path.is_file():
-        raise ConfigError(f"LF module {path} does not exist.")
+        raise ConfigError(f"LF module {path.resolve()} does not exist; [task -> labeling_functions] paths are "
+                          f"relative to the config file's folder: fix the path, or move the module there.")
     module_name = "labelkit_lfs_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)

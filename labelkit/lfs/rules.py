@@ -103,7 +103,8 @@ def read_rules(path: Path, *, classes=None, columns=None) -> list[Rule]:
     """The rules of a rules file, validated (classes and columns when given)."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"Rules file {path} does not exist.")
+        raise ConfigError(f"Rules file {path.resolve()} does not exist; [task -> rules] paths are relative to the config "
+                          f"file's folder: fix the path, or create the file (`labelkit studio --rules FILE` starts one).")
     return parse_rules(path.read_text(encoding="utf-8"), path, classes=classes, columns=columns)
 
 
