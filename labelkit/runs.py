@@ -74,7 +74,8 @@ class Run:
 
     @property
     def prior(self) -> np.ndarray:
-        """The class prior the build broke ties with (metrics.json label_models.class_prior)."""
+        """The gold dev class prior (metrics.json label_models.class_prior): the rule baseline's and the
+        majority-class baseline's. The label model breaks ties with its own prior (`predict_rules`)."""
         stored = (self.metrics.get("label_models") or {}).get("class_prior") or {}
         prior = np.array([float(stored.get(c, 0.0)) for c in self.classes])
         return prior / prior.sum() if prior.sum() > 0 else np.full(len(self.classes), 1.0 / len(self.classes))
@@ -99,6 +100,14 @@ class Run:
     def rules_proba(self, L: np.ndarray) -> np.ndarray:
         """The label model's probabilities for a label matrix (the rule system of this build)."""
         return self.label_model.predict_proba(L)
+
+    def predict_rules(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rule system's (class indices, probabilities) for a label matrix: the label model with the
+        prior it was chosen with (saved beside it) breaking ties, as the build scored it on test."""
+        from labelkit.labelmodels import hard_predictions
+
+        proba = self.label_model.predict_proba(L)
+        return hard_predictions(proba, self.label_model.prior), proba
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """The end model's (n, k) probabilities."""

@@ -11,6 +11,12 @@ ABSTAIN = None  # what an LF returns when it does not vote
 ABSTAIN_INDEX = -1  # how an abstain is stored in a label matrix
 
 
+def vote_dtype(k: int) -> type:
+    """The dtype of a label matrix for `k` classes (votes -1..k-1): int8, int16 beyond 126 classes.
+    The one rule for every matrix, stored vote and vote blob (build, studio, serve log, monitor)."""
+    return np.int8 if k < 127 else np.int16
+
+
 @dataclass(frozen=True)
 class LabelSchema:
     classes: tuple[str, ...]
@@ -27,7 +33,7 @@ class LabelSchema:
 
     @property
     def matrix_dtype(self) -> type:
-        return np.int8 if self.cardinality < 127 else np.int16
+        return vote_dtype(self.cardinality)
 
     def index(self, name: str) -> int:
         try:

@@ -1,7 +1,12 @@
 """Timestamps in the data: one parsing rule for the audit, drift, splits by time and replayed logs."""
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import pandas as pd
+
+EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 def parse_utc(values: pd.Series) -> pd.Series:
@@ -25,3 +30,32 @@ def _common_unit(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
     as microseconds; coarser never overflows), so one can be written into the other."""
     unit = min(a.dt.unit, b.dt.unit, key=_UNITS.index)
     return tuple(x.dt.floor(unit).dt.as_unit(unit) if x.dt.unit != unit else x.copy() for x in (a, b))
+
+
+def epoch_seconds(stamps: pd.Series) -> np.ndarray:
+    """UTC datetimes as float seconds since 1970-01-01, whatever time unit pandas parsed them to (text
+    parses to microseconds in pandas 3, a bare number to nanoseconds); NaT gives NaN. Never read the
+    int64 values of a datetime series: their unit depends on how it was made."""
+    seconds = (stamps - EPOCH) / pd.Timedelta(seconds=1)
+    return seconds.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def time_value(value) -> float:
+    """One time value as seconds since the epoch (UTC): a number is taken as epoch seconds, text is
+    read by the rule of parse_utc (a time without an offset is UTC). ValueError when it is not a time."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        seconds = float(value)
+        if not np.isfinite(seconds):
+            raise ValueError(f"{value!r} is not a time")
+        return seconds
+    if isinstance(value, str) and value.strip():
+        seconds = epoch_seconds(parse_utc(pd.Series([value.strip()], dtype=object)))[0]
+        if np.isfinite(seconds):
+            return float(seconds)
+    raise ValueError(f"{str(value)[:50]!r} is not a time")
+
+
+def format_time(seconds: float, pattern: str | None = None) -> str:
+    """Epoch seconds as UTC text: ISO 8601 (`2024-06-03T00:00:00+00:00`) or `pattern` (strftime)."""
+    stamp = pd.Timestamp(float(seconds), unit="s", tz="UTC")
+    return stamp.isoformat() if pattern is None else stamp.strftime(pattern)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import DatasetError
+from labelkit.schema import vote_dtype
 
 SPLITS = ("train", "valid", "test")
 ABSTAIN_TOKENS = {"", "abstain", "-1", "none", "null", "nan"}
@@ -51,7 +52,7 @@ def read_wrench(directory) -> WrenchData:
     classes = _read_classes(directory, raw)
     records = {split: _parse_split(directory / f"{split}.json", rows, len(classes)) for split, rows in raw.items()}
     n_lfs = _common_lf_count(directory, records)
-    dtype = np.int8 if len(classes) < 127 else np.int16
+    dtype = vote_dtype(len(classes))
     data = WrenchData(
         directory=directory,
         classes=classes,
@@ -110,7 +111,7 @@ def votes_from_frame(table: pd.DataFrame, vote_columns, classes, *, where) -> np
         raise DatasetError(
             f"{path}: vote column(s) {', '.join(missing)} not found; columns are: {', '.join(map(str, table.columns))}."
         )
-    dtype = np.int8 if len(classes) < 127 else np.int16
+    dtype = vote_dtype(len(classes))
     L = np.empty((len(table), len(vote_columns)), dtype=dtype)
     lookup = _vote_lookup(classes)
     for j, column in enumerate(vote_columns):

@@ -341,3 +341,57 @@ def test_a_request_is_named_by_id_or_else_by_the_builds_id_column(tmp_path, prim
     con = connect(tmp_path / "serve.sqlite")
     assert [r[0] for r in con.execute("SELECT request_id FROM requests ORDER BY seq")][:2] == ["T-9", "a1"]
     con.close()
+
+
+def test_bodies_that_break_the_json_decoder_get_400_on_a_real_server(tmp_path, primary):
+    """100,000 nested "[" (200 KB) made the decoder recurse until RecursionError, answered 500 and counted
+    as a failure of the primary model; an integer of 5,000 digits raised ValueError the same way."""
+    import httpx
+
+    state = make_state(tmp_path, primary, None)
+    with LoopbackServer(create_app(state)) as served:
+        nested = httpx.post(f"{served.url}/predict", content=b"[" * 100_000 + b"]" * 100_000, timeout=30)
+        huge = httpx.post(f"{served.url}/predict", content=b'{"text": ' + b"7" * 5000 + b"}", timeout=30)
+        fine = httpx.post(f"{served.url}/predict", json={"id": "a", "text": "wifi down", "country": "US"})
+        counters = httpx.get(f"{served.url}/counters").json()
+    state.close()
+    assert nested.status_code == 400 and nested.json() == {"error": "request body is not valid JSON: nested too deeply"}
+    assert huge.status_code == 400 and huge.json()["error"].startswith("request body is not valid JSON: ")
+    assert "\n" not in huge.json()["error"]
+    assert fine.status_code == 200
+    assert counters["rejected_400"] == 2 and "primary_errors" not in counters
+
+
+def test_a_request_without_the_time_field_is_refused_not_logged_now(tmp_path, primary):
+    """With --time-field (replays, simulations), a row that lacks the field used to be logged at the
+    current time: one stray request in a replayed year made ~170 empty weekly windows, each alerting."""
+    import httpx
+
+    from labelkit.serve.logdata import read_log
+
+    state = make_state(tmp_path / "reject", primary, None, time_field="ts")
+    with LoopbackServer(create_app(state)) as served:
+        iso = httpx.post(f"{served.url}/predict", json={"id": "a", "text": "wifi", "country": "US",
+                                                         "ts": "2024-06-03T00:00:00+00:00"})
+        epoch = httpx.post(f"{served.url}/predict", json={"id": "b", "text": "wifi", "country": "US",
+                                                           "ts": 1717372800.5})
+        missing = httpx.post(f"{served.url}/predict", json={"rows": [
+            {"id": "c", "text": "wifi", "country": "US", "ts": "2024-06-03"},
+            {"id": "d", "text": "wifi", "country": "US"}]})
+        bad = httpx.post(f"{served.url}/predict", json={"id": "e", "text": "wifi", "country": "US", "ts": "soon"})
+    state.close()
+    assert iso.status_code == epoch.status_code == 200
+    assert missing.status_code == 422 and missing.json()["missing"] == ["ts"] and missing.json()["row"] == 1
+    assert "in row 1: ts" in missing.json()["error"] and "--missing-time now" in missing.json()["error"]
+    assert bad.status_code == 422 and "'ts' is not a time: 'soon'" in bad.json()["error"]
+    log = read_log(tmp_path / "reject" / "serve.sqlite", with_ids=True)
+    assert log.request_id.tolist() == ["a", "b"]  # nothing of the refused batch was logged
+    assert log.ts.tolist() == [1717372800.0, 1717372800.5]
+
+    state = make_state(tmp_path / "now", primary, None, time_field="ts", missing_time="now")
+    with LoopbackServer(create_app(state)) as served:
+        before = time.time()
+        arrived = httpx.post(f"{served.url}/predict", json={"id": "f", "text": "wifi", "country": "US"})
+    state.close()
+    assert arrived.status_code == 200
+    assert before - 1 <= read_log(tmp_path / "now" / "serve.sqlite").ts[0] <= time.time()

@@ -252,9 +252,10 @@ def test_served_weeks_with_drift_are_flagged_by_monitor(builds, servers, tmp_pat
 
 
 def assert_drift_flagged(frame: pd.DataFrame, name: str, *, per_week: int, tolerance: float) -> None:
-    """Weeks 1-4 quiet; week 5 raises kw_cancel's coverage drop; the challenger's German disagreement and
-    the French rules' coverage rise are raised in weeks 5-6; the label-free accuracy estimate tracks the
-    accuracy measured with the late labels."""
+    """Weeks 1-4 quiet; week 5 raises kw_cancel's coverage drop; the French rules' coverage rise is raised
+    in weeks 5-6; the challenger's German disagreement is large but no alert: the pair disagreed as much
+    on the gold test rows (both builds' test_predictions.csv), so serving shows nothing new there; the
+    label-free accuracy estimate tracks the accuracy measured with the late labels."""
     windows = sorted(frame["window"].unique())
     assert len(windows) == 6
     stable = frame[frame["window"].isin(windows[:4])]
@@ -264,8 +265,8 @@ def assert_drift_flagged(frame: pd.DataFrame, name: str, *, per_week: int, toler
     assert coverage["window"].tolist() == [windows[4]], raised[["window", "metric", "subject"]]
     cancel = frame[(frame["metric"] == "lf_coverage") & (frame["subject"] == "kw_cancel")].set_index("window")
     assert cancel.loc[windows[4], "value"] <= 0.5 * cancel.loc[windows[4], "reference"]
-    german = raised[(raised["metric"] == f"challenger:{name}") & (raised["subject"] == "country=DE")]
-    assert len(german) == 1 and german["window"].iloc[0] in windows[4:], raised[["window", "metric", "subject"]]
+    german = frame[(frame["metric"] == f"challenger:{name}") & (frame["subject"] == "country=DE")]
+    assert len(german) and (german["reference"] > 0.3).all() and not german["alert"].any(), german
     fr_rules = raised[(raised["metric"] == "lf_coverage") & raised["subject"].str.startswith("fr_")]
     assert len(fr_rules) and set(fr_rules["window"]) <= set(windows[4:])
     estimate = frame[frame["metric"] == "estimated_accuracy"].set_index("window")
@@ -306,7 +307,9 @@ fr_cancellation = keywords("cancellation", ["résilier", "résiliation", "mettre
 FAST_CONFIG = '''
 [task]
 name = "e2e"
-classes = ["billing", "connectivity", "account", "cancellation", "other"]
+# the dev prior's first class (billing) last: a label model with a uniform prior breaks its ties and
+# fills rows without votes with "other" (index 0), the dev prior with "billing"
+classes = ["other", "cancellation", "account", "connectivity", "billing"]
 labeling_functions = ["lfs.py"]
 seed = 123
 
@@ -341,7 +344,12 @@ FAST_TRAIN_ROWS = 600
 FAST_PER_WEEK = 500
 
 
-def fast_build(root: Path, name: str, lf_source: str) -> Path:
+UNIFORM_PRIOR = (('candidates = ["weighted_majority"]', 'candidates = ["majority"]'),
+                 ('class_balance = "dev"', 'class_balance = "uniform"'),
+                 ("[audit]", "[checks]\nenabled = false\n\n[audit]"))  # no fallback to another label model
+
+
+def fast_build(root: Path, name: str, lf_source: str, *, changes: tuple = ()) -> Path:
     """A small real build of the bundled example's data; the output folder is root/name."""
     from labelkit.config import load_config
     from labelkit.pipeline import build
@@ -356,7 +364,11 @@ def fast_build(root: Path, name: str, lf_source: str) -> Path:
         pd.read_csv(data / f"{split}.csv", dtype=str, keep_default_na=False)[columns].to_csv(
             folder / f"{split}.csv", index=False)
     (folder / "lfs.py").write_text(lf_source, encoding="utf-8")
-    (folder / "labelkit.toml").write_text(FAST_CONFIG)
+    config = FAST_CONFIG
+    for old, new in changes:
+        assert old in config, old
+        config = config.replace(old, new)
+    (folder / "labelkit.toml").write_text(config)
     build(load_config(folder / "labelkit.toml"), out=root / name)
     return root / name
 
@@ -368,7 +380,9 @@ def fast_builds(tmp_path_factory):
         # The report's PNG charts are half a small build's CPU, and neither serve nor monitor reads
         # report.html: the builds are made without them (render_plot's "nothing to draw").
         patch.setattr("labelkit.report.plots.render_plot", lambda kind, data: None)
-        return fast_build(folder, "primary", FAST_LFS), fast_build(folder, "candidate", FAST_LFS + CHALLENGER_RULE)
+        # the candidate's label model has a uniform prior (as when a uniform-prior candidate wins on dev)
+        return fast_build(folder, "primary", FAST_LFS), fast_build(folder, "candidate", FAST_LFS + CHALLENGER_RULE,
+                                                                   changes=UNIFORM_PRIOR)
 
 
 class InProcessServer:
@@ -422,3 +436,73 @@ def test_fast_served_weeks_with_drift_are_flagged_by_monitor(fast_builds, tmp_pa
     result = run_monitor(log, primary, settings=MonitorSettings(window="7d", min_rows=20), labels=labels)
     assert result.exit_code() == 1  # alerts are active in the latest window
     assert_drift_flagged(result.frame, challenger.name, per_week=FAST_PER_WEEK, tolerance=0.08)
+    frame = result.frame
+    windows = sorted(frame["window"].unique())
+    overall = frame[(frame["metric"] == f"challenger:{challenger.name}") & (frame["subject"] == "overall")]
+    overall = overall.set_index("window")
+    # the challenger serves weeks 5-6, when French traffic, on which the pair disagrees most (~49% on gold
+    # test), rises to 40%: the overall disagreement leaves the band around the pair's own on gold test
+    assert list(overall.index) == windows[4:] and overall.loc[windows[4], "event"] == "raised"
+    assert overall["reference"].nunique() == 1 and 0.05 < overall["reference"].iloc[0] < 0.3
+
+
+def test_served_rules_answer_as_the_build_scored_its_label_model(fast_builds, tmp_path):
+    """The candidate's label model has a uniform prior. Served rules broke ties (and filled rows no LF
+    votes on) with the dev prior of metrics.json, the build with the label model's own prior: here
+    "billing" instead of "other" on every row without votes. Every gold test row, served on a real
+    server, must get the rule answer test_predictions.csv records."""
+    from labelkit.io import read_review_csv
+    from labelkit.serve.logdata import read_log
+
+    _, candidate = fast_builds
+    test = pd.read_csv(ROOT / "datasets" / "support_tickets" / "test.csv", keep_default_na=False, dtype=str)
+    rows = [{"id": row["ticket_id"], "text": row["text"], "country": row["country"], "timestamp": T0 + i}
+            for i, row in enumerate(test.to_dict("records"))]
+    log = tmp_path / "serve.sqlite"
+    with InProcessServer(candidate, log) as served:
+        send(served.url, rows)
+        wait_drained(served.url, len(rows))
+    data = read_log(log, with_ids=True)
+    classes = data.meta.classes
+    served_rules = dict(zip(data.request_id, (classes[i] for i in data.systems["rules"].pred)))
+    built = read_review_csv(candidate / "test_predictions.csv", dtype=str, keep_default_na=False)
+    assert len(built) == len(test) and (built["row_id"] == test["ticket_id"]).all()
+    differ = built[built["pred_label_model"] != built["row_id"].map(served_rules)]
+    assert differ.empty, differ[["row_id", "pred_label_model"]].head()
+    no_votes = (data.systems["rules"].votes < 0).all(axis=1)
+    assert no_votes.sum() > 50  # rows where the prior decides: "other", the uniform prior's first class
+    assert {classes[i] for i in data.systems["rules"].pred[no_votes]} == {"other"}
+
+
+def test_replayed_iso_times_and_a_range_past_the_logs_end(fast_builds, tmp_path):
+    """`shadow replay --time-column` with ISO 8601 text wrote January 1970 (pandas 3 parses text to
+    microseconds; replay read them as nanoseconds). `monitor --since` past the log's end said 'between
+    <since> and the start'."""
+    from click.testing import CliRunner
+
+    from labelkit.cli.main import cli
+    from labelkit.serve.logdata import read_log
+
+    primary, _ = fast_builds
+    test = pd.read_csv(ROOT / "datasets" / "support_tickets" / "test.csv", keep_default_na=False, dtype=str)
+    requests = test.head(120)[["ticket_id", "text", "country"]].rename(columns={"ticket_id": "id"})
+    start = pd.Timestamp("2024-06-03T00:00:00+00:00")
+    requests["ts"] = [(start + pd.Timedelta(hours=i)).isoformat() for i in range(len(requests))]
+    requests.to_csv(tmp_path / "requests.csv", index=False)
+    log = tmp_path / "replay.sqlite"
+    runner = CliRunner()
+    done = runner.invoke(cli, ["shadow", "replay", str(tmp_path / "requests.csv"), "--primary", str(primary),
+                               "--log", str(log), "--time-column", "ts"])
+    assert done.exit_code == 0, done.output
+    data = read_log(log)
+    assert data.ts[0] == start.timestamp() == 1717372800.0 and data.ts[-1] == start.timestamp() + 119 * 3600
+    watched = runner.invoke(cli, ["monitor", str(log), "--reference", str(primary), "--window", "1d",
+                                  "-o", str(tmp_path / "m")])
+    assert "latest window 2024-06-07 00:00" in watched.output, watched.output
+    late = runner.invoke(cli, ["monitor", str(log), "--reference", str(primary), "--since", "2024-07-01",
+                               "-o", str(tmp_path / "m")])
+    assert late.exit_code == 1
+    assert ("has no requests at or after 2024-07-01T00:00:00+00:00: nothing to monitor (empty window). Its 120 "
+            "requests run from 2024-06-03T00:00:00+00:00 to 2024-06-07T23:00:00+00:00") in late.output, late.output
+    early = runner.invoke(cli, ["monitor", str(log), "--reference", str(primary), "--until", "2024-06-01"])
+    assert "has no requests before 2024-06-01T00:00:00+00:00" in early.output and "the start" not in early.output

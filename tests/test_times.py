@@ -15,3 +15,24 @@ def test_iso_and_other_formats_parse_as_mixed_would_and_bad_values_are_nat():
     assert parsed.iloc[1] == pd.Timestamp("2024-03-31T10:00:00Z")  # offsets converted to UTC
     assert parsed.iloc[2] == pd.Timestamp("2024-03-31T00:00:00Z")  # a format ISO 8601 cannot read
     assert parsed.iloc[4:].isna().all()
+
+
+def test_epoch_seconds_are_right_whatever_unit_pandas_parsed_to():
+    """Text parses to microseconds in pandas 3, numbers to nanoseconds: reading the int64 values as
+    nanoseconds put replayed ISO times in January 1970."""
+    import numpy as np
+    import pytest
+
+    from labelkit.times import epoch_seconds, format_time, time_value
+
+    want = 1717372800.0  # 2024-06-03T00:00:00Z
+    iso = parse_utc(pd.Series(["2024-06-03T00:00:00+00:00", "2024-06-03T02:00:00+02:00", None]))
+    for unit in ("s", "ms", "us", "ns"):
+        seconds = epoch_seconds(iso.dt.as_unit(unit))
+        assert seconds[:2].tolist() == [want, want] and np.isnan(seconds[2])
+    assert epoch_seconds(pd.to_datetime(pd.Series([int(want * 1e9)]), utc=True)).tolist() == [want]
+    assert time_value("2024-06-03T00:00:00+00:00") == time_value("2024-06-03") == time_value(want) == want
+    assert format_time(want) == "2024-06-03T00:00:00+00:00"
+    for bad in ("soon", "", None, True, float("nan")):
+        with pytest.raises(ValueError, match="is not a time"):
+            time_value(bad)

@@ -24,7 +24,7 @@ from labelkit.apply.spacy_pass import spacy_votes
 from labelkit.errors import ConfigError, LabelingFunctionError
 from labelkit.lfs.batch import Batch
 from labelkit.lfs.core import LabelingFunction
-from labelkit.schema import ABSTAIN_INDEX
+from labelkit.schema import ABSTAIN_INDEX, vote_dtype
 
 ERROR_CODE = -2  # marks a vote whose LF raised (on_error="abstain"); turned into ABSTAIN_INDEX + a count
 ON_ERROR = ("raise", "abstain")
@@ -133,7 +133,7 @@ class KeptParser:
 
 
 def matrix_dtype(classes) -> type:
-    return np.int8 if len(classes) < 127 else np.int16
+    return vote_dtype(len(classes))
 
 
 @dataclass

@@ -16,6 +16,9 @@ THRESHOLDS = ("z", "relative", "absolute", "min_rows", "js_max", "challenger_max
 @click.option("--window", default="1d", show_default=True, help="Window length: 30m, 6h, 1d, 1w ...")
 @click.option("--since", default=None, help="Only requests at or after this time (ISO date/time, UTC).")
 @click.option("--until", default=None, help="Only requests before this time.")
+@click.option("--challenger", "challengers", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="A challenger's build folder, when it moved since it was served (the log records where "
+                   "each build was); its disagreement is judged against the pair's on gold test rows.")
 @click.option("--labels", default=None, type=click.Path(dir_okay=False, exists=True),
               help="Labels that arrived later (CSV/Parquet/JSONL), joined by request id: real accuracy.")
 @click.option("--labels-id-column", default="id", show_default=True)
@@ -29,8 +32,8 @@ THRESHOLDS = ("z", "relative", "absolute", "min_rows", "js_max", "challenger_max
 @click.option("--webhook", default=None, help="POST the active alerts as JSON to this URL when there are any.")
 @click.option("--json", "as_json", is_flag=True, help="Print monitor.json to stdout.")
 @handle_errors
-def monitor_cli(log, reference, window, since, until, labels, labels_id_column, labels_column, thresholds, out,
-                fail_on, webhook, as_json):
+def monitor_cli(log, reference, window, since, until, challengers, labels, labels_id_column, labels_column,
+                thresholds, out, fail_on, webhook, as_json):
     """Per window of LOG: LF coverage and conflicts against the reference build's train data, output
     drift (Jensen-Shannon), rules-vs-model and champion-vs-challenger disagreement overall and per
     slice, a label-free accuracy estimate with an interval, real accuracy with --labels. Alerts have
@@ -49,7 +52,8 @@ def monitor_cli(log, reference, window, since, until, labels, labels_id_column, 
 
     settings = MonitorSettings(window=window, **_thresholds(thresholds))
     result = run_monitor(log, reference, settings=settings, labels=labels, labels_id_column=labels_id_column,
-                         labels_column=labels_column, since=_time(since, "--since"), until=_time(until, "--until"))
+                         labels_column=labels_column, since=_time(since, "--since"), until=_time(until, "--until"),
+                         challengers=challengers)
     folder = Path(out) if out else Path(log).resolve().parent / f"{Path(log).stem}_monitor"
     paths = write_outputs(result, folder)
     payload = to_json(result)
@@ -104,10 +108,9 @@ def _thresholds(items) -> dict:
 def _time(text, option: str):
     if text is None:
         return None
-    import pandas as pd
+    from labelkit.times import time_value
 
     try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
+        return time_value(text)
+    except ValueError:
         raise click.UsageError(f"{option} {text!r}: not a date/time (e.g. 2024-06-01 or 2024-06-01T12:00).") from None
-    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).timestamp()

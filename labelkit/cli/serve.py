@@ -25,10 +25,13 @@ from labelkit.cli.common import handle_errors
               help="Seconds a shadow batch may run before the worker is restarted.")
 @click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True, help="Larger bodies get 413.")
 @click.option("--max-batch", type=int, default=1000, show_default=True, help="Rows per request at most.")
-@click.option("--time-field", default=None, help="A request field used as the logged time (replays, simulations).")
+@click.option("--time-field", default=None,
+              help="A request field used as the logged time, in epoch seconds or ISO 8601 (replays, simulations).")
+@click.option("--missing-time", type=click.Choice(["reject", "now"]), default="reject", show_default=True,
+              help="With --time-field, a request without the field is refused with 422, or logged at its arrival.")
 @handle_errors
 def serve_cli(run_dir, shadows, host, port, log_path, log_input, no_rules, shadow_sample, shadow_queue,
-              shadow_timeout, max_body_bytes, max_batch, time_field):
+              shadow_timeout, max_body_bytes, max_batch, time_field, missing_time):
     """Serve RUN_DIR's end model: POST /predict with {"id": ..., "text": ...} (or a list of such
     objects); GET /health; GET /counters. The rules of RUN_DIR and every --shadow build answer the
     same requests off the request path; everything goes to the --log database for `labelkit monitor`.
@@ -42,7 +45,7 @@ def serve_cli(run_dir, shadows, host, port, log_path, log_input, no_rules, shado
     from labelkit.serve.server import open_service, run_server, start
 
     settings = ServeSettings(max_body_bytes=max_body_bytes, max_batch=max_batch, log_input=log_input,
-                             shadow_sample=shadow_sample, time_field=time_field)
+                             shadow_sample=shadow_sample, time_field=time_field, missing_time=missing_time)
     state = open_service(run_dir, challengers=shadows, log_path=log_path, settings=settings, rules=not no_rules,
                          shadow_queue=shadow_queue, shadow_timeout=shadow_timeout)
     start(state)

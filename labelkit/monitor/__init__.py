@@ -20,6 +20,7 @@ import pandas as pd
 
 from labelkit.errors import LabelkitError
 from labelkit.monitor.metrics import MonitorSettings, compute_metrics
+from labelkit.times import format_time
 
 __all__ = ["MonitorError", "MonitorResult", "MonitorSettings", "run_monitor", "write_outputs"]
 MAX_EXAMPLES = 12
@@ -64,7 +65,9 @@ class MonitorResult:
 
 def run_monitor(log_path, reference_dir, *, settings: MonitorSettings | None = None, labels=None,
                 labels_id_column: str = "id", labels_column: str = "label", since: float | None = None,
-                until: float | None = None) -> MonitorResult:
+                until: float | None = None, challengers=()) -> MonitorResult:
+    """`challengers`: build folders of challengers in the log, when they are no longer where they were
+    served from (the log records each served build's folder); matched by build id, else by name."""
     from labelkit.monitor.alerts import apply_alerts
     from labelkit.serve.logdata import read_log
     from labelkit.monitor.reference import load_reference
@@ -74,14 +77,14 @@ def run_monitor(log_path, reference_dir, *, settings: MonitorSettings | None = N
     seconds = parse_window(settings.window)
     log = read_log(log_path, since=since, until=until, with_ids=labels is not None)
     if not len(log):
-        where = "" if since is None and until is None else f" between {_when(since)} and {_when(until)}"
-        raise MonitorError(f"Request log {log_path} has no requests{where}: nothing to monitor (empty window).")
+        raise MonitorError(_nothing_to_monitor(log_path, since, until))
     reference = load_reference(reference_dir)
+    notes = list(reference.notes)
+    pairs = _pair_references(log, reference, challengers, settings, notes)
     y = _join_labels(labels, log, labels_id_column, labels_column) if labels is not None else None
-    frame = compute_metrics(log, reference, settings, seconds, y)
+    frame = compute_metrics(log, reference, settings, seconds, y, challengers=pairs)
     frame = apply_alerts(frame, clear_fraction=settings.clear_fraction, cooldown=settings.cooldown)
-    result = MonitorResult(frame, settings, Path(log_path), reference, len(log), log.primary_builds,
-                           notes=list(reference.notes))
+    result = MonitorResult(frame, settings, Path(log_path), reference, len(log), log.primary_builds, notes=notes)
     if reference.build_id not in log.primary_builds:
         result.notes.append(f"the log was served by build(s) {', '.join(log.primary_builds)}, not by the reference "
                             f"build {reference.build_id}")
@@ -89,6 +92,37 @@ def run_monitor(log_path, reference_dir, *, settings: MonitorSettings | None = N
         result.notes.append("no rule-system results in the log (served without shadow rules): no LF metrics")
     result.examples = _examples(log, Path(log_path), result)
     return result
+
+
+def _pair_references(log, reference, explicit, settings: MonitorSettings, notes: list[str]) -> dict:
+    """Per challenger in the log: its PairReference with the champion, or None (fixed limit, noted).
+    The folder is the one given (`explicit`, matched by build id, else by folder name), else the one
+    the log recorded when it was served."""
+    from labelkit.monitor.reference import build_id_of, challenger_reference
+
+    given = [Path(p) for p in explicit]
+    by_id = {build_id_of(p): p for p in given}
+    by_name = {p.resolve().name: p for p in given}
+    systems = {name: column for name, column in log.systems.items() if name != "rules"}
+    for path in given:
+        if not any(build_id_of(path) == c.build_id or path.resolve().name == name for name, c in systems.items()):
+            served = ", ".join(f"{name} (build {c.build_id})" for name, c in systems.items()) or "none"
+            raise MonitorError(f"--challenger {path}: the log has no answers from its build {build_id_of(path)}; "
+                               f"challengers in the log: {served}.")
+    out = {}
+    for name, column in systems.items():
+        folder = by_id.get(column.build_id) or by_name.get(name) or log.build_paths.get(column.build_id)
+        pair = None
+        if folder is not None:
+            pair = challenger_reference(reference, folder, name=name, build_id=column.build_id, notes=notes)
+        elif column.build_id:
+            notes.append(f"challenger {name}: the log does not say where build {column.build_id} is "
+                         "(give --challenger DIR)")
+        if pair is None:
+            notes.append(f"challenger {name}: no disagreement on gold test rows to compare with, so its "
+                         f"disagreement is held to the fixed challenger_max {settings.challenger_max:g}")
+        out[name] = pair
+    return out
 
 
 def write_outputs(result: MonitorResult, out: Path) -> dict[str, Path]:
@@ -157,5 +191,18 @@ def _examples(log, log_path: Path, result: MonitorResult) -> list[dict]:
     return out
 
 
-def _when(ts: float | None) -> str:
-    return "the start" if ts is None else pd.Timestamp(ts, unit="s", tz="UTC").isoformat()
+def _nothing_to_monitor(log_path, since: float | None, until: float | None) -> str:
+    """Why a log gave no rows: empty, or the range chosen (--since/--until) is outside its requests."""
+    from labelkit.serve.logdata import time_range
+
+    n, first, last = time_range(log_path)
+    if since is None and until is None or not n:
+        return f"Request log {log_path} has no requests: nothing to monitor (empty window)."
+    if since is not None and until is not None:
+        chosen = f"between {format_time(since)} and {format_time(until)}"
+    elif since is not None:
+        chosen = f"at or after {format_time(since)}"
+    else:
+        chosen = f"before {format_time(until)}"
+    return (f"Request log {log_path} has no requests {chosen}: nothing to monitor (empty window). Its {n:,} "
+            f"requests run from {format_time(first)} to {format_time(last)}; change --since/--until.")

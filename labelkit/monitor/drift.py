@@ -37,10 +37,20 @@ def js_noise_threshold(reference: np.ndarray, n: int, *, quantile: float = 0.999
 _NOISE: dict = {}
 
 
-def rate_band(p0: float, n: int, *, z: float, relative: float, absolute: float) -> tuple[float, float]:
+def rate_band(p0: float, n: int, *, z: float, relative: float, absolute: float,
+              n_ref: int | None = None) -> tuple[float, float]:
     """(lower, upper) for a rate whose reference is `p0`: outside it, the change is both large
-    (relative and absolute) and unlikely under sampling noise (z standard errors)."""
-    se = np.sqrt(max(p0 * (1 - p0), 1e-12) / max(n, 1))
+    (relative and absolute) and unlikely under sampling noise (z standard errors).
+
+    With `n_ref` (the rows the reference rate was measured on, e.g. a slice's gold test rows) the
+    noise is that of a difference of two rates: the window's and the reference's own, with the
+    reference's rate smoothed to (k + 1) / (n_ref + 2), so 0 of 12 test rows is not taken for a rate
+    known to be 0."""
+    if n_ref:
+        smoothed = (p0 * n_ref + 1) / (n_ref + 2)
+        se = np.sqrt(smoothed * (1 - smoothed) * (1 / max(n, 1) + 1 / n_ref))
+    else:
+        se = np.sqrt(max(p0 * (1 - p0), 1e-12) / max(n, 1))
     upper = max(p0 + z * se, p0 * (1 + relative), p0 + absolute)
     lower = min(p0 - z * se, p0 * (1 - relative), p0 - absolute)
     return max(0.0, float(lower)), min(1.0, float(upper))

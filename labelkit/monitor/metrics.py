@@ -28,7 +28,7 @@ class MonitorSettings:
     absolute: float = 0.02  # ... and by at least this much
     min_rows: int = 30  # a window or slice with fewer rows is reported, never alerted on
     js_max: float = 0.1  # output drift: JS distance above this and above sampling noise
-    challenger_max: float = 0.15  # champion-vs-challenger disagreement above this alerts
+    challenger_max: float = 0.15  # only for a challenger whose build folder is unknown: disagreement above this alerts
     accuracy_drop: float = 0.05  # (estimated) accuracy this far under the reference test accuracy alerts
     min_requests: int = 1  # a window with fewer requests alerts (no traffic)
     clear_fraction: float = 0.5  # hysteresis: an alert clears once back within this fraction of its band
@@ -36,8 +36,10 @@ class MonitorSettings:
 
 
 def compute_metrics(log: LogData, ref: Reference, settings: MonitorSettings, seconds: int,
-                    labels: np.ndarray | None = None) -> pd.DataFrame:
-    """The tidy table; `labels` (class index per request, -1 unknown) gives real accuracy."""
+                    labels: np.ndarray | None = None, challengers: dict | None = None) -> pd.DataFrame:
+    """The tidy table; `labels` (class index per request, -1 unknown) gives real accuracy; `challengers`
+    maps a challenger's name to its PairReference (its disagreement with the champion on the gold test
+    rows), or to None: then its disagreement is held to the fixed `challenger_max`."""
     if ref.classes != log.meta.classes:
         from labelkit.errors import ConfigError
 
@@ -53,9 +55,14 @@ def compute_metrics(log: LogData, ref: Reference, settings: MonitorSettings, sec
     rules = log.systems.get("rules")
     if rules is not None:
         rows += ctx.output_drift("label_model", rules.pred, rules.pred >= 0)
-        rows += ctx.disagreement("rules_vs_model", rules.pred, ref.disagreement, None)
+        rows += ctx.disagreement("rules_vs_model", rules.pred, ref.disagreement, None, ref.slice_sizes)
     for name, column in log.systems.items():
-        if name != "rules":
+        if name == "rules":
+            continue
+        pair = (challengers or {}).get(name)
+        if pair is not None:
+            rows += ctx.disagreement(f"challenger:{name}", column.pred, pair.rates, None, pair.sizes)
+        else:
             rows += ctx.disagreement(f"challenger:{name}", column.pred, {}, settings.challenger_max)
     rows += ctx.estimated_accuracy()
     if labels is not None:
@@ -122,19 +129,25 @@ class _Context:
         for j, name in enumerate(self.log.meta.lf_names):
             ref = self.ref.lf_coverage.get(name)
             out += self.rate_rows("lf_coverage", name, total, voted[:, j], ref,
-                                  also=self.ref.test_rates.get(f"lf:{name}"))
+                                  also=self.ref.test_rates.get(f"lf:{name}"), **self._ref_sizes())
         total, hit = self.counts(valid, conflicts(L))
         out += self.rate_rows("lf_conflict_rate", "all", total[:, 0], hit[:, 0], self.ref.conflict_rate,
-                              also=self.ref.test_rates.get("conflict"))
+                              also=self.ref.test_rates.get("conflict"), **self._ref_sizes())
         total, hit = self.counts(valid, (L >= 0).any(axis=1))
         out += self.rate_rows("rules_coverage", "all", total[:, 0], hit[:, 0], self.ref.any_coverage,
-                              also=self.ref.test_rates.get("any"))
+                              also=self.ref.test_rates.get("any"), **self._ref_sizes())
         return out
 
+    def _ref_sizes(self) -> dict:
+        """Rows behind the train rates and the test rates (the `also` of rate_rows)."""
+        return {"n_ref": self.ref.n_train or None, "n_also": self.ref.n_test or None}
+
     def rate_rows(self, metric: str, subject: str, total, hit, ref: float | None, *, upper_only: float | None = None,
-                  also: float | None = None):
-        """One row per window with rows; the band is around `ref` (widened to cover `also` as well)."""
+                  also: float | None = None, n_ref: int | None = None, n_also: int | None = None):
+        """One row per window with rows; the band is around `ref` (widened to cover `also` as well);
+        `n_ref`/`n_also`: the rows those reference rates were measured on (their own sampling error)."""
         out = []
+        band = {"z": self.s.z, "relative": self.s.relative, "absolute": self.s.absolute}
         for w in range(len(self.grid)):
             n = int(total[w])
             if n == 0:
@@ -144,9 +157,9 @@ class _Context:
             if upper_only is not None:
                 upper = upper_only
             elif ref is not None:
-                lower, upper = rate_band(ref, n, z=self.s.z, relative=self.s.relative, absolute=self.s.absolute)
+                lower, upper = rate_band(ref, n, n_ref=n_ref, **band)
                 if also is not None:
-                    low2, up2 = rate_band(also, n, z=self.s.z, relative=self.s.relative, absolute=self.s.absolute)
+                    low2, up2 = rate_band(also, n, n_ref=n_also, **band)
                     lower, upper = min(lower, low2), max(upper, up2)
             out.append(self.row(w, metric, subject, n, value, ref, lower, upper, wilson(hit[w], n)))
         return out
@@ -167,11 +180,16 @@ class _Context:
             out.append(self.row(w, "output_drift", system, n, js_distance(counts[w], ref), 0.0, None, upper))
         return out
 
-    def disagreement(self, metric: str, other: np.ndarray, refs: dict, fixed: float | None) -> list:
+    def disagreement(self, metric: str, other: np.ndarray, refs: dict, fixed: float | None,
+                     sizes: dict | None = None) -> list:
+        """Disagreement with the primary overall and per slice value, against `refs` (rates on the gold
+        test rows, measured on `sizes` rows) or, without them, against the fixed upper limit `fixed`."""
+        sizes = sizes or {}
         valid = other >= 0
         differ = other != self.log.pred
         total, hit = self.counts(valid, differ)
-        out = self.rate_rows(metric, "overall", total[:, 0], hit[:, 0], refs.get("overall"), upper_only=fixed)
+        out = self.rate_rows(metric, "overall", total[:, 0], hit[:, 0], refs.get("overall"), upper_only=fixed,
+                             n_ref=sizes.get("overall"))
         for column in self.log.meta.slice_columns:
             cat = self.log.slices[column]
             codes = cat.cat.codes.to_numpy().astype(np.int64)
@@ -179,10 +197,10 @@ class _Context:
             total, hit = self.counts(valid, differ, codes, max(1, len(names)))
             for c, value in enumerate(names):
                 subject = f"{column}={value}"
-                ref = refs.get(subject)
-                if fixed is None and ref is None:
-                    ref = refs.get("overall")  # a slice the test rows never had: judged against overall
-                out += self.rate_rows(metric, subject, total[:, c], hit[:, c], ref, upper_only=fixed)
+                ref, n_ref = refs.get(subject), sizes.get(subject)
+                if fixed is None and ref is None:  # a slice the test rows never had: judged against overall
+                    ref, n_ref = refs.get("overall"), sizes.get("overall")
+                out += self.rate_rows(metric, subject, total[:, c], hit[:, c], ref, upper_only=fixed, n_ref=n_ref)
         return out
 
     def estimated_accuracy(self) -> list:

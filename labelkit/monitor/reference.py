@@ -5,6 +5,9 @@
   test is already in the build's own report (its drift table), so only a window outside both alerts.
 - Output distributions and rules-vs-model disagreement (overall and per slice): the gold test rows
   (test_predictions.csv: every system's prediction), the newest data the build was judged on.
+- Champion-vs-challenger disagreement (overall and per slice): the two builds' end-model predictions on
+  the same gold test rows (both builds' test_predictions.csv, joined by row id): how much two models
+  that are both fine disagree is a property of the pair, known before either is served.
 - Calibration for the label-free accuracy estimate: the end model's confidence on the gold test rows
   mapped to its observed correctness (isotonic regression), as CBPE does.
 """
@@ -18,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError
-from labelkit.io import read_build_json
+from labelkit.io import read_build_json, read_review_csv
+from labelkit.schema import vote_dtype
 
 
 @dataclass
@@ -34,11 +38,13 @@ class Reference:
     test_rates: dict[str, float]  # the same rates on the gold test rows ("lf:<name>", "conflict", "any")
     class_dist: dict[str, np.ndarray]  # system -> predicted class distribution on test
     disagreement: dict[str, float]  # "overall" or "col=value" -> rules-vs-model disagreement on test
-    slice_sizes: dict[str, int]
+    slice_sizes: dict[str, int]  # test rows behind each of those rates
     test_accuracy: float | None
     n_test: int
     calibration: object | None = None  # fitted IsotonicRegression or None
     notes: list[str] = field(default_factory=list)
+    test: pd.DataFrame | None = field(default=None, repr=False)  # test_predictions.csv as written
+    slice_columns: tuple[str, ...] = ()
 
     def calibrated(self, confidence: np.ndarray) -> np.ndarray | None:
         if self.calibration is None:
@@ -51,18 +57,17 @@ def load_reference(run_dir, *, calibrate: bool = True) -> Reference:
     for name in ("metrics.json", "manifest.json", "train_labels.csv", "test_predictions.csv"):
         if not (folder / name).is_file():
             raise ConfigError(f"--reference {folder} is not a labelkit build output: {name} is missing.")
-    import hashlib
-
     metrics = read_build_json(folder / "metrics.json")
     manifest = read_build_json(folder / "manifest.json")
     classes = tuple(metrics["task"]["classes"])
     lf_names = tuple(manifest.get("lf_names") or [])
-    train = pd.read_csv(folder / "train_labels.csv", keep_default_na=False, dtype=str,
-                        usecols=lambda c: c.startswith("lf_"))
+    # review CSVs are formula-safe ("-ve" is written "'-ve"): read back through the one unescaping reader
+    train = read_review_csv(folder / "train_labels.csv", keep_default_na=False, dtype=str,
+                            usecols=lambda c: c.startswith("lf_"))
     votes = _vote_matrix(train, lf_names, classes)
-    test = pd.read_csv(folder / "test_predictions.csv", keep_default_na=False, dtype=str)
+    test = read_review_csv(folder / "test_predictions.csv", keep_default_na=False, dtype=str)
     ref = Reference(
-        path=folder, build_id=hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()[:12],
+        path=folder, build_id=build_id_of(folder),
         classes=classes, lf_names=lf_names,
         lf_coverage={name: float((votes[:, j] >= 0).mean()) if len(votes) else 0.0 for j, name in enumerate(lf_names)},
         conflict_rate=float(conflicts(votes).mean()) if len(votes) else 0.0,
@@ -73,6 +78,7 @@ def load_reference(run_dir, *, calibrate: bool = True) -> Reference:
     slice_columns = manifest["config"].get("evaluate", {}).get("slice_columns") or \
         manifest["config"].get("data", {}).get("slice_columns") or []
     ref.disagreement, ref.slice_sizes = _disagreements(test, slice_columns)
+    ref.test, ref.slice_columns = test, tuple(slice_columns)
     if calibrate:
         ref.calibration = _calibration(folder, test, classes, manifest, ref.notes)
     return ref
@@ -80,10 +86,10 @@ def load_reference(run_dir, *, calibrate: bool = True) -> Reference:
 
 def conflicts(L: np.ndarray) -> np.ndarray:
     """Rows where at least two LFs voted for different classes (-1/-2 are abstains / no votes)."""
-    voted = np.where(L >= 0, L, np.int8(127)).astype(np.int16)
-    low = voted.min(axis=1)
-    high = np.where(L >= 0, L, -1).max(axis=1)
-    return (low != 127) & (high >= 0) & (low != high)
+    voted = L >= 0
+    low = np.where(voted, L, np.iinfo(L.dtype).max).min(axis=1)  # above every class index, in L's dtype
+    high = np.where(voted, L, -1).max(axis=1)
+    return voted.any(axis=1) & (low != high)
 
 
 def _test_rates(path: Path, lf_names) -> dict[str, float]:
@@ -100,12 +106,13 @@ def _test_rates(path: Path, lf_names) -> dict[str, float]:
 
 
 def _vote_matrix(train: pd.DataFrame, lf_names, classes) -> np.ndarray:
-    L = np.full((len(train), len(lf_names)), -1, np.int8)
+    dtype = vote_dtype(len(classes))
+    L = np.full((len(train), len(lf_names)), -1, dtype)
     for j, name in enumerate(lf_names):
         column = f"lf_{name}"
         if column in train.columns:  # empty cells (abstains) are not a class: -1
             codes, uniques = pd.factorize(train[column].to_numpy(dtype=object))
-            lookup = np.asarray([classes.index(u) if u in classes else -1 for u in uniques] + [-1], dtype=np.int8)
+            lookup = np.asarray([classes.index(u) if u in classes else -1 for u in uniques] + [-1], dtype=dtype)
             L[:, j] = lookup[codes]  # code -1 (missing) picks the trailing -1
     return L
 
@@ -126,10 +133,11 @@ def _accuracy(test: pd.DataFrame) -> float | None:
     return float((test["pred_end_model"] == test["gold"]).mean())
 
 
-def _disagreements(test: pd.DataFrame, slice_columns) -> tuple[dict, dict]:
-    if not {"pred_end_model", "pred_label_model"} <= set(test.columns):
+def _disagreements(test: pd.DataFrame, slice_columns, other: str = "pred_label_model") -> tuple[dict, dict]:
+    """Rates at which the end model and `other` disagree on the test rows, overall and per slice value."""
+    if not {"pred_end_model", other} <= set(test.columns) or not len(test):
         return {}, {}
-    differ = (test["pred_end_model"] != test["pred_label_model"]).to_numpy()
+    differ = (test["pred_end_model"] != test[other]).to_numpy()
     rates, sizes = {"overall": float(differ.mean())}, {"overall": len(test)}
     for column in slice_columns:
         if column not in test.columns:
@@ -162,3 +170,56 @@ def _calibration(folder: Path, test: pd.DataFrame, classes, manifest: dict, note
     proba = np.asarray(model.predict_proba(frame))
     correct = (np.asarray(classes, dtype=object)[proba.argmax(axis=1)] == test["gold"].to_numpy()).astype(float)
     return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(proba.max(axis=1), correct)
+
+
+@dataclass
+class PairReference:
+    """A champion-challenger pair's end-model disagreement on the gold test rows both builds were
+    judged on: what their disagreement on traffic is compared with."""
+
+    path: Path
+    build_id: str
+    rates: dict[str, float]  # "overall" or "col=value" -> disagreement rate on the joined test rows
+    sizes: dict[str, int]  # joined test rows behind each rate
+
+
+def build_id_of(folder: Path) -> str | None:
+    """The build id a served build is logged with: the first 12 hex digits of its manifest's SHA-256."""
+    import hashlib
+
+    manifest = Path(folder) / "manifest.json"
+    return hashlib.sha256(manifest.read_bytes()).hexdigest()[:12] if manifest.is_file() else None
+
+
+def challenger_reference(ref: Reference, folder, *, name: str, build_id: str | None = None,
+                         notes: list[str] | None = None) -> PairReference | None:
+    """The pair reference of `ref` (the champion) and the challenger build in `folder`; None, with a
+    note saying why, when the folder does not hold the challenger that was served (`build_id`) or its
+    test rows are not the champion's."""
+    notes = notes if notes is not None else []
+    folder = Path(folder)
+    path = folder / "test_predictions.csv"
+    if not path.is_file():
+        notes.append(f"challenger {name}: {folder} has no test_predictions.csv")
+        return None
+    found = build_id_of(folder)
+    if build_id and found != build_id:
+        notes.append(f"challenger {name}: {folder} holds build {found}, but the log's answers come from build "
+                     f"{build_id} (rebuilt since it was served?)")
+        return None
+    if ref.test is None or "pred_end_model" not in ref.test.columns or "row_id" not in ref.test.columns:
+        notes.append(f"challenger {name}: the reference build's test_predictions.csv has no end-model predictions")
+        return None
+    other = read_review_csv(path, keep_default_na=False, dtype=str,
+                            usecols=lambda c: c in ("row_id", "pred_end_model"))
+    if not {"row_id", "pred_end_model"} <= set(other.columns):
+        notes.append(f"challenger {name}: {path} has no end-model predictions")
+        return None
+    other = other.drop_duplicates("row_id").rename(columns={"pred_end_model": "pred_challenger"})
+    joined = ref.test.merge(other, on="row_id", how="inner")
+    if len(joined) < max(1, len(ref.test) // 2):
+        notes.append(f"challenger {name}: only {len(joined)} of the reference build's {len(ref.test)} test rows "
+                     f"are in {path}; the two builds were judged on different rows")
+        return None
+    rates, sizes = _disagreements(joined, ref.slice_columns, other="pred_challenger")
+    return PairReference(folder, found or "", rates, sizes)

@@ -308,7 +308,9 @@ def _reproduced(run_dir: Path, result) -> bool | None:
     path = run_dir / "test_predictions.csv"
     if not path.is_file():
         return None
-    old = pd.read_csv(path, dtype=str, keep_default_na=False)
+    from labelkit.io import read_review_csv
+
+    old = read_review_csv(path, dtype=str, keep_default_na=False)  # formula-safe cells ("'-ve") read back
     if "pred_end_model" not in old.columns or len(old) != len(result.preds["end_model"]):
         return None
     classes = result.data.schema.classes

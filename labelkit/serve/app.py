@@ -18,8 +18,10 @@ import pandas as pd
 
 from labelkit.serve.log import SLICE_SEPARATOR, LogMeta, LogWriter, encode_proba
 from labelkit.serve.shadow import Job, ShadowWorker
+from labelkit.times import time_value
 
 INPUT_LOGGING = ("full", "hash", "none")
+MISSING_TIME = ("reject", "now")  # a request without the --time-field: refused (422), or logged at arrival
 
 
 @dataclass
@@ -29,6 +31,7 @@ class ServeSettings:
     log_input: str = "full"  # full | hash | none
     shadow_sample: float = 1.0  # fraction of requests sent to the shadow systems (by request id hash)
     time_field: str | None = None  # a request field used as the log time (replaying/simulating traffic)
+    missing_time: str = "reject"  # with time_field, a row without it: "reject" (422) or "now" (logged at arrival)
     id_field: str = "id"
 
 
@@ -160,8 +163,10 @@ def parse_rows(body: bytes, state: ServeState) -> tuple[list[dict], bool]:
     """JSON body -> list of row dicts; one object, a list of objects, or {"rows": [...]}."""
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestError(400, f"request body is not valid JSON: {exc}") from None
+    except RecursionError:  # e.g. 100,000 nested "[": the decoder recurses once per level
+        raise RequestError(400, "request body is not valid JSON: nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, an integer of > 4300 digits
+        raise RequestError(400, f"request body is not valid JSON: {str(exc).splitlines()[0][:200]}") from None
     single = isinstance(data, dict) and "rows" not in data
     rows = [data] if single else data.get("rows") if isinstance(data, dict) else data
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
@@ -187,7 +192,10 @@ def check_fields(rows: list[dict], required: list[str]) -> None:
 def answer_rows(state: ServeState, rows: list[dict], started: float) -> list[dict]:
     primary, settings = state.primary, state.settings
     now = time.time()
-    times = [log_time(row, settings.time_field, now) for row in rows]  # may reject: before anything is logged
+    # both may reject the request (4xx): before anything is answered or logged
+    times = [log_time(row, settings.time_field, now, missing=settings.missing_time, index=i, n=len(rows))
+             for i, row in enumerate(rows)]
+    inputs = [logged_input(row, settings) for row in rows]
     proba = primary.answer(rows)
     preds = proba.argmax(axis=1)
     latency_ms = (time.perf_counter() - started) * 1000
@@ -195,7 +203,7 @@ def answer_rows(state: ServeState, rows: list[dict], started: float) -> list[dic
     ids = [request_id(row, (settings.id_field, primary.id_column), first + i) for i, row in enumerate(rows)]
     decisions = shadow_decisions(state, rows, ids, first)
     for i, row in enumerate(rows):
-        state.log.put("request", (first + i, ids[i], times[i], logged_input(row, settings),
+        state.log.put("request", (first + i, ids[i], times[i], inputs[i],
                                   SLICE_SEPARATOR.join(str(row.get(c, "")) for c in primary.slice_columns),
                                   primary.build_id, int(preds[i]), encode_proba(proba[i]), latency_ms, decisions[i]))
     state.count("rows", len(rows))
@@ -240,23 +248,34 @@ def request_id(row: dict, fields: tuple, seq: int) -> str:
     return f"r{seq}-{uuid.uuid4().hex[:8]}"
 
 
-def log_time(row: dict, field_name: str | None, now: float) -> float:
-    if not field_name or row.get(field_name) in (None, ""):
+def log_time(row: dict, field_name: str | None, now: float, *, missing: str = "reject", index: int = 0,
+             n: int = 1) -> float:
+    """The time a row is logged at: `now`, or with a time field (replays, simulations) the row's value
+    (epoch seconds or date/time text, labelkit.times). A row without the field is refused, unless
+    `missing` is "now": a request silently logged at the current time would sit alone in the present,
+    far from a replayed past, and every window in between would be an empty window."""
+    if not field_name:
         return now
-    value = row[field_name]
-    if isinstance(value, (int, float)):
-        return float(value)
+    where = f" in row {index}" if n > 1 else ""
+    value = row.get(field_name)
+    if value is None or value == "":
+        if missing == "now":
+            return now
+        raise RequestError(422, f"missing field(s){where}: {field_name} (the time field this server logs requests "
+                                f"at; serve with --missing-time now to log such requests at their arrival)",
+                           missing=[field_name], row=index)
     try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise RequestError(422, f"field {field_name!r} is not a time: {str(value)[:50]!r}") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return stamp.timestamp()
+        return time_value(value)
+    except ValueError:
+        raise RequestError(422, f"field {field_name!r}{where} is not a time: {str(value)[:50]!r} (give epoch "
+                                "seconds or an ISO 8601 date/time)", missing=[], row=index) from None
 
 
 def logged_input(row: dict, settings: ServeSettings) -> str | None:
     if settings.log_input == "none":
         return None
-    text = json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
+    try:
+        text = json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):  # nested too deeply to write back (or a circular structure)
+        raise RequestError(400, "request fields are nested too deeply to log") from None
     return text if settings.log_input == "full" else "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -7,8 +7,9 @@ one per shadow batch and system (`shadow`: the batch's request seqs, predictions
 votes as arrays, because the worker answers in batches and the monitor reads them back). Counters
 live in the same database and are updated in the same transaction as the rows they count, so a
 server killed with -9 leaves a log whose counters match its rows (`check_log`).
-Probabilities are stored as float32 bytes and LF votes as int8 bytes: compact, and fast to read back
-as numpy arrays for the monitor.
+Probabilities are stored as float32 bytes and LF votes as bytes of the label matrix's dtype
+(labelkit.schema.vote_dtype: int8, int16 beyond 126 classes): compact, and fast to read back as numpy
+arrays for the monitor.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from labelkit.errors import DatasetError
+from labelkit.schema import vote_dtype
 
 SCHEMA_VERSION = 1
 SLICE_SEPARATOR = "\x1f"
@@ -127,6 +129,21 @@ def read_meta_from(stored: dict) -> LogMeta:
                    tuple(json.loads(stored["slice_columns"])))
 
 
+BUILD_KEY = "build_path:"  # meta rows BUILD_KEY + build id -> the build's folder (for the monitor)
+
+
+def record_builds(con: sqlite3.Connection, paths: dict[str, str]) -> None:
+    """Remember where each served build (primary, challengers) lives, by build id: the monitor reads a
+    challenger's test predictions from there. Meta rows, so logs without them still read."""
+    con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    [(BUILD_KEY + build_id, str(path)) for build_id, path in paths.items() if build_id])
+
+
+def read_build_paths(con: sqlite3.Connection) -> dict[str, str]:
+    return {key[len(BUILD_KEY):]: value for key, value in con.execute(
+        "SELECT key, value FROM meta WHERE key LIKE ?", (BUILD_KEY + "%",))}
+
+
 def next_seq(con: sqlite3.Connection) -> int:
     return int(con.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]) + 1
 
@@ -173,12 +190,16 @@ def _request_arrays(requests: list[tuple], keys: dict[str, int]) -> tuple:
 
 def shadow_batch(system: str, build_id: str, status: str, seqs, *, preds=None, proba=None, votes=None,
                  latency_ms: float | None = None, error: str | None = None) -> tuple:
-    """A shadow batch record: one system's answers (or failure) for a list of request seqs."""
+    """A shadow batch record: one system's answers (or failure) for a list of request seqs. Votes come
+    with probabilities (n, k) and are stored as vote_dtype(k)."""
     seqs = np.asarray(seqs, dtype=np.int64)
+    if votes is not None and proba is None:
+        raise ValueError("shadow_batch: votes need the probabilities beside them (their width is the class count)")
     return (system, build_id, status, len(seqs), seqs.tobytes(),
             None if preds is None else np.asarray(preds, dtype=np.int16).tobytes(),
             None if proba is None else np.ascontiguousarray(proba, dtype=np.float32).tobytes(),
-            None if votes is None else np.ascontiguousarray(votes, dtype=np.int8).tobytes(), latency_ms, error)
+            None if votes is None else np.ascontiguousarray(votes, dtype=vote_dtype(np.shape(proba)[1])).tobytes(),
+            latency_ms, error)
 
 
 def _slice_keys(con: sqlite3.Connection, values: set[str]) -> dict[str, int]:

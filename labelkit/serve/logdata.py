@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from labelkit.serve.log import SLICE_SEPARATOR, LogMeta, connect, read_meta
+from labelkit.schema import vote_dtype
+from labelkit.serve.log import SLICE_SEPARATOR, LogMeta, connect, read_build_paths, read_meta
 
 
 STATUSES = ("", "ok", "error", "aborted")  # code 0: the row never reached this system
@@ -19,7 +20,7 @@ class SystemColumn:
     build_id: str
     pred: np.ndarray  # int16, -1 = no answer (error, aborted, shed, sampled out)
     codes: np.ndarray  # int8 index into STATUSES
-    votes: np.ndarray | None = None  # (n, m) int8 for the rule system; rows without answer are -2
+    votes: np.ndarray | None = None  # (n, m) vote_dtype(k) for the rule system; rows without answer are -2
 
     @property
     def status(self) -> np.ndarray:
@@ -41,6 +42,7 @@ class LogData:
     request_id: np.ndarray | None
     systems: dict[str, SystemColumn] = field(default_factory=dict)
     primary_builds: list[str] = field(default_factory=list)
+    build_paths: dict[str, str] = field(default_factory=dict)  # build id -> folder, as served
 
     def __len__(self) -> int:
         return len(self.seq)
@@ -54,6 +56,7 @@ def read_log(path, *, since: float | None = None, until: float | None = None, wi
         slice_values = dict(con.execute("SELECT id, value FROM slice_values"))
         data = _requests(meta, batches, slice_values, since, until)
         del batches
+        data.build_paths = read_build_paths(con)
         if len(data):
             lo, hi = int(data.seq[0]), int(data.seq[-1])
             data.primary_builds = [r[0] for r in con.execute(
@@ -67,6 +70,16 @@ def read_log(path, *, since: float | None = None, until: float | None = None, wi
         return data
     finally:
         con.close()
+
+
+def time_range(path) -> tuple[int, float | None, float | None]:
+    """(requests, first time, last time) of the whole log, in epoch seconds."""
+    con = connect(path)
+    try:
+        n, first, last = con.execute("SELECT COUNT(*), MIN(ts), MAX(ts) FROM requests").fetchone()
+    finally:
+        con.close()
+    return int(n), first, last
 
 
 def read_inputs(path, seqs: list[int]) -> dict[int, tuple[str, str | None]]:
@@ -118,7 +131,7 @@ def _slice_frame(keys: np.ndarray, values: dict, columns: tuple[str, ...]) -> pd
 def _systems(meta: LogMeta, seq: np.ndarray, batches: list) -> dict[str, SystemColumn]:
     """Shadow batches -> per system, answers aligned to the request rows (later batches win)."""
     out: dict[str, SystemColumn] = {}
-    m = len(meta.lf_names)
+    m, dtype = len(meta.lf_names), vote_dtype(len(meta.classes))
     for system, build_id, status, seqs, preds, votes in batches:
         seqs = np.frombuffer(seqs, np.int64)
         index = np.searchsorted(seq, seqs)
@@ -133,8 +146,8 @@ def _systems(meta: LogMeta, seq: np.ndarray, batches: list) -> dict[str, SystemC
         column.pred[rows] = np.frombuffer(preds, np.int16)[inside] if preds is not None else -1
         if votes is not None and m:
             if column.votes is None:
-                column.votes = np.full((len(seq), m), -2, np.int8)
-            column.votes[rows] = np.frombuffer(votes, np.int8).reshape(-1, m)[inside]
+                column.votes = np.full((len(seq), m), -2, dtype)
+            column.votes[rows] = np.frombuffer(votes, dtype).reshape(-1, m)[inside]
         elif column.votes is not None:
             column.votes[rows] = -2
     return out

@@ -18,9 +18,9 @@ import pandas as pd
 
 from labelkit.errors import ConfigError, DatasetError
 from labelkit.serve.app import Primary, ServeSettings, log_meta, logged_input
-from labelkit.serve.log import SLICE_SEPARATOR, connect, encode_proba, write_batch
+from labelkit.serve.log import SLICE_SEPARATOR, connect, encode_proba, record_builds, write_batch
 from labelkit.serve.shadow import model_system, rules_system, run_systems, shadow_rows
-from labelkit.times import parse_utc
+from labelkit.times import epoch_seconds, parse_utc
 
 LOG_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
@@ -54,7 +54,7 @@ def read_requests(path, *, id_column: str = "id", time_column: str | None = None
         if stamps.isna().any():
             bad = int(np.flatnonzero(stamps.isna().to_numpy())[0])
             raise DatasetError(f"{path}, row {bad + 2}: {time_column} {frame[time_column].iloc[bad]!r} is not a time.")
-        frame["_ts"] = stamps.astype("int64").to_numpy() / 1e9
+        frame["_ts"] = epoch_seconds(stamps)
     else:
         frame["_ts"] = time.time()
     return frame
@@ -75,8 +75,10 @@ def replay(requests: pd.DataFrame, primary_dir, challengers=(), *, out, rules: b
     if missing:
         raise DatasetError(f"The requests lack the column(s) {', '.join(missing)} that {primary_dir} needs.")
     systems = [rules_system(run)] if rules and run.lfs else []
+    builds = {run.build_id: str(Path(primary_dir).resolve())}
     for path, name in zip(challengers, challenger_names(challengers)):
         other = load_run(path)
+        builds[other.build_id] = str(Path(path).resolve())
         if tuple(other.classes) != primary.classes:
             raise ConfigError(f"Challenger {path} has classes {list(other.classes)}; "
                               f"the primary has {list(primary.classes)}.")
@@ -87,6 +89,7 @@ def replay(requests: pd.DataFrame, primary_dir, challengers=(), *, out, rules: b
     try:
         con = connect(tmp, meta=log_meta(primary, [lf.name for lf in run.lfs] if systems and rules and run.lfs else []))
         try:
+            record_builds(con, builds)
             _score(con, requests, primary, systems, chunk, ServeSettings(log_input=log_input))
             con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from labelkit.errors import ConfigError
 from labelkit.serve.app import Primary, ServeSettings, ServeState, create_app, log_meta
-from labelkit.serve.log import LogWriter
+from labelkit.serve.log import LogWriter, record_builds
 from labelkit.serve.shadow import ShadowWorker, load_systems, systems_from_runs
 
 
@@ -32,6 +32,8 @@ def open_service(run_dir, *, challengers=(), log_path="serve.sqlite", settings: 
     settings = settings or ServeSettings()
     if settings.log_input not in ("full", "hash", "none"):
         raise ConfigError(f"--log-input {settings.log_input!r}: use full, hash or none.")
+    if settings.missing_time not in ("reject", "now"):
+        raise ConfigError(f"--missing-time {settings.missing_time!r}: use reject or now.")
     if not 0 <= settings.shadow_sample <= 1:
         raise ConfigError(f"--shadow-sample {settings.shadow_sample}: give a fraction between 0 and 1.")
     run = load_run(run_dir)
@@ -44,6 +46,7 @@ def open_service(run_dir, *, challengers=(), log_path="serve.sqlite", settings: 
         if other.end_model is None:
             raise ConfigError(f"Challenger {path} has no end model to compare.")
     log = LogWriter(log_path, log_meta(primary, [lf.name for lf in run.lfs] if rules else []))
+    record_builds(log.con, {r.build_id: str(Path(r.path).resolve()) for r in [run, *others]})
     state = ServeState(primary, log, None, settings)
     if make_systems is None and (rules and run.lfs or challengers) and shadow_mode == "thread":
         make_systems = functools.partial(systems_from_runs, run if rules and run.lfs else None, others,
@@ -68,11 +71,33 @@ def start(state: ServeState, *, wait: float = 120.0) -> ServeState:
     return state
 
 
+class Stopped(SystemExit):
+    """SIGTERM after uvicorn's graceful shutdown: the service is closed, then the process exits 0."""
+
+
+def _stop_on_sigterm(signum, frame) -> None:
+    raise Stopped(0)
+
+
 def run_server(state: ServeState, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
+    """uvicorn until SIGINT/SIGTERM, then the service closed (shadow worker stopped, log flushed).
+
+    uvicorn stops gracefully on SIGTERM and then raises the signal again so the process dies by it: with
+    the default action nothing after uvicorn.run would run, the shadow worker would be left to notice
+    on its own and the shadow queue's semaphores would never be released (the resource tracker then
+    warns "There appear to be 3 leaked semaphore objects"). SIGTERM here ends in SystemExit(0) instead,
+    after the close."""
+    import signal
+    import threading
+
     import uvicorn
 
     app = create_app(state)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main else None
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off")
     finally:
         state.close()
+        if main:
+            signal.signal(signal.SIGTERM, previous)

@@ -59,11 +59,9 @@ def _warmup_row(run) -> dict:
 
 
 def _predict_rules(run, frame: pd.DataFrame):
-    from labelkit.labelmodels import hard_predictions
-
     L = run.votes(frame)  # keeps one spaCy parser across batches
-    proba = run.rules_proba(L)
-    return hard_predictions(proba, run.prior), proba, L
+    preds, proba = run.predict_rules(L)  # ties: the label model's own prior, as the build scored it
+    return preds, proba, L
 
 
 def _predict_model(run, frame: pd.DataFrame):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from labelkit.evaluate.uncertainty import wilson
 from labelkit.lfs.batch import Batch
-from labelkit.schema import ABSTAIN_INDEX
+from labelkit.schema import ABSTAIN_INDEX, vote_dtype
 
 WARN_COVERAGE = 0.10  # a rule firing on at least this share of train rows ...
 WARN_ACCURACY = 0.60  # ... and right on less than this share of the dev rows it fires on gets a warning
@@ -49,7 +49,7 @@ class LFFigures:
 class VoteMatrix:
     """Votes of a set of LFs on one split, with per-row totals for fast overlap/conflict figures."""
 
-    columns: dict[str, np.ndarray]  # LF name -> int8 votes (-1 abstain), in LF order
+    columns: dict[str, np.ndarray]  # LF name -> votes (-1 abstain; dtype vote_dtype(k)), in LF order
     k: int
     n: int
     n_votes: np.ndarray = field(init=False)
@@ -90,13 +90,13 @@ class VoteMatrix:
         _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
         columns = [votes[first] for votes in self.columns.values()] + ([extra[1][first]] if extra else [])
         if not columns:
-            columns = [np.full(len(first), ABSTAIN_INDEX, dtype=np.int8)]
-        return np.column_stack(columns).astype(np.int8, copy=False), counts.astype(float)
+            columns = [np.full(len(first), ABSTAIN_INDEX, dtype=vote_dtype(self.k))]
+        return np.column_stack(columns).astype(vote_dtype(self.k), copy=False), counts.astype(float)
 
     def matrix(self) -> np.ndarray:
         if not self.columns:
-            return np.full((self.n, 1), ABSTAIN_INDEX, dtype=np.int8)
-        return np.column_stack(list(self.columns.values())).astype(np.int8, copy=False)
+            return np.full((self.n, 1), ABSTAIN_INDEX, dtype=vote_dtype(self.k))
+        return np.column_stack(list(self.columns.values())).astype(vote_dtype(self.k), copy=False)
 
 
 def column_hash(name: str, votes: np.ndarray) -> np.ndarray:
@@ -156,8 +156,8 @@ class Workspace:
 
     # ------------------------------------------------------------ votes
     def add_votes(self, name: str, kind: str, label: str, editable: bool, train: np.ndarray, dev: np.ndarray) -> None:
-        self.votes["train"].replace(name, np.asarray(train, dtype=np.int8))
-        self.votes["dev"].replace(name, np.asarray(dev, dtype=np.int8))
+        self.votes["train"].replace(name, np.asarray(train, dtype=vote_dtype(self.k)))
+        self.votes["dev"].replace(name, np.asarray(dev, dtype=vote_dtype(self.k)))
         self.meta[name] = (kind, label, editable)
         self._overall = None
 
@@ -175,7 +175,7 @@ class Workspace:
         code = self.classes.index(lf.label)
         for split, batch in self.batches.items():
             if hasattr(lf, "mask") and getattr(lf, "func", None) is None:
-                out[split] = np.where(lf.mask(batch), code, ABSTAIN_INDEX).astype(np.int8)
+                out[split] = np.where(lf.mask(batch), code, ABSTAIN_INDEX).astype(vote_dtype(self.k))
             else:
                 out[split] = apply_lfs([lf], batch.frame, self.classes, text_column=self.text_column,
                                        id_column=self.id_column, parser=batch.parser).L[:, 0]
