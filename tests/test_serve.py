@@ -395,3 +395,52 @@ def test_a_request_without_the_time_field_is_refused_not_logged_now(tmp_path, pr
     state.close()
     assert arrived.status_code == 200
     assert before - 1 <= read_log(tmp_path / "now" / "serve.sqlite").ts[0] <= time.time()
+
+
+def test_sigterm_closes_the_service_then_exits_0(tmp_path, primary):
+    """uvicorn stops gracefully on SIGTERM, then raises the signal again: the process died by it before
+    the service was closed, leaving the shadow worker to find out alone and its queue's semaphores to
+    the resource tracker ("There appear to be 3 leaked semaphore objects"). run_server closes the
+    service (worker stopped, log flushed) and ends in SystemExit(0). A real signal to this process."""
+    import socket
+    import threading
+
+    import cloudpickle
+    import httpx
+
+    from labelkit.serve.server import run_server
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the worker process cannot import tests/
+    log = LogWriter(tmp_path / "serve.sqlite", META, interval=0.01).start()
+    state = ServeState(primary, log, None, ServeSettings())
+    state.shadow = ShadowWorker(process_systems, state.shadow_rows, timeout=30, mode="process",
+                                on_event=state.count).start()
+    assert state.shadow.wait_ready(60), state.shadow.error
+    worker = state.shadow._worker
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    answers = []
+
+    def client():
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                httpx.get(f"{url}/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        answers.append(httpx.post(f"{url}/predict", json={"rows": rows(3)}, timeout=30).status_code)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    threading.Thread(target=client, daemon=True).start()
+    with pytest.raises(SystemExit) as stopped:
+        run_server(state, port=port)
+    assert stopped.value.code == 0 and answers == [200]
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert state.shadow.state == "stopped" and not worker.is_alive()
+    report = check_log(tmp_path / "serve.sqlite")
+    assert report["ok"] and report["counters"]["requests_queued"] == 3
+    assert report["counters"].get("shadow_ok", 0) + report["counters"].get("shadow_aborted", 0) == 6

@@ -506,3 +506,34 @@ def test_replayed_iso_times_and_a_range_past_the_logs_end(fast_builds, tmp_path)
             "requests run from 2024-06-03T00:00:00+00:00 to 2024-06-07T23:00:00+00:00") in late.output, late.output
     early = runner.invoke(cli, ["monitor", str(log), "--reference", str(primary), "--until", "2024-06-01"])
     assert "has no requests before 2024-06-01T00:00:00+00:00" in early.output and "the start" not in early.output
+
+
+@pytest.mark.slow  # `labelkit serve` as a process, its shadow worker killed and restarted (~20 s)
+def test_a_killed_shadow_worker_leaves_no_leaked_semaphores(fast_builds, servers, tmp_path):
+    """kill -9 the shadow worker, let the server restart it, stop the server with SIGTERM: it exits 0,
+    every worker is gone and nothing on stderr says `resource_tracker: There appear to be 3 leaked
+    semaphore objects` (the close after uvicorn's shutdown never ran; see serve.server.run_server)."""
+    from labelkit.serve.log import check_log
+
+    primary, _ = fast_builds
+    log = tmp_path / "serve.sqlite"
+    proc, url = serve(servers, str(primary), "--log", str(log))
+    first = _children(proc.pid)
+    assert len(first) == 1
+    send(url, [{"id": "a", "text": "my invoice is wrong", "country": "FR", "timestamp": T0}])
+    os.kill(first[0], signal.SIGKILL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        health = httpx.get(f"{url}/health", timeout=5).json()["shadow"]
+        if health["restarts"] == 1 and health["state"] == "ready":
+            break
+        time.sleep(0.2)
+    assert health["restarts"] == 1 and health["state"] == "ready", health
+    second = _children(proc.pid)
+    send(url, [{"id": "b", "text": "no internet", "country": "US", "timestamp": T0 + 1}])
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)  # stderr closes when the tracker and workers are gone too
+    assert proc.returncode == 0, stderr
+    assert "leaked" not in stderr and "Traceback" not in stderr, stderr
+    assert not any(_alive(pid) for pid in first + second)
+    assert check_log(log)["ok"]
