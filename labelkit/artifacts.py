@@ -78,6 +78,9 @@ def summarize_build(*, config, raw, data, lf_paths, votes, selection, prior, end
         audit=None if audit is None else _audit_section(audit, config, raw, before_after),
         extra=extra,
     )
+    from labelkit.evaluate.verdict import compute_verdict
+
+    results.verdict = compute_verdict(results.systems, results.guardrails, results.checks)  # the one verdict
     return results, manifest, summary, examples
 
 

@@ -314,6 +314,38 @@ class GoldRows(Record):
     left_out: dict[str, int] = mapped()  # audit reason -> rows
 
 
+# ---------------------------------------------------------------- the verdict
+
+@dataclass(kw_only=True)
+class VerdictSlice(Record):
+    """A failed guardrail as the verdict names it: "country=FR" and the model's gap to the rules."""
+
+    slice: str  # "country=FR"
+    size: int
+    gap: float  # model - rules on the slice (negative)
+    clear: bool | None = None  # the two slice intervals do not overlap
+
+
+@dataclass(kw_only=True)
+class Verdict(Record):
+    """The build's one answer (labelkit/evaluate/verdict.py), shown first by the report, report.md, the
+    CLI and `build --json`: the paired test overall, every failed guardrail, the build's error-level
+    checks of itself (in the headline) and its warning-level ones (listed under it)."""
+
+    headline: str  # "model better overall (+14.0 points), worse than the rules on country=FR (−30.0 pts)"
+    overall: str  # better | worse | unclear | none (no paired test)
+    severity: str  # ok | warning | error
+    baseline: str
+    model: str
+    difference: float | None = None  # accuracy, model - baseline, on the gold test rows
+    difference_ci: list[float | None] = listed()
+    mcnemar_p: float | None = None
+    reason: str | None = absent()  # why the paired test cannot tell
+    failed_guardrails: list[VerdictSlice] = listed()
+    errors: list[str] = listed()  # error-level checks: the build fell back
+    warnings: list[str] = listed()  # warning-level checks
+
+
 # ---------------------------------------------------------------- audit, corrections, manifest
 
 @dataclass(kw_only=True)
@@ -412,6 +444,7 @@ class BuildResults(Record):
     schema_version: int = SCHEMA_VERSION
     policy: str | None = None  # the tie/abstain policy of the rules, as the report prints it
     checks: list[Check] = listed()  # the build's checks of itself, most severe first
+    verdict: Verdict | None = absent()  # labelkit.evaluate.verdict; None in a file from before it
     label_models: LabelModels | None = absent()
     label_matrix: dict[str, MatrixStats] = mapped()
     lf_summary: list[LFStats] = listed()
@@ -429,7 +462,7 @@ class BuildResults(Record):
     manifest: ManifestSummary | None = absent()
     audit: Audit | None = absent()  # None: --no-audit
 
-    ORDER: ClassVar = ("schema_version", "task", "checks", "policy", "label_models", "label_matrix", "lf_summary", "lf_errors",
+    ORDER: ClassVar = ("schema_version", "task", "verdict", "checks", "policy", "label_models", "label_matrix", "lf_summary", "lf_errors",
                        "end_model", "systems", "slices", "guardrails", "drift", "expectations", "gold_rows",
                        "warnings", "label_model_warnings", "corrections", "repair", "manifest", "audit")
 

@@ -232,5 +232,5 @@ def test_report_and_cli_say_how_many_gold_rows_were_scored_and_why():
     results = BuildResults.from_json({"task": {"name": "t", "classes": ["ham", "spam"], "rows": {}}, "gold_rows": gold,
                                       "systems": {"n": 249, "classes": ["ham", "spam"], "systems": {}}})
     line = gold_rows_line(results)
-    assert line.startswith("Gold rows scored: dev 120 of 120, test 249 of 250.") and "1 test row(s): test_row" in line
+    assert line.startswith("Gold rows scored: dev 120 of 120, test 249 of 250.") and "The audit left out 1 test row (test_row)." in line
     assert "gold rows scored: dev 120 of 120, test 249 of 250; 1 test left out (test_row)" in headline_table(results)

@@ -1,4 +1,6 @@
 import base64
+import html
+import io
 import json
 import re
 
@@ -9,6 +11,7 @@ from conftest import chromium_or_skip
 
 from labelkit.evaluate import compare_systems, drift_table, find_guardrail_failures, slice_table
 from labelkit.report import render_html, render_markdown
+from labelkit.report.markdown import md_escape
 from labelkit.results import BuildResults, Systems, TaskInfo
 
 SCRIPT = "<script>alert(1)</script>"
@@ -49,7 +52,15 @@ def sample_metrics(n=240):
     }
 
 
-EXAMPLES = {"lf_examples": {"lf_a": {"fires": [{"row_id": "1", "text": SCRIPT}], "wrong": []}}}
+LONG = ("Hello team, my invoice for March shows $81 but my plan is only $247.64 and the router T5541079 keeps "
+        "dropping; please sort out the connectivity and the refund before 2024-06-30. ") * 3
+EXAMPLES = {"lf_examples": {
+    "lf_a": {"fires": [{"row_id": "1", "text": SCRIPT, "vote": "billing"}], "wrong": []},
+    "kw_billing": {"fires": [{"row_id": "T5541079", "text": LONG, "vote": "billing"}] * 3,
+                   "conflicts": [{"row_id": "T1963", "text": LONG, "vote": "billing",
+                                  "others": {"kw_cancel": "cancellation", "re_money": SCRIPT}}] * 3,
+                   "wrong_on_dev": [{"row_id": "D19", "text": "refund?", "vote": "billing", "gold": "connectivity"}]},
+}}
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +79,19 @@ def test_render_html_escapes_data_text_and_is_self_contained(page):
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 6  # headline, confusion, slices, LFs, calibration, drift
     assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
-    for title in ("Headline", "Per-class scores", "Confusion matrices", "Slices and guardrails", "Labeling functions",
+    for title in ("Every system on the gold test rows", "Per-class scores", "Confusion matrices", "Slices and guardrails", "Labeling functions",
                   "Label model", "Drift over date", "Data-quality audit", "Expectations", "Warnings", "Example rows"):
         assert title in page
-    assert metrics["systems"]["paired_test"]["verdict"] in page
+    verdict = re.search(r'<p class="verdict verdict-(\w+)"><b>Verdict:</b> ([^<]*)</p>', page)
+    assert verdict and page.index(verdict.group(0)) < page.index("<nav>")  # first thing under the title
+    for g in metrics["guardrails"]:  # every failed guardrail is named in the verdict, escaped
+        assert html.escape(f"{g['column']}={g['value']}") in verdict.group(2)
     assert '<tr class="flag"><td>country = FR</td>' in page
+    assert "p = 0 " not in page and re.search(r"McNemar exact p (&lt; 0\.001|= 0\.\d{3});", page)
+    # examples: one row per LF and kind, folded away; other votes read as 'LF → class', never a dict
+    assert "<details><summary>One example row per labeling function and kind (4 rows)</summary>" in page
+    assert "kw_cancel → cancellation" in page and "{&#x27;kw_cancel" not in page and "{'kw_cancel" not in page
+    assert page.count("T5541079</td>") == 1
     assert "train 1,000 of 1,010 given" in page and "test 240" in page
 
 
@@ -82,8 +101,25 @@ def test_render_without_plots_and_with_only_systems():
     minimal = BuildResults(task=TaskInfo(name="tickets", classes=metrics["task"]["classes"], rows={}),
                            systems=Systems.from_json(metrics["systems"]))
     page = render_html(minimal)
-    assert "Headline" in page and "Drift" not in page and "Audit" not in page
+    assert "Every system on the gold test rows" in page and "Drift" not in page and "Audit" not in page
     assert "Verdict:" in render_markdown(minimal)
+    # without charts the confusion matrices are tables, once per key system; with charts, only the chart
+    bare = render_html(metrics, plots=False)
+    assert bare.count("gold \\ predicted</th>") == 2  # rule_baseline and end_model
+    assert "gold \\ predicted</th>" not in render_html(metrics)
+
+
+def test_render_markdown_opens_with_the_verdict_and_folds_the_examples():
+    metrics = sample_metrics()
+    text = render_markdown(metrics, EXAMPLES)
+    lines = text.splitlines()
+    assert lines[0].startswith("# labelkit report") and lines[2].startswith("> ") and "**Verdict: " in lines[2]
+    for g in metrics["guardrails"]:
+        assert md_escape(f"{g['column']}={g['value']}") in lines[2]
+    assert "McNemar exact p " in text and "p = 0 " not in text
+    assert "<details><summary>One example row per labeling function and kind (4 rows)</summary>" in text
+    assert "kw\\_cancel → cancellation" in text and "{" not in text.split("## Example rows")[1]
+    assert "| gold \\\\ predicted |" in text  # the confusion matrices stand in for the chart
 
 
 def test_render_markdown_tables_are_escaped():
@@ -96,6 +132,94 @@ def test_render_markdown_tables_are_escaped():
     assert "⚠ country = FR" in text
 
 
+
+
+# Every word of a visible table cell on one line: a cell that is not free text must not wrap at all; free
+# text (and a header) may wrap between words and at punctuation the browser breaks at ("CN-|9173336"), but
+# never inside a run of letters and digits such as "support", "196", "T5541079" or "$247.64".
+SPLIT_WORDS = """() => {
+  const split = [];
+  for (const cell of document.querySelectorAll('td, th')) {
+    if (!cell.checkVisibility()) continue;
+    const lines = r => new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size;
+    const words = cell.tagName === 'TD' && !cell.classList.contains('t') ? /\\S(.*\\S)?/gs
+                                                                       : /[\\p{L}\\p{N}]([\\p{L}\\p{N}_.,]*[\\p{L}\\p{N}])?%?/gu;
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.data.matchAll(words)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        if (lines(range) > 1) split.push(m[0]);
+      }
+    }
+  }
+  return split;
+}"""
+
+# Per chart: its <img> src and the first column of the table beside it (the previous or next table box).
+CHARTS_AND_TABLES = """() => Array.from(document.querySelectorAll('img')).map(img => {
+  const column = box => box && box.classList.contains('tw')
+    ? Array.from(box.querySelectorAll('tbody tr')).map(tr => tr.cells[0].innerText.trim()) : null;
+  return {src: img.getAttribute('src'), before: column(img.previousElementSibling), after: column(img.nextElementSibling)};
+})"""
+
+
+def drawn_order(src: str) -> list[str] | None:
+    """The y-axis order a chart says it drew (its PNG's Description text), top to bottom."""
+    from PIL import Image
+
+    description = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).text.get("Description")
+    if not description:
+        return None
+    return description.removeprefix("y, top to bottom: ").split(" | ")
+
+
+def same_rows(drawn: list[str], table: list[str]) -> bool:
+    """A chart's labels against a table's first column: slice labels end in ' (n=…)', long ones in '…'."""
+    drawn = [re.sub(r" \(n=\d+\)$", "", d) for d in drawn]
+    return len(drawn) == len(table) and all(
+        t == d or (d.endswith("…") and t.startswith(d[:-1])) for d, t in zip(drawn, table))
+
+
+@pytest.mark.browser
+def test_report_layout_at_desktop_and_phone_width(page, tmp_path):
+    """The report as people see it: at 1,400 px and at a phone's 390 px the verdict with every failed
+    guardrail is in the first screen, no table cell breaks a word or a number (folded tables opened too),
+    the page does not scroll sideways, and each chart lists its rows in the order of the table beside it."""
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    guardrails = [f"{g['column']}={g['value']}" for g in sample_metrics()["guardrails"]]
+    assert guardrails, "the sample build should fail a guardrail"
+    report = tmp_path / "report.html"
+    report.write_text(page, encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            for width, height in ((1400, 900), (390, 844)):
+                tab = browser.new_page(viewport={"width": width, "height": height})
+                tab.goto(report.as_uri())
+                box = tab.locator("p.verdict").bounding_box()
+                verdict = tab.locator("p.verdict").inner_text()
+                assert box["y"] >= 0 and box["y"] + box["height"] <= height, (width, box)
+                assert verdict.startswith("Verdict:") and all(g in verdict for g in guardrails), verdict
+                assert tab.evaluate("document.documentElement.scrollWidth") <= width
+                assert tab.evaluate(SPLIT_WORDS) == [], width
+                tab.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+                assert tab.evaluate(SPLIT_WORDS) == [], f"{width} px, folded tables opened"
+                assert tab.evaluate("document.documentElement.scrollWidth") <= width
+                charts = tab.evaluate(CHARTS_AND_TABLES)
+                tab.close()
+        finally:
+            browser.close()
+    ordered = [(drawn_order(c["src"]), c) for c in charts]
+    ordered = [(drawn, c) for drawn, c in ordered if drawn]
+    assert len(ordered) == 3  # systems, slices, LFs
+    for drawn, chart in ordered:
+        assert any(t and same_rows(drawn, t) for t in (chart["before"], chart["after"])), (drawn, chart)
 
 
 @pytest.mark.browser
@@ -121,6 +245,6 @@ def test_report_renders_in_headless_chromium(page, tmp_path):
             browser.close()
     assert len(shot) > 30_000 and not errors
     assert images and all(images)  # every embedded chart decodes
-    assert "Headline" in dom
+    assert "Every system on the gold test rows" in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert "<script>alert" not in dom

@@ -101,4 +101,4 @@ def test_old_files_and_keys_from_other_modules_still_load(result):
     assert loaded.to_json() == data
     page = render_html(loaded, plots=False)
     assert "fitted on a 50,000-row sample" in page and "holdout &lt;sampled&gt;" in page
-    assert loaded.systems.systems["end_model"].sampled_rows == 50000 and "<td>end model sampled</td>" in page
+    assert loaded.systems.systems["end_model"].sampled_rows == 50000 and '<td class="t">end model sampled</td>' in page

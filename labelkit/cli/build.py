@@ -95,4 +95,7 @@ def print_summary(outcome) -> None:
         click.echo(f"guardrail: {g.column}={g.value} ({g.size} test rows): {g.model} "
                    f"{100 * g.model_score:.1f}% vs {g.baseline} {100 * g.baseline_score:.1f}% "
                    f"({100 * g.gap:+.1f} points{', beyond the intervals' if g.clear else ''})")
+    from labelkit.cli.tables import verdict_text
+
+    click.echo(verdict_text(results))  # last before the paths: the one answer, with every failed guardrail
     click.echo(f"report: {outcome.out / 'report.html'}  (also report.md, metrics.json, manifest.json)")

@@ -13,7 +13,9 @@ def _ci(interval) -> str:
 
 
 def _p(value: float) -> str:
-    return "p<0.001" if value < 0.001 else f"p={value:.3g}"
+    from labelkit.evaluate.verdict import format_p
+
+    return format_p(value)  # the report's formatter: 'p < 0.001', 'p = 0.034'
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -55,9 +57,23 @@ def headline_table(results) -> str:
     return text
 
 
+def verdict_text(results) -> str:
+    """The verdict for the terminal: 'verdict: …' and one indented line per check the build raised."""
+    from labelkit.evaluate.verdict import verdict_of
+
+    verdict = verdict_of(results)
+    lines = [f"verdict: {verdict.headline}"]
+    lines += [f"  the build fell back: {e}" for e in verdict.errors]
+    lines += [f"  check: {w}" for w in verdict.warnings]
+    return "\n".join(lines)
+
+
 def build_json(results, *, out, failed_checks) -> dict:
-    """What `labelkit build --json` prints: the headline sections of the results, as in metrics.json."""
-    return {"out": str(out), "systems": results.systems.to_json(),
+    """What `labelkit build --json` prints: the verdict and the headline sections of the results, as in
+    metrics.json."""
+    from labelkit.evaluate.verdict import verdict_of
+
+    return {"out": str(out), "verdict": verdict_of(results).to_json(), "systems": results.systems.to_json(),
             "guardrails": [g.to_json() for g in results.guardrails],
             "gold_rows": {split: g.to_json() for split, g in results.gold_rows.items()},
             "failed_checks": list(failed_checks)}
@@ -105,11 +121,13 @@ def audit_text(report: dict) -> str:
 
 def compare_text(result, *, flips: int = 10) -> str:
     """`labelkit compare` for the terminal; `result`: labelkit.evaluate.compare.RunComparison."""
+    from labelkit.evaluate.verdict import p_value
+
     rows = []
     for name, d in result.systems.items():
         acc, f1 = d.accuracy, d.macro_f1
         rows.append([name, _pct(acc.a), _pct(acc.b), f"{100 * acc.delta:+.1f}", _ci(acc.delta_ci),
-                     f"{100 * f1.delta:+.1f}", str(d.improved), str(d.regressed), f"{d.mcnemar_p:.3g}"])
+                     f"{100 * f1.delta:+.1f}", str(d.improved), str(d.regressed), p_value(d.mcnemar_p)])
     text = f"A = {result.run_a}\nB = {result.run_b}\nsame test data: {result.n} rows (sha256 {result.test_sha256[:12]})\n"
     text += _table(["system", "acc A", "acc B", "Δ acc", "95% CI", "Δ macro-F1", "improved", "regressed", "McNemar p"], rows)
     slices = [s for s in result.slices if s.delta]

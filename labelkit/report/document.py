@@ -10,12 +10,20 @@ from dataclasses import dataclass, field
 MAX_TEXT = 280
 MAX_EXAMPLE_ROWS = 15
 MAX_SLICE_ROWS = 60
+EXAMPLE_TEXT = 160  # an example row's text is cut to this many characters
 
 
 @dataclass
 class Text:
     text: str
-    style: str = "normal"  # normal | verdict | warning | muted
+    style: str = "normal"  # normal | muted | warning | good | verdict-ok | verdict-warning | verdict-error
+    label: str = ""  # a bold lead-in ("Verdict:"), not data
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+    style: str = "normal"  # normal | warning | error
 
 
 @dataclass
@@ -24,6 +32,8 @@ class Table:
     rows: list[list[str]]
     flagged: list[bool] = field(default_factory=list)  # rows to highlight (guardrail failures...)
     caption: str = ""
+    text_columns: tuple[int, ...] = ()  # free-text columns: wrap between words; every other cell stays on one line
+    collapsed: str = ""  # when set, the table is folded away under this summary line
 
 
 @dataclass
@@ -31,6 +41,7 @@ class Figure:
     kind: str  # a plot name in labelkit.report.plots.PLOTS
     data: object  # what the plot draws: results records (labelkit.results) or a dict of them
     alt: str
+    fallback: list = field(default_factory=list)  # tables shown instead where no chart is drawn (report.md)
 
 
 @dataclass
@@ -38,6 +49,7 @@ class Section:
     key: str
     title: str
     blocks: list = field(default_factory=list)
+    nav: str = ""  # a short name for the page's table of contents (default: the title)
 
 
 def pct(value) -> str:
@@ -66,6 +78,8 @@ def short(text, limit: int = MAX_TEXT) -> str:
 def number(value) -> str:
     if value is None:
         return "–"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
