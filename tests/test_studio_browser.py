@@ -113,3 +113,63 @@ def _shot(page, name: str) -> None:
     if SHOTS is not None:
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / name), full_page=False)
+
+
+HTML_IN_SOURCE_LF = '''
+
+@labeling_function()
+def bold_claims(row):
+    """Flags '<b>refund</b>' pasted from e-mails (the page must show this, not render it)."""
+    return "billing" if "<b>" in row.text else ABSTAIN
+'''
+
+
+@pytest.mark.browser
+def test_first_minutes_in_the_studio_started_from_the_cli(tmp_path):
+    """`labelkit studio` as a new user starts it: the printed URL answers at once; "New rule" opens without
+    an error and previews what is typed before the rule has a name; a Python LF's page shows its source
+    as written in the module (escaped, with file and line), not a repr."""
+    import subprocess
+    import sys
+
+    from conftest import LF_MODULE, write_task
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = chromium_or_skip()
+    config = write_task(tmp_path / "task", n_train=200, n_dev=80, n_test=60, lf_module=LF_MODULE + HTML_IN_SOURCE_LF)
+    process = subprocess.Popen([sys.executable, "-m", "labelkit.cli.main", "studio", str(config), "--port", "0",
+                                "--run", str(tmp_path / "no_build")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("labelkit studio: http://127.0.0.1:"), process.stderr.read() if not line else line
+        url = line.split(": ", 1)[1].strip()
+        base = url.split("/?")[0]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)  # right after the line was printed: the server answers
+            expect(page.locator('tr[data-rule="bold_claims"]')).to_have_count(1)
+
+            page.click("#new-rule")
+            expect(page.locator("#preview-hint")).to_contain_text("to see where it fires")
+            page.wait_for_timeout(600)  # the page's first preview request has come back
+            expect(page.locator(".error")).to_have_count(0)
+            page.fill("#words", "invoice")  # no name typed yet: the preview still works
+            expect(page.locator("#preview-coverage")).not_to_be_empty()
+            expect(page.locator("#preview-error")).to_have_count(0)
+            page.fill("#words", "")
+            expect(page.locator("#preview-hint")).to_be_visible()
+
+            page.goto(f"{base}/rules/bold_claims")
+            source = page.locator("pre.source")
+            expect(source).to_contain_text("@labeling_function()\ndef bold_claims(row):")
+            expect(source).to_contain_text("'<b>refund</b>'")  # shown as text ...
+            expect(page.locator("pre.source b")).to_have_count(0)  # ... never rendered as markup
+            assert source.inner_text().startswith(f"# {config.parent / 'lfs.py'}:")
+            page.goto(f"{base}/rules/kw_billing")
+            expect(page.locator("pre.source")).to_contain_text('kw_billing = keywords("billing", ["invoice"')
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

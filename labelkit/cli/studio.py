@@ -32,8 +32,9 @@ def studio_cli(config, sets, port, rules, run, reviewer):
     from labelkit.studio.state import open_studio
 
     cfg = load(config, sets)
-    click.echo("loading data and computing every LF's votes …", err=True)
+    click.echo("loading data and computing every LF's votes … (the URL follows when the page is ready)", err=True)
     state = open_studio(cfg, rules_path=rules, run_dir=run, reviewer=reviewer)
+    state.workspace.overall()  # the rules page's label model (cached): the first page then opens at once
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -41,14 +42,24 @@ def studio_cli(config, sets, port, rules, run, reviewer):
     except OSError as exc:
         raise click.UsageError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}).") from None
     state.port = sock.getsockname()[1]
-    click.echo(f"labelkit studio: http://127.0.0.1:{state.port}/?token={state.token}")
-    sys.stdout.flush()
-    click.echo(f"rules file: {state.rules_path}; review queue from: {state.run_dir}; Ctrl+C stops.", err=True)
-    serve(create_app(state), sock)
+
+    def ready() -> None:  # the server answers from now on: the URL is worth opening
+        click.echo(f"labelkit studio: http://127.0.0.1:{state.port}/?token={state.token}")
+        sys.stdout.flush()
+        click.echo(f"rules file: {state.rules_path}; review queue from: {state.run_dir}; Ctrl+C stops.", err=True)
+
+    serve(create_app(state), sock, ready)
 
 
-def serve(app, sock) -> None:
+def serve(app, sock, ready=None) -> None:
+    """Serve `app` on the bound socket; `ready()` runs once the server accepts connections."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if ready is not None and not self.should_exit:
+                ready()
+
+    server = Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     server.run(sockets=[sock])

@@ -20,6 +20,7 @@ class ModuleContents:
     slicing_functions: list = field(default_factory=list)
     detectors: list = field(default_factory=list)
     plain_functions: list[str] = field(default_factory=list)  # names of the modules' functions that are not LFs
+    sources: dict[str, str] = field(default_factory=dict)  # LF name -> "# file:line" + the module text defining it
 
 
 def load_lfs(paths: list[Path]) -> list[LabelingFunction]:
@@ -36,7 +37,15 @@ def load_modules(paths: list[Path]) -> ModuleContents:
         contents.slicing_functions += _instances(module, SlicingFunction)
         contents.detectors += [v for v in vars(module).values() if callable(v) and hasattr(v, "detector_name")]
         contents.plain_functions += _plain_functions(module)
+        definitions = _definition_sources(Path(path))
+        bound = {}
+        for variable, value in vars(module).items():
+            bound.setdefault(id(value), variable)
         for lf in _module_lfs(module, path):
+            variable = bound.get(id(lf)) or bound.get(id(getattr(lf, "func", None)))
+            if variable in definitions:
+                line, text = definitions[variable]
+                contents.sources[lf.name] = f"# {path}:{line}\n{text}"
             if lf.name in origin:
                 raise LabelingFunctionError(
                     f"Duplicate LF name {lf.name!r} in {path} (also defined in {origin[lf.name]}); LF names must be unique."
@@ -58,6 +67,34 @@ def no_lfs_message(contents: ModuleContents, paths) -> str:
             f"level: decorate a function f(row) -> class name or ABSTAIN with @labeling_function(), or assign a "
             f"declarative one (kw = keywords(\"billing\", [\"refund\"], name=\"kw\"); also regex(), "
             f"column_condition(), spacy_patterns()), or list plain named functions in LFS = [{listed}].")
+
+
+def _definition_sources(path: Path) -> dict[str, tuple[int, str]]:
+    """Top-level name -> (first line, the module's text of the statement that binds it, decorators
+    included): what the studio shows for an LF from a module. {} when the file cannot be parsed."""
+    import ast
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return {}
+    lines = text.splitlines()
+    out: dict[str, tuple[int, str]] = {}
+    for node in tree.body:
+        start = node.lineno
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]
+            start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+        elif isinstance(node, ast.Assign):
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names = [node.target.id]
+        else:
+            continue
+        for name in names:
+            out[name] = (start, "\n".join(lines[start - 1:node.end_lineno]))
+    return out
 
 
 def _plain_functions(module) -> list[str]:

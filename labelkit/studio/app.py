@@ -35,6 +35,10 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+HINT = "Type the rule's words, pattern or condition to see where it fires."
+PREVIEW_NAME = "new_rule"  # stands in for a name not typed yet, in the preview only
+CONTENT_FIELD = {"keywords": "words", "phrases": "words", "regex": "pattern", "column": "condition",
+                 "spacy": "patterns"}  # the field that says what a rule of each kind matches
 MAX_FORM = 1 << 20
 
 
@@ -43,6 +47,7 @@ def create_app(state: StudioState) -> Starlette:
     templates = _templates()
 
     def page(template: str, status: int = 200, **context) -> HTMLResponse:
+        context.setdefault("hint", "")
         body = templates.get_template(template).render(state=state, csrf=state.csrf, kinds=list(KINDS), **context)
         return HTMLResponse(body, status_code=status, headers=HEADERS)
 
@@ -84,10 +89,14 @@ def create_app(state: StudioState) -> Starlette:
                     return page("message.html", 404, title="No such rule", message=f"There is no rule named {name}.")
                 return page("python_lf.html", name=name, source=source)
             values = _form_values(rule.to_table()) if rule else {"kind": "keywords", "class": state.classes[0]}
-            return page("editor.html", values=values, original=name or "", sha=state.rules_sha256, error="")
+            return page("editor.html", values=values, original=name or "", sha=state.rules_sha256, error="", hint=HINT)
 
     @guarded
     async def preview(request: Request, form):
+        if not _typed(form):  # a new rule as opened: nothing to judge yet, so no error either
+            return page("preview.html", error="", hint=HINT)
+        if not (form.get("name") or "").strip():  # the name matters when saving, not for a preview
+            form = {**form, "name": PREVIEW_NAME}
         try:
             rule = _rule_from_form(form, state)
             with state.lock:
@@ -107,10 +116,10 @@ def create_app(state: StudioState) -> Starlette:
                 state.after_save(sha)
         except RulesConflict as exc:
             return page("editor.html", 409, values=_form_values(dict(form)), original=original or "",
-                        sha=form.get("sha", ""), error=str(exc))
+                        sha=form.get("sha", ""), error=str(exc), hint=HINT)
         except LabelkitError as exc:
             return page("editor.html", 400, values=_form_values(dict(form)), original=original or "",
-                        sha=form.get("sha", ""), error=str(exc))
+                        sha=form.get("sha", ""), error=str(exc), hint=HINT)
         return RedirectResponse(f"/?saved={rule.name}", status_code=303, headers=HEADERS)
 
     @guarded
@@ -231,6 +240,12 @@ def _queue(state: StudioState):
 
 
 # ---------------------------------------------------------------- form <-> rule
+
+def _typed(form) -> bool:
+    """Has the user typed what the rule matches (for its kind)?"""
+    field = CONTENT_FIELD.get(form.get("kind", ""))
+    return field is None or bool((form.get(field) or "").strip())  # an unknown kind: let the rule say why
+
 
 def _lines(text) -> list[str]:
     return [line.strip() for line in str(text or "").splitlines() if line.strip()]

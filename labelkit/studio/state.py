@@ -100,13 +100,22 @@ def open_studio(config, *, rules_path: Path | None = None, run_dir: Path | None 
     state = StudioState(
         config=config, workspace=workspace, rules_path=rules_path,
         rules_listed=any(p.resolve() == rules_path.resolve() for p in listed),
-        python_lfs={lf.name: lf.source for lf in fixed}, rules=[], rules_sha256="",
+        python_lfs={lf.name: _source(lf, modules.sources) for lf in fixed}, rules=[], rules_sha256="",
         run_dir=Path(run_dir) if run_dir else Path("runs") / config.task.name,
         corrections_path=config.resolve(config.data.corrections or "corrections.csv"),
         reviewer=reviewer or _user(), rows=data.frames, labels=_labels(config, data),
     )
     state.sync()
     return state
+
+
+def _source(lf, sources: dict[str, str]) -> str:
+    """What the page shows for a read-only LF: the module's own text defining it (from the LF loader),
+    else (a rule of another rules file, an LF built in a list) where it is and its declarative form."""
+    if lf.name in sources:
+        return sources[lf.name]
+    where = getattr(lf, "where", "").rstrip(": ")
+    return (f"# {where}\n" if where else "") + lf.source
 
 
 def _labels(config, data) -> dict:
