@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from labelkit import ABSTAIN, LabelingFunction, keywords, regex  # noqa: E402
 from labelkit.apply.engines import apply_with_engine  # noqa: E402
 
-YOUTUBE = Path("/work/shared/data/youtube_spam_collection")
+YOUTUBE = ROOT.parent / "shared" / "data" / "youtube_spam_collection"  # ../shared beside the repository
 CLASSES = ("ham", "spam")
 FILLER = ["lol", "wow", "2014", "this", "is", "the", "best", "video", "ever", "check", "out", "my", "new",
           "channel", "please", "subscribe", "plz", "song", "love", "it", "http://bit.ly/x", "views", "<3", "Psy"]

@@ -2,7 +2,7 @@
 chosen on dev, and the streaming model beside the in-memory one.
 
 Usage:
-  PYTHONPATH=. python benchmarks/endmodel.py --wrench /work/shared/data/wrench_youtube
+  PYTHONPATH=. python benchmarks/endmodel.py --wrench ../shared/data/wrench_youtube
   PYTHONPATH=. python benchmarks/endmodel.py labelkit.toml --stream     # bundled example + streaming model
 
 The label model is chosen as `labelkit build --no-audit` chooses it (or `--label-model NAME` fits only

@@ -14,7 +14,7 @@ fit on the full matrix.
 one thread (labelkit's default) and on torch's default thread count, and prints both and the largest
 difference of their probabilities:
 
-    PYTHONPATH=. python benchmarks/labelmodel_scale.py --threads-check /work/shared/data/wrench_youtube
+    PYTHONPATH=. python benchmarks/labelmodel_scale.py --threads-check ../shared/data/wrench_youtube
 """
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATA = Path("/work/shared/data/youtube_spam_collection")
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "youtube_spam_collection"  # ../shared
 
 # The ten LFs a new user writes for spam comments, ONCE, from what spam on a video page looks like
 # (not tuned on this data's labels). Plain functions of a row, as the README's LFS convention allows.
@@ -158,7 +158,8 @@ def main(argv=None) -> int:
 def read_comments(folder: Path) -> pd.DataFrame:
     files = sorted(glob.glob(str(folder / "*.csv")))
     if not files:
-        raise SystemExit(f"error: no CSV files in {folder}")
+        raise SystemExit(f"error: no CSV files in {folder.resolve()}; give the YouTube Spam Collection's folder "
+                         f"with --data (default: ../shared/data/youtube_spam_collection beside the repository)")
     frame = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
     text = (frame["CONTENT"].astype(str).str.replace("\ufeff", "", regex=False)
             .str.replace(r"[\t\r\n]+", " ", regex=True).str.strip())

@@ -1,9 +1,9 @@
 """Label models and the end model of `labelkit build --wrench`, next to published numbers.
 
 Usage:
-  PYTHONPATH=. python benchmarks/wrench.py /work/shared/data/wrench_youtube /work/shared/data/wrench_semeval
-  PYTHONPATH=. python benchmarks/wrench.py /work/shared/data/wrench_youtube --imbalance 0.13 --gold-reference
-  PYTHONPATH=. python benchmarks/wrench.py /work/shared/data/wrench_youtube --imbalance 0.10 0.13 0.20 \
+  PYTHONPATH=. python benchmarks/wrench.py ../shared/data/wrench_youtube ../shared/data/wrench_semeval
+  PYTHONPATH=. python benchmarks/wrench.py ../shared/data/wrench_youtube --imbalance 0.13 --gold-reference
+  PYTHONPATH=. python benchmarks/wrench.py ../shared/data/wrench_youtube --imbalance 0.10 0.13 0.20 \
       --imbalance-seeds 0 1 2 3 4 --gold-reference --summary-only
 
 Each folder goes through the build's own pipeline with the defaults of `labelkit build --wrench DIR`

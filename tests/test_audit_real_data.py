@@ -199,7 +199,7 @@ def test_one_class_temporal_holdout_is_skipped_not_a_crash():
 def test_youtube_planted_faults_benchmark_targets():
     from pathlib import Path
 
-    folder = Path("/work/shared/data/youtube_spam_collection")
+    folder = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "youtube_spam_collection"  # ../shared
     if not folder.exists():
         pytest.skip("shared YouTube data not available")
     import importlib.util

@@ -11,7 +11,7 @@ import pytest
 from labelkit.errors import DatasetError
 from labelkit.wrench import read_vote_table, read_wrench, write_wrench
 
-YOUTUBE = Path("/work/shared/data/wrench_youtube")
+YOUTUBE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wrench_youtube"  # ../shared beside the repo
 CLASSES = ("HAM", "SPAM")
 
 
