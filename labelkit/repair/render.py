@@ -13,11 +13,13 @@ def _ci(pair) -> str:
 def score_line(name: str, entry: dict) -> str:
     if not entry.get("rows"):
         return f"| {name} | 0 | | | | | |"
+    from labelkit.evaluate.verdict import format_p  # the report's one p-value formatter
+
     recovered = entry.get("gap_recovered")
     test = entry["paired_test"]
     return (f"| {name} | {entry['rows']} | {_pct(entry['rules'])} | {_pct(entry['before'])} {_ci(entry['before_ci'])} "
             f"| {_pct(entry['after'])} {_ci(entry['after_ci'])} | {100 * entry['change']:+.1f} "
-            f"| {'n/a' if recovered is None else f'{100 * recovered:.0f}%'} | p={test['mcnemar_p']:.3g}: {test['verdict']} |")
+            f"| {'n/a' if recovered is None else f'{100 * recovered:.0f}%'} | {format_p(test['mcnemar_p'])}: {test['verdict']} |")
 
 
 def render_markdown(report: dict) -> str:
