@@ -119,7 +119,7 @@ def test_render_markdown_opens_with_the_verdict_and_folds_the_examples():
     assert "McNemar exact p " in text and "p = 0 " not in text
     assert "<details><summary>One example row per labeling function and kind (4 rows)</summary>" in text
     assert "kw\\_cancel → cancellation" in text and "{" not in text.split("## Example rows")[1]
-    assert "| gold \\\\ predicted |" in text  # the confusion matrices stand in for the chart
+    assert "| end\\_model: gold \\\\ predicted |" in text  # the confusion matrices stand in for the chart
 
 
 def test_render_markdown_tables_are_escaped():

@@ -198,8 +198,8 @@ def _confusion(results: BuildResults, _examples) -> Section | None:
     matrices = {name: matrices[name] for name in key_systems(results, matrices)}  # the trivial ones say nothing new
     if not matrices:
         return None
-    tables = [Table(["gold \\ predicted", *classes],
-                    [[cls] + [number(v) for v in matrix[i]] for i, cls in enumerate(classes)], caption=name)
+    tables = [Table([f"{name}: gold \\ predicted", *classes],
+                    [[cls] + [number(v) for v in matrix[i]] for i, cls in enumerate(classes)])
               for name, matrix in matrices.items()]
     return Section("confusion", "Confusion matrices (rows: gold, columns: predicted)", [
         Figure("confusion", {"classes": classes, "matrices": matrices},
