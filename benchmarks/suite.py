@@ -136,8 +136,8 @@ VARIANT_TEXT = {
 PLAN = {
     "wrench_youtube": ["clean", "imbalance-5", "imbalance-10", "imbalance-13", "imbalance-20", "shuffled-dev",
                        "imbalance-13+shuffled-dev", "lfs-dropped", "lfs-duplicated", "lf-inverted", "dev-30", "dev-100"],
-    "wrench_semeval": ["clean", "shuffled-dev", "lfs-dropped", "lf-inverted", "dev-100"],
-    "wrench_hausa": ["clean", "shuffled-dev", "lfs-dropped", "lfs-duplicated", "lf-inverted", "dev-30", "dev-100"],
+    "wrench_semeval": ["clean", "shuffled-dev", "lf-inverted"],  # its end-model search alone is ~15 s a fit
+    "wrench_hausa": ["clean", "shuffled-dev", "lfs-dropped", "lf-inverted", "dev-30"],
     "wrench_mushroom": ["clean", "imbalance-13", "shuffled-dev", "lf-inverted"],
     "wrench_census": ["clean", "shuffled-dev"],
     "imdb": ["clean", "imbalance-13", "lf-inverted", "dev-30"],
@@ -148,11 +148,11 @@ PLAN = {
     "cdr": ["clean", "shuffled-dev", "lfs-dropped"],
     "crowd_bird": ["clean"],
     "crowd_dog": ["clean", "shuffled-dev"],
-    "crowd_rte": ["clean", "lfs-dropped"],
-    "crowd_web": ["clean", "dev-100"],
+    "crowd_rte": ["clean"],
+    "crowd_web": ["clean"],  # 176 workers x 5 classes: ~30 s a build for label models alone
     "youtube_comments": ["clean", "dev-test-shift"],
     "youtube_comments_13": ["clean", "shuffled-dev"],
-    "bundled": ["clean", "dev-test-shift", "shuffled-dev"],
+    "bundled": ["clean", "dev-test-shift"],
 }
 QUICK = {
     "wrench_youtube": ["clean", "shuffled-dev", "lf-inverted"],
@@ -607,6 +607,15 @@ def plan(args) -> list[tuple[str, str]]:
     return cells
 
 
+def warm_up() -> None:
+    """Import the heavy libraries before the first cell (counted in the run's wall time, not in a cell's),
+    so the first cell's two runs are timed like every other's."""
+    import labelkit.endmodel  # noqa: F401
+    import labelkit.pipeline  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import snorkel.labeling.model  # noqa: F401
+
+
 def _names(values, known, option) -> list[str]:
     names = [n.strip() for value in values for n in value.split(",") if n.strip()]
     unknown = [n for n in names if n not in known]
@@ -655,6 +664,7 @@ def main(argv=None) -> int:
     for side in sides.values():  # a typo in a setting stops here, not in every cell
         make_config(None, SPEED, extra, side)
     started = time.perf_counter()
+    warm_up()
     rows, skipped = [], []
     with tempfile.TemporaryDirectory(prefix="labelkit-suite-") as tmp_name:
         tmp = Path(tmp_name)
@@ -706,9 +716,16 @@ def main(argv=None) -> int:
 
 # ---------------------------------------------------------------- summary, gate, targets
 
-GATE_LOSS = 0.01  # no cell may lose more than 1 point, current vs previous
-DO_NO_HARM_SLACK = 0.01  # target: the end model at most 1 point below the do-no-harm reference
-SHUFFLED_SLACK = 0.02  # target: shuffled dev within 2 points of the same set with clean dev
+# Every comparison is made on points rounded to one decimal, as the table prints them, so a reader can
+# check the verdict from the table: a cell printed -1.0 passes, -1.1 fails.
+GATE_LOSS = 1.0  # no cell may lose more than 1 point, current vs previous
+DO_NO_HARM_SLACK = 1.0  # target: the end model at most 1 point below the do-no-harm reference
+SHUFFLED_SLACK = 2.0  # target: shuffled dev within 2 points of the same set with clean dev
+
+
+def points(value) -> float:
+    """A score or a difference of scores in points, to one decimal (as printed)."""
+    return round(100 * float(value), 1) + 0.0
 
 
 def headline(row: dict, side: str):
@@ -720,7 +737,7 @@ def summarize(rows: list[dict]) -> dict:
     paired = [r for r in rows if r.get("current") and r.get("previous")]
     broken = [r for r in rows if r["status"] == "error" and (r.get("current") or r.get("previous"))]  # one side failed
     failed_both = [r for r in rows if r["status"] == "error" and not (r.get("current") or r.get("previous"))]
-    deltas = [(headline(r, "current") - headline(r, "previous"), r) for r in paired]
+    deltas = [(points(headline(r, "current") - headline(r, "previous")), r) for r in paired]
     means = {}
     for column in ("rules", "label_model", "end_model", "headline"):
         for side in ("current", "previous"):
@@ -731,14 +748,14 @@ def summarize(rows: list[dict]) -> dict:
         values = [r.get(column) for r in paired if r.get(column) is not None]
         means[column] = float(np.mean(values)) if values else None
     worst = min(deltas, key=lambda d: d[0]) if deltas else None
-    losers = [f"{r['set']} / {r['variant']} ({100 * d:+.1f})" for d, r in deltas if d < -GATE_LOSS - 1e-12]
+    losers = [f"{r['set']} / {r['variant']} ({d:+.1f})" for d, r in deltas if d < -GATE_LOSS]
     mean_drop = (means["headline_current"] is not None
-                 and means["headline_current"] < means["headline_previous"] - 1e-12)
+                 and points(means["headline_current"]) < points(means["headline_previous"]))
     verdict = "PASS" if paired and not losers and not mean_drop and not broken else "FAIL"
     harm = [f"{r['set']} / {r['variant']} (end {100 * r['current']['end_model']:.1f} vs do-no-harm "
             f"{100 * r['do_no_harm']:.1f})" for r in rows
             if r.get("current") and r["current"].get("end_model") is not None and r.get("do_no_harm") is not None
-            and r["current"]["end_model"] < r["do_no_harm"] - DO_NO_HARM_SLACK - 1e-12]
+            and points(r["current"]["end_model"] - r["do_no_harm"]) < -DO_NO_HARM_SLACK]
     shuffled = []
     for r in rows:
         if r["variant"] not in CLEAN_OF or not r.get("current"):
@@ -748,8 +765,8 @@ def summarize(rows: list[dict]) -> dict:
         if clean is None:
             shuffled.append({"cell": f"{r['set']} / {r['variant']}", "gap": None, "met": None})
             continue
-        gap = headline(r, "current") - headline(clean, "current")
-        shuffled.append({"cell": f"{r['set']} / {r['variant']}", "gap": gap, "met": gap >= -SHUFFLED_SLACK - 1e-12})
+        gap = points(headline(r, "current") - headline(clean, "current"))
+        shuffled.append({"cell": f"{r['set']} / {r['variant']}", "gap": gap, "met": gap >= -SHUFFLED_SLACK})
     return {
         "cells": len(rows), "paired": len(paired), "means": means,
         "worst": None if worst is None else {"cell": f"{worst[1]['set']} / {worst[1]['variant']}", "delta": worst[0]},
@@ -783,7 +800,7 @@ def print_report(rows, summary, skipped, args, sides, extra, wall) -> None:
         table.append([
             r["set"], r["variant"], r["rows"], str(r["lfs"]), r["metric"], _pct(some["rules"]),
             _lm(cur) or mark, _lm(prev) or mark, _pct(cur and cur["end_model"]), _pct(prev and prev["end_model"]),
-            "" if delta is None else f"{100 * delta:+.1f}" + ("" if r["headline"] == "end_model" else " (LM)"),
+            "" if delta is None else f"{points(delta):+.1f}" + ("" if r["headline"] == "end_model" else " (LM)"),
             _pct(r.get("do_no_harm")) or (f"error [{len(notes)}]" if "references" in r["errors"] else ""),
             _pct(r.get("gold_trained")), checks, f"{r['seconds']:.0f}"])
     scope = "--quick" if args.quick else "full"
@@ -802,7 +819,7 @@ def print_report(rows, summary, skipped, args, sides, extra, wall) -> None:
           f"rules {_pct(m['rules_current'])}; do-no-harm {_pct(m['do_no_harm'])}; gold-trained {_pct(m['gold_trained'])}")
     worst = summary["worst"]
     if worst:
-        print(f"worst cell, current - previous: {worst['cell']} {100 * worst['delta']:+.1f}")
+        print(f"worst cell, current - previous: {worst['cell']} {worst['delta']:+.1f}")
     if summary["failed_both"]:
         print(f"not gated (failed with both configs): {', '.join(summary['failed_both'])}")
     why = []
@@ -820,7 +837,7 @@ def print_report(rows, summary, skipped, args, sides, extra, wall) -> None:
     print(f"target, end model >= do-no-harm - 1 point: {'met' if not harm else 'NOT met: ' + ', '.join(harm)}")
     for item in summary["targets"]["shuffled_dev"]:
         state = ("clean cell not in this run" if item["met"] is None else
-                 f"{100 * item['gap']:+.1f} vs clean dev: {'met' if item['met'] else 'NOT met'}")
+                 f"{item['gap']:+.1f} vs clean dev: {'met' if item['met'] else 'NOT met'}")
         print(f"target, shuffled dev within 2 points: {item['cell']} {state}")
     print(f"wall time: {wall:.0f}s ({wall / 60:.1f} min) for {summary['cells']} cells")
 

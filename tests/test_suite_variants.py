@@ -138,6 +138,8 @@ def test_the_gate_fails_on_a_loss_over_one_point_or_a_lower_mean(suite):
     assert ok["verdict"] == "PASS" and ok["worst"]["cell"] == "a / clean"
     lost = suite.summarize([_row("a", "clean", 0.88, 0.90), _row("b", "clean", 0.95, 0.90)])
     assert lost["verdict"] == "FAIL" and lost["losers"] == ["a / clean (-2.0)"]
+    edge = suite.summarize([_row("a", "clean", 0.8900, 0.9004), _row("b", "clean", 0.95, 0.93)])
+    assert edge["verdict"] == "PASS" and edge["worst"]["delta"] == -1.0  # compared as printed
     lower = suite.summarize([_row("a", "clean", 0.899, 0.905), _row("b", "clean", 0.80, 0.80, end=False)])
     assert lower["verdict"] == "FAIL" and lower["mean_drops"]
     shuffled = suite.summarize([_row("a", "clean", 0.95, 0.95), _row("a", "shuffled-dev", 0.92, 0.92)])
