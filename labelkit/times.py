@@ -40,16 +40,29 @@ def epoch_seconds(stamps: pd.Series) -> np.ndarray:
     return seconds.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def time_values(values: pd.Series) -> np.ndarray:
+    """Request times as float epoch seconds (replayed files, served requests): a number, or text that
+    is one, is epoch seconds; other text is read by parse_utc (a time without an offset is UTC);
+    datetimes are taken as they are (naive ones as UTC). Missing or unreadable values give NaN."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        stamps = values if values.dt.tz is not None else values.dt.tz_localize("UTC")
+        return epoch_seconds(stamps.dt.tz_convert("UTC"))
+    values = pd.Series(values, dtype=object).reset_index(drop=True)
+    flags = values.map(lambda v: isinstance(v, bool))
+    numbers_ = pd.to_numeric(values.where(~flags), errors="coerce")
+    out = numbers_.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    out[~np.isfinite(out)] = np.nan
+    text = np.isnan(out) & values.map(lambda v: isinstance(v, str) and bool(v.strip())).to_numpy()
+    if text.any():
+        out[text] = epoch_seconds(parse_utc(values[text].str.strip()))
+    return out
+
+
 def time_value(value) -> float:
-    """One time value as seconds since the epoch (UTC): a number is taken as epoch seconds, text is
-    read by the rule of parse_utc (a time without an offset is UTC). ValueError when it is not a time."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        seconds = float(value)
-        if not np.isfinite(seconds):
-            raise ValueError(f"{value!r} is not a time")
-        return seconds
-    if isinstance(value, str) and value.strip():
-        seconds = epoch_seconds(parse_utc(pd.Series([value.strip()], dtype=object)))[0]
+    """One time value as seconds since the epoch, by the rule of time_values. ValueError when it is
+    not a time."""
+    if isinstance(value, (str, numbers.Real)) and not isinstance(value, bool):
+        seconds = time_values(pd.Series([value], dtype=object))[0]
         if np.isfinite(seconds):
             return float(seconds)
     raise ValueError(f"{str(value)[:50]!r} is not a time")

@@ -126,8 +126,13 @@ def test_drift_scores_and_bands():
     assert js_distance([10, 0], [0, 10]) == pytest.approx(1.0)
     assert js_distance([5, 5], [50, 50]) == 0.0
     assert psi([0.5, 0.5], [0.5, 0.5]) == 0.0 and psi([0.9, 0.1], [0.5, 0.5]) > 0.3
-    lower, upper = rate_band(0.3, 100, z=3.5, relative=0.4, absolute=0.02)
-    assert lower == pytest.approx(0.3 - 3.5 * np.sqrt(0.21 / 100)) and upper > 0.42
+    lower, upper = rate_band(0.3, 100, z=3.5, relative=0.4, absolute=0.02)  # noise on the arcsine scale
+    assert lower == pytest.approx((100.75 * np.sin(np.arcsin(np.sqrt(0.3)) - 3.5 / 20) ** 2 - 0.375) / 100)
+    assert upper > 0.42
+    assert rate_band(0.087, 54, z=3.5, relative=0.4, absolute=0.02, n_ref=150)[0] == 0  # 0 of 54: no surprise
+    # a small rate strays upwards more than +-z standard errors say: 5% of 68 rows, against 217 test rows
+    assert rate_band(0.05, 68, z=3.5, relative=0.4, absolute=0.02, n_ref=217)[1] > 0.2 > 0.05 + 3.5 * np.sqrt(
+        0.05 * 0.95 * (1 / 68 + 1 / 217))
     lower, upper = rate_band(0.3, 100_000, z=3.5, relative=0.4, absolute=0.02)
     assert (lower, upper) == pytest.approx((0.18, 0.42))  # with lots of rows, only large changes alert
 
@@ -221,8 +226,40 @@ def test_monitor_html_is_self_contained_escaped_and_renders_in_chromium(planted,
             tab.goto(paths["html"].as_uri())
             assert tab.locator("h1").inner_text() == "labelkit monitor"
             assert tab.locator("svg").count() >= 8
-            assert "alert(s) active in the latest window" in tab.locator("body").inner_text()
+            assert "alerts active in the latest window" in tab.locator("body").inner_text()
             assert tab.locator("svg polyline").first.bounding_box()["width"] > 50
             assert not errors
+        finally:
+            browser.close()
+
+
+def test_monitor_html_reads_as_text_for_people_at_desktop_and_phone_width(tmp_path):
+    """Numbers as percentages (never 7e-05), no True/False, plurals that agree, a missing slice value
+    named, and a page that fits a phone: tables scroll in their own box."""
+    import sqlite3
+
+    rng = np.random.default_rng(4)
+    reference = write_reference(tmp_path / "ref", rng)
+    log = write_log(tmp_path / "one.sqlite", rng, days=1, per_day=300, drift_from=99)
+    con = sqlite3.connect(log)
+    con.execute("UPDATE slice_values SET value = '' WHERE value = 'FR'")  # requests that had no country
+    con.commit()
+    con.close()
+    result = run_monitor(log, reference, settings=MonitorSettings(window="1d"))
+    paths = write_outputs(result, tmp_path / "out")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_or_skip(), args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for width in (1400, 390):
+                tab = browser.new_page(viewport={"width": width, "height": 900})
+                tab.goto(paths["html"].as_uri())
+                text = tab.locator("body").inner_text()
+                assert "300 requests in 1 window of 1d" in text and "1 windows" not in text
+                assert "country=(missing)" in text and "country=\t" not in text and "country=\n" not in text
+                assert not re.search(r"\bTrue\b|\bFalse\b|\d[eE]-\d", text)
+                assert re.search(r"\d+\.\d%", text)  # rates as percentages
+                assert tab.evaluate("document.documentElement.scrollWidth") <= width  # no sideways page
         finally:
             browser.close()

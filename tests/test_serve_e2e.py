@@ -245,7 +245,7 @@ def test_served_weeks_with_drift_are_flagged_by_monitor(builds, servers, tmp_pat
             tab = browser.new_page()
             tab.goto((out / "monitor.html").as_uri())
             body = tab.locator("body").inner_text()
-            assert "kw_cancel" in body and "country=DE" in body and "alert(s) active" in body
+            assert "kw_cancel" in body and "country=DE" in body and "alerts active" in body
             assert tab.locator("svg").count() >= 8
         finally:
             browser.close()

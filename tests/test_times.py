@@ -33,6 +33,11 @@ def test_epoch_seconds_are_right_whatever_unit_pandas_parsed_to():
     assert epoch_seconds(pd.to_datetime(pd.Series([int(want * 1e9)]), utc=True)).tolist() == [want]
     assert time_value("2024-06-03T00:00:00+00:00") == time_value("2024-06-03") == time_value(want) == want
     assert format_time(want) == "2024-06-03T00:00:00+00:00"
+    from labelkit.times import time_values
+
+    mixed = time_values(pd.Series(["2024-06-03T00:00:00+00:00", want, str(want), "", None, "soon", True], dtype=object))
+    assert mixed[:3].tolist() == [want] * 3 and np.isnan(mixed[3:]).all()  # numbers are epoch seconds
+    assert time_values(pd.Series(pd.to_datetime(["2024-06-03"]))).tolist() == [want]  # naive datetimes: UTC
     for bad in ("soon", "", None, True, float("nan")):
         with pytest.raises(ValueError, match="is not a time"):
             time_value(bad)

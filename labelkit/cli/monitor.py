@@ -70,25 +70,22 @@ def monitor_cli(log, reference, window, since, until, challengers, labels, label
 
 
 def _print_summary(result, paths) -> None:
+    from labelkit.monitor.render import alerts_active, cell_text, plural
+
     frame = result.frame
-    click.echo(f"{result.n_rows} requests in {frame['window'].nunique()} windows of {result.settings.window}; "
-               f"latest window {result.latest_window}")
+    click.echo(f"{plural(result.n_rows, 'request')} in {plural(frame['window'].nunique(), 'window')} of "
+               f"{result.settings.window}; latest window {result.latest_window}")
     for window in result.empty_windows():
         click.echo(f"window {window}: no requests (empty window)")
     for note in result.notes:
         click.echo(f"note: {note}")
     raised = frame[frame["event"] == "raised"]
-    for row in raised.itertuples(index=False):
-        click.echo(f"ALERT {row.window}  {row.metric} [{row.subject}] = {row.value:.4g} "
-                   f"(reference {_f(row.reference)}, band {_f(row.lower)}..{_f(row.upper)}, n={row.n})")
-    active = result.active_alerts()
-    click.echo(f"{len(active)} alert(s) active in the latest window" if len(active) else
-               "no alert active in the latest window")
+    for row in raised.to_dict("records"):
+        text = {c: cell_text(c, row) or "-" for c in ("subject", "value", "reference", "band")}
+        click.echo(f"ALERT {row['window']}  {row['metric']} [{text['subject']}] = {text['value']} "
+                   f"(reference {text['reference']}, band {text['band']}, n={row['n']:,})")
+    click.echo(f"{alerts_active(len(result.active_alerts()))} in the latest window")
     click.echo(f"wrote {paths['html']} and {paths['json']}", err=True)
-
-
-def _f(value) -> str:
-    return "-" if value is None or value != value else f"{value:.4g}"
 
 
 def _thresholds(items) -> dict:

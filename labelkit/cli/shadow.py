@@ -36,6 +36,7 @@ def replay_cli(file, primary, challengers, log_path, id_column, time_column, no_
       labelkit shadow replay requests.csv --primary runs/a --challenger runs/b --log replay.sqlite
       labelkit monitor replay.sqlite --reference runs/a --window 1d
     """
+    from labelkit.monitor.render import subject_text
     from labelkit.serve.replay import read_requests, replay
 
     requests = read_requests(file, id_column=id_column, time_column=time_column)
@@ -49,4 +50,4 @@ def replay_cli(file, primary, challengers, log_path, id_column, time_column, no_
         click.echo(f"{name} ({entry['build_id']}): agrees with the primary on {entry['agreement']:.1%} of "
                    f"{entry['answered']} rows; errors {entry['errors']}")
         for item in entry["slices"][:5]:
-            click.echo(f"  {item['slice']:<30} n={item['n']:<6} agreement {item['agreement']:.1%}")
+            click.echo(f"  {subject_text(item['slice']):<30} n={item['n']:<6} agreement {item['agreement']:.1%}")

@@ -187,8 +187,21 @@ def _examples(log, log_path: Path, result: MonitorResult) -> list[dict]:
             "request_id": request_id, "seq": int(log.seq[i]),
             "slice": ", ".join(f"{c}={log.slices[c].iloc[i]}" for c in log.meta.slice_columns),
             "primary": classes[int(log.pred[i])], "other": classes[int(log.systems[name].pred[i])],
-            "input": (text or "")[:400]})
+            "input": _input_text(text, result.reference.text_column)[:400]})
     return out
+
+
+def _input_text(logged: str | None, text_column: str) -> str:
+    """A logged input as people read it: the request's text field when the input was logged in full
+    (JSON of the fields), else what was logged (a hash, or nothing)."""
+    if not logged or logged.startswith("sha256:"):
+        return logged or ""
+    try:
+        fields = json.loads(logged)
+    except ValueError:
+        return logged
+    text = fields.get(text_column) if isinstance(fields, dict) else None
+    return text if isinstance(text, str) else logged
 
 
 def _nothing_to_monitor(log_path, since: float | None, until: float | None) -> str:

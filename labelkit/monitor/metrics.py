@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from labelkit.monitor.drift import js_distance, js_noise_threshold, rate_band, wilson
+from labelkit.monitor.drift import js_distance, js_noise_threshold, label_shift_accuracy, rate_band, wilson
 from labelkit.serve.logdata import LogData
 from labelkit.monitor.reference import Reference, conflicts
 from labelkit.monitor.windows import window_index, window_starts
@@ -81,8 +81,9 @@ class _Context:
             ci=(None, None), note: str = "") -> list:
         breach = bool(n >= self.s.min_rows and value is not None and not np.isnan(value) and (
             (lower is not None and value < lower) or (upper is not None and value > upper)))
-        if 0 < n < self.s.min_rows and not note:
-            note = f"only {n} rows (< {self.s.min_rows}): not alerted on"
+        if 0 < n < self.s.min_rows:
+            few = f"only {n} rows (< {self.s.min_rows}): not alerted on"
+            note = f"{few}; {note}" if note else few
         return [self.labels[w], int(self.grid[w]), metric, subject, int(n), _num(value), _num(reference),
                 _num(lower), _num(upper), _num(ci[0]), _num(ci[1]), breach, note]
 
@@ -204,6 +205,11 @@ class _Context:
         return out
 
     def estimated_accuracy(self) -> list:
+        """CBPE's estimate (the end model's confidence mapped to correctness on gold test) per window. It
+        assumes what makes a row hard is unchanged; when the class shares move instead (label shift),
+        correctness at a given confidence moves with them. The interval therefore spans CBPE's and the
+        label-shift estimate's (BBSE, drift.label_shift_accuracy): where the two assumptions agree it is
+        narrow, where they part it says the accuracy is not known from the inputs alone."""
         if self.ref.calibration is None or not len(self.log):
             return []
         p = self.ref.calibrated(self.log.confidence)
@@ -211,6 +217,9 @@ class _Context:
         var = np.bincount(self.pos, weights=p * (1 - p), minlength=len(self.grid))
         base = self.ref.test_accuracy
         ref_var = base * (1 - base) / max(self.ref.n_test, 1)
+        k = len(self.ref.classes)
+        predicted = np.bincount(self.pos * k + np.clip(self.log.pred, 0, k - 1),
+                                minlength=len(self.grid) * k).reshape(len(self.grid), k)
         out = []
         for w in range(len(self.grid)):
             n = int(self.n[w])
@@ -218,8 +227,15 @@ class _Context:
                 continue
             value = sums[w] / n
             se = np.sqrt(var[w] / n**2 + ref_var)
+            low, high = max(0.0, value - 1.96 * se), min(1.0, value + 1.96 * se)
+            note = ""
+            shifted = None if self.ref.confusion is None else label_shift_accuracy(self.ref.confusion, predicted[w],
+                                                                                   seed=w)
+            if shifted is not None:
+                low, high = min(low, shifted[1]), max(high, shifted[2])
+                note = f"if the class shares moved (label shift): {shifted[0]:.3f} [{shifted[1]:.3f}, {shifted[2]:.3f}]"
             out.append(self.row(w, "estimated_accuracy", "end_model", n, value, base, base - self.s.accuracy_drop,
-                                None, (max(0.0, value - 1.96 * se), min(1.0, value + 1.96 * se))))
+                                None, (low, high), note=note))
         return out
 
     def real_accuracy(self, labels: np.ndarray) -> list:

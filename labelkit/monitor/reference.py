@@ -9,7 +9,9 @@
   the same gold test rows (both builds' test_predictions.csv, joined by row id): how much two models
   that are both fine disagree is a property of the pair, known before either is served.
 - Calibration for the label-free accuracy estimate: the end model's confidence on the gold test rows
-  mapped to its observed correctness (isotonic regression), as CBPE does.
+  mapped to its observed correctness (isotonic regression), as CBPE does; and the end model's confusion
+  matrix on the same rows, for the estimate under label shift (class shares move, each class's texts
+  do not: BBSE, Lipton et al. 2018).
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ class Reference:
     calibration: object | None = None  # fitted IsotonicRegression or None
     notes: list[str] = field(default_factory=list)
     test: pd.DataFrame | None = field(default=None, repr=False)  # test_predictions.csv as written
+    text_column: str = "text"  # the build's [data] text_column (a logged request's text field)
+    confusion: np.ndarray | None = None  # (k, k) end-model counts on gold test: [predicted, gold]
     slice_columns: tuple[str, ...] = ()
 
     def calibrated(self, confidence: np.ndarray) -> np.ndarray | None:
@@ -74,11 +78,12 @@ def load_reference(run_dir, *, calibrate: bool = True) -> Reference:
         any_coverage=float((votes >= 0).any(axis=1).mean()) if len(votes) else 0.0, n_train=len(votes),
         test_rates=_test_rates(folder / "wrench" / "test.json", lf_names),
         class_dist=_class_dists(test, classes), disagreement={}, slice_sizes={},
-        test_accuracy=_accuracy(test), n_test=len(test))
+        test_accuracy=_accuracy(test), n_test=len(test), confusion=_confusion(test, classes))
     slice_columns = manifest["config"].get("evaluate", {}).get("slice_columns") or \
         manifest["config"].get("data", {}).get("slice_columns") or []
     ref.disagreement, ref.slice_sizes = _disagreements(test, slice_columns)
     ref.test, ref.slice_columns = test, tuple(slice_columns)
+    ref.text_column = manifest["config"].get("data", {}).get("text_column") or "text"
     if calibrate:
         ref.calibration = _calibration(folder, test, classes, manifest, ref.notes)
     return ref
@@ -124,6 +129,17 @@ def _class_dists(test: pd.DataFrame, classes) -> dict[str, np.ndarray]:
         if column in test.columns:
             counts = test[column].value_counts()
             out[system] = np.array([counts.get(c, 0) for c in classes], dtype=np.float64)
+    return out
+
+
+def _confusion(test: pd.DataFrame, classes) -> np.ndarray | None:
+    if "pred_end_model" not in test.columns or not len(test):
+        return None
+    index = {c: i for i, c in enumerate(classes)}
+    pred, gold = test["pred_end_model"].map(index), test["gold"].map(index)
+    known = pred.notna() & gold.notna()
+    out = np.zeros((len(classes), len(classes)), np.int64)
+    np.add.at(out, (pred[known].astype(int).to_numpy(), gold[known].astype(int).to_numpy()), 1)
     return out
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from labelkit.serve.log import SLICE_SEPARATOR, LogMeta, LogWriter, encode_proba
+from labelkit.serve.log import LogMeta, LogWriter, encode_proba, slice_key
 from labelkit.serve.shadow import Job, ShadowWorker
 from labelkit.times import time_value
 
@@ -46,6 +46,8 @@ class Primary:
     predict_proba: object  # frame -> (n, k)
     predict_rows: object = None  # rows (dicts of input_columns) -> (n, k); None: predict_proba on a frame
     id_column: str | None = None  # the build's [data] id_column: a request's id when it has no `id` field
+    text: bool = True  # input_columns[0] is a text; False: a model of feature columns alone (WRENCH vectors)
+    numbers: tuple[str, ...] = ()  # input columns the model read as numbers: a request must send numbers
 
     @classmethod
     def from_run(cls, run) -> "Primary":
@@ -56,7 +58,8 @@ class Primary:
         slices = list(run.config.evaluate.slice_columns or run.config.data.slice_columns)
         model = run.end_model  # compiled when loaded (labelkit.endmodel.scorer): same probabilities, less CPU
         return cls(run.build_id, tuple(run.classes), list(run.input_columns), slices, model.predict_proba,
-                   model.predict_proba_rows, run.config.data.id_column)
+                   model.predict_proba_rows, run.config.data.id_column, text=bool(run.text_column),
+                   numbers=numeric_inputs(model))
 
     def answer(self, rows: list[dict]) -> np.ndarray:
         inputs = [{c: row[c] for c in self.input_columns} for row in rows]
@@ -173,20 +176,36 @@ def parse_rows(body: bytes, state: ServeState) -> tuple[list[dict], bool]:
         raise RequestError(400, 'send a JSON object of fields, a list of objects, or {"rows": [objects]}')
     if len(rows) > state.settings.max_batch:
         raise RequestError(413, f"batch of {len(rows)} rows; the limit is {state.settings.max_batch} rows per request")
-    check_fields(rows, state.primary.input_columns)
+    check_fields(rows, state.primary.input_columns, text=state.primary.text, numbers=state.primary.numbers)
     return rows, single
 
 
-def check_fields(rows: list[dict], required: list[str]) -> None:
+def check_fields(rows: list[dict], required: list[str], *, text: bool = True, numbers=()) -> None:
+    """Every row has the required fields; the text (the first, if `text`) is a string and the
+    `numbers` fields are numbers."""
     for i, row in enumerate(rows):
+        where = f" in row {i}" if len(rows) > 1 else ""
         missing = [c for c in required if c not in row or row[c] is None]
         if missing:
-            where = f" in row {i}" if len(rows) > 1 else ""
             raise RequestError(422, f"missing field(s){where}: {', '.join(missing)}", missing=missing, row=i)
-        text = required[0]  # the text column comes first
-        if not isinstance(row[text], str):
-            where = f" in row {i}" if len(rows) > 1 else ""
-            raise RequestError(422, f"field {text!r}{where} must be a string", missing=[], row=i)
+        if text and not isinstance(row[required[0]], str):  # the text column comes first
+            raise RequestError(422, f"field {required[0]!r}{where} must be a string", missing=[], row=i)
+        wrong = next((c for c in numbers if not isinstance(row[c], (int, float)) or isinstance(row[c], bool)
+                      or row[c] != row[c]), None)
+        if wrong is not None:
+            raise RequestError(422, f"field {wrong!r}{where} must be a number, got {row[wrong]!r}", missing=[], row=i)
+
+
+def numeric_inputs(model) -> tuple[str, ...]:
+    """The columns an end model's features read as numbers: scaled columns, and one-hot columns whose
+    categories are numbers (integer codes)."""
+    out = []
+    for name, part, columns in getattr(model.pipeline.steps[0][1], "transformers_", []):
+        if name == "numeric":
+            out += list(columns)
+        elif name == "categorical":
+            out += [c for c, kinds in zip(columns, part.categories_) if np.asarray(kinds).dtype.kind in "iuf"]
+    return tuple(out)
 
 
 def answer_rows(state: ServeState, rows: list[dict], started: float) -> list[dict]:
@@ -204,7 +223,7 @@ def answer_rows(state: ServeState, rows: list[dict], started: float) -> list[dic
     decisions = shadow_decisions(state, rows, ids, first)
     for i, row in enumerate(rows):
         state.log.put("request", (first + i, ids[i], times[i], inputs[i],
-                                  SLICE_SEPARATOR.join(str(row.get(c, "")) for c in primary.slice_columns),
+                                  slice_key(row, primary.slice_columns),
                                   primary.build_id, int(preds[i]), encode_proba(proba[i]), latency_ms, decisions[i]))
     state.count("rows", len(rows))
     return [{"id": ids[i], "label": primary.classes[preds[i]],

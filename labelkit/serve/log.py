@@ -29,6 +29,15 @@ from labelkit.schema import vote_dtype
 SCHEMA_VERSION = 1
 SLICE_SEPARATOR = "\x1f"
 
+
+def slice_key(row: dict, columns) -> str:
+    """A request's slice values as logged: one text per slice column, "" where the value is missing
+    (absent, null or NaN; never the text "None")."""
+    def text(value) -> str:
+        return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+    return SLICE_SEPARATOR.join(text(row.get(c)) for c in columns)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS slice_values(id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);

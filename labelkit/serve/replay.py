@@ -18,9 +18,9 @@ import pandas as pd
 
 from labelkit.errors import ConfigError, DatasetError
 from labelkit.serve.app import Primary, ServeSettings, log_meta, logged_input
-from labelkit.serve.log import SLICE_SEPARATOR, connect, encode_proba, record_builds, write_batch
+from labelkit.serve.log import connect, encode_proba, record_builds, slice_key, write_batch
 from labelkit.serve.shadow import model_system, rules_system, run_systems, shadow_rows
-from labelkit.times import epoch_seconds, parse_utc
+from labelkit.times import time_values
 
 LOG_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
@@ -50,11 +50,12 @@ def read_requests(path, *, id_column: str = "id", time_column: str | None = None
     if time_column:
         if time_column not in frame.columns:
             raise DatasetError(f"{path}: no time column {time_column!r}; columns are: {', '.join(frame.columns)}.")
-        stamps = parse_utc(frame[time_column])
-        if stamps.isna().any():
-            bad = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-            raise DatasetError(f"{path}, row {bad + 2}: {time_column} {frame[time_column].iloc[bad]!r} is not a time.")
-        frame["_ts"] = epoch_seconds(stamps)
+        seconds = time_values(frame[time_column])  # epoch seconds, or date/time text (labelkit.times)
+        if np.isnan(seconds).any():
+            bad = int(np.flatnonzero(np.isnan(seconds))[0])
+            raise DatasetError(f"{path}, row {bad + 2}: {time_column} {frame[time_column].iloc[bad]!r} is not a time "
+                               "(give epoch seconds or an ISO 8601 date/time).")
+        frame["_ts"] = seconds
     else:
         frame["_ts"] = time.time()
     return frame
@@ -113,7 +114,7 @@ def _score(con: sqlite3.Connection, requests: pd.DataFrame, primary: Primary, sy
         ms = (time.perf_counter() - began) * 1000
         preds = proba.argmax(axis=1)
         rows = [(seq + i, str(rid), float(ts), logged_input(rec, settings),
-                 SLICE_SEPARATOR.join(str(rec.get(c, "")) for c in primary.slice_columns), primary.build_id,
+                 slice_key(rec, primary.slice_columns), primary.build_id,
                  int(preds[i]), encode_proba(proba[i]), ms, "queued" if systems else "none")
                 for i, (rid, ts, rec) in enumerate(zip(part["_id"], part["_ts"], records))]
         shadows = shadow_rows([(seq, len(part))], run_systems(systems, records)) if systems else []
