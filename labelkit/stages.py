@@ -290,16 +290,19 @@ def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np
         uncovered = dict(uncovered_target=uncovered_target(L_dev, data.gold["dev"], prior),
                          uncovered_always=em.include_uncovered is True)
     weights = None if sample_weight is None else np.asarray(sample_weight)
-    return train_end_model(
-        data.frames["train"].loc[keep], targets, data.schema.classes, text_column=config.data.text_column,
-        feature_columns=list(config.data.feature_columns), dev=data.frames["dev"], y_dev=data.gold["dev"],
-        soft=labels == "soft", sample_weight=None if weights is None else weights[keep],
-        unlabeled_weight=None if weights is None else weights[~keep], **uncovered,
-        dev_gold=em.train_on_dev, max_features=em.max_features, max_text_chars=em.max_text_chars,
-        stream_rows=stream_rows or em.stream_rows, seed=config.task.seed, metric=config.label_model.metric,
-        positive=positive_class_index(config, data.schema.classes), id_column=config.data.id_column,
-        unlabeled=data.frames["train"].loc[~keep], progress=notify, **search,
-    )
+    from labelkit.embeddings import using
+
+    with using(config):  # embedding feature sets use [embeddings] model
+        return train_end_model(
+            data.frames["train"].loc[keep], targets, data.schema.classes, text_column=config.data.text_column,
+            feature_columns=list(config.data.feature_columns), dev=data.frames["dev"], y_dev=data.gold["dev"],
+            soft=labels == "soft", sample_weight=None if weights is None else weights[keep],
+            unlabeled_weight=None if weights is None else weights[~keep], **uncovered,
+            dev_gold=em.train_on_dev, max_features=em.max_features, max_text_chars=em.max_text_chars,
+            stream_rows=stream_rows or em.stream_rows, seed=config.task.seed, metric=config.label_model.metric,
+            positive=positive_class_index(config, data.schema.classes), id_column=config.data.id_column,
+            unlabeled=data.frames["train"].loc[~keep], progress=notify, **search,
+        )
 
 
 COMPARE_ROWS = 50_000  # from [end_model] stream_rows covered train rows, comparison models use a sample this size

@@ -6,7 +6,10 @@ Feature sets (``[end_model] features``):
 - ``ngrams``: word 1-5-gram counts, the snorkel spam tutorial's features (used there with C = 1e3);
 - ``hashing``: word 1-2-gram + character 3-4-gram hashing (no vocabulary: memory fixed by ``n_features``),
   the streaming end model's features (3-4 rather than 2-5 character grams: half the cost per row, the
-  same accuracy on the bundled example, benchmarks/endmodel.py).
+  same accuracy on the bundled example, benchmarks/endmodel.py);
+- ``embeddings``: the text embedded by ``[embeddings] model`` (labelkit/embeddings.py,
+  labelkit/endmodel/embedding_features.py): meaning beyond the rules' words;
+- ``tfidf+embeddings``: both side by side (measured in benchmarks/embeddings.py).
 
 Relation tasks (rows with ``entity1``, ``entity2`` and their character spans ``span1``, ``span2``, as
 WRENCH's semeval/chemprot/spouse sets have them) get one more view, whatever the feature set: the words
@@ -19,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-FEATURE_SETS = ("tfidf", "ngrams", "hashing")
+FEATURE_SETS = ("tfidf", "ngrams", "hashing", "embeddings", "tfidf+embeddings")
+EMBEDDING_SETS = ("embeddings", "tfidf+embeddings")
 MAX_TEXT_CHARS = 20_000  # one 50 MB field must not decide the memory of a build
 HASHING_FEATURES = 2 ** 20
 RELATION_COLUMNS = ("entity1", "entity2", "span1", "span2")
@@ -84,6 +88,11 @@ def text_vectorizers(name: str, *, max_features: int, min_df: int = 2) -> list[t
         return [("words", CountVectorizer(ngram_range=(1, 5), min_df=min_df, max_features=max_features,
                                           lowercase=True, dtype=np.float32))]
     if name == "hashing":
+    if name in EMBEDDING_SETS:
+        from labelkit.endmodel.embedding_features import EmbeddingFeatures
+
+        words = text_vectorizers("tfidf", max_features=max_features, min_df=min_df) if name != "embeddings" else []
+        return words + [("embedding", EmbeddingFeatures.from_active_setting())]
         half = HASHING_FEATURES // 2
         return [
             ("words", HashingVectorizer(ngram_range=(1, 2), n_features=half, alternate_sign=False,
@@ -130,7 +139,7 @@ def fit_features(name: str, frame: pd.DataFrame, text_column: str, feature_colum
     attempts = [(2, True, None),
                 (1, True, "the texts share too few terms for min_df=2; every term is kept (min_df=1)"),
                 (1, False, "the texts hold no terms to learn from; the end model uses the other feature columns only")]
-    if name == "hashing":  # no vocabulary to prune
+    if name in ("hashing", "embeddings"):  # no vocabulary to prune
         attempts = attempts[:1]
     for min_df, text, note in attempts:
         features = build_features(name, text_column, numeric, categorical, max_features=max_features,

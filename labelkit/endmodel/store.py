@@ -25,6 +25,8 @@ TRUSTED_TYPES = (
     "sklearn.dummy.DummyClassifier", "sklearn.utils._bunch.Bunch",
     "numpy.float32", "numpy.float64", "numpy.int64", "numpy.int32", "numpy.dtype", "numpy.ndarray",
     "builtins.slice",
+    # embedding features: a reference to the embedding model (name, version, SHA-256) + LSA's fitted arrays
+    "labelkit.endmodel.embedding_features.EmbeddingFeatures", "sklearn.decomposition._truncated_svd.TruncatedSVD",
 )
 _NUMBERED = re.compile(r"^(\d+)\.(npy|npz)$")
 
@@ -81,6 +83,10 @@ def load_end_model(path):
     meta = json.loads(payload["metadata"])
     meta["classes"] = tuple(meta["classes"])
     model = EndModel(pipeline=payload["pipeline"], **meta)
+    if "labelkit.endmodel.embedding_features.EmbeddingFeatures" in untrusted:  # its embedding model, checked now
+        from labelkit.endmodel.embedding_features import verify_embeddings
+
+        verify_embeddings(model.pipeline)
     model.compile()  # small batches (served requests) skip the Pipeline's per-call cost, same probabilities
     return model
 
