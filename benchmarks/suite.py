@@ -126,7 +126,7 @@ VARIANT_TEXT = {
     "shuffled-dev": "rows of the dev label matrix permuted (votes joined on the wrong key); dev text and gold untouched",
     "lfs-dropped": "a seeded third of the LFs removed",
     "lfs-duplicated": "every LF twice",
-    "lf-inverted": "the LF with the most train votes votes for the next class (c -> c+1 mod k) in every split",
+    "lf-inverted": "the LF with the most correct dev votes votes for the next class (c -> c+1 mod k) in every split",
     "dev-N": "a seeded subsample of N dev rows",
     "dev-test-shift": "dev and test from different sources: raw comments dev = Eminem video, test = Shakira "
                       "(train: the other three); bundled: dev+test pooled, older half dev, newer half test by created_at",
@@ -341,7 +341,13 @@ def make_variant(base: Prepared, variant: str, *, seed: int, tmp: Path, cache: d
         else:
             prepared = with_votes(prepared)
             data = STEPS[step](prepared.data, argument, rng)
-            prepared = dataclasses.replace(prepared, data=data)
+            names = prepared.data.vote_names
+            notes = list(prepared.notes)
+            if step == "invert_lf":
+                notes.append(f"inverted {names[inverted_lf(prepared.data)]}")
+            elif step == "drop_lfs":
+                notes.append("dropped " + ", ".join(n for n in names if n not in data.vote_names))
+            prepared = dataclasses.replace(prepared, data=data, notes=notes)
     return prepared
 
 
@@ -391,9 +397,10 @@ def duplicate_lfs(data, _argument, _rng):
 
 
 def invert_lf(data, _argument, _rng):
-    """The LF with the most train votes (first on ties) votes c -> (c + 1) mod k in every split."""
+    """The most useful LF (the most correct votes on gold dev, first on ties) votes c -> (c + 1) mod k in
+    every split: a rule whose meaning was flipped, consistently, train evidence included."""
     k = data.schema.cardinality
-    j = int(np.argmax((data.votes["train"] >= 0).sum(axis=0)))
+    j = inverted_lf(data)
     votes = {}
     for split, L in data.votes.items():
         L = L.copy()
@@ -401,6 +408,12 @@ def invert_lf(data, _argument, _rng):
         L[fired, j] = (L[fired, j] + 1) % k
         votes[split] = L
     return dataclasses.replace(data, votes=votes)
+
+
+def inverted_lf(data) -> int:
+    """Which LF lf-inverted flips: the one with the most correct votes on gold dev (gold only picks the
+    variant; the build never sees it)."""
+    return int(np.argmax((data.votes["dev"] == np.asarray(data.gold["dev"])[:, None]).sum(axis=0)))
 
 
 def small_dev(data, rows, rng):
@@ -557,7 +570,7 @@ def _fingerprint(*parts) -> str:
 
 
 def run_cell(prepared: Prepared, variant: str, sides: dict, extra: dict, cache: dict) -> dict:
-    row = {"set": prepared.spec.key, "variant": variant, "status": "ok", "errors": {}}
+    row = {"set": prepared.spec.key, "variant": variant, "status": "ok", "errors": {}, "notes": list(prepared.notes)}
     data = prepared.data
     row["rows"] = "/".join(str(len(data.frames[s])) for s in ("train", "dev", "test"))
     row["lfs"] = len(data.vote_names) if data.vote_names else len(prepared.modules.lfs)
@@ -811,12 +824,17 @@ def print_report(rows, summary, skipped, args, sides, extra, wall) -> None:
     print()
     for line in notes + skipped:
         print(line)
+    for r in rows:
+        if r.get("notes"):
+            print(f"{r['set']} / {r['variant']}: {'; '.join(r['notes'])}")
     m = summary["means"]
+    parts = [f"{name} {_pct(m[key + '_current'])} vs {_pct(m[key + '_previous'])}" for name, key in
+             (("headline (end model, else label model)", "headline"), ("label model", "label_model"),
+              ("end model", "end_model")) if m[key + "_current"] is not None]
+    parts += [f"{name} {_pct(m[key])}" for name, key in (("rules", "rules_current"), ("do-no-harm", "do_no_harm"),
+                                                       ("gold-trained", "gold_trained")) if m[key] is not None]
     print(f"\nmean over {summary['paired']} cells built by both sides, current vs previous (points): "
-          f"headline {_pct(m['headline_current'])} vs {_pct(m['headline_previous'])}; "
-          f"label model {_pct(m['label_model_current'])} vs {_pct(m['label_model_previous'])}; "
-          f"end model {_pct(m['end_model_current'])} vs {_pct(m['end_model_previous'])}; "
-          f"rules {_pct(m['rules_current'])}; do-no-harm {_pct(m['do_no_harm'])}; gold-trained {_pct(m['gold_trained'])}")
+          + "; ".join(parts) + " (each mean over the cells that have the column)")
     worst = summary["worst"]
     if worst:
         print(f"worst cell, current - previous: {worst['cell']} {worst['delta']:+.1f}")
