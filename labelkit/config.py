@@ -279,6 +279,19 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{_where(config.path)}[evaluate -> fail_on] has {item!r}; allowed: {', '.join(FAIL_ON)}.")
     _check_ranges(config)
     _check_data_layout(config)
+    _check_embedding_model(config)
+
+
+def _check_embedding_model(config: Config) -> None:
+    """[embeddings] model: a known name, or a folder that exists (checked here: a typo is one line now,
+    not an error in the middle of a build)."""
+    model = config.embeddings.model
+    if model in ("wordllama", "minilm", "lsa"):
+        return
+    if not model or not config.resolve(model).is_dir():
+        raise ConfigError(f"{_where(config.path)}[embeddings -> model] is {model!r}; allowed: wordllama, minilm, lsa, "
+                          f"or the folder of a local sentence-transformers or model2vec model"
+                          + (f" ({config.resolve(model)} is not a folder)." if model else "."))
 
 
 # (section, key) -> (test, allowed range as the error states it); checked when the config is loaded
@@ -294,22 +307,10 @@ RANGES = {
                                     "a non-empty list of none, balanced, auto"),
     ("end_model", "max_text_chars"): (lambda v: v >= 100, "an integer >= 100"),
     ("end_model", "stream_rows"): (lambda v: v >= 1, "an integer >= 1"),
+    ("embeddings", "lsa_dimensions"): (lambda v: 2 <= v <= 2048, "an integer from 2 to 2048"),
     ("audit", "near_duplicate_threshold"): (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     ("audit", "near_duplicate_ngram"): (lambda v: 1 <= v <= 10, "an integer from 1 to 10"),
     ("audit", "max_similarity_chars"): (lambda v: v >= 100, "an integer >= 100"),
-    _check_embedding_model(config)
-
-
-def _check_embedding_model(config: Config) -> None:
-    """[embeddings] model: a known name, or a folder that exists (checked here: a typo is one line now,
-    not an error in the middle of a build)."""
-    model = config.embeddings.model
-    if model in ("wordllama", "minilm", "lsa"):
-        return
-    if not model or not config.resolve(model).is_dir():
-        raise ConfigError(f"{_where(config.path)}[embeddings -> model] is {model!r}; allowed: wordllama, minilm, lsa, "
-                          f"or the folder of a local sentence-transformers or model2vec model"
-                          + (f" ({config.resolve(model)} is not a folder)." if model else "."))
     ("audit", "burst_min_rows"): (lambda v: v >= 2, "an integer >= 2"),
     ("audit", "label_issue_min_confidence"): (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     ("evaluate", "min_slice_size"): (lambda v: v >= 1, "an integer >= 1"),
@@ -324,7 +325,6 @@ def _check_embedding_model(config: Config) -> None:
     ("data", "quote"): (lambda v: len(v) <= 1, 'one character, or "" for no quoting'),
     ("data", "encoding"): (lambda v: _known_encoding(v), 'an encoding Python knows, e.g. "utf-8", "latin-1", "cp1252"'),
 }
-    ("embeddings", "lsa_dimensions"): (lambda v: 2 <= v <= 2048, "an integer from 2 to 2048"),
 TASK_NAME = re.compile(r"\w[\w .@+-]{0,99}")
 
 

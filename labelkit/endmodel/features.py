@@ -87,12 +87,12 @@ def text_vectorizers(name: str, *, max_features: int, min_df: int = 2) -> list[t
     if name == "ngrams":
         return [("words", CountVectorizer(ngram_range=(1, 5), min_df=min_df, max_features=max_features,
                                           lowercase=True, dtype=np.float32))]
-    if name == "hashing":
     if name in EMBEDDING_SETS:
         from labelkit.endmodel.embedding_features import EmbeddingFeatures
 
         words = text_vectorizers("tfidf", max_features=max_features, min_df=min_df) if name != "embeddings" else []
         return words + [("embedding", EmbeddingFeatures.from_active_setting())]
+    if name == "hashing":
         half = HASHING_FEATURES // 2
         return [
             ("words", HashingVectorizer(ngram_range=(1, 2), n_features=half, alternate_sign=False,

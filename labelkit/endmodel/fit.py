@@ -69,11 +69,11 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
         model = train_streaming(frame, Y, weights, dev_frame, y_dev, common=common, Cs=Cs, seed=seed,
                                 metric=metric, notify=notify, class_weight=class_weights[-1])
         model.notes = notes + model.notes
-        if uncovered_target is not None and unlabeled is not None and len(unlabeled):
-            model.notes.append(f"end model: the {len(unlabeled):,} train rows where every LF abstains were not added "
         if any(name in ("embeddings", "tfidf+embeddings") for name in features):
             model.notes.append(f"end model: [end_model] features {', '.join(features)}: the streamed model "
                                f"({len(train):,} rows >= stream_rows) uses hashing features only, no embeddings.")
+        if uncovered_target is not None and unlabeled is not None and len(unlabeled):
+            model.notes.append(f"end model: the {len(unlabeled):,} train rows where every LF abstains were not added "
                                f"([end_model] include_uncovered): the streamed model trains on covered rows only.")
         return model
     frame_all = frame
