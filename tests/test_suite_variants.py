@@ -57,7 +57,7 @@ def test_shuffled_dev_permutes_the_dev_votes_only(suite):
 
 def test_inverted_lf_maps_its_votes_to_the_next_class_in_every_split(suite):
     data = _data(k=3)
-    assert suite.inverted_lf(data) == 0  # the most correct dev votes
+    assert suite.inverted_lf(data) == 0  # the most right minus wrong dev votes
     out = suite.invert_lf(data, None, _rng())
     for split, L in data.votes.items():
         before, after = L[:, 0], out.votes[split][:, 0]
