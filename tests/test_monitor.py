@@ -263,3 +263,14 @@ def test_monitor_html_reads_as_text_for_people_at_desktop_and_phone_width(tmp_pa
                 assert tab.evaluate("document.documentElement.scrollWidth") <= width  # no sideways page
         finally:
             browser.close()
+
+
+def test_a_challenger_without_its_build_folder_is_held_to_the_fixed_limit_and_said_so(planted, tmp_path):
+    reference, log = planted
+    result = run_monitor(log, reference, settings=MonitorSettings(window="1d"))
+    assert any("challenger cand: the log does not say where build b1 is" in note for note in result.notes)
+    assert any("held to the fixed challenger_max 0.15" in note for note in result.notes)
+    wrong = CliRunner().invoke(cli, ["monitor", str(log), "--reference", str(reference), "--challenger", str(reference),
+                                     "-o", str(tmp_path / "m")])
+    assert wrong.exit_code == 1 and "--challenger" in wrong.output and "challengers in the log: cand (build b1)" in \
+        wrong.output and "Traceback" not in wrong.output
