@@ -74,8 +74,10 @@ def _pick(frame, positions, rng, k, id_column, text_column, vote, gold=None, oth
         positions = np.sort(rng.choice(positions, size=k, replace=False))
     picked = []
     for i in positions:
-        text = frame[text_column].iloc[i] if text_column in frame.columns else ""  # votes-only rows have no text
-        item = {"row_id": str(frame[id_column].iloc[i]), "text": _clip(text), "vote": vote(i)}
+        item = {"row_id": str(frame[id_column].iloc[i])}
+        if text_column and text_column in frame.columns:  # rows without text (votes, feature vectors): no text key
+            item["text"] = _clip(frame[text_column].iloc[i])
+        item["vote"] = vote(i)
         if gold is not None:
             item["gold"] = gold(i)
         if others is not None:

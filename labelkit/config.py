@@ -191,7 +191,24 @@ def from_dict(raw: dict[str, Any], *, path: Path | None = None, root: Path | Non
         sections[name] = _build_section(name, cls, raw.get(name, {}), path)
     config = Config(**sections, path=path, root=root or (path.parent if path else Path(".")))
     _validate(config)
-    return config
+    return wrench_feature_defaults(config, raw.get("data", {}))
+
+
+def wrench_feature_defaults(config: Config, given: dict) -> Config:
+    """A WRENCH folder whose rows carry a feature vector and no text (census, mushroom, image-feature
+    sets) defaults to no text column and the vector's columns as [data] feature_columns (labelkit.wrench
+    expands a vector field `feature` of d numbers into feature_0 .. feature_{d-1}). Settings the user
+    gave win: a text column named (other than "") is kept, as are feature_columns. Decided from the
+    first row of train.json alone; the loader checks every row."""
+    if not config.data.wrench or given.get("text_column"):
+        return config
+    from labelkit.wrench import feature_columns_of  # only for a WRENCH config: reads one row
+
+    found = feature_columns_of(config.resolve(config.data.wrench), text_field=None if "text_column" in given else "text")
+    if found is None:
+        return config
+    columns = config.data.feature_columns if "feature_columns" in given else found[0]
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, text_column="", feature_columns=columns))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

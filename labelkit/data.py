@@ -372,7 +372,7 @@ def _load_wrench(config: Config) -> TaskData:
     folder = config.resolve(config.data.wrench)
     with warnings.catch_warnings(record=True) as caught:  # reading problems go to the build's warnings
         warnings.simplefilter("always")
-        wrench = read_wrench(folder)
+        wrench = read_wrench(folder, text_field=config.data.text_column or None)
     if not wrench.lf_names:
         raise DatasetError(f"{folder}: every row's weak_labels is empty; a WRENCH set needs the votes of at least one LF.")
     classes = _wrench_classes(config, wrench, folder)
@@ -386,7 +386,7 @@ def _load_wrench(config: Config) -> TaskData:
         if not len(frame):
             raise DatasetError(f"{folder / f'{name}.json'} has no rows; labelkit needs rows in train, valid (gold dev) "
                                f"and test.")
-        _check_wrench_text(frame, folder / f"{name}.json", config.data.text_column)
+        _check_wrench_text(frame, folder / f"{name}.json", config.data.text_column, wrench.feature_vectors)
         check_value_types(frame, folder / f"{name}.json", config)
         frames[split] = frame
         votes[split] = wrench.label_matrices[name]
@@ -399,8 +399,24 @@ def _load_wrench(config: Config) -> TaskData:
                                    f"first is row {frame['id'].iloc[unlabeled[0]]!r}; every {name} row needs a gold "
                                    f"label 0..{wrench.cardinality - 1}.")
             gold[split] = schema.encode_gold(frame["label"].tolist(), where=str(path))
-    return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(wrench.lf_names),
-                    warnings=[str(w.message) for w in caught])
+    notes = [str(w.message) for w in caught] + _feature_vector_notes(config, frames["train"], folder)
+    return TaskData(schema, frames, gold, inputs, votes=votes, vote_names=list(wrench.lf_names), warnings=notes)
+
+
+def _feature_vector_notes(config: Config, train: pd.DataFrame, folder: Path) -> list[str]:
+    """What a build of a WRENCH set without text uses instead (config.wrench_feature_defaults set the
+    columns): said once with the build's warnings, since a user expecting a text model must see it."""
+    from labelkit.wrench import shown_columns
+
+    d = config.data
+    if d.text_column or not d.feature_columns:
+        return []
+    unused = [c for c in train.columns if c not in ("id", "label", *d.feature_columns) and train[c].dtype == object]
+    return [f"{folder}: rows carry no text; the end model learns from {len(d.feature_columns)} feature column(s) "
+            f"{shown_columns(d.feature_columns)} (the rows' feature vector, one column per position; "
+            f"[data] feature_columns)" + (f"; field(s) {', '.join(map(repr, unused))} are not used (name one with "
+                                           f"--set data.text_column=FIELD to learn from it as text)" if unused else "")
+            + "."]
 
 
 def _wrench_classes(config: Config, wrench, folder: Path) -> tuple[str, ...]:
@@ -421,12 +437,18 @@ def _wrench_classes(config: Config, wrench, folder: Path) -> tuple[str, ...]:
     return given
 
 
-def _check_wrench_text(frame: pd.DataFrame, path: Path, text_column: str) -> None:
+def _check_wrench_text(frame: pd.DataFrame, path: Path, text_column: str, vectors=None) -> None:
     """The text field must be among the rows' `data` fields (WRENCH calls it "text"; some sets do not)."""
     if text_column and text_column not in frame.columns:
-        fields = [str(c) for c in frame.columns if c not in ("id", "label")]
+        from labelkit.wrench import vector_columns
+
+        expanded = set(vector_columns(dict(vectors)))
+        fields = [f"{name} (a vector of {width} numbers)" for name, width in dict(vectors).items()]
+        fields += [str(c) for c in frame.columns if c not in ("id", "label") and c not in expanded]
         raise DatasetError(f"{path}: rows have no data field {text_column!r} (fields: {', '.join(fields) or 'none'}); "
-                           f"name the text field with --set data.text_column=FIELD.")
+                           f"name the text field with --set data.text_column=FIELD"
+                           + (f", or learn from the rows' feature vector ({', '.join(map(repr, vectors or {}))}) alone "
+                              f"with --set data.text_column=" if vectors else "") + ".")
 
 
 def task_data_from_frames(config: Config, frames: dict[str, pd.DataFrame]) -> TaskData:

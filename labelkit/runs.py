@@ -69,8 +69,8 @@ class Run:
 
     @property
     def input_columns(self) -> list[str]:
-        """Columns a request needs: the text column and any tabular feature columns."""
-        return [self.text_column, *self.config.data.feature_columns]
+        """Columns a request needs: the text column (if any) and any tabular feature columns."""
+        return [*([self.text_column] if self.text_column else []), *self.config.data.feature_columns]
 
     @property
     def prior(self) -> np.ndarray:

@@ -77,6 +77,7 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
 
         metrics["warnings"][:0] = quarantine_warnings(audit.clean, config.audit.policies, config_path=config.path,
                                                       notebook=config.path is None)
+        metrics["warnings"] += list(getattr(audit.result, "notes", []))  # what it could not check (no text column)
     metrics["warnings"] += vote_warnings(votes.L, classes)
     return metrics
 

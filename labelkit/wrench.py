@@ -3,6 +3,14 @@
 A WRENCH folder holds ``train.json``, ``valid.json``, ``test.json`` (each a JSON object mapping a row
 id to ``{"data": {...}, "label": int, "weak_labels": [int, ...]}``), ``label.json`` (class index ->
 name) and usually a ``readme.txt``. WRENCH calls the gold dev split ``valid``.
+
+Rows of tabular and image sets (census, mushroom, the image-feature sets) carry no text but a feature
+vector, ``"data": {"feature": [3, 1, 2, ...]}``. When the rows have no text field, every field holding
+a list of numbers is expanded into one column per position, ``feature_0 .. feature_{d-1}``: plain
+numeric columns are what the rest of labelkit already knows how to check (``[data] feature_columns``),
+export, slice and feed to the end model, and what a user has at prediction time (a DataFrame with those
+columns, not a column of lists). ``feature_columns_of`` reads the first train row only, so that a
+config can default ``[data] text_column = ""`` and ``feature_columns`` to these columns before loading.
 """
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ import re
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +43,16 @@ class WrenchData:
     splits: dict[str, pd.DataFrame]
     label_matrices: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]  # gold class indices per split, -1 where a row has no label
+    feature_vectors: dict[str, int] = field(default_factory=dict)  # field -> length, expanded to columns NAME_i
 
     @property
     def cardinality(self) -> int:
         return len(self.classes)
 
 
-def read_wrench(directory) -> WrenchData:
-    """Read a WRENCH folder; malformed files raise DatasetError naming the file and row."""
+def read_wrench(directory, *, text_field: str | None = "text") -> WrenchData:
+    """Read a WRENCH folder; malformed files raise DatasetError naming the file and row. When the
+    rows have no `text_field` (None: never), list-of-number fields become columns NAME_0..NAME_{d-1}."""
     directory = Path(directory)
     if not directory.is_dir():
         raise DatasetError(f"WRENCH folder {directory} does not exist; pass the folder holding train.json.")
@@ -52,14 +62,17 @@ def read_wrench(directory) -> WrenchData:
     classes = _read_classes(directory, raw)
     records = {split: _parse_split(directory / f"{split}.json", rows, len(classes)) for split, rows in raw.items()}
     n_lfs = _common_lf_count(directory, records)
+    first = next((rows[0]["data"] for rows in records.values() if rows), {})
+    vectors = feature_vectors(first, text_field)
     dtype = vote_dtype(len(classes))
     data = WrenchData(
         directory=directory,
         classes=classes,
         lf_names=[f"lf_{j}" for j in range(n_lfs)],
-        splits={split: _frame(rows, classes) for split, rows in records.items()},
+        splits={split: _frame(rows, classes, vectors, directory / f"{split}.json") for split, rows in records.items()},
         label_matrices={split: _matrix(rows, n_lfs, dtype) for split, rows in records.items()},
         labels={split: np.array([r["label"] for r in rows], dtype=np.int64) for split, rows in records.items()},
+        feature_vectors=vectors,
     )
     if "valid" in data.labels:
         _warn_missing_dev_classes(directory / "valid.json", data.labels["valid"], classes)
@@ -268,14 +281,154 @@ def _common_lf_count(directory: Path, records: dict) -> int:
     return next(iter(counts.values()))
 
 
-def _frame(rows: list[dict], classes) -> pd.DataFrame:
+def _frame(rows: list[dict], classes, vectors: dict[str, int] | None = None, path: Path | None = None) -> pd.DataFrame:
     data = pd.DataFrame([r["data"] for r in rows], index=range(len(rows)))
+    if vectors and rows:
+        data = _expand_vectors(data, rows, vectors, path)
     front = ["text"] if "text" in data.columns else []
     data = data[front + [c for c in data.columns if c != "text"]]
     frame = pd.DataFrame({"id": [r["id"] for r in rows]})
     frame = pd.concat([frame, data.drop(columns=[c for c in data.columns if c in ("id", "label")])], axis=1)
     frame["label"] = pd.Series([classes[r["label"]] if r["label"] >= 0 else None for r in rows], dtype=object)
     return frame
+
+
+# ---------------------------------------------------------------- feature vectors (rows without text)
+
+
+def feature_vectors(data: dict, text_field: str | None = "text") -> dict[str, int]:
+    """{field: length} of the feature-vector fields of one row's flattened `data`: the fields holding a
+    list of numbers (nulls allowed here, refused when the rows are read), when the row has no
+    `text_field` (None: whatever fields it has). {} for a row with text or without such a field."""
+    if text_field and text_field in data:
+        return {}
+    return {name: len(value) for name, value in data.items() if _is_vector(value)}
+
+
+def _is_vector(value) -> bool:
+    if not isinstance(value, list) or not value:
+        return False
+    numbers = [v for v in value if v is not None]
+    return bool(numbers) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers)
+
+
+def vector_columns(vectors: dict[str, int]) -> list[str]:
+    """The columns the feature vectors become: NAME_0 .. NAME_{d-1} per field, in field order."""
+    return [f"{name}_{i}" for name, width in vectors.items() for i in range(width)]
+
+
+def shown_columns(columns) -> str:
+    """'a, b, c' for a few columns, 'feature_0 .. feature_104' for many (messages, notes)."""
+    columns = list(columns)
+    return ", ".join(columns) if len(columns) <= 4 else f"{columns[0]} .. {columns[-1]}"
+
+
+def feature_columns_of(directory, text_field: str | None = "text") -> tuple[list[str], list[str]] | None:
+    """(feature columns, the row's text fields) a WRENCH folder's rows give without text, from the first
+    row of train.json alone (a config's defaults depend on it; the whole file is read by `read_wrench`),
+    or None when that row has `text_field`, no feature vector, or cannot be read (the loader names why)."""
+    data = first_row_data(directory)
+    if data is None:
+        return None
+    vectors = feature_vectors(data, text_field)
+    if not vectors:
+        return None
+    return vector_columns(vectors), [name for name, value in data.items() if isinstance(value, str)]
+
+
+def first_row_data(directory) -> dict | None:
+    """The flattened `data` of the first row of `directory`/train.json, reading only as much of the
+    file as that row needs (census's train.json is 38 MB); None when it cannot be read."""
+    decoder = json.JSONDecoder()
+    text, size = "", 1 << 16
+    try:
+        with open(Path(directory) / "train.json", encoding="utf-8-sig") as file:
+            while True:
+                chunk = file.read(size)
+                text += chunk
+                found, row = _first_value(text, decoder)
+                if found or not chunk:
+                    break
+                size *= 2
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not found or not isinstance(row, dict) or not isinstance(row.get("data", {}), dict):
+        return None
+    return _flatten(row.get("data", {}))
+
+
+def _first_value(text: str, decoder) -> tuple[bool, object]:
+    """(True, the first value of the JSON object `text` starts) or (False, None) when `text` does not
+    hold all of it (or is not such an object: the loader says what is wrong)."""
+    i = _skip_space(text, 0)
+    if i >= len(text) or text[i] != "{":
+        return False, None
+    try:
+        _, i = decoder.raw_decode(text, _skip_space(text, i + 1))  # the row's key
+        i = _skip_space(text, i)
+        if i >= len(text) or text[i] != ":":
+            return False, None
+        value, _ = decoder.raw_decode(text, _skip_space(text, i + 1))
+    except json.JSONDecodeError:
+        return False, None
+    return True, value
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    return i
+
+
+def _expand_vectors(data: pd.DataFrame, rows: list[dict], vectors: dict[str, int], path) -> pd.DataFrame:
+    """`data` with each feature-vector field replaced, in place, by its columns NAME_0..NAME_{d-1}."""
+    first = rows[0]["id"]
+    for name, width in vectors.items():
+        columns = [f"{name}_{i}" for i in range(width)]
+        clash = [c for c in columns if c in data.columns]
+        if clash:
+            raise DatasetError(f"{path}: data field {name!r} is a feature vector whose columns are named {name}_0.."
+                               f"{name}_{width - 1}, but the rows also have a field {clash[0]!r}; rename one of them.")
+        block = pd.DataFrame(_vector_block(path, rows, name, width, first), columns=columns, index=data.index)
+        if block.dtypes.iloc[0] == np.float64:  # a vector of floats and integers: the integer places stay integers
+            integers = _integer_places(block.to_numpy(), rows, name)
+            if integers:
+                block = block.astype({columns[j]: np.int64 for j in integers})
+        at = data.columns.get_loc(name) if name in data.columns else len(data.columns)
+        data = pd.concat([data.iloc[:, :at], block, data.iloc[:, at + 1:]], axis=1)
+    return data
+
+
+def _integer_places(block: np.ndarray, rows: list[dict], name: str) -> list[int]:
+    """Positions where every row's JSON value is an integer (a code, as `3`, not a measure, as `3.0`)."""
+    whole = np.flatnonzero((np.mod(block, 1) == 0).all(axis=0) & (np.abs(block) < 2 ** 53).all(axis=0))
+    return [int(j) for j in whole if all(type(row["data"][name][j]) is int for row in rows)]
+
+
+def _vector_block(path, rows: list[dict], name: str, width: int, first: str) -> np.ndarray:
+    """The (rows, width) numbers of field `name`: int64 when every value is an integer, else float64.
+    A row without the field, of another length, or with a value that is not a finite number is named."""
+    values = []
+    for row in rows:
+        value = row["data"].get(name)
+        if not isinstance(value, list):
+            shown = "no such field" if name not in row["data"] else f"a {type(value).__name__} ({repr(value)[:40]})"
+            raise DatasetError(f"{path}: row {row['id']!r} has {shown} where a feature vector {name!r} of {width} "
+                               f"numbers is expected (as in row {first!r}); every row needs one.")
+        if len(value) != width:
+            raise DatasetError(f"{path}: row {row['id']!r} field {name!r} has {len(value)} values but row {first!r} "
+                               f"has {width}; every row needs a feature vector of the same length.")
+        values.append(value)
+    block = np.array(values)
+    if block.dtype.kind in "iuf" and np.isfinite(block).all():
+        return block
+    for row, value in zip(rows, values):  # name the first bad value
+        for j, v in enumerate(value):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
+                raise DatasetError(f"{path}: row {row['id']!r} field {name!r} holds {v!r} at position {j} "
+                                   f"(column {name}_{j}); a feature vector needs a finite number in every place "
+                                   f"(fill gaps, e.g. with 0).")
+    return block.astype(np.float64)  # integers too large for int64
 
 
 def _matrix(rows: list[dict], n_lfs: int, dtype) -> np.ndarray:

@@ -101,7 +101,7 @@ def lf_examples_text(report: dict) -> str:
                 extra = f" (gold {example['gold']})" if "gold" in example else ""
                 if "others" in example:
                     extra = "; other votes: " + ", ".join(f"{k}={v}" for k, v in example["others"].items())
-                lines.append(f"  {label:12} → {example['vote']}{extra}: [{example['row_id']}] {example['text'][:100]}")
+                lines.append(f"  {label:12} → {example['vote']}{extra}: [{example['row_id']}] {example.get('text', '')[:100]}")
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from labelkit.endmodel.features import MAX_TEXT_CHARS, fit_features, is_relation_frame, prepare_frame
+from labelkit.endmodel.features import MAX_TEXT_CHARS, NO_TEXT, fit_features, is_relation_frame, prepare_frame
 from labelkit.endmodel.model import EndModel
 from labelkit.endmodel.threshold import choose_threshold, predicts_positive, shift_intercept
 from labelkit.endmodel.training import best_on_dev, class_multipliers, dev_score, expand_soft, make_pipeline, one_row
@@ -51,6 +51,8 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
         metric, positive = resolve_metric(metric, y_dev, cardinality=k, positive=positive)
     metric = (metric, positive)  # labelkit.evaluate.metrics.score_predictions: "f1" scores class `positive`
     feature_columns = list(feature_columns)
+    if not text_column:  # no text: one feature set, the feature columns (tfidf vs ngrams would be one model twice)
+        features = (NO_TEXT,)
     Y = _target_matrix(targets, k, soft, len(train))
     weights = _row_weights(sample_weight, len(train))
     relation = is_relation_frame(train)
@@ -63,7 +65,7 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
     if len(present) < 2:
         return _constant_model(frame, Y, weights, common, notes)
     class_weights = _class_weight_settings(class_weights, y_dev, k)
-    if len(train) >= stream_rows:
+    if len(train) >= stream_rows and text_column:  # without text the features are a few dense columns: in memory
         from labelkit.endmodel.stream import train_streaming
 
         model = train_streaming(frame, Y, weights, dev_frame, y_dev, common=common, Cs=Cs, seed=seed,
@@ -189,6 +191,8 @@ def _class_weight_settings(settings, y_dev, k: int) -> list[str]:
 
 
 def _prepared(frame, split, text_column, max_text_chars, id_column, relation=False):
+    if not text_column:  # no text (a WRENCH feature-vector set, a vote table): the feature columns alone
+        return frame, []
     if text_column not in frame.columns:
         raise DatasetError(f"The end model needs the text column {text_column!r}; the {split} table has: "
                            f"{', '.join(map(str, frame.columns))}.")

@@ -101,13 +101,16 @@ class EndModel:
         }
 
     def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
-        needed = [self.text_column, *self.feature_columns, *(RELATION_COLUMNS if self.relation else ())]
+        needed = [*([self.text_column] if self.text_column else []), *self.feature_columns,
+                  *(RELATION_COLUMNS if self.relation else ())]
         missing = [c for c in needed if c not in frame.columns]
         if missing:
+            shown = ", ".join(map(repr, missing[:8])) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
             raise DatasetError(
-                f"The end model needs column(s) {', '.join(map(repr, missing))}; the table has: "
-                f"{', '.join(map(str, frame.columns))}."
+                f"The end model needs column(s) {shown}; the table has: {', '.join(map(str, frame.columns))}."
             )
+        if not self.text_column:  # a model of feature columns alone (rows without text)
+            return frame
         return prepare_frame(frame, self.text_column, max_text_chars=self.max_text_chars, relation=self.relation)[0]
 
 

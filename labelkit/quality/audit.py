@@ -30,7 +30,7 @@ def run_audit(splits: dict[str, pd.DataFrame], spec: AuditSpec, *, notify=None) 
     ctx = AuditContext({name: frame.copy() for name, frame in splits.items()}, spec, notify=say)
     frames, ran, timings = [], [], {}
     for check in checks:
-        if check.needs_text and spec.text_column is None:
+        if check.needs_text and spec.text_column is None and not (check.or_features and spec.feature_columns):
             ctx.warnings.append(f"{check.name} skipped: no text_column configured.")
             continue
         started = time.perf_counter()
@@ -41,4 +41,26 @@ def run_audit(splits: dict[str, pd.DataFrame], spec: AuditSpec, *, notify=None) 
             say(f"audit: {check.name} done ({timings[check.name]:.1f}s; {len(ran)}/{len(checks)} checks)")
     findings = combine_findings(frames)
     findings.attrs["id_column"] = spec.id_column
-    return AuditResult(findings, summarize(findings, ctx.split_names), ctx.warnings, tuple(ran), timings)
+    notes = [no_text_note(checks, spec)] if spec.text_column is None else []
+    return AuditResult(findings, summarize(findings, ctx.split_names), ctx.warnings, tuple(ran), timings, notes)
+
+
+def no_text_note(checks, spec: AuditSpec) -> str:
+    """One line: what an audit without a text column skipped, and what ran on the feature columns instead."""
+    from labelkit.wrench import shown_columns
+
+    on_features = [c.name for c in checks if c.needs_text and c.or_features and spec.feature_columns]
+    skipped = [c.name for c in checks if c.needs_text and c.name not in on_features]
+    parts = []
+    if on_features:
+        parts.append(f"{', '.join(on_features)} compared the feature columns ({shown_columns(spec.feature_columns)}) "
+                     f"instead of text")
+    if skipped:
+        parts.append(f"{', '.join(skipped)} {'was' if len(skipped) == 1 else 'were'} skipped (text only)")
+    if spec.feature_columns and any(c.name == "identifier_leakage" for c in checks):
+        parts.append("identifier_leakage left the feature columns out (they are the inputs)")
+    if any(c.name == "test_rows" for c in checks):
+        parts.append("test_rows looked at ids, accounts and times only (its placeholder-text, test-marker and "
+                     "burst detectors read text)")
+    return "The audit had no text column: " + ("; ".join(parts) or "no check needed one") + "."
+

@@ -23,7 +23,7 @@ def _other_split_evidence(matches: pd.DataFrame, other: str, what: str) -> list[
     ]
 
 
-@register_check("exact_duplicate_cross_split", reasons=("exact_duplicate_cross_split",), needs_text=True)
+@register_check("exact_duplicate_cross_split", reasons=("exact_duplicate_cross_split",), needs_text=True, or_features=True)
 def exact_duplicate_cross_split(ctx: AuditContext) -> pd.DataFrame:
     """Rows whose normalised text also occurs in another split; both copies get a finding."""
     frames = []
@@ -38,7 +38,7 @@ def exact_duplicate_cross_split(ctx: AuditContext) -> pd.DataFrame:
             if not hit.any():
                 continue
             matches = table.loc[keys[hit]]
-            evidence = _other_split_evidence(matches, other, "same normalised text as")
+            evidence = _other_split_evidence(matches, other, f"same {ctx.compared} as")
             frames.append(make_findings(split, ctx.ids[split][hit], "exact_duplicate_cross_split", 1.0, evidence))
     return _merge_per_row(combine_findings(frames))
 
@@ -53,7 +53,7 @@ def _merge_per_row(findings: pd.DataFrame) -> pd.DataFrame:
     return combine_findings([merged])
 
 
-@register_check("duplicate_within_split", reasons=("duplicate_within_split",), needs_text=True)
+@register_check("duplicate_within_split", reasons=("duplicate_within_split",), needs_text=True, or_features=True)
 def duplicate_within_split(ctx: AuditContext) -> pd.DataFrame:
     """Second and later copies of a normalised text in the same split (the first copy stays clean)."""
     frames = []
@@ -64,7 +64,7 @@ def duplicate_within_split(ctx: AuditContext) -> pd.DataFrame:
         if not later.any():
             continue
         first_id = frame[keys != 0].groupby("key", sort=False)["id"].first()
-        evidence = [f"same normalised text as {split} row {f!r}" for f in first_id.loc[keys[later]]]
+        evidence = [f"same {ctx.compared} as {split} row {f!r}" for f in first_id.loc[keys[later]]]
         frames.append(make_findings(split, ids[later], "duplicate_within_split", 1.0, evidence))
     return combine_findings(frames)
 
@@ -87,7 +87,7 @@ def duplicate_id(ctx: AuditContext) -> pd.DataFrame:
     return combine_findings(frames).drop_duplicates(["split", "row_id", "reason"]).reset_index(drop=True)
 
 
-@register_check("conflicting_duplicate_labels", reasons=("conflicting_duplicate_labels",), needs_text=True)
+@register_check("conflicting_duplicate_labels", reasons=("conflicting_duplicate_labels",), needs_text=True, or_features=True)
 def conflicting_duplicate_labels(ctx: AuditContext) -> pd.DataFrame:
     """Same normalised text with different gold labels inside one gold split: every copy flagged."""
     frames = []
@@ -104,7 +104,8 @@ def conflicting_duplicate_labels(ctx: AuditContext) -> pd.DataFrame:
             lambda s: ", ".join(sorted(set(s)))
         )
         evidence = [
-            f"label {own!r}; the same text has labels {label_sets[k]} in {split}"
+            f"label {own!r}; the same {'text' if ctx.spec.text_column is not None else 'feature values'} has labels "
+            f"{label_sets[k]} in {split}"
             for own, k in zip(labels[mask], ctx.text_key[split][mask])
         ]
         frames.append(make_findings(split, ctx.ids[split][mask], "conflicting_duplicate_labels", 1.0, evidence))

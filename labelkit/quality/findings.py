@@ -83,6 +83,8 @@ class AuditResult:
     warnings: list[str] = field(default_factory=list)
     checks_run: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)  # check name -> seconds
+    # what the audit could not do with these data (no text column): said with the build's warnings too
+    notes: list[str] = field(default_factory=list)
 
     def count(self, reason: str, split: str | None = None) -> int:
         mask = self.findings["reason"] == reason

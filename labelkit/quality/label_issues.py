@@ -104,7 +104,15 @@ def label_issue_table(features, y: np.ndarray, *, folds: int, seed: int, C: floa
     })
 
 
-@register_check("label_issues", reasons=("label_issue",), needs_text=True)
+def column_features(frame: pd.DataFrame, columns):
+    """The end model's encoding of feature columns (labelkit.endmodel.features), for rows without text."""
+    from labelkit.endmodel.features import build_features, split_feature_columns
+
+    numeric, categorical = split_feature_columns(frame, list(columns))
+    return build_features("", "", numeric, categorical, max_features=1, text=False).fit_transform(frame)
+
+
+@register_check("label_issues", reasons=("label_issue",), needs_text=True, or_features=True)
 def label_issues(ctx: AuditContext) -> pd.DataFrame:
     """Gold rows of dev+test (pooled for more data) whose label cleanlab doubts."""
     spec = ctx.spec
@@ -124,8 +132,11 @@ def label_issues(ctx: AuditContext) -> pd.DataFrame:
             f"label_issues: {len(y)} gold rows exceed max_label_issue_rows={spec.max_label_issue_rows}; skipped."
         )
         return combine_findings([])
-    texts = pd.concat([f[spec.text_column] for _, f in parts], ignore_index=True)
-    features = judge_features(texts)
+    if spec.text_column is None:  # rows without text: judged on their feature columns
+        features = column_features(pd.concat([f[list(spec.feature_columns)] for _, f in parts], ignore_index=True),
+                                   spec.feature_columns)
+    else:
+        features = judge_features(pd.concat([f[spec.text_column] for _, f in parts], ignore_index=True))
     if features.shape[1] == 0:
         ctx.warnings.append("label_issues skipped: the gold texts hold no words or characters to judge labels by.")
         return combine_findings([])
@@ -158,7 +169,7 @@ def audit_weak_labels(train_df: pd.DataFrame, weak_proba, spec, *, features=None
     """Findings (reason weak_label_issue, split train) for rows whose weak label a CV end model doubts.
 
     Weak hard labels are the argmax of `weak_proba` (n, k). `features` (n x d, dense or sparse)
-    default to TF-IDF of the text column. Returns an empty findings frame, not an error, when CV
+    default to TF-IDF of the text column (rows without text: the feature columns). Returns an empty findings frame, not an error, when CV
     cannot run (some weak class has fewer than spec.cv_folds rows).
     """
     proba = np.asarray(weak_proba, dtype=float)
@@ -167,6 +178,8 @@ def audit_weak_labels(train_df: pd.DataFrame, weak_proba, spec, *, features=None
             f"weak_proba has shape {proba.shape}, expected ({len(train_df)}, {len(spec.classes)}) "
             "(train rows x classes)."
         )
+    if features is None and spec.text_column is None and spec.feature_columns:  # rows without text
+        features = column_features(train_df, spec.feature_columns)
     if features is None:
         if spec.text_column is None or spec.text_column not in train_df.columns:
             raise DatasetError(

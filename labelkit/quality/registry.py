@@ -54,14 +54,23 @@ class AuditContext:
 
     @cached_property
     def norm_text(self) -> dict[str, pd.Series]:
-        """Normalised text, followed by the raw feature values when feature columns are set."""
+        """Normalised text, followed by the raw feature values when feature columns are set (rows
+        without text: the feature values alone)."""
         out = {}
         for s, frame in self.splits.items():
-            text = normalize_texts(frame[self.spec.text_column])
+            if self.spec.text_column is None:
+                text = pd.Series("", index=frame.index, dtype=object)
+            else:
+                text = normalize_texts(frame[self.spec.text_column])
             for column in self.spec.feature_columns:
                 text = text + " \x1f" + frame[column].astype(str).fillna("").to_numpy()  # missing: "" (str keeps NA)
             out[s] = text
         return out
+
+    @property
+    def compared(self) -> str:
+        """What duplicate checks compare, for their evidence: the text, or the feature values."""
+        return "normalised text" if self.spec.text_column is not None else "feature values"
 
     @cached_property
     def times(self) -> dict[str, pd.Series]:
@@ -70,8 +79,19 @@ class AuditContext:
 
     @cached_property
     def text_key(self) -> dict[str, np.ndarray]:
-        """uint64 hash of the normalised text; 0 marks empty text (never a duplicate)."""
+        """uint64 hash of the normalised text; 0 marks empty text (never a duplicate). Rows without
+        text: a hash of their feature values (numbers as float64, so 1 and 1.0 are equal)."""
+        if self.spec.text_column is None and self.spec.feature_columns:
+            return {s: _feature_keys(self.splits[s], self.spec.feature_columns) for s in self.splits}
         return {s: text_keys(self.norm_text[s]) for s in self.splits}
+
+
+def _feature_keys(frame: pd.DataFrame, columns) -> np.ndarray:
+    """uint64 hash per row of its values in `columns` (never 0, which marks 'no text')."""
+    values = pd.DataFrame({c: (frame[c].astype(np.float64) if pd.api.types.is_numeric_dtype(frame[c])
+                               else frame[c].astype(str)) for c in columns}, index=frame.index)
+    keys = pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64)
+    return np.where(keys == 0, np.uint64(1), keys)
 
 
 @dataclass(frozen=True)
@@ -80,18 +100,20 @@ class Check:
     func: Callable[[AuditContext], pd.DataFrame]
     reasons: tuple[str, ...]
     needs_text: bool = False
+    # without a text column it runs on the feature columns instead (when there are any), else is skipped
+    or_features: bool = False
 
 
 CHECKS: dict[str, Check] = {}
 
 
-def register_check(name: str, *, reasons: tuple[str, ...], needs_text: bool = False):
+def register_check(name: str, *, reasons: tuple[str, ...], needs_text: bool = False, or_features: bool = False):
     """Decorator: register `func(ctx) -> findings DataFrame` under `name`."""
     if callable(name):
         raise TypeError("register_check needs a name: use @register_check('name', reasons=(...)).")
 
     def decorate(func):
-        CHECKS[name] = Check(name, func, tuple(reasons), needs_text)
+        CHECKS[name] = Check(name, func, tuple(reasons), needs_text, or_features)
         return func
 
     return decorate

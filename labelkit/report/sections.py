@@ -405,11 +405,13 @@ def _audit(results: BuildResults, _examples) -> Section | None:
         section.blocks.append(Text(before_after.note, "muted"))
     if audit.examples:
         found = audit.examples
+        texts = any(e.text for e in found[:MAX_EXAMPLE_ROWS])  # none: rows without text (feature vectors, votes)
         section.blocks.append(Table(
-            ["finding", "split", "row", "text", "evidence"],
-            [[e.reason, e.split, e.row_id, short(e.text, EXAMPLE_TEXT), short(e.evidence, EXAMPLE_TEXT)]
-             for e in found[:MAX_EXAMPLE_ROWS]],
-            text_columns=(3, 4), collapsed=f"Example findings ({min(len(found), MAX_EXAMPLE_ROWS)} of {len(found)})",
+            ["finding", "split", "row", *(["text"] if texts else []), "evidence"],
+            [[e.reason, e.split, e.row_id, *([short(e.text, EXAMPLE_TEXT)] if texts else []),
+              short(e.evidence, EXAMPLE_TEXT)] for e in found[:MAX_EXAMPLE_ROWS]],
+            text_columns=(3, 4) if texts else (3,),
+            collapsed=f"Example findings ({min(len(found), MAX_EXAMPLE_ROWS)} of {len(found)})",
         ))
     return section
 
@@ -448,14 +450,18 @@ def _examples(_metrics, examples) -> Section | None:
     section = Section("examples", "Example rows", nav="Examples")
     for key, value in examples.items():
         if key == "lf_examples" and isinstance(value, dict):
-            rows = []
+            rows, texts = [], False
             for lf, kinds in value.items():
                 for kind, found in (kinds or {}).items():
                     if found and isinstance(found[0], dict):
                         rows.append(_lf_example(lf, EXAMPLE_KINDS.get(kind, kind), found[0]))
+                        texts = texts or "text" in found[0]
+            if rows and not texts:  # rows without text (feature vectors, vote tables): no empty text column
+                rows = [row[:3] + row[4:] for row in rows]
             if rows:
                 section.blocks.append(Table(
-                    ["LF", "where", "row", "text", "vote", "gold / other votes"], rows, text_columns=(3, 5),
+                    ["LF", "where", "row", *(["text"] if texts else []), "vote", "gold / other votes"], rows,
+                    text_columns=(3, 5) if texts else (4,),
                     collapsed=f"One example row per labeling function and kind ({len(rows)} rows)",
                     caption="lf_summary.json and `labelkit lfs` have more examples per LF."))
         elif isinstance(value, list) and value:
