@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 EPOCH = pd.Timestamp(0, tz="UTC")
+MAX_SECONDS = 9.2e9  # |epoch seconds| within pandas' datetime range (1677-09-21 .. 2262-04-11)
 
 
 def parse_utc(values: pd.Series) -> pd.Series:
@@ -43,7 +44,8 @@ def epoch_seconds(stamps: pd.Series) -> np.ndarray:
 def time_values(values: pd.Series) -> np.ndarray:
     """Request times as float epoch seconds (replayed files, served requests): a number, or text that
     is one, is epoch seconds; other text is read by parse_utc (a time without an offset is UTC);
-    datetimes are taken as they are (naive ones as UTC). Missing or unreadable values give NaN."""
+    datetimes are taken as they are (naive ones as UTC). Missing or unreadable values give NaN, and so
+    do numbers outside the years 1678-2261 (epoch milliseconds, say, read as seconds)."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         stamps = values if values.dt.tz is not None else values.dt.tz_localize("UTC")
         return epoch_seconds(stamps.dt.tz_convert("UTC"))
@@ -51,7 +53,7 @@ def time_values(values: pd.Series) -> np.ndarray:
     flags = values.map(lambda v: isinstance(v, bool))
     numbers_ = pd.to_numeric(values.where(~flags), errors="coerce")
     out = numbers_.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-    out[~np.isfinite(out)] = np.nan
+    out[~np.isfinite(out) | (np.abs(out) > MAX_SECONDS)] = np.nan
     text = np.isnan(out) & values.map(lambda v: isinstance(v, str) and bool(v.strip())).to_numpy()
     if text.any():
         out[text] = epoch_seconds(parse_utc(values[text].str.strip()))

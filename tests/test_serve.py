@@ -379,11 +379,14 @@ def test_a_request_without_the_time_field_is_refused_not_logged_now(tmp_path, pr
             {"id": "c", "text": "wifi", "country": "US", "ts": "2024-06-03"},
             {"id": "d", "text": "wifi", "country": "US"}]})
         bad = httpx.post(f"{served.url}/predict", json={"id": "e", "text": "wifi", "country": "US", "ts": "soon"})
+        millis = httpx.post(f"{served.url}/predict", json={"id": "m", "text": "wifi", "country": "US",
+                                                            "ts": 1717372800000})  # milliseconds: year 56000
     state.close()
     assert iso.status_code == epoch.status_code == 200
     assert missing.status_code == 422 and missing.json()["missing"] == ["ts"] and missing.json()["row"] == 1
     assert "in row 1: ts" in missing.json()["error"] and "--missing-time now" in missing.json()["error"]
     assert bad.status_code == 422 and "'ts' is not a time: 'soon'" in bad.json()["error"]
+    assert millis.status_code == 422 and "give epoch seconds" in millis.json()["error"]
     log = read_log(tmp_path / "reject" / "serve.sqlite", with_ids=True)
     assert log.request_id.tolist() == ["a", "b"]  # nothing of the refused batch was logged
     assert log.ts.tolist() == [1717372800.0, 1717372800.5]

@@ -24,6 +24,7 @@ from labelkit.times import format_time
 
 __all__ = ["MonitorError", "MonitorResult", "MonitorSettings", "run_monitor", "write_outputs"]
 MAX_EXAMPLES = 12
+MAX_WINDOWS = 5000  # windows in one table (empty ones included): a year of hours, 13 years of days
 
 
 class MonitorError(LabelkitError):
@@ -78,6 +79,11 @@ def run_monitor(log_path, reference_dir, *, settings: MonitorSettings | None = N
     log = read_log(log_path, since=since, until=until, with_ids=labels is not None)
     if not len(log):
         raise MonitorError(_nothing_to_monitor(log_path, since, until))
+    windows = int(np.floor(log.ts.max() / seconds) - np.floor(log.ts.min() / seconds)) + 1
+    if windows > MAX_WINDOWS:
+        raise MonitorError(f"Request log {log_path} spans {windows:,} windows of {settings.window} (from "
+                           f"{format_time(log.ts.min())} to {format_time(log.ts.max())}); at most {MAX_WINDOWS:,} "
+                           f"are shown: choose a longer --window or a range with --since/--until.")
     reference = load_reference(reference_dir)
     notes = list(reference.notes)
     pairs = _pair_references(log, reference, challengers, settings, notes)
