@@ -24,7 +24,7 @@ from labelkit.times import format_time
 
 __all__ = ["MonitorError", "MonitorResult", "MonitorSettings", "run_monitor", "write_outputs"]
 MAX_EXAMPLES = 12
-MAX_WINDOWS = 5000  # windows in one table (empty ones included): a year of hours, 13 years of days
+MAX_WINDOWS = 10_000  # windows in one table (empty ones included): a year of hours fits, 27 years of days
 
 
 class MonitorError(LabelkitError):
