@@ -23,6 +23,7 @@ _EXPORTS = {
     "column_condition": "labelkit.lfs.declarative",
     "spacy_lf": "labelkit.lfs.spacy_lfs",
     "spacy_patterns": "labelkit.lfs.spacy_lfs",
+    "similar_to": "labelkit.lfs.similar",
     "slicing_function": "labelkit.lfs.slicing",
     "test_row_detector": "labelkit.quality.testrows",
     "Task": "labelkit.api",

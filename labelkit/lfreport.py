@@ -6,13 +6,21 @@ from labelkit.config import Config
 from labelkit.data import load_task_data
 
 
-def lf_report(config: Config) -> dict:
+def lf_report(config: Config, *, suggest_similar: str | None = None) -> dict:
+    """`suggest_similar`: an embedding model name (or "tfidf") to propose similarity rules from the gold
+    dev rows every LF abstains on (labelkit/lfs/similar.py)."""
+    from labelkit.lfs.similar import gate_notes, suggest_similar as suggest
     from labelkit.stages import apply_votes, load_labeling_functions
 
     data = load_task_data(config)
     lfs = load_labeling_functions(config, require_lfs=data.votes is None)[0].lfs
     votes = apply_votes(config, data, lfs, splits=("train", "dev"))
     summary, examples = summarize_lfs(config, data, votes)
+    extra = {"similarity_checks": gate_notes(lfs)}
+    if suggest_similar:
+        extra["similar_suggestions"] = suggest(data.frames["dev"][config.data.text_column].tolist(), data.gold["dev"],
+                                               votes.L["dev"], data.schema.classes, model=suggest_similar,
+                                               root=config.root)
     return {
         "task": config.task.name,
         "classes": list(data.schema.classes),
@@ -20,6 +28,7 @@ def lf_report(config: Config) -> dict:
         "lf_errors": votes.errors,
         "lf_summary": summary,
         "examples": examples,
+        **extra,
     }
 
 

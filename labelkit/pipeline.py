@@ -144,7 +144,10 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
             metrics["audit_before_after"] = before_after(config, raw, raw_votes, metrics, selection, prior,
                                                          like=end_model, notify=timer.notify)
         metrics["label_model_warnings"] = sorted({str(w.message) for w in caught})
-        metrics["warnings"] = raw.warnings + metrics["warnings"] + (end_model.notes if end_model else [])
+        from labelkit.lfs.similar import gate_notes  # similarity rules below their dev precision bar
+
+        metrics["warnings"] = (raw.warnings + metrics["warnings"] + gate_notes(lfs)
+                               + (end_model.notes if end_model else []))
         if corrections is not None:
             metrics["corrections"] = corrections.record()
     failed = failed_checks(metrics, audit, fail_on or config.evaluate.fail_on)

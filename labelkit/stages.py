@@ -68,7 +68,12 @@ def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", 
         for name, count in result.errors.items():
             errors[f"{name}@{split}"] = count
     described = spacy_pipeline_name(config.lfs.spacy_model) if any(lf.kind.startswith("spacy") for lf in lfs) else None
-    return Votes(L, [lf.name for lf in lfs], [lf.kind for lf in lfs], errors, described, parser=shared)
+    votes = Votes(L, [lf.name for lf in lfs], [lf.kind for lf in lfs], errors, described, parser=shared)
+    if any(lf.kind == "similar" for lf in lfs):  # similarity rules: the dev precision check (lfs/similar.py)
+        from labelkit.lfs.similar import precision_gate
+
+        precision_gate(votes, lfs, data.gold.get("dev"), data.schema.classes)
+    return votes
 
 
 WEAK_AUDIT_ROWS = 200_000  # above this many covered train rows the weak-label audit checks a seeded sample

@@ -5,7 +5,7 @@
 [[rule]]
 name = "kw_refund"
 class = "billing"
-kind = "keywords"              # keywords | phrases | regex | spacy | column
+kind = "keywords"              # keywords | phrases | regex | spacy | column | similar
 words = ["refund", "money back"]
 
 [[rule]]
@@ -42,6 +42,8 @@ KINDS = {  # kind -> (required option, optional options)
     "regex": ("pattern", ("column", "case_sensitive")),
     "spacy": ("patterns", ("phrases", "attr")),
     "column": ("condition", ()),
+    # like these examples (labelkit/lfs/similar.py): seed texts, a cosine threshold, an embedding model
+    "similar": ("examples", ("unlike", "threshold", "model", "column", "min_precision", "abstain_below")),
 }
 COMMON = ("name", "class", "kind", "description")
 _HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
@@ -169,16 +171,21 @@ def _check_types(name: str, kind: str, options: dict, where: str) -> None:
     def fail(message: str):
         raise LabelingFunctionError(f"{where}rule {name!r}: {message}")
 
-    for key in ("words", "phrases"):
+    for key in ("words", "phrases", "examples", "unlike"):
         if key in options:
             value = options[key]
             if not isinstance(value, list) or not value or not all(isinstance(w, str) and w.strip() for w in value):
                 fail(f"{key!r} must be a non-empty list of non-empty texts, got {value!r}.")
-    for key in ("pattern", "condition", "column", "attr"):
+    for key in ("threshold", "min_precision"):
+        if key in options and (isinstance(options[key], bool) or not isinstance(options[key], (int, float))
+                               or not -1 <= options[key] <= 1):
+            fail(f"{key!r} must be a number in [-1, 1] (a cosine similarity / a precision), got {options[key]!r}.")
+    for key in ("pattern", "condition", "column", "attr", "model"):
         if key in options and (not isinstance(options[key], str) or not options[key].strip()):
             fail(f"{key!r} must be a non-empty text, got {options[key]!r}.")
-    if "case_sensitive" in options and not isinstance(options["case_sensitive"], bool):
-        fail(f"'case_sensitive' must be true or false, got {options['case_sensitive']!r}.")
+    for key in ("case_sensitive", "abstain_below"):
+        if key in options and not isinstance(options[key], bool):
+            fail(f"{key!r} must be true or false, got {options[key]!r}.")
     if "patterns" in options:
         value = options["patterns"]
         if (not isinstance(value, list) or not value
@@ -225,9 +232,17 @@ def _check_spacy_patterns(rule: Rule, prefix: str) -> None:
         raise LabelingFunctionError(f"{prefix}bad spaCy pattern: {reason[:300]}") from None
 
 
-def to_lf(rule: Rule, *, where: str = ""):
-    """The declarative LF a rule stands for (vectorised where labelkit can)."""
+def to_lf(rule: Rule, *, where: str = "", root=None):
+    """The declarative LF a rule stands for (vectorised where labelkit can). `root`: the rules file's
+    folder (a similarity rule's model folder is relative to it)."""
     o = rule.options
+    if rule.kind == "similar":
+        from labelkit.lfs.similar import DEFAULT_MIN_PRECISION, DEFAULT_THRESHOLD, SimilarLF
+
+        return SimilarLF(rule.name, rule.label, o["examples"], threshold=o.get("threshold", DEFAULT_THRESHOLD),
+                         unlike=o.get("unlike", ()), model=o.get("model", "wordllama"), column=o.get("column"),
+                         min_precision=o.get("min_precision", DEFAULT_MIN_PRECISION),
+                         abstain_below=bool(o.get("abstain_below")), root=root)
     flags = 0 if o.get("case_sensitive") else re.IGNORECASE
     if rule.kind == "keywords":
         return KeywordLF(rule.name, rule.label, o["words"], column=o.get("column"),
@@ -251,7 +266,7 @@ def load_rules(paths, *, classes=None, columns=None) -> list:
             if rule.name in origin:
                 raise LabelingFunctionError(f"{where}rule {rule.name!r}: duplicate name (also in {origin[rule.name]}).")
             origin[rule.name] = where.rstrip(": ")
-            lf = to_lf(rule, where=where)
+            lf = to_lf(rule, where=where, root=Path(path).parent)
             lf.where = where
             lfs.append(lf)
     return lfs

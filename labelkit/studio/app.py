@@ -38,7 +38,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost")
 HINT = "Type the rule's words, pattern or condition to see where it fires."
 PREVIEW_NAME = "new_rule"  # stands in for a name not typed yet, in the preview only
 CONTENT_FIELD = {"keywords": "words", "phrases": "words", "regex": "pattern", "column": "condition",
-                 "spacy": "patterns"}  # the field that says what a rule of each kind matches
+                 "spacy": "patterns", "similar": "examples"}  # the field that says what a rule of each kind matches
 MAX_FORM = 1 << 20
 
 
@@ -262,6 +262,23 @@ def _rule_from_form(form, state: StudioState):
         table["pattern"] = form.get("pattern", "")
     elif kind == "column":
         table["condition"] = form.get("condition", "")
+    elif kind == "similar":  # like these examples (labelkit/lfs/similar.py)
+        table["examples"] = _lines(form.get("examples"))
+        if _lines(form.get("unlike")):
+            table["unlike"] = _lines(form.get("unlike"))
+        for key in ("threshold", "min_precision"):
+            if (form.get(key) or "").strip():
+                try:
+                    table[key] = float(form.get(key))
+                except ValueError:
+                    from labelkit.errors import LabelingFunctionError
+
+                    raise LabelingFunctionError(f"rule {table['name']!r}: {key} must be a number, "
+                                                f"got {form.get(key)!r}.") from None
+        if (form.get("model") or "").strip():
+            table["model"] = form.get("model").strip()
+        if form.get("abstain_below"):
+            table["abstain_below"] = True
     elif kind == "spacy":
         try:
             table["patterns"] = json.loads(form.get("patterns") or "null")
@@ -269,10 +286,10 @@ def _rule_from_form(form, state: StudioState):
             from labelkit.errors import LabelingFunctionError
 
             raise LabelingFunctionError(f"rule {table['name']!r}: token patterns are not valid JSON: {exc}.") from None
-    if kind in ("keywords", "regex"):
+    if kind in ("keywords", "regex", "similar"):
         if (form.get("column") or "").strip():
             table["column"] = form.get("column").strip()
-        if form.get("case_sensitive"):
+        if form.get("case_sensitive") and kind != "similar":
             table["case_sensitive"] = True
     rule = rule_from_table(table)
     check_rule(rule, classes=list(state.classes), columns=state.columns)
@@ -288,4 +305,12 @@ def _form_values(table: dict) -> dict:
         values["patterns"] = json.dumps(table["patterns"])
     if table.get("case_sensitive") in (True, "on", "true"):
         values["case_sensitive"] = "on"
+    for key in ("examples", "unlike"):
+        if isinstance(table.get(key), list):
+            values[key] = "\n".join(map(str, table[key]))
+    for key in ("threshold", "min_precision"):
+        if isinstance(table.get(key), (int, float)) and not isinstance(table.get(key), bool):
+            values[key] = f"{table[key]:g}"
+    if table.get("abstain_below") in (True, "on", "true"):
+        values["abstain_below"] = "on"
     return values
