@@ -127,6 +127,9 @@ class AuditConfig:
     label_issue_min_confidence: float = 0.9  # flag a gold label only when the judge model is this sure
     now: str = ""  # timestamps after this (ISO date) are "future" test rows; "" = only the data's own range
     weak_label_issues: bool = True
+    # paraphrase leakage (labelkit/quality/paraphrase.py, flag only): "" = off; wordllama | minilm | lsa | a folder
+    paraphrase_model: str = ""
+    paraphrase_threshold: float = 0.9  # embedding cosine from which a cross-split pair is flagged
 
 
 @dataclass
@@ -302,13 +305,15 @@ def _validate(config: Config) -> None:
 def _check_embedding_model(config: Config) -> None:
     """[embeddings] model: a known name, or a folder that exists (checked here: a typo is one line now,
     not an error in the middle of a build)."""
-    model = config.embeddings.model
-    if model in ("wordllama", "minilm", "lsa"):
-        return
-    if not model or not config.resolve(model).is_dir():
-        raise ConfigError(f"{_where(config.path)}[embeddings -> model] is {model!r}; allowed: wordllama, minilm, lsa, "
-                          f"or the folder of a local sentence-transformers or model2vec model"
-                          + (f" ({config.resolve(model)} is not a folder)." if model else "."))
+    for (section, key), model in {("embeddings", "model"): config.embeddings.model,
+                                  ("audit", "paraphrase_model"): config.audit.paraphrase_model}.items():
+        if model in ("wordllama", "minilm", "lsa") or (key == "paraphrase_model" and model == ""):
+            continue
+        if not model or not config.resolve(model).is_dir():
+            raise ConfigError(f"{_where(config.path)}[{section} -> {key}] is {model!r}; allowed: wordllama, minilm, "
+                              f"lsa, " + ('"" (off), ' if key == "paraphrase_model" else "")
+                              + "or the folder of a local sentence-transformers or model2vec model"
+                              + (f" ({config.resolve(model)} is not a folder)." if model else "."))
 
 
 # (section, key) -> (test, allowed range as the error states it); checked when the config is loaded
@@ -327,6 +332,7 @@ RANGES = {
     ("embeddings", "lsa_dimensions"): (lambda v: 2 <= v <= 2048, "an integer from 2 to 2048"),
     ("audit", "near_duplicate_threshold"): (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     ("audit", "near_duplicate_ngram"): (lambda v: 1 <= v <= 10, "an integer from 1 to 10"),
+    ("audit", "paraphrase_threshold"): (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     ("audit", "max_similarity_chars"): (lambda v: v >= 100, "an integer >= 100"),
     ("audit", "burst_min_rows"): (lambda v: v >= 2, "an integer >= 2"),
     ("audit", "label_issue_min_confidence"): (lambda v: 0 <= v <= 1, "a number in [0, 1]"),

@@ -182,6 +182,7 @@ def audit_spec(config: Config, data: TaskData, detectors=()):
         burst_min_rows=a.burst_min_rows, burst_window=a.burst_window,
         label_issue_min_confidence=a.label_issue_min_confidence, now=a.now or None,
         feature_columns=tuple(d.feature_columns),
+        paraphrase_model=a.paraphrase_model, paraphrase_threshold=a.paraphrase_threshold, root=config.root,
     )
 
 

@@ -14,6 +14,7 @@ COLUMN_LEVEL_ROW_ID = "*"  # row_id of a finding about a whole column, not one r
 REASONS: dict[str, str] = {
     "exact_duplicate_cross_split": "Same text in two splits after NFKC, casefold and whitespace normalisation (numbers, URLs, punctuation must match).",
     "near_duplicate_cross_split": "Text in another split is nearly the same (char 3-gram Jaccard >= threshold; exact similarity join).",
+    "paraphrase_cross_split": "Text in another split means nearly the same in other words (embedding cosine >= [audit] paraphrase_threshold, char 3-gram Jaccard below the near-duplicate threshold); flagged for review, never dropped on this alone.",
     "group_leakage": "The row's group key also occurs in another split.",
     "identifier_leakage": "A non-text column predicts the gold label far better than the majority class (column-level).",
     "time_leakage": "A train row is later than an evaluation split's period (its start for a temporal split, its end for a random one).",

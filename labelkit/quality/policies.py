@@ -34,6 +34,7 @@ COLUMN_LEVEL_REASONS = ("identifier_leakage",)
 DEFAULT_POLICIES: dict[str, str] = {
     "exact_duplicate_cross_split": "drop_train",
     "near_duplicate_cross_split": "drop_train",
+    "paraphrase_cross_split": "flag",  # meaning alone is not proof of a leak: a person looks
     "group_leakage": "drop_train",
     "identifier_leakage": "flag",
     "time_leakage": "flag",

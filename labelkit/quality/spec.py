@@ -51,6 +51,10 @@ class AuditSpec:
     label_issue_min_accuracy: float = 0.8  # ... and the judge's out-of-fold accuracy on gold rows is at least this
     max_label_issue_share: float = 0.05  # at most this share of gold rows flagged, most doubtful first
     feature_columns: tuple[str, ...] = ()  # model inputs besides the text: duplicates must match them too
+    # paraphrase leakage (paraphrase.py): "" = off; an [embeddings] model name or folder (relative to `root`)
+    paraphrase_model: str = ""
+    paraphrase_threshold: float = 0.9  # cosine similarity from which a cross-split pair is flagged
+    root: Any = None
 
     def __post_init__(self) -> None:
         self.classes = tuple(str(c) for c in self.classes)
