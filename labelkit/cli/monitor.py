@@ -31,9 +31,13 @@ THRESHOLDS = ("z", "relative", "absolute", "min_rows", "js_max", "challenger_max
               help="Exit 1 when an alert is active in the latest window / in any window / never.")
 @click.option("--webhook", default=None, help="POST the active alerts as JSON to this URL when there are any.")
 @click.option("--json", "as_json", is_flag=True, help="Print monitor.json to stdout.")
+@click.option("--embedding-drift", "embedding_drift", default="", metavar="MODEL",
+              help="Also score input drift: each window's logged texts against the reference build's train rows in "
+                   "an embedding space (lsa: fitted on the train texts, no package; wordllama, minilm or a model "
+                   "folder). Off by default.")
 @handle_errors
 def monitor_cli(log, reference, window, since, until, challengers, labels, labels_id_column, labels_column,
-                thresholds, out, fail_on, webhook, as_json):
+                thresholds, out, fail_on, webhook, as_json, embedding_drift):
     """Per window of LOG: LF coverage and conflicts against the reference build's train data, output
     drift (Jensen-Shannon), rules-vs-model and champion-vs-challenger disagreement overall and per
     slice, a label-free accuracy estimate with an interval, real accuracy with --labels. Alerts have
@@ -53,7 +57,7 @@ def monitor_cli(log, reference, window, since, until, challengers, labels, label
     settings = MonitorSettings(window=window, **_thresholds(thresholds))
     result = run_monitor(log, reference, settings=settings, labels=labels, labels_id_column=labels_id_column,
                          labels_column=labels_column, since=_time(since, "--since"), until=_time(until, "--until"),
-                         challengers=challengers)
+                         challengers=challengers, embedding_drift=embedding_drift)
     folder = Path(out) if out else Path(log).resolve().parent / f"{Path(log).stem}_monitor"
     paths = write_outputs(result, folder)
     payload = to_json(result)

@@ -66,7 +66,7 @@ class MonitorResult:
 
 def run_monitor(log_path, reference_dir, *, settings: MonitorSettings | None = None, labels=None,
                 labels_id_column: str = "id", labels_column: str = "label", since: float | None = None,
-                until: float | None = None, challengers=()) -> MonitorResult:
+                until: float | None = None, challengers=(), embedding_drift: str = "") -> MonitorResult:
     """`challengers`: build folders of challengers in the log, when they are no longer where they were
     served from (the log records each served build's folder); matched by build id, else by name."""
     from labelkit.monitor.alerts import apply_alerts
@@ -89,6 +89,13 @@ def run_monitor(log_path, reference_dir, *, settings: MonitorSettings | None = N
     pairs = _pair_references(log, reference, challengers, settings, notes)
     y = _join_labels(labels, log, labels_id_column, labels_column) if labels is not None else None
     frame = compute_metrics(log, reference, settings, seconds, y, challengers=pairs)
+    if embedding_drift:  # input drift in an embedding space (labelkit/monitor/embedding_drift.py)
+        from labelkit.monitor.embedding_drift import embedding_drift_rows
+        from labelkit.monitor.metrics import COLUMNS
+
+        rows = embedding_drift_rows(log_path, log, reference, settings, seconds, embedding_drift, notes=notes)
+        frame = pd.concat([frame, pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True) if rows else frame
+        frame = frame.sort_values(["start", "metric", "subject"], kind="stable").reset_index(drop=True)
     frame = apply_alerts(frame, clear_fraction=settings.clear_fraction, cooldown=settings.cooldown)
     result = MonitorResult(frame, settings, Path(log_path), reference, len(log), log.primary_builds, notes=notes)
     if reference.build_id not in log.primary_builds:

@@ -21,7 +21,7 @@ MAX_CHARTS = 40
 METRIC_NAMES = {"requests": "requests", "lf_coverage": "LF coverage", "lf_conflict_rate": "LF conflict rate",
                 "rules_coverage": "rules coverage", "output_drift": "output drift (JS distance)",
                 "rules_vs_model": "rules vs model disagreement", "estimated_accuracy": "estimated accuracy",
-                "accuracy": "accuracy (labelled rows)"}
+                "accuracy": "accuracy (labelled rows)", "input_drift": "input drift (embedding distance)"}
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222;line-height:1.4}
 h1{font-size:1.7em;margin:.2em 0}h2{margin-top:1.4em}
@@ -210,7 +210,7 @@ def value_text(metric: str, value) -> str:
     value = float(value)
     if metric == "requests":
         return f"{value:,.0f}"
-    if metric == "output_drift":
+    if metric in ("output_drift", "input_drift"):
         return f"{value:.3f}"
     if value == 0:
         return "0%"
