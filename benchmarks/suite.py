@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
   PYTHONPATH=. nice .venv/bin/python benchmarks/suite.py --quick            # ~2 min: the development subset
-  PYTHONPATH=. nice .venv/bin/python benchmarks/suite.py                    # the full gate (~15 min on 2 cores)
+  PYTHONPATH=. nice .venv/bin/python benchmarks/suite.py                    # the full gate (~10 min on 2 busy cores)
   PYTHONPATH=. nice .venv/bin/python benchmarks/suite.py --sets wrench_youtube,imdb --variants clean,shuffled-dev
   PYTHONPATH=. nice .venv/bin/python benchmarks/suite.py --current end_model.C=[1.0] --previous end_model.C=[0.1]
   PYTHONPATH=. nice .venv/bin/python benchmarks/suite.py --list             # the plan: sets x variants
@@ -677,8 +677,11 @@ def main(argv=None) -> int:
     sides = {"current": _settings(args.current, "--current"),
              "previous": _settings(args.previous, "--previous") if args.previous else dict(PREVIOUS)}
     extra = _settings(args.extra, "--set")
-    for side in sides.values():  # a typo in a setting stops here, not in every cell
-        make_config(None, SPEED, extra, side)
+    for name, side in sides.items():  # a typo in a setting stops here, not in every cell
+        try:
+            make_config(None, SPEED, extra, side)
+        except Exception as error:
+            raise SystemExit(f"error: the {name} settings {side or ''} {extra or ''}: {_one_line(error)}") from None
     started = time.perf_counter()
     warm_up()
     rows, skipped = [], []
