@@ -44,6 +44,10 @@ def summarize_build(*, config, raw, data, lf_paths, votes, selection, prior, end
     manifest["end_model"] = None if end_model is None else {
         "C": end_model.C, "labels": config.end_model.labels, "features": end_model.features,
         "class_weight": end_model.class_weight, "kind": end_model.kind, "file": "model.skops"}
+    if end_model is not None and end_model.features in ("embeddings", "tfidf+embeddings"):
+        from labelkit.endmodel.embedding_features import embedding_parts  # the model referenced, never copied
+
+        manifest["end_model"]["embeddings"] = [dict(part.embedding_) for part in embedding_parts(end_model.pipeline)]
     manifest["rules_files"] = _rules_files(config)
     manifest["corrections"] = metrics.get("corrections")  # reviewers' decisions this build applied
     evaluated = dict(metrics)

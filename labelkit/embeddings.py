@@ -157,17 +157,26 @@ class SentenceTransformerModel(EmbeddingModel):
             raise EmbeddingError(f"[embeddings] model {info.name!r} is a sentence-transformers model; install "
                                  f"sentence-transformers (pip install sentence-transformers).") from None
         self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-        dim = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        dim = int(dimension())
         self.info = EmbeddingInfo(info.name, info.version, info.sha256, dim, info.source)
         self._lock = threading.Lock()
+        self._cache: dict[str, np.ndarray] = {}  # a text's vector is the same every time: computed once
+
+    CACHE_TEXTS = 200_000
 
     def embed(self, texts) -> np.ndarray:
         texts = [t if isinstance(t, str) else "" for t in texts]
         out = np.zeros((len(texts), self.info.dim), dtype=np.float32)
         with self._lock:
             for i, text in enumerate(texts):
-                out[i] = self.model.encode([text], batch_size=1, convert_to_numpy=True, normalize_embeddings=True,
-                                           show_progress_bar=False)[0]
+                vector = self._cache.get(text)
+                if vector is None:
+                    vector = self.model.encode([text], batch_size=1, convert_to_numpy=True, normalize_embeddings=True,
+                                               show_progress_bar=False)[0].astype(np.float32)
+                    if len(self._cache) < self.CACHE_TEXTS:
+                        self._cache[text] = vector
+                out[i] = vector
         return out
 
 

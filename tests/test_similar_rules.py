@@ -70,9 +70,12 @@ def test_rules_file_kind_similar(tmp_path):
                     tmp_path / "rules.toml", classes=CLASSES)
 
 
-def test_a_build_checks_similarity_rules_on_dev_before_they_vote(task):
+def test_a_build_checks_similarity_rules_on_dev_before_they_vote(tmp_path):
     """A loose similarity rule for the wrong class: its dev precision is below the bar, the build says so in
     its warnings and, with abstain_below, its votes are gone from every split."""
+    from conftest import write_task
+
+    task = write_task(tmp_path / "task", n_train=250, n_dev=100, n_test=80)
     rules = task.parent / "rules.toml"
     rules.write_text('[[rule]]\nname = "loose"\nclass = "billing"\nkind = "similar"\nmodel = "tfidf"\n'
                      'examples = ["wifi keeps dropping", "no internet since this morning"]\nthreshold = 0.2\n'
@@ -131,10 +134,15 @@ def test_suggestions_come_from_dev_rows_every_rule_abstains_on():
 
 
 def test_lfs_command_suggests_similarity_rules(task):
-    result = subprocess.run([sys.executable, "-m", "labelkit.cli.main", "lfs", str(task), "--suggest-similar"],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "Similarity rules suggested" in result.stdout or "No similarity rule to suggest" in result.stdout
+    from click.testing import CliRunner
+
+    from labelkit.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["lfs", str(task), "--suggest-similar"])
+    assert result.exit_code == 0, result.output
+    assert "Similarity rules suggested" in result.output or "No similarity rule to suggest" in result.output
+    as_json = CliRunner().invoke(cli, ["lfs", str(task), "--suggest-similar", "--json"])
+    assert "similar_suggestions" in json.loads(as_json.output)
 
 
 def test_studio_previews_a_similarity_rule(tmp_path):
