@@ -34,8 +34,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 SETS = ["wrench_youtube", "wrench_semeval", "wrench_hausa", "youtube_comments", "youtube_comments_13", "bundled"]

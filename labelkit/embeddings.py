@@ -277,11 +277,13 @@ def load_model(model: str = DEFAULT_MODEL, *, root: Path | str | None = None) ->
                              "use. Set [embeddings] model to wordllama, minilm or a local model folder.")
     with _LOAD_LOCK:
         if key not in _LOADED:
-            _LOADED[key] = _wordllama() if key == "wordllama" else _minilm() if key == "minilm" else _folder(Path(key), model)
+            loader = {"wordllama": _wordllama, "minilm": _minilm}.get(key, lambda: _folder(Path(key), model))
+            _LOADED[key] = loader()
         return _LOADED[key]
 
 
-def embedder_for(model: str, texts=None, *, root=None, dimensions: int = LSA_DIMENSIONS, seed: int = 0) -> EmbeddingModel:
+def embedder_for(model: str, texts=None, *, root=None, dimensions: int = LSA_DIMENSIONS,
+                 seed: int = 0) -> EmbeddingModel:
     """`load_model(model)`, or for 'lsa' a model fitted on `texts`."""
     if model == "lsa":
         if texts is None:

@@ -78,12 +78,14 @@ class EmbeddingFeatures(TransformerMixin, BaseEstimator):
             raise EmbeddingError(
                 f"This end model was built with embedding model {recorded['name']} {recorded['version']} (sha256 "
                 f"{recorded['sha256'][:12]}..., {recorded['dim']}-d); the one here is {model.info.name} "
-                f"{model.info.version} (sha256 {model.info.sha256[:12]}..., {model.info.dim}-d) at {model.info.source}. "
+                f"{model.info.version} (sha256 {model.info.sha256[:12]}..., {model.info.dim}-d) at "
+                f"{model.info.source}. "
                 f"Install the same version, or rebuild.")
         return model
 
     def get_feature_names_out(self, input_features=None):
-        return np.asarray([f"embedding_{i}" for i in range(self.n_features_out_ - 1)] + ["embedding_zero"], dtype=object)
+        names = [f"embedding_{i}" for i in range(self.n_features_out_ - 1)] + ["embedding_zero"]
+        return np.asarray(names, dtype=object)
 
 
 def _texts(X) -> list[str]:

@@ -240,9 +240,11 @@ def suggestion_rule_toml(suggestion: dict) -> str:
 
     name = "like_" + "".join(c if c.isalnum() else "_" for c in suggestion["class"])
     examples = ", ".join(json.dumps(e, ensure_ascii=False) for e in suggestion["examples"])
-    return (f'[[rule]]\nname = "{name}"\nclass = {json.dumps(suggestion["class"], ensure_ascii=False)}\nkind = "similar"\n'
+    label = json.dumps(suggestion["class"], ensure_ascii=False)
+    return (f'[[rule]]\nname = "{name}"\nclass = {label}\nkind = "similar"\n'
             f'examples = [{examples}]\nthreshold = {suggestion["threshold"]}\nmodel = "{suggestion["model"]}"\n'
-            f'# dev precision {suggestion["dev_precision"]:.2f} on {suggestion["dev_rows_fired"]} other dev rows (chosen on dev: '
+            f'# dev precision {suggestion["dev_precision"]:.2f} on {suggestion["dev_rows_fired"]} other dev rows '
+            f'(chosen on dev: '
             f'check it on new rows, e.g. in labelkit studio); reaches '
             f'{suggestion["uncovered_rows_reached"]} of {suggestion["uncovered_rows_of_class"]} uncovered dev rows of '
             f'this class\n')

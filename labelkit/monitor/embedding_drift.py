@@ -107,7 +107,9 @@ def window_texts(log_path, log, seconds: int, text_column: str, *, seed: int = 0
     for start in np.unique(starts):
         rows = np.flatnonzero(starts == start)
         totals[int(start)] = len(rows)
-        picked[int(start)] = np.sort(rng.choice(rows, MAX_PER_WINDOW, replace=False)) if len(rows) > MAX_PER_WINDOW else rows
+        if len(rows) > MAX_PER_WINDOW:
+            rows = np.sort(rng.choice(rows, MAX_PER_WINDOW, replace=False))
+        picked[int(start)] = rows
     seqs = {int(log.seq[i]): int(start) for start, rows in picked.items() for i in rows}
     texts: dict[int, list[str]] = {start: [] for start in picked}
     missing = 0
