@@ -61,7 +61,8 @@ def summarize_build(*, config, raw, data, lf_paths, votes, selection, prior, end
         label_models=_label_models(selection, classes, prior, votes, data),
         label_matrix={s: MatrixStats.from_json(matrix_stats(L), source=BUILT, where=f"label_matrix.{s}")
                       for s, L in votes.L.items()},
-        lf_summary=[LFStats.from_json(row, source=BUILT, where=f"lf_summary[{i}]") for i, row in enumerate(summary)],
+        lf_summary=[LFStats.from_json(_with_train_estimate(row, selection), source=BUILT, where=f"lf_summary[{i}]")
+                    for i, row in enumerate(summary)],
         lf_errors=dict(votes.errors),
         end_model=None if end_model is None else EndModelInfo(
             C=end_model.C, metric=config.label_model.metric, features=end_model.features,
@@ -150,7 +151,13 @@ def _label_models(selection, classes, prior, votes, data) -> LabelModels:
         candidates=_candidates(selection, classes), notes=list(selection.notes),
         class_prior=dict(zip(classes, np.round(prior, 4).tolist())),
         calibration=_calibration(selection.model.predict_proba(votes.L["dev"]), data.gold["dev"]),
+        chosen_by=selection.chosen_by, judge_metric=selection.judge_metric, reason=selection.reason or None,
     )
+
+
+def _with_train_estimate(row: dict, selection) -> dict:
+    estimates = selection.evidence.lf_train_accuracy if selection.evidence is not None else {}
+    return {**row, "train_agreement": estimates[row["name"]]} if row.get("name") in estimates else row
 
 
 def _candidates(selection, classes) -> list[LabelModelCandidate]:

@@ -75,10 +75,10 @@ class LabelModelConfig:
     class_balance: str | list = "auto"
     snorkel_max_width: int = 600  # LFs x classes above which snorkel is skipped (its fit grows with the square)
     logistic_votes_max_parameters: int = 500_000  # (LFs x classes + classes) x classes above which it is skipped
-    # how candidates are judged on gold dev: end_model (the dev score of a quick end model trained on each
-    # candidate's train labels; votes-only tasks fall back to label_model) | label_model (its own dev score
-    # on the dev votes: the default before the build checked itself)
-    choose_by: str = "end_model"
+    # how candidates are judged on gold dev (labelkit/labelmodels/selection.py): auto (their own dev score
+    # while the build's checks trust the dev votes, else the end model their labels train) | end_model
+    # (always a quick end model's dev score) | label_model (always their own: the rule before the checks)
+    choose_by: str = "auto"
 
 
 @dataclass
@@ -277,7 +277,7 @@ def _validate(config: Config) -> None:
         ("lfs", "engine"): ("local", "processes", "dask"),
         ("label_model", "metric"): ("auto", "accuracy", "macro_f1", "balanced_accuracy", "f1"),
         ("label_model", "class_balance"): ("auto", "dev", "uniform", "estimate"),
-        ("label_model", "choose_by"): ("end_model", "label_model"),
+        ("label_model", "choose_by"): ("auto", "end_model", "label_model"),
         ("end_model", "labels"): ("soft", "hard"),
     }
     for (section, key), allowed in choices.items():

@@ -17,7 +17,9 @@ from labelkit.data import TaskData, load_task_data, with_expectations
 from labelkit.errors import CheckFailed
 from labelkit.manifest import StageTimer
 from labelkit.stages import (
-    AuditOutcome, Votes, apply_votes, check_votes, choose_label_model, cleaned_data, fit_end_models, kept_votes, label_model_proba, load_labeling_functions, run_audit, weak_label_findings,
+    AuditOutcome, Votes, apply_votes, check_votes, choose_label_model, cleaned_data, end_model_checks,
+    fall_back_to_majority, fit_end_models, kept_votes, label_model_proba, load_labeling_functions, run_audit,
+    weak_label_findings,
 )
 
 
@@ -113,9 +115,9 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
         for candidate in selection.candidates:  # each fitted candidate's fit (and cross-fitting) time
             if candidate["fit_seconds"] is not None:
                 timer.timings[f"label model fit: {candidate['key']}"] = candidate["fit_seconds"]
-        proba_train = label_model_proba(selection.model, votes.L["train"])
-        proba_train = apply_train(proba_train, data.frames["train"], corrections, data.schema.classes,
-                                  id_column=config.data.id_column)
+        proba_train = _train_labels(selection, votes, data, corrections, config)
+        checks = list(selection.evidence.findings) if selection.evidence is not None else []
+        trusted = selection.evidence is None or selection.evidence.trust_dev_votes or not config.checks.fallback
     if audit is not None and config.audit.weak_label_issues:
         with timer.stage("weak-label audit"):
             audit.weak_findings = weak_label_findings(config, data, proba_train, votes.L["train"],
@@ -124,7 +126,20 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
     if config.end_model.enabled:
         with timer.stage("end model"):
             end_model, hard_model = fit_end_models(config, data, proba_train, votes.L["train"], selection.prior,
-                                                   notify=timer.notify, L_dev=votes.L["dev"])
+                                                   notify=timer.notify, L_dev=votes.L["dev"] if trusted else None)
+            found = end_model_checks(config, data, votes, selection, end_model, proba_train)
+            harm = [f for f in found if f["name"] == "do_no_harm" and f["severity"] == "error"]
+            if harm and config.checks.fallback and not selection.name == "majority":
+                timer.notify(f"check: {harm[0]['message']} Falling back to majority-vote labels.")
+                selection = fall_back_to_majority(config, votes, data, selection)
+                proba_train = _train_labels(selection, votes, data, corrections, config)
+                end_model, hard_model = fit_end_models(config, data, proba_train, votes.L["train"], selection.prior,
+                                                       notify=timer.notify, L_dev=votes.L["dev"] if trusted else None)
+                harm[0]["action"] = (f"fell back to majority-vote labels: the label model is now {selection.key} and "
+                                     f"the end model was trained again on its labels")
+                found = harm + [f for f in end_model_checks(config, data, votes, selection, end_model, proba_train)
+                                if f["name"] != "do_no_harm"]
+            checks += found
     with timer.stage("evaluate"):
         preds = predict_systems(config, data.frames["test"], votes.L["test"], selection, prior, end_model)
         if hard_model is not None:
@@ -150,9 +165,21 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
                                + (end_model.notes if end_model else []))
         if corrections is not None:
             metrics["corrections"] = corrections.record()
+        if config.checks.enabled:
+            from labelkit.checks import ordered
+
+            metrics["checks"] = ordered(checks)
     failed = failed_checks(metrics, audit, fail_on or config.evaluate.fail_on)
     return BuildResult(config, raw, data, lfs, list(lf_paths), modules, votes, selection, prior, proba_train,
                        end_model, preds, metrics, audit, failed, timer)
+
+
+def _train_labels(selection, votes: Votes, data: TaskData, corrections, config: Config) -> np.ndarray:
+    """The chosen label model's probabilities of the train rows, with reviewers' corrections applied."""
+    from labelkit.corrections import apply_train
+
+    proba = label_model_proba(selection.model, votes.L["train"])
+    return apply_train(proba, data.frames["train"], corrections, data.schema.classes, id_column=config.data.id_column)
 
 
 def raise_for_failed(outcome: BuildOutcome) -> None:

@@ -58,6 +58,11 @@ class LabelModelCandidate(Record):
     dev_interval: list[float] | None = None
     predicts_only: str | None = None  # the one class it predicts, by name
     cross_fitted: bool = False
+    learns_from_dev: bool = False  # fitted to gold dev rows (scored on dev folds it did not see)
+    judge_score: float | None = absent()  # dev score of a quick end model trained on its train labels
+    judge_interval: list[float] | None = absent()
+    excluded: str | None = absent()  # why it could not be chosen
+    note: str | None = absent()  # e.g. why a better dev score did not win
     error: str | None = absent()  # why it was skipped
 
 
@@ -73,6 +78,9 @@ class LabelModels(Record):
     notes: list[str] = listed()
     class_prior: dict[str, float] = mapped()
     calibration: Calibration | None = None
+    chosen_by: str | None = absent()  # end_model (a quick end model's dev score) | label_model (its own)
+    judge_metric: str | None = absent()  # what a candidate's judge_score is
+    reason: str | None = absent()  # why the chosen one won
 
 
 @dataclass(kw_only=True)
@@ -98,6 +106,7 @@ class LFStats(Record):
     dev_accuracy: float | None = None
     dev_n: int | None = None
     dev_correct: int | None = None
+    train_agreement: float | None = absent()  # its train votes vs a probe trained on the other rows (labelkit.checks)
 
 
 @dataclass(kw_only=True)

@@ -206,30 +206,132 @@ def _kept_rows(raw: TaskData, kept: pd.DataFrame, split: str, config: Config) ->
     return pd.Index(raw.frames[split][config.data.id_column]).get_indexer(kept[config.data.id_column])
 
 
-def choose_label_model(config: Config, votes: Votes, data: TaskData):
-    """The label model chosen on dev ([label_model] candidates x class balances, by the resolved metric),
-    and the dev class prior."""
+def choose_label_model(config: Config, votes: Votes, data: TaskData, *, notify=None):
+    """The label model chosen on dev ([label_model] candidates x class balances, judged per
+    [label_model] choose_by), and the dev class prior. With [checks] enabled, the train evidence about
+    the votes (labelkit.checks.vote_evidence) comes first, and with [checks] fallback it decides what
+    may be chosen: no aggregation learned from dev votes found unrelated to dev gold, no flip of an LF
+    vote the train evidence supports. `selection.evidence` and `selection.probe` keep them."""
+    from labelkit.checks import vote_evidence
+    from labelkit.evaluate.metrics import resolve_metric
     from labelkit.labelmodels import class_balance_from_dev, select_label_model
+    from labelkit.labelmodels.selection import Judge
 
-    k = data.schema.cardinality
-    prior = class_balance_from_dev(data.gold["dev"], k)
-    setting = config.label_model.class_balance
-    if isinstance(setting, list):  # given by the user
-        balances = {"given": np.asarray(setting, dtype=float) / np.sum(setting)}
-    elif setting == "auto":
-        balances = {"dev": prior, "uniform": np.full(k, 1.0 / k)}
-    else:
-        balances = {setting: {"dev": prior, "uniform": np.full(k, 1.0 / k), "estimate": None}[setting]}
-    patterns, counts, _ = distinct_votes(votes.L["train"])  # fitted from vote patterns with counts: same fit
+    k, lm = data.schema.cardinality, config.label_model
+    y_dev, L_train = data.gold["dev"], votes.L["train"]
+    prior = class_balance_from_dev(y_dev, k)
+    balances = _class_balances(lm.class_balance, prior, k)
+    positive = positive_class_index(config, data.schema.classes)
+    patterns, counts, inverse = distinct_votes(L_train)  # fitted from vote patterns with counts: same fit
+    probe = evidence = judge = None
+    if (config.checks.enabled or lm.choose_by == "end_model") and len(y_dev):
+        probe = _probe(config, data, L_train, resolve_metric(lm.metric, y_dev, cardinality=k, positive=positive))
+    if config.checks.enabled and len(y_dev):
+        evidence = vote_evidence(probe, L_train, votes.L["dev"], y_dev, k=k, prior=prior, lf_names=votes.lf_names,
+                                 classes=data.schema.classes, seed=config.task.seed)
+    act = evidence is not None and config.checks.fallback
+    trusted = not act or evidence.trust_dev_votes
+    candidates = list(lm.candidates)
+    if probe is not None:
+        from labelkit.checks import majority_proba
+
+        if trusted and config.end_model.include_uncovered is not False:  # as the end model will train
+            probe.uncovered_target = uncovered_target(votes.L["dev"], y_dev, prior)
+        if evidence is None:
+            probe.choose_alpha(majority_proba(L_train[probe.rows], k, prior), y_dev)
+        else:
+            evidence.reference_pred = probe.dev_predictions(majority_proba(L_train[probe.rows], k, prior), y_dev)
+    if lm.choose_by != "label_model" and probe is not None:
+        judge = Judge(probe, inverse[probe.rows], _judge_metric_name(probe, data.schema.classes))
     selection = select_label_model(
-        list(config.label_model.candidates), patterns, votes.L["dev"], data.gold["dev"],
-        cardinality=k, seed=config.task.seed, metric=config.label_model.metric, class_balances=balances,
-        positive=positive_class_index(config, data.schema.classes), classes=list(data.schema.classes),
-        sample_weight=counts, options={
-            "snorkel": {"max_width": config.label_model.snorkel_max_width},
-            "logistic_votes": {"max_parameters": config.label_model.logistic_votes_max_parameters}},
+        candidates, patterns, votes.L["dev"], y_dev,
+        cardinality=k, seed=config.task.seed, metric=lm.metric, class_balances=balances,
+        positive=positive, classes=list(data.schema.classes), sample_weight=counts, judge=judge,
+        choose_by=lm.choose_by, trust_dev_votes=evidence.trust_dev_votes if act else True,
+        supported=evidence.contradicted_support() if act else None, lf_names=votes.lf_names, options={
+            "snorkel": {"max_width": lm.snorkel_max_width},
+            "logistic_votes": {"max_parameters": lm.logistic_votes_max_parameters}},
     )
+    selection.evidence, selection.probe = evidence, probe
     return selection, prior
+
+
+def _class_balances(setting, prior: np.ndarray, k: int) -> dict:
+    if isinstance(setting, list):  # given by the user
+        return {"given": np.asarray(setting, dtype=float) / np.sum(setting)}
+    if setting == "auto":
+        return {"dev": prior, "uniform": np.full(k, 1.0 / k)}
+    return {setting: {"dev": prior, "uniform": np.full(k, 1.0 / k), "estimate": None}[setting]}
+
+
+def _probe(config: Config, data: TaskData, L_train: np.ndarray, metric: tuple):
+    from labelkit.endmodel.probe import Probe
+
+    from labelkit.endmodel.fit import class_weight_settings
+
+    em = config.end_model
+    return Probe.build(data.frames["train"], data.frames["dev"], (L_train >= 0).any(axis=1),
+                       text_column=config.data.text_column, feature_columns=list(config.data.feature_columns),
+                       k=data.schema.cardinality, metric=metric, seed=config.task.seed, max_features=em.max_features,
+                       balanced="balanced" in class_weight_settings(em.class_weight, data.gold["dev"],
+                                                                    data.schema.cardinality),
+                       uncovered=em.include_uncovered is not False and em.labels == "soft")
+
+
+def _judge_metric_name(probe, classes) -> str:
+    name, positive = probe.metric
+    if name == "f1" and positive is not None and probe.k == 2:
+        return f"average precision of {classes[positive]!r}"
+    return name
+
+
+def end_model_checks(config: Config, data: TaskData, votes: Votes, selection, end_model, proba_train) -> list[dict]:
+    """The end model checked on dev (labelkit.checks): against the probe on majority-vote labels (do no
+    harm), its predicted class shares, and the rules (when the dev votes are trusted)."""
+    from labelkit import checks
+    from labelkit.evaluate.metrics import resolve_metric
+
+    y_dev, k = data.gold["dev"], data.schema.cardinality
+    evidence = selection.evidence
+    if evidence is None or end_model is None or not len(y_dev):
+        return []
+    metric = resolve_metric(config.label_model.metric, y_dev, cardinality=k,
+                            positive=positive_class_index(config, data.schema.classes))
+    predicted = np.asarray(end_model.predict(data.frames["dev"]), dtype=np.int64)
+    found = [checks.class_shares(predicted, y_dev, proba_train.mean(axis=0), data.schema.classes)]
+    if evidence.reference_pred is not None:
+        found.append(checks.do_no_harm(y_dev, predicted, evidence.reference_pred, k=k, metric=metric,
+                                       seed=config.task.seed))
+    if evidence.trust_dev_votes:
+        from labelkit.baselines import rule_baseline
+
+        rules = checks.rules_on_dev(y_dev, predicted, rule_baseline(votes.L["dev"], selection.prior), k=k,
+                                    metric=metric, seed=config.task.seed)
+        found += [rules] if rules else []
+    return found
+
+
+def fall_back_to_majority(config: Config, votes: Votes, data: TaskData, selection):
+    """`selection` switched to majority vote (the candidate fitted with the dev prior if there was one):
+    the do-no-harm labels the build falls back to."""
+    import dataclasses as dc
+
+    from labelkit.labelmodels import class_balance_from_dev, make_label_model
+
+    key = next((key for key in selection.fitted if key.startswith("majority")), None)
+    if key is None:
+        prior = class_balance_from_dev(data.gold["dev"], data.schema.cardinality)
+        model = make_label_model("majority").fit(votes.L["train"], cardinality=data.schema.cardinality,
+                                                 class_balance=prior, seed=config.task.seed)
+        key = "majority (dev prior)"
+        selection.fitted[key] = model
+    record = next((r for r in selection.candidates if r["key"] == key), None)
+    model = selection.fitted[key]
+    return dc.replace(selection, name="majority", model=model, prior=model.prior, key=key,
+                      class_balance=record["class_balance"] if record else "dev",
+                      reason="the build's checks of itself fell back to majority vote (do no harm)",
+                      notes=selection.notes + [f"fell back from {selection.key} to {key}: the end model its labels "
+                                               f"trained did worse on dev than one on plain majority-vote labels."])
 
 
 def label_model_proba(model, L: np.ndarray) -> np.ndarray:
@@ -369,7 +471,14 @@ def weak_label_findings(config: Config, data: TaskData, proba_train: np.ndarray,
     no weak label to doubt). Its k model fits grow with the rows, so past WEAK_AUDIT_ROWS covered
     rows a seeded sample is checked (the findings only flag rows; nothing is dropped)."""
     from labelkit.quality import audit_weak_labels
+    from labelkit.quality.findings import combine_findings
 
+    frame = data.frames["train"]
+    if config.data.text_column not in frame.columns and not config.data.feature_columns:
+        if notes is not None:  # a votes-only task: nothing but the votes to doubt them with
+            notes.append("weak-label audit skipped: the rows carry no text and no feature columns to check the "
+                         "weak labels against.")
+        return combine_findings([])
     rows = np.flatnonzero((L_train >= 0).any(axis=1))
     if len(rows) > WEAK_AUDIT_ROWS:
         if notes is not None:

@@ -85,9 +85,12 @@ def task_name_of(folder: str) -> str:
 
 
 def print_summary(outcome) -> None:
-    from labelkit.cli.tables import headline_table
+    from labelkit.cli.tables import checks_text, headline_table
 
     results = outcome.metrics  # labelkit.results.BuildResults
+    checks = checks_text(results)  # the build's checks of itself lead: an error means it fell back
+    if checks:
+        click.echo(checks)
     click.echo(headline_table(results))
     for warning in results.warnings:
         click.echo(f"warning: {warning}")

@@ -57,6 +57,18 @@ def headline_table(results) -> str:
     return text
 
 
+def checks_text(results) -> str:
+    """The build's checks of itself that found something, most severe first: what the CLI summary opens
+    with ('' when every check passed; metrics.json 'checks' holds them all, with their evidence)."""
+    lines = []
+    for check in results.checks:
+        if check.severity in ("error", "warning"):
+            lines.append(f"check {check.severity} ({check.name}): {check.message}")
+            if check.action:
+                lines.append(f"  done: {check.action}")
+    return "\n".join(lines)
+
+
 def verdict_text(results) -> str:
     """The verdict for the terminal: 'verdict: …' and one indented line per check the build raised."""
     from labelkit.evaluate.verdict import verdict_of
@@ -73,7 +85,8 @@ def build_json(results, *, out, failed_checks) -> dict:
     metrics.json."""
     from labelkit.evaluate.verdict import verdict_of
 
-    return {"out": str(out), "verdict": verdict_of(results).to_json(), "systems": results.systems.to_json(),
+    return {"out": str(out), "verdict": verdict_of(results).to_json(), "checks": [c.to_json() for c in results.checks],
+            "systems": results.systems.to_json(),
             "guardrails": [g.to_json() for g in results.guardrails],
             "gold_rows": {split: g.to_json() for split, g in results.gold_rows.items()},
             "failed_checks": list(failed_checks)}

@@ -64,7 +64,7 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
     present = np.flatnonzero((Y * weights[:, None]).sum(axis=0) > 0)
     if len(present) < 2:
         return _constant_model(frame, Y, weights, common, notes)
-    class_weights = _class_weight_settings(class_weights, y_dev, k)
+    class_weights = class_weight_settings(class_weights, y_dev, k)
     if len(train) >= stream_rows and text_column:  # without text the features are a few dense columns: in memory
         from labelkit.endmodel.stream import train_streaming
 
@@ -179,7 +179,7 @@ def _thresholded(classifier, k: int, metric: tuple) -> bool:
             and len(getattr(classifier, "classes_", ())) == 2)
 
 
-def _class_weight_settings(settings, y_dev, k: int) -> list[str]:
+def class_weight_settings(settings, y_dev, k: int) -> list[str]:
     out = []
     for setting in settings:
         if setting == "auto":
