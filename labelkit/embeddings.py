@@ -156,6 +156,9 @@ class SentenceTransformerModel(EmbeddingModel):
         except ImportError:
             raise EmbeddingError(f"[embeddings] model {info.name!r} is a sentence-transformers model; install "
                                  f"sentence-transformers (pip install sentence-transformers).") from None
+        import torch
+
+        torch.set_num_threads(1)  # as snorkel's label model runs: on shared cores more threads spin, not work
         self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         dim = int(dimension())
