@@ -51,12 +51,6 @@ class DataConfig:
     split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])  # train, dev, test
     split_seed: int = 0
     corrections: str = "corrections.csv"  # review decisions applied by the build (a missing file = none)
-    # human-labelled rows for training (labelkit/goldrows.py): a file or a list of files with the id, text and
-    # label columns (a missing file = none; rows whose label is blank wait to be labelled); `labelkit label-next`
-    # writes its batch to the first one. They never reach dev/test (checked) and train the end model at
-    # [end_model] gold_weight
-    human_labels: str | list = "label_next.csv"
-    use_train_labels: bool = False  # true: train rows with a label in label_column are human labels too
 
 
 @dataclass
