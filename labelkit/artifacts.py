@@ -50,6 +50,8 @@ def summarize_build(*, config, raw, data, lf_paths, votes, selection, prior, end
         manifest["end_model"]["embeddings"] = [dict(part.embedding_) for part in embedding_parts(end_model.pipeline)]
     manifest["rules_files"] = _rules_files(config)
     manifest["corrections"] = metrics.get("corrections")  # reviewers' decisions this build applied
+    if metrics.get("human_labels") is not None:  # human-labelled training rows: files, SHA-256s, rows, weight
+        manifest["human_labels"] = {key: metrics["human_labels"].get(key) for key in ("sources", "rows", "weight")}
     evaluated = dict(metrics)
     before_after = evaluated.pop("audit_before_after", None)
     sections, extra = read_sections(evaluated, source=BUILT)

@@ -51,6 +51,12 @@ class DataConfig:
     split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])  # train, dev, test
     split_seed: int = 0
     corrections: str = "corrections.csv"  # review decisions applied by the build (a missing file = none)
+    # human-labelled rows for training (labelkit/goldrows.py): a file or a list of files with the id, text and
+    # label columns (a missing file = none; rows whose label is blank wait to be labelled); `labelkit label-next`
+    # writes its batch to the first one. They never reach dev/test (checked) and train the end model at
+    # [end_model] gold_weight
+    human_labels: str | list = "label_next.csv"
+    use_train_labels: bool = False  # true: train rows with a label in label_column are human labels too
 
 
 @dataclass
@@ -102,6 +108,9 @@ class EndModelConfig:
     train_on_dev: bool = False  # refit the chosen model on train + gold dev rows (test never); dev scores then predate it
     max_text_chars: int = 20_000  # texts are cut here for features (the data keep the full text), with a warning
     stream_rows: int = 50_000  # from this many train rows: hashing features + SGD in chunks (bounded memory)
+    # weight of a human-labelled training row ([data] human_labels) against a weak-labelled one: tried on dev plus
+    # the human rows cross-fitted (no row scored by a model that saw its label); one value fixes it (README)
+    gold_weight: list[float] = field(default_factory=lambda: [1.0, 2.0, 4.0, 8.0])
 
 
 @dataclass
@@ -247,7 +256,7 @@ def _coerce(section: str, key: str, value: Any, fld, cls, path):
         if not value or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value):
             raise ConfigError(f"{_where(path)}[label_model -> class_balance] as a list needs non-negative numbers, got {value!r}.")
         return [float(v) for v in value]
-    if section == "data" and key in ("train", "dev", "test") and isinstance(value, list):
+    if section == "data" and key in ("train", "dev", "test", "human_labels") and isinstance(value, list):
         if not value or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{_where(path)}[data -> {key}] must be a file path or a list of file paths, got {value!r}.")
         return value
@@ -259,7 +268,7 @@ def _coerce(section: str, key: str, value: Any, fld, cls, path):
         return float(value)
     if expected is list and isinstance(value, str):  # --set a.b=x,y
         value = [v.strip() for v in value.split(",") if v.strip()]
-    if expected is list and key == "C":
+    if expected is list and key in ("C", "gold_weight"):
         try:
             value = [float(v) for v in value] if isinstance(value, list) else [float(value)]
         except (TypeError, ValueError):
@@ -337,6 +346,8 @@ RANGES = {
     ("lfs", "examples"): (lambda v: v >= 0, "an integer >= 0"),
     ("end_model", "C"): (lambda v: bool(v) and all(0 < c < float("inf") for c in v), "a non-empty list of numbers > 0"),
     ("end_model", "max_features"): (lambda v: v >= 1, "an integer >= 1"),
+    ("end_model", "gold_weight"): (lambda v: bool(v) and all(0 < w < float("inf") for w in v),
+                                   "a non-empty list of numbers > 0"),
     ("end_model", "features"): (lambda v: bool(v) and set(v) <= {"tfidf", "ngrams", "hashing", "embeddings",
                                                                  "tfidf+embeddings"},
                                 "a non-empty list of tfidf, ngrams, hashing, embeddings, tfidf+embeddings"),

@@ -132,10 +132,57 @@ class AppliedCorrections:
     def by_action(self, action: str, split: str | None = None) -> list[Correction]:
         return [c for c in self.decisions if c.action == action and (split is None or c.split == split)]
 
-    def record(self) -> dict:
+    def record(self, data=None, preds: dict | None = None, id_column: str = "id") -> dict:
+        """The metrics.json / manifest.json entry; with the build's `data` and test `preds`, also what the gold
+        changes did (`gold_changes`: per queue, and every system's test score with the old and new gold)."""
         counts = {a: len(self.by_action(a)) for a in ACTIONS}
-        return {"path": self.path, "sha256": self.sha256, "decisions": counts,
-                "applied": self.applied, "skipped": self.skipped}
+        out = {"path": self.path, "sha256": self.sha256, "decisions": counts,
+               "applied": self.applied, "skipped": self.skipped}
+        if data is not None and preds is not None:
+            out["gold_changes"] = gold_changes(self, data, preds, id_column)
+        return out
+
+
+def queue_of(reason: str) -> str:
+    """The review queue a decision came from, from its reason ("gold_review: drawn at random for audit",
+    "rules_vs_model: rules say ...", "label_issue: ...")."""
+    head, _, rest = str(reason).partition(":")
+    head = head.strip() or "unknown"
+    return f"{head}: {rest.strip()}" if head == "gold_review" and rest.strip() else head
+
+
+def gold_changes(applied: AppliedCorrections, data, preds: dict, id_column: str) -> dict:
+    """How many gold labels were reviewed and changed, per queue and split, and what the test changes did
+    to each system's accuracy (scored with the old gold labels and with the new ones)."""
+    reviewed: dict[str, dict[str, dict[str, int]]] = {}
+    for entry in applied.applied:
+        if entry["split"] not in ("dev", "test") or entry["action"] not in ("change", "confirm"):
+            continue
+        counts = reviewed.setdefault(queue_of(entry.get("reason", "")), {}).setdefault(
+            entry["split"], {"reviewed": 0, "changed": 0})
+        counts["reviewed"] += 1
+        counts["changed"] += entry["action"] == "change"
+    out = {"by_queue": reviewed, "changed": {s: sum(q.get(s, {}).get("changed", 0) for q in reviewed.values())
+                                             for s in ("dev", "test")}}
+    test = data.frames.get("test")
+    y_after = np.asarray(data.gold.get("test", []), dtype=np.int64)
+    changes = [e for e in applied.applied if e["split"] == "test" and e["action"] == "change"]
+    if test is None or not len(y_after) or not changes:
+        return out
+    classes = list(data.schema.classes)
+    position = {str(v): i for i, v in enumerate(test[id_column].astype(str))}
+    y_before = y_after.copy()
+    counted = 0
+    for entry in changes:
+        i = position.get(entry["row_id"])
+        if i is not None and entry["old"] in classes:
+            y_before[i] = classes.index(entry["old"])
+            counted += 1
+    out["test_rows_changed"] = counted
+    out["test_effect"] = {name: {"with_old_gold": round(float(np.mean(p == y_before)), 4),
+                                 "with_new_gold": round(float(np.mean(p == y_after)), 4)}
+                          for name, p in preds.items() if len(p) == len(y_after)}
+    return out
 
 
 def load_for_build(config, data):

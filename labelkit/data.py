@@ -241,7 +241,7 @@ def input_paths(config: Config) -> list[Path]:
     names: list = [config.data.wrench, config.data.labeled, config.evaluate.expectations,
                    getattr(config.data, "corrections", "")]
     for setting in (config.data.train, config.data.dev, config.data.test, config.task.labeling_functions,
-                    getattr(config.task, "rules", [])):
+                    getattr(config.task, "rules", []), getattr(config.data, "human_labels", [])):
         names += [setting] if isinstance(setting, str) else list(setting)
     paths = [Path(config.path), Path(config.root)] if config.path is not None else []
     return paths + [config.resolve(n) for n in names if n]

@@ -104,6 +104,9 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
         with timer.stage("audit"):
             audit = run_audit(config, raw, modules.detectors, corrections, notify=timer.notify)
             data = cleaned_data(raw, audit.clean.splits, config)
+    from labelkit.goldrows import load_human_labels  # human-labelled training rows, checked against dev/test
+
+    human = load_human_labels(config, raw, data, corrections, notify=timer.notify)
     with timer.stage("apply LFs"):
         raw_votes = apply_votes(config, raw, lfs, notify=timer.notify)
         votes = raw_votes if audit is None else kept_votes(raw_votes, raw, data, config)
@@ -126,7 +129,8 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
     if config.end_model.enabled:
         with timer.stage("end model"):
             end_model, hard_model = fit_end_models(config, data, proba_train, votes.L["train"], selection.prior,
-                                                   notify=timer.notify, L_dev=votes.L["dev"] if trusted else None)
+                                                   notify=timer.notify, L_dev=votes.L["dev"] if trusted else None,
+                                                   human=human)
             found = end_model_checks(config, data, votes, selection, end_model, proba_train)
             harm = [f for f in found if f["name"] == "do_no_harm" and f["severity"] == "error"]
             if harm and config.checks.fallback and not selection.name == "majority":
@@ -134,7 +138,8 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
                 selection = fall_back_to_majority(config, votes, data, selection)
                 proba_train = _train_labels(selection, votes, data, corrections, config)
                 end_model, hard_model = fit_end_models(config, data, proba_train, votes.L["train"], selection.prior,
-                                                       notify=timer.notify, L_dev=votes.L["dev"] if trusted else None)
+                                                       notify=timer.notify, L_dev=votes.L["dev"] if trusted else None,
+                                                       human=human)
                 harm[0]["action"] = (f"fell back to majority-vote labels: the label model is now {selection.key} and "
                                      f"the end model was trained again on its labels")
                 found = harm + [f for f in end_model_checks(config, data, votes, selection, end_model, proba_train)
@@ -142,6 +147,10 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
             checks += found
     with timer.stage("evaluate"):
         preds = predict_systems(config, data.frames["test"], votes.L["test"], selection, prior, end_model)
+        if getattr(end_model, "before_human_labels", None) is not None:  # what the human rows changed
+            from labelkit.goldrows import BEFORE
+
+            preds[BEFORE] = end_model.before_human_labels.predict(data.frames["test"])
         if hard_model is not None:
             preds["end_model_hard_labels"] = hard_model.predict(data.frames["test"])
         metrics = evaluate_test(config, data, votes, preds, lfs=lfs, selection=selection, prior=prior,
@@ -164,7 +173,12 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
         metrics["warnings"] = (raw.warnings + metrics["warnings"] + gate_notes(lfs)
                                + (end_model.notes if end_model else []))
         if corrections is not None:
-            metrics["corrections"] = corrections.record()
+            metrics["corrections"] = corrections.record(data, preds, config.data.id_column)  # + what gold changes did
+        if human is not None:
+            from labelkit.goldrows import describe
+
+            metrics["human_labels"] = describe(human, config, data, preds, metrics, end_model,
+                                               slicing_functions=modules.slicing_functions)
         if config.checks.enabled:
             from labelkit.checks import ordered
 

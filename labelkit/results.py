@@ -467,13 +467,14 @@ class BuildResults(Record):
     warnings: list[str] = listed()
     label_model_warnings: list[str] = listed()
     corrections: Corrections | None = absent()
+    human_labels: dict | None = absent()  # human-labelled training rows and what they changed (labelkit/goldrows.py)
     repair: dict | None = absent()  # `labelkit repair`'s section (labelkit/repair/plan.py)
     manifest: ManifestSummary | None = absent()
     audit: Audit | None = absent()  # None: --no-audit
 
     ORDER: ClassVar = ("schema_version", "task", "verdict", "checks", "policy", "label_models", "label_matrix", "lf_summary", "lf_errors",
                        "end_model", "systems", "slices", "guardrails", "drift", "expectations", "gold_rows",
-                       "warnings", "label_model_warnings", "corrections", "repair", "manifest", "audit")
+                       "warnings", "label_model_warnings", "corrections", "human_labels", "repair", "manifest", "audit")
 
     @classmethod
     def from_json(cls, data, *, source: str = METRICS_FILE, where: str = ""):

@@ -377,12 +377,14 @@ def uncovered_target(L_dev: np.ndarray, y_dev: np.ndarray, prior: np.ndarray) ->
 
 def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
                   Cs=None, labels: str | None = None, *, like=None, sample_weight=None, notify=None,
-                  stream_rows: int | None = None, L_dev: np.ndarray | None = None):
+                  stream_rows: int | None = None, L_dev: np.ndarray | None = None, human=None):
     """The end model on the label model's labels of the covered train rows ([end_model] settings),
     plus the uncovered rows per [end_model] include_uncovered (their soft label from `L_dev`, the dev
     votes; soft labels only). `like`: an EndModel whose chosen features / class weight / C and
     uncovered rows are reused instead of searched (a comparison or holdout model); `sample_weight`:
-    one weight per train row (all rows, as `proba`); `stream_rows`: overrides [end_model] stream_rows."""
+    one weight per train row (all rows, as `proba`); `stream_rows`: overrides [end_model] stream_rows.
+    `human`: labelkit.goldrows.HumanLabels, human-labelled rows trained beside the weak labels (at `like`'s
+    weight when given, else at a weight of [end_model] gold_weight chosen on dev)."""
     from labelkit.endmodel import train_end_model
 
     em = config.end_model
@@ -398,6 +400,13 @@ def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np
         uncovered = dict(uncovered_target=uncovered_target(L_dev, data.gold["dev"], prior),
                          uncovered_always=em.include_uncovered is True)
     weights = None if sample_weight is None else np.asarray(sample_weight)
+    gold = {}
+    if human is not None and len(human) and (like is None or getattr(like, "human_weight", None) is not None):
+        inside = human.train_weights(len(data.frames["train"]))  # a human-labelled train row trains as one, once
+        if inside is not None:
+            weights = inside if weights is None else weights * inside
+        gold = dict(gold=human.frame, y_gold=human.y,
+                    gold_weights=(like.human_weight,) if like is not None else tuple(em.gold_weight))
     from labelkit.embeddings import using
 
     with using(config):  # embedding feature sets use [embeddings] model
@@ -409,7 +418,7 @@ def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np
             dev_gold=em.train_on_dev, max_features=em.max_features, max_text_chars=em.max_text_chars,
             stream_rows=stream_rows or em.stream_rows, seed=config.task.seed, metric=config.label_model.metric,
             positive=positive_class_index(config, data.schema.classes), id_column=config.data.id_column,
-            unlabeled=data.frames["train"].loc[~keep], progress=notify, **search,
+            unlabeled=data.frames["train"].loc[~keep], progress=notify, **search, **gold,
         )
 
 
@@ -417,7 +426,7 @@ COMPARE_ROWS = 50_000  # from [end_model] stream_rows covered train rows, compar
 
 
 def fit_comparison_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
-                         *, like, what: str, labels: str | None = None, notify=None):
+                         *, like, what: str, labels: str | None = None, notify=None, human=None):
     """An extra end model with `like`'s setting for a comparison (`what`: the hard-label model, the model
     before the audit, the temporal holdout's). From [end_model] stream_rows covered train rows on it is
     trained on a seeded sample of COMPARE_ROWS of them, as the same kind of model as `like`, and
@@ -427,7 +436,8 @@ def fit_comparison_model(config: Config, data: TaskData, proba: np.ndarray, L_tr
     covered = np.flatnonzero(train_targets(labels or config.end_model.labels, config, proba, L_train, prior)[0])
     limit = config.end_model.stream_rows
     if len(covered) < limit or len(covered) <= COMPARE_ROWS:
-        return fit_end_model(config, data, proba, L_train, prior, labels=labels, like=like, notify=notify), {}
+        return fit_end_model(config, data, proba, L_train, prior, labels=labels, like=like, notify=notify,
+                             human=human), {}
     rows = np.sort(np.random.default_rng(config.task.seed).choice(covered, COMPARE_ROWS, replace=False))
     frames = {**data.frames, "train": data.frames["train"].iloc[rows]}
     note = (f"{what} was trained on a seeded sample of {COMPARE_ROWS:,} of its {len(covered):,} covered train rows "
@@ -447,14 +457,15 @@ def _tagged(notify, what: str):
 
 
 def fit_end_models(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
-                   notify=None, *, L_dev: np.ndarray | None = None):
+                   notify=None, *, L_dev: np.ndarray | None = None, human=None):
     """The end model, and the hard-label comparison model (None when off or impossible; a note says
-    why). The hard-label model's `comparison_sampling` says whether it was trained on a sample."""
-    end_model = fit_end_model(config, data, proba, L_train, prior, notify=notify, L_dev=L_dev)
+    why). The hard-label model's `comparison_sampling` says whether it was trained on a sample.
+    `human`: human-labelled training rows (labelkit.goldrows), for both."""
+    end_model = fit_end_model(config, data, proba, L_train, prior, notify=notify, L_dev=L_dev, human=human)
     if not (config.end_model.compare_hard and config.end_model.labels == "soft"):
         return end_model, None
     hard_model, sampling = fit_comparison_model(config, data, proba, L_train, prior, labels="hard", like=end_model,
-                                                what="end_model_hard_labels", notify=notify)
+                                                what="end_model_hard_labels", notify=notify, human=human)
     if hard_model.kind == "constant":  # the hard labels hold one class: nothing to compare
         only = hard_model.classes[int(hard_model.pipeline.classes_[0])]
         end_model.notes.append(

@@ -115,8 +115,28 @@ def test_errors_name_file_line_and_rule(tmp_path, old, new, message):
 def test_invalid_toml_names_the_file(tmp_path):
     path = tmp_path / "rules.toml"
     path.write_text("[[rule]\nname = 1\n")
-    with pytest.raises(Exception, match="rules.toml: invalid TOML"):
+    with pytest.raises(Exception, match=r"rules.toml:1: invalid TOML: a rule starts with a \[\[rule\]\] line"):
         read_rules(path)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('[[rule]]\nname = "kw_refund"\nclass = "billing"\nkind = "keywords"\nwords = ["refund", "money back]\n',
+     ':5: rule \'kw_refund\': invalid TOML: a quoted value is not closed on this line: add the closing " (column 32).'),
+    ('[[rule]]\nname = "a"\nclass = "billing"\n\n[[rule]]\nname = "kw_b\nclass = "billing"\n',
+     ':6: rule \'kw_b\': invalid TOML: a quoted value is not closed on this line: add the closing " (column 13).'),
+    ('[[rule]]\nname = "kw_c"\nwords = ["x"\nclass = "billing"\n',
+     ":4: rule 'kw_c': invalid TOML: a list opened with [ is not closed: add the closing ] (after its last item)"),
+    ('[[rule]]\nname = "kw_d"\nclass = billing\n',
+     ":3: rule 'kw_d': invalid TOML: a value must be quoted text, a number, true/false or a [list]"),
+])
+def test_a_toml_syntax_error_names_the_rule_and_what_to_fix(tmp_path, text, expected):
+    """A rules file broken by hand: the message names the line and the rule, and an unclosed quote reads as
+    one (tomllib says "Illegal character '\\n'")."""
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    with pytest.raises(Exception) as caught:
+        read_rules(path)
+    assert str(caught.value).startswith(f"{path}{expected}") and "Illegal character" not in str(caught.value)
 
 
 @pytest.mark.parametrize("text,expected", [

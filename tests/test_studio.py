@@ -247,38 +247,149 @@ def test_edits_made_outside_the_studio_are_picked_up(fresh_studio):
 # ---------------------------------------------------------------- review queue -> corrections file
 
 def test_review_queue_lists_each_source_escaped(studio):
+    from labelkit.studio.review import AUDIT_ROWS, SOURCES
+
     state, client, _ = studio
     page = client.get("/review").text
-    for title in ("suspect gold label", "test / QA row candidate", "suspect weak label", "rules and model disagree",
-                  "label model unsure"):
+    for title in SOURCES.values():
         assert title in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img" not in page
-    assert page.count('class="item') == 3 + 1 + 1  # 3 findings, 1 disagreement, 1 row with p < 0.5
+    # gold review: 2 flagged (a suspect gold label, a rules-vs-model disagreement) + 15 drawn; a test row, a weak
+    # label, a row with p < 0.5
+    assert page.count('class="item') == 2 + AUDIT_ROWS + 3
     assert "Not a test row" in page
+
+
+def _articles(page: str) -> list[str]:
+    return page.split("<article")[1:]
+
+
+def test_gold_review_is_blind_and_mixes_flagged_rows_with_drawn_ones(studio):
+    """No system's answer, no score, not the current gold label, nothing that tells a flagged row from a drawn
+    one; every label form starts on "choose a class", never on the first class."""
+    state, client, folder = studio
+    dev, test = pd.read_csv(folder / "dev.csv"), pd.read_csv(folder / "test.csv")
+    page = client.get("/review?source=gold_review").text
+    articles = _articles(page)
+    assert len(articles) == 17
+    keys = [a.split('data-key="', 1)[1].split('"', 1)[0] for a in articles]
+    assert f"gold_review:dev:{dev.id[0]}" in keys and f"gold_review:test:{test.id[1]}" in keys
+    for article in articles:
+        for leak in ("rules say", "says", "cleanlab", "current label", "flagged", "drawn", "p="):
+            assert leak not in article
+        assert '<option value="" selected disabled>choose a class…</option>' in article
+        assert article.count("selected") == 1 and "required" in article
+    split, row_id = keys[0].split(":")[1:]
+    gold = state.labels[split][row_id]
+    assert f">{gold}<" not in articles[0].split("<select")[0]  # the class names appear only in the list
+
+
+def test_blind_gold_labels_are_recorded_as_confirm_or_change_with_their_queue(fresh_studio):
+    from labelkit.studio.review import GOLD_QUEUES
+
+    state, client, folder = fresh_studio
+    dev, test = pd.read_csv(folder / "dev.csv"), pd.read_csv(folder / "test.csv")
+    page = client.get("/review?source=gold_review").text
+    drawn = next(k for k in (a.split('data-key="', 1)[1].split('"', 1)[0] for a in _articles(page))
+                 if k.split(":", 2)[2] not in (dev.id[0], test.id[1]))
+    other = next(c for c in state.classes if c != test.label[1])
+    answers = [("dev", dev.id[0], dev.label[0]), ("test", test.id[1], other)] + [tuple(drawn.split(":")[1:]) + (
+        state.labels[drawn.split(":")[1]][drawn.split(":")[2]],)]
+    for split, row_id, label in answers:
+        done = _post(client, state, "/review/decide", {"split": split, "row_id": row_id, "action": "label",
+                                                       "item_source": "gold_review", "new": label})
+        assert done.status_code == 303
+    nothing = _post(client, state, "/review/decide", {"split": "dev", "row_id": dev.id[0], "action": "label",
+                                                      "item_source": "gold_review", "new": ""})
+    assert nothing.status_code == 400 and "Choose the row" in nothing.text
+    unblind = _post(client, state, "/review/decide", {"split": "test", "row_id": test.id[2], "action": "change",
+                                                      "new": other})
+    assert unblind.status_code == 400  # gold labels change through the blind review only
+    items = read_corrections(folder / "corrections.csv")
+    assert [(c.split, c.row_id, c.action, c.old, c.new, c.reason) for c in items] == [
+        ("dev", dev.id[0], "confirm", dev.label[0], dev.label[0], f"gold_review: {GOLD_QUEUES['label_issue']}"),
+        ("test", test.id[1], "change", test.label[1], other, f"gold_review: {GOLD_QUEUES['rules_vs_model']}"),
+        (*answers[2][:2], "confirm", answers[2][2], answers[2][2], f"gold_review: {GOLD_QUEUES['audit']}"),
+    ]
+    after = client.get("/review?source=gold_review").text
+    assert f"you said {other}; the gold label was {test.label[1]}, so it changes" in after
 
 
 def test_review_decisions_go_to_the_corrections_file(fresh_studio):
     state, client, folder = fresh_studio
-    dev = pd.read_csv(folder / "dev.csv")
-    test = pd.read_csv(folder / "test.csv")
-    confirm = _post(client, state, "/review/decide", {"split": "dev", "row_id": dev.id[0], "action": "confirm",
-                                                       "reason": "label_issue"})
-    change = _post(client, state, "/review/decide", {"split": "test", "row_id": test.id[1], "action": "change",
+    test, train = pd.read_csv(folder / "test.csv"), pd.read_csv(folder / "train.csv")
+    confirm = _post(client, state, "/review/decide", {"split": "train", "row_id": train.id[2], "action": "confirm",
+                                                       "reason": "weak_label_issue"})
+    change = _post(client, state, "/review/decide", {"split": "train", "row_id": train.id[2], "action": "change",
                                                       "new": "cancellation", "reason": "=HYPERLINK(\"x\")"})
     not_test = _post(client, state, "/review/decide", {"split": "test", "row_id": test.id[1],
                                                         "action": "not_test_row", "reason": "test_row"})
-    assert [r.status_code for r in (confirm, change, not_test)] == [303, 303, 303]
+    no_class = _post(client, state, "/review/decide", {"split": "train", "row_id": train.id[2], "action": "change",
+                                                        "new": ""})
+    assert [r.status_code for r in (confirm, change, not_test, no_class)] == [303, 303, 303, 400]
     items = read_corrections(folder / "corrections.csv")
+    weak = ""  # the fake run has no weak label for this row
     assert [(c.split, c.row_id, c.action, c.old, c.new, c.reviewer) for c in items] == [
-        ("dev", dev.id[0], "confirm", dev.label[0], dev.label[0], "ana"),
-        ("test", test.id[1], "change", test.label[1], "cancellation", "ana"),
+        ("train", train.id[2], "confirm", weak, weak, "ana"),
+        ("train", train.id[2], "change", weak, "cancellation", "ana"),
         ("test", test.id[1], "not_test_row", test.label[1], "", "ana"),
     ]
     assert items[1].reason == '=HYPERLINK("x")' and all(c.time for c in items)
     raw = list(csv.reader((folder / "corrections.csv").open()))
     assert raw[0] == ["row_id", "split", "action", "old", "new", "reason", "reviewer", "time"]
     assert raw[2][5].startswith("'=")  # a spreadsheet shows it as text, not a formula
-    assert "Decided: change → cancellation by ana" in client.get("/review").text
+    page = client.get("/review?source=weak_label_issue").text
+    assert "Decided: change → cancellation by ana" in page
+    change_form = page.split('class="inline change-form"')[1].split("</form>")[0]
+    assert '<option value="" selected disabled>choose a class…</option>' in change_form  # never the first class
+
+
+def test_label_next_rows_are_labelled_blind_into_the_human_labels_file(fresh_studio):
+    """Rows `labelkit label-next` wrote (the human labels file) and a repair's label_next.csv: shown with their
+    text and slice columns only; a label goes into the human labels file, which the next build reads."""
+    from labelkit.io import read_review_csv
+
+    state, client, folder = fresh_studio
+    human = folder / "label_next.csv"  # [data] human_labels' default, beside the config
+    pd.DataFrame({"id": ["n1", "n2"], "label": ["", ""], "text": ["=cmd|' /C calc'!A0 my bill", "wifi gone"],
+                  "country": ["FR", "US"], "why": ["model unsure (0.90)", "model unsure (0.80)"]}).to_csv(human, index=False)
+    pd.DataFrame({"slice": ["country=FR"], "row_id": ["r9"], "text": ["résilier mon contrat"], "country": ["FR"],
+                  "label": [""]}).to_csv(state.run_dir / "label_next.csv", index=False)
+    page = client.get("/review?source=label_next").text
+    assert page.count("<article") == 3 and "country <code>FR</code>" in page and "=cmd|" in page
+    assert "(0.90)" not in page  # blind: not even why the picker chose it
+    for row_id, label in (("n1", "billing"), ("r9", "cancellation")):
+        done = _post(client, state, "/review/decide", {"split": "train", "row_id": row_id, "action": "label",
+                                                       "item_source": "label_next", "new": label})
+        assert done.status_code == 303
+    table = read_review_csv(human, dtype=str, keep_default_na=False).set_index("id")
+    assert table.loc["n1", "label"] == "billing" and table.loc["n1", "labelled_by"] == "ana"
+    assert table.loc["n2", "label"] == "" and table.loc["r9", "label"] == "cancellation"
+    assert table.loc["r9", "text"] == "résilier mon contrat" and table.loc["n1", "text"].startswith("=cmd")
+    assert human.read_text().count("'=cmd") == 1  # formula-safe for a spreadsheet
+    assert client.get("/review?source=label_next").text.count("<article") == 1
+
+
+def test_a_rules_file_broken_by_hand_shows_the_builds_message(fresh_studio):
+    state, client, folder = fresh_studio
+    state.rules_path.write_text('[[rule]]\nname = "kw_refund"\nclass = "billing"\nkind = "keywords"\n'
+                                'words = ["refund]\n')
+    for url in ("/", "/rules/new"):
+        page = client.get(url)
+        assert page.status_code == 409
+        assert (f"{state.rules_path}:5: rule &#39;kw_refund&#39;: invalid TOML: a quoted value is not closed on this "
+                f"line: add the closing &#34;") in page.text
+    state.rules_path.write_text('[[rule]]\nname = "kw_refund"\nclass = "bililng"\nkind = "keywords"\nwords = ["x"]\n')
+    page = client.get("/")
+    assert page.status_code == 409 and f"{state.rules_path}:1: rule &#39;kw_refund&#39;" in page.text
+    state.rules_path.write_text('[[rule]]\nname = "kw_refund"\nclass = "billing"\nkind = "keywords"\nwords = ["x"]\n')
+    assert client.get("/").status_code == 200
+
+
+def test_rules_page_defines_overlaps_and_conflicts(studio):
+    state, client, _ = studio
+    terms = client.get("/").text.split('id="terms"')[1].split("</dl>")[0]
+    assert "at least one other rule votes too" in terms and "another rule votes a different class" in terms
 
 
 def test_review_refuses_unknown_rows_and_labels(studio):

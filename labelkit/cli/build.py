@@ -92,6 +92,10 @@ def print_summary(outcome) -> None:
     if checks:
         click.echo(checks)
     click.echo(headline_table(results))
+    from labelkit.goldrows import summary_lines  # human labels: how many, from where, what they changed
+
+    for line in summary_lines(results):
+        click.echo(line)
     for warning in results.warnings:
         click.echo(f"warning: {warning}")
     for g in results.guardrails:

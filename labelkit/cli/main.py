@@ -13,6 +13,7 @@ COMMANDS = {
     "compare": ("labelkit.cli.compare", "compare_cli", "Compare two builds on the same test data."),
     "label": ("labelkit.cli.label", "label_cli", "Probabilistic labels for a file larger than memory."),
     "repair": ("labelkit.cli.repair", "repair_cli", "Repair a guardrail through data: reweight, what to label, LF ideas."),
+    "label-next": ("labelkit.cli.label_next", "label_next_cli", "Rows worth a human label next, from any pool."),
     "serve": ("labelkit.cli.serve", "serve_cli", "Serve a build over HTTP with its rules and challengers in shadow."),
     "shadow": ("labelkit.cli.shadow", "shadow_cli", "Shadow comparisons offline: `shadow replay FILE --primary RUN`."),
     "monitor": ("labelkit.cli.monitor", "monitor_cli", "Drift, disagreement and accuracy estimates over a request log."),

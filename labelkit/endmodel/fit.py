@@ -29,7 +29,8 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
                     max_text_chars: int = MAX_TEXT_CHARS, seed: int = 0, metric: str = "accuracy",
                     positive: int | None = None, stream_rows: int = STREAM_ROWS, id_column: str | None = None,
                     unlabeled: pd.DataFrame | None = None, unlabeled_weight=None, uncovered_target=None,
-                    uncovered_always: bool = False, progress=None) -> EndModel:
+                    uncovered_always: bool = False, progress=None, gold: pd.DataFrame | None = None,
+                    y_gold=None, gold_weights=(1.0,)) -> EndModel:
     """Fit on `train` with `targets` ((n, k) probabilities if soft, else (n,) class indices) and
     optional per-row `sample_weight`; try every feature set x class weight x C, score each on
     (dev, y_dev) by `metric`, and keep the first (features, then class weights in the order given,
@@ -42,7 +43,10 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
     rows, not the covered ones (where the rare class is over-represented when LFs target it).
     `uncovered_target` ((k,) probabilities): the `unlabeled` rows' soft label; the chosen setting is
     refitted with those rows too (row weights `unlabeled_weight`, default 1) and kept unless it loses
-    more than one dev row against the chosen model (always with `uncovered_always`)."""
+    more than one dev row against the chosen model (always with `uncovered_always`).
+    `gold`, `y_gold`: human-labelled training rows (one-hot targets) added to the chosen setting at a weight
+    from `gold_weights` chosen on dev + those rows cross-fitted (labelkit/endmodel/gold.py); the model
+    without them is kept as `before_human_labels`."""
     from labelkit.evaluate.metrics import resolve_metric
 
     notify = progress or (lambda message: None)
@@ -65,8 +69,18 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
     if len(present) < 2:
         return _constant_model(frame, Y, weights, common, notes)
     class_weights = class_weight_settings(class_weights, y_dev, k)
+    has_gold = gold is not None and len(gold) > 0
+    if has_gold:
+        gold, gold_notes = _prepared(gold, "human labels", text_column, max_text_chars, id_column, relation)
+        notes += gold_notes
     if len(train) >= stream_rows and text_column:  # without text the features are a few dense columns: in memory
         from labelkit.endmodel.stream import train_streaming
+
+        if has_gold:  # streamed: the human rows join at the first listed weight, not chosen on dev
+            frame, Y, weights = _with_rows(frame, Y, weights, gold, _target_matrix(y_gold, k, False, len(gold)),
+                                           np.full(len(gold), float(list(gold_weights)[0])))
+            notes = notes + [f"end model: the {len(gold)} human-labelled rows train the streamed model at weight "
+                             f"{list(gold_weights)[0]:g} ([end_model] gold_weight's first value; not chosen on dev)."]
 
         model = train_streaming(frame, Y, weights, dev_frame, y_dev, common=common, Cs=Cs, seed=seed,
                                 metric=metric, notify=notify, class_weight=class_weights[-1])
@@ -92,6 +106,13 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
             model, frame, Y, weights, uncovered, np.asarray(uncovered_target, dtype=np.float64),
             _row_weights(unlabeled_weight, len(unlabeled)), dev_frame, y_dev, always=uncovered_always,
             max_features=max_features, seed=seed, metric=metric, notify=notify)
+        frame_all = frame
+    if has_gold and model.kind == "logistic_regression":
+        from labelkit.endmodel.gold import fit_with_gold
+
+        model, frame, Y, weights = fit_with_gold(model, frame, Y, weights, gold, y_gold, gold_weights, dev_frame,
+                                                 y_dev, max_features=max_features, seed=seed, metric=metric,
+                                                 notify=notify)
         frame_all = frame
     _note_one_class(model, dev_frame, y_dev)
     if dev_gold:

@@ -114,7 +114,7 @@ def parse_rules(text: str, path: Path | str, *, classes=None, columns=None) -> l
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}.") from None
+        raise ConfigError(toml_error_message(text, path, exc)) from None
     unknown = sorted(set(document) - {"rule"})
     if unknown:
         raise ConfigError(f"{path}: {unknown[0]!r} is not allowed at the top level; write each rule as a [[rule]] table.")
@@ -134,6 +134,50 @@ def parse_rules(text: str, path: Path | str, *, classes=None, columns=None) -> l
         check_rule(rule, classes=classes, columns=columns, where=f"{path}:{line}: ")
         rules.append(rule)
     return rules
+
+
+_TOML_AT = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)\s*$")
+_NAME = re.compile(r"""^\s*name\s*=\s*(?:"([^"\n]*)"?|'([^'\n]*)'?)""")  # the closing quote may be the error
+
+
+def toml_error_message(text: str, path, exc) -> str:
+    """A TOML syntax error as a person reads it: the file and line, the rule it is in (by its name when
+    that line reads), and what to fix, e.g. `rules.toml:7: rule 'kw_refund': a quoted value is not closed on
+    this line: add the closing " (column 21).` instead of tomllib's "Illegal character '\\n'"."""
+    message = str(exc)
+    found = _TOML_AT.search(message)
+    lines = text.splitlines()
+    line = int(found.group(1)) if found and found.group(1) else len(lines)
+    column = int(found.group(2)) if found and found.group(2) else None
+    what = _TOML_AT.sub("", message)
+    current = lines[line - 1] if 0 < line <= len(lines) else ""
+    if what.startswith("Illegal character '\\n'") or what.startswith("Expected '\"'") or what.startswith('Expected "\'"'):
+        quote = "'" if current.count("'") % 2 else '"'
+        what = f"a quoted value is not closed on this line: add the closing {quote}"
+    elif what.startswith("Unclosed array"):
+        what = "a list opened with [ is not closed: add the closing ] (after its last item)"
+    elif what.startswith("Cannot overwrite a value"):
+        what = "a key is given twice (each option once per rule)"
+    elif what.startswith("Expected '=' after a key"):
+        what = "write each option as key = value"
+    elif what.startswith("Invalid value"):
+        what = 'a value must be quoted text, a number, true/false or a [list], e.g. words = ["refund"]'
+    elif what.startswith("Expected ']]'"):
+        what = "a rule starts with a [[rule]] line"
+    header = max((n for n in _header_lines(text) if n <= line), default=None)
+    rule = ""
+    if header is not None:
+        following = [n for n in _header_lines(text) if n > header]
+        end = following[0] - 1 if following else len(lines)
+        for candidate in lines[header:end]:
+            named = _NAME.match(candidate)
+            if named:
+                rule = f"rule {(named.group(1) if named.group(1) is not None else named.group(2))!r}: "
+                break
+        if not rule:
+            rule = f"the rule starting at line {header}: "
+    where = f" (column {column})" if column else ""
+    return f"{path}:{line}: {rule}invalid TOML: {what}{where}."
 
 
 def _header_lines(text: str) -> list[int]:

@@ -27,8 +27,10 @@ def as_results(results) -> BuildResults:
 
 
 def build_sections(results: BuildResults, examples: dict | None = None) -> list[Section]:
+    from labelkit.report.human import human_labels_section  # human-labelled rows, gold changes
+
     builders = (
-        _verdict, _headline, _warnings, _slices, _per_class, _confusion, _lf_summary, _label_model,
+        _verdict, _headline, human_labels_section, _warnings, _slices, _per_class, _confusion, _lf_summary, _label_model,
         _drift, _audit, _expectations, _examples, _checks, _manifest,
     )
     sections = []

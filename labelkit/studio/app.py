@@ -21,7 +21,7 @@ from starlette.routing import Route
 from labelkit.corrections import Correction, append_correction, now, read_corrections
 from labelkit.errors import LabelkitError
 from labelkit.lfs.rules import KINDS, RulesConflict, check_rule, delete_rule, rule_from_table, save_rule, to_lf
-from labelkit.studio.review import SOURCES, review_items
+from labelkit.studio.review import GOLD_QUEUES, SOURCES, review_items
 from labelkit.studio.state import StudioState
 
 HERE = Path(__file__).parent
@@ -69,10 +69,19 @@ def create_app(state: StudioState) -> Starlette:
 
         return wrapper
 
+    def broken_rules_file(exc: LabelkitError) -> HTMLResponse:
+        """The rules file no longer reads (edited by hand): the build's own message, not a bare HTTP 500."""
+        return page("message.html", 409, title="The rules file has an error", message=str(exc),
+                    hint=f"Fix {state.rules_path.name} in your editor (the line is named above) and reload this page; "
+                         f"the studio keeps the last rules that read.")
+
     @guarded
     async def rules_page(request: Request):
         with state.lock:
-            state.sync()
+            try:
+                state.sync()
+            except LabelkitError as exc:
+                return broken_rules_file(exc)
             table = state.workspace.table(state.order())
             overall = state.workspace.overall()
         return page("rules.html", table=table, overall=overall, saved=request.query_params.get("saved", ""))
@@ -81,7 +90,10 @@ def create_app(state: StudioState) -> Starlette:
     async def editor_page(request: Request):
         name = request.path_params.get("name")
         with state.lock:
-            state.sync()
+            try:
+                state.sync()
+            except LabelkitError as exc:
+                return broken_rules_file(exc)
             rule = state.rule(name) if name else None
             if name and rule is None:
                 source = state.python_lfs.get(name)
@@ -143,26 +155,54 @@ def create_app(state: StudioState) -> Starlette:
         shown = [i for i in items if not source or i.source == source]
         counts = {s: sum(1 for i in items if i.source == s) for s in SOURCES}
         return page("review.html", items=shown, counts=counts, sources=SOURCES, source=source,
-                    run=str(state.run_dir), exists=state.run_dir.is_dir())
+                    run=str(state.run_dir), exists=state.run_dir.is_dir(), human_path=state.human_labels_path)
 
     @guarded
     async def decide(request: Request, form):
         split, row_id, action = form.get("split", ""), form.get("row_id", ""), form.get("action", "")
+        source = form.get("item_source", "")
+        new = str(form.get("new", ""))
+        if action in ("change", "label") and not new:
+            return page("message.html", 400, title="No class chosen",
+                        message="Choose the row's class in the list before saving (nothing was recorded).")
+        if action in ("change", "label") and new not in state.classes:
+            return PlainTextResponse(f"Refused: {new!r} is not a class.", 400, headers=HEADERS)
+        queue = {(i.source, i.split, i.row_id): i for i in _queue(state)}
+        back = form.get("source", "")
+        where = RedirectResponse(f"/review?source={back}#{split}-{row_id}" if back in SOURCES else "/review",
+                                 status_code=303, headers=HEADERS)
+        if action == "label":  # a blind form: label_next (the human labels file) or gold_review (corrections)
+            item = queue.get((source, split, row_id))
+            if item is None or not item.blind:
+                return PlainTextResponse("Refused: unknown row.", 400, headers=HEADERS)
+            if source == "label_next":
+                from labelkit.labelnext import record_human_label
+
+                with state.lock:
+                    record_human_label(state.human_labels_path, state.config, row_id, new, labelled_by=state.reviewer,
+                                       row=_label_next_row(state, item))
+                return where
+            current = state.labels.get(split, {}).get(row_id, "")
+            item = Correction(row_id, split, "confirm" if new == current else "change", old=current, new=new,
+                              reason=f"gold_review: {GOLD_QUEUES.get(item.queue, item.queue)}",
+                              reviewer=state.reviewer, time=now())
+            with state.lock:
+                append_correction(state.corrections_path, item)
+            return where
         current = state.labels.get(split, {}).get(row_id)
-        weak = {i.row_id: i.current for i in _queue(state) if i.split == split}
+        weak = {i.row_id: i.current for i in queue.values() if i.split == split and not i.blind}
         current = current if current is not None else weak.get(row_id)
         if current is None or action not in ("confirm", "change", "not_test_row"):
             return PlainTextResponse("Refused: unknown row or action.", 400, headers=HEADERS)
-        new = form.get("new", "") if action == "change" else current if action == "confirm" else ""
-        if action == "change" and new not in state.classes:
-            return PlainTextResponse(f"Refused: {new!r} is not a class.", 400, headers=HEADERS)
+        if split in ("dev", "test") and action == "change":  # gold labels change only through the blind review
+            return PlainTextResponse("Refused: gold labels are reviewed blind (source gold_review).", 400,
+                                     headers=HEADERS)
+        new = new if action == "change" else current if action == "confirm" else ""
         item = Correction(row_id, split, action, old=current, new=new, reason=str(form.get("reason", ""))[:200],
                           reviewer=state.reviewer, time=now())
         with state.lock:
             append_correction(state.corrections_path, item)
-        back = form.get("source", "")
-        return RedirectResponse(f"/review?source={back}#{split}-{row_id}" if back in SOURCES else "/review",
-                                status_code=303, headers=HEADERS)
+        return where
 
     async def static(request: Request):
         name = request.path_params["name"]
@@ -234,9 +274,29 @@ def _same_origin(request: Request) -> bool:
 
 
 def _queue(state: StudioState):
+    from labelkit.labelnext import read_pending
+
     corrections = read_corrections(state.corrections_path)
-    return review_items(state.run_dir, state.rows, state.labels, corrections,
-                        id_column=state.config.data.id_column, text_column=state.config.data.text_column)
+    data = state.config.data
+    return review_items(state.run_dir, state.rows, state.labels, corrections, id_column=data.id_column,
+                        text_column=data.text_column, seed=state.config.task.seed,
+                        pending=read_pending(state.human_labels_path, state.config), label_column=data.label_column,
+                        detail_columns=[*data.slice_columns, *data.feature_columns])
+
+
+def _label_next_row(state: StudioState, item) -> dict | None:
+    """The row a label_next item stands for, from a repair output's label_next.csv (None: it is in the file)."""
+    from labelkit.studio.review import read_run_table
+
+    if item.queue != "run":
+        return None
+    table = read_run_table(state.run_dir, "label_next.csv")
+    id_column = state.config.data.id_column
+    ids = table[id_column] if id_column in table else table["row_id"]
+    record = table[ids.astype(str) == item.row_id].iloc[0].to_dict()
+    record.pop("row_id", None)
+    record.pop("label", None)
+    return record
 
 
 # ---------------------------------------------------------------- form <-> rule

@@ -39,6 +39,14 @@ class StudioState:
     def columns(self) -> list[str]:
         return [str(c) for c in self.rows["train"].columns]
 
+    @property
+    def human_labels_path(self) -> Path:
+        """The file labels of the label-next queue go to: the first of [data] human_labels."""
+        from labelkit.goldrows import human_label_paths
+
+        paths = human_label_paths(self.config)
+        return paths[0] if paths else self.config.resolve("label_next.csv")
+
     def order(self) -> list[str]:
         return list(self.python_lfs) + [r.name for r in self.rules]
 
