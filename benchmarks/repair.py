@@ -7,11 +7,13 @@ intervals), the share of the gap recovered, the paired test, and the weight chos
 Target (issue 16): recover >= 80% of the FR gap with <= 0.5 points of overall test accuracy lost.
 
     PYTHONPATH=. python benchmarks/repair.py [--run runs/support_tickets] [--out /tmp/repaired] [--slice country=FR]
+                                             [--max-candidates N]
     PYTHONPATH=. python benchmarks/repair.py --run RUN --ceiling [--draw DIR]   # how far the data can take FR
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -118,6 +120,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="where the repaired build goes (default: a temporary folder)")
     parser.add_argument("--max-overall-loss", type=float, default=MAX_OVERALL_LOSS)
     parser.add_argument("--slice", action="append", default=[], help="repair only this slice (repeatable)")
+    parser.add_argument("--max-candidates", type=int, help="the search budget: candidate fits per slice (default: all)")
     parser.add_argument("--ceiling", action="store_true",
                         help="instead of repairing, measure how far the data can take FR (a model of FR alone; "
                              "more gold FR rows from --draw)")
@@ -136,13 +139,18 @@ def main(argv=None) -> int:
             build(load_config(ROOT / "labelkit.toml"), out=run, notify=_notify)
         built = time.perf_counter() - started
         out = args.out or Path(tmp) / "repaired"
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         outcome = repair_run(run, out=out, slices=tuple(args.slice), max_overall_loss=args.max_overall_loss,
-                             notify=_notify, force=True)
-        repaired = time.perf_counter() - started
+                             notify=_notify, force=True, max_candidates=args.max_candidates)
+        repaired, repaired_cpu = time.perf_counter() - started, time.process_time() - cpu
         report = outcome.report
-    print(f"build {built:.0f}s, repair {repaired:.0f}s; limit: overall dev loss <= "
-          f"{100 * report['limit']['max_overall_dev_loss']:.1f} points (dev {_pct(report['limit']['dev_score_before'])})")
+        stages = json.loads((Path(out) / "manifest.json").read_text()).get("timings_seconds", {})
+    search = report.get("search", {})
+    print(f"build {built:.0f}s, repair {repaired:.0f}s wall / {repaired_cpu:.0f}s CPU ({search.get('candidate_fits')} "
+          f"candidate fits, {search.get('fitted_by')}); repair stages (wall): "
+          + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in stages.items() if not name.startswith("label model fit")))
+    print(f"limit: overall dev loss <= {100 * report['limit']['max_overall_dev_loss']:.1f} points "
+          f"(dev {_pct(report['limit']['dev_score_before'])}); first model reproduced: {report.get('reproduced')}")
     print("| rows | n | rules | model before | model after [95% CI] | change (pts) | gap recovered | McNemar p | chosen on dev |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for s in report["slices"]:

@@ -21,8 +21,10 @@ EVERY = 2.0  # seconds between lines
 class Progress:
     """Report `advance(rows)` calls of a stage of `total` rows (total may be unknown: None)."""
 
-    def __init__(self, what: str, total: int | None = None, *, notify=None, every: float | None = None, clock=None):
+    def __init__(self, what: str, total: int | None = None, *, notify=None, every: float | None = None, clock=None,
+                 unit: str = "rows"):
         self.what = what
+        self.unit = unit  # "rows"; anything else (e.g. "candidates": a few slow steps) says time so far, not a rate
         self.total = total
         self.notify = notify or to_stderr
         self.every = EVERY if every is None else every
@@ -31,16 +33,21 @@ class Progress:
         self.started = self.clock()
         self.last = self.started
 
-    def advance(self, rows: int) -> None:
+    def advance(self, rows: int, detail: str = "") -> None:
+        """`rows` more done; `detail` (what the step found) follows the line when one is printed."""
         self.done += int(rows)
         now = self.clock()
         if now - self.last >= self.every:
             self.last = now
-            self.notify(self.line(now))
+            self.notify(self.line(now) + (f" — {detail}" if detail else ""))
 
     def line(self, now: float | None = None) -> str:
         elapsed = max((now if now is not None else self.clock()) - self.started, 1e-9)
         rate = self.done / elapsed
+        if self.unit != "rows":
+            left = (self.total - self.done) / rate if self.total and rate > 0 else float("nan")
+            return (f"{self.what}: {self.done:,}/{self.total or '?'} {self.unit}, {_duration(elapsed)} so far"
+                    + (f", ~{_duration(left)} left" if self.total else ""))
         if not self.total:
             return f"{self.what}: {self.done:,} rows, {rate:,.0f} rows/s"
         left = (self.total - self.done) / rate if rate > 0 else float("inf")

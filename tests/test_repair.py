@@ -13,7 +13,7 @@ from labelkit.cli.main import cli
 from labelkit.errors import ConfigError
 from labelkit.repair.candidates import candidate_ngrams, ngrams, snippet
 from labelkit.repair.label_next import DISAGREE, UNSURE, rows_to_label
-from labelkit.repair.reweight import DevScores, error_rows, search_slice, wilson
+from labelkit.repair.reweight import DevScores, error_rows, plan_candidates, search_slice, wilson
 from labelkit.repair.slices import Slice, choose_slices
 
 
@@ -69,6 +69,112 @@ def test_a_later_slice_may_not_undo_an_earlier_one_on_dev():
     assert refused and all(not c.admissible and "country=FR" in c.refused for c in refused)
     assert {(c.strategy, c.class_weight) for c in search.tried} == {("none", "none"), ("slice", "none"),
                                                                      ("none", "balanced"), ("slice", "balanced")}
+
+
+def test_a_search_budget_tries_each_strategy_first_and_keeps_the_structure_of_the_results():
+    """--max-candidates: the smallest weight of each strategy first; the rest are counted as not fitted,
+    and the search reports the same fields (the model in place competes as always)."""
+    train_mask, errors = np.array([True, False, False]), np.array([False, True, False])
+    plans = plan_candidates(np.ones(3), train_mask, errors, class_weight="none", build_class_weight="none",
+                            class_weights=("build", "balanced"), weights=(8.0, 2.0, 4.0))
+    assert [(cw, strategy, w) for cw, strategy, _, w in plans[:3]] == [("none", "slice", 2.0), ("none", "errors", 2.0),
+                                                                        ("none", "slice", 4.0)]
+    assert len(plans) == 2 * 6 + 1  # 2 strategies x 3 weights per class weight, and balanced alone
+    fitted, heard = [], []
+
+    def evaluate(weights, class_weight):
+        fitted.append((weights.tolist(), class_weight))
+        return DevScores(0.80, 0.5 + 0.01 * float(weights.max()), model=len(fitted))
+
+    common = dict(dev_rows=20, floor=0.79, current=DevScores(0.80, 0.40), class_weights=("build", "balanced"),
+                  weights=(2.0, 4.0, 8.0))
+    full, *_ = search_slice("s", evaluate, np.ones(3), train_mask, errors, **common)
+    fitted.clear()
+    small, chosen, class_weight, model = search_slice(
+        "s", evaluate, np.ones(3), train_mask, errors, max_candidates=2,
+        on_candidate=lambda c, spared: heard.append((c.strategy, c.weight, spared)), **common)
+    assert fitted == [([2.0, 1.0, 1.0], "none"), ([1.0, 2.0, 1.0], "none")]
+    assert heard == [("slice", 2.0, 0), ("errors", 2.0, 0)]  # progress: each candidate as it is scored
+    assert (len(full.tried), full.skipped, len(small.tried), small.skipped) == (14, 0, 3, 11)
+    assert [(c.strategy, c.weight) for c in small.tried] == [("none", 1.0), ("slice", 2.0), ("errors", 2.0)]
+    assert small.chosen.as_dict().keys() == full.chosen.as_dict().keys() and small.chosen.admissible
+    assert (small.chosen.strategy, small.chosen.weight, class_weight, model) == ("slice", 2.0, "none", 1)
+    # reported in one order: class weight, strategy, weight
+    assert [(c.class_weight, c.strategy, c.weight) for c in full.tried[:4]] == [
+        ("none", "none", 1.0), ("none", "slice", 2.0), ("none", "slice", 4.0), ("none", "slice", 8.0)]
+
+
+def test_a_weight_below_the_overall_floor_stops_larger_weights_of_the_same_rows():
+    fitted = []
+
+    def evaluate(weights, class_weight):  # the slice's rows (row 0) cost overall dev from x4 on
+        fitted.append((float(weights[0]), float(weights[1]), class_weight))
+        return DevScores(0.78 if weights[0] >= 4 else 0.80, 0.6)
+
+    heard = []
+    search, *_ = search_slice("s", evaluate, np.ones(2), np.array([True, False]), np.array([False, True]),
+                              dev_rows=10, floor=0.795, current=DevScores(0.80, 0.5), weights=(2.0, 4.0, 8.0),
+                              on_candidate=lambda c, spared: heard.append((c.strategy, c.weight, spared)))
+    assert (8.0, 1.0, "none") not in fitted and (1.0, 8.0, "none") in fitted
+    assert ("slice", 4.0, 1) in heard and search.pruned == 1 and len(search.tried) == 1 + 5
+
+
+def test_progress_of_a_few_slow_steps_says_time_so_far_and_left():
+    from labelkit.progress import Progress
+
+    lines = []
+    clock = iter([0.0, 4.0, 10.0]).__next__
+    progress = Progress("repair", 5, notify=lines.append, every=0.0, clock=clock, unit="candidate fits")
+    progress.advance(1, "country=FR: slice x4")
+    progress.advance(1)
+    assert lines == ["repair: 1/5 candidate fits, 4s so far, ~16s left — country=FR: slice x4",
+                     "repair: 2/5 candidate fits, 10s so far, ~15s left"]
+
+
+def test_refit_with_large_row_weights_reaches_the_weighted_optimum():
+    """Rows weighted x8 stall saga at max_iter; the refit divides the weights by their largest value and
+    multiplies C by it (the same objective) and starts from the first model: the weighted optimum."""
+    from sklearn.linear_model import LogisticRegression
+
+    from labelkit.endmodel import train_end_model
+    from labelkit.endmodel.training import class_multipliers
+    from labelkit.repair.refit import Refitter
+
+    rng = np.random.default_rng(0)
+    words = [["refund", "invoice", "charged", "payment"], ["wifi", "signal", "outage", "router"],
+             ["password", "login", "email", "locked"]]
+    y = rng.integers(0, 3, 300)
+    texts = [" ".join(rng.choice(words[c], 3).tolist() + rng.choice(sum(words, []), 2).tolist()) for c in y]
+    frame = pd.DataFrame({"text": texts})
+    Y = np.full((300, 3), 0.1)
+    Y[np.arange(300), y] = 0.8
+    train, dev = frame.iloc[:200], frame.iloc[200:]
+    base = train_end_model(train, Y[:200], ("a", "b", "c"), text_column="text", dev=dev, y_dev=y[200:], Cs=[1.0])
+    featurizer = base.pipeline.named_steps["features"]
+    refit = Refitter(base=base, featurizer=featurizer, labels="soft", rows=np.arange(200),
+                     X=featurizer.transform(train), Y=Y[:200], X_dev=featurizer.transform(dev), y_dev=y[200:],
+                     metric=("accuracy", None), seed=0)
+    w = np.ones(200)
+    w[:20] = 8.0
+    model, dev_pred = refit.fit(w, "balanced")
+    assert dev_pred.tolist() == model.predict(dev).tolist()
+    assert model.C == 1.0 and model.class_weight == "balanced" and "C x 8" in model.notes[-1]
+    rows, labels = np.nonzero(Y[:200] > 0)
+    weights = (Y[:200] * w[:, None] * class_multipliers(Y[:200], w, "balanced"))[rows, labels]
+    optimum = LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(refit.X[rows], labels, sample_weight=weights)
+    assert np.abs(model.predict_proba(dev) - optimum.predict_proba(refit.X_dev)).max() < 0.01
+
+
+def test_a_repair_refits_the_label_model_and_the_end_model_path_the_run_chose(task):
+    from labelkit.config import load_config
+    from labelkit.repair.plan import _chosen_end_model, _chosen_label_model
+
+    config = load_config(task)
+    narrowed = _chosen_label_model(config, {"chosen": "snorkel", "class_balance": "uniform"})
+    assert (narrowed.label_model.candidates, narrowed.label_model.class_balance) == (["snorkel"], "uniform")
+    assert _chosen_label_model(config, {"chosen": "nothing_known"}) is config
+    end = _chosen_end_model(config, {"C": 1.0, "features": "tfidf", "class_weight": "none"})
+    assert end.end_model.C == [c for c in sorted(config.end_model.C) if c <= 1.0] and end.end_model.class_weight == ["none"]
 
 
 def test_wilson_interval_is_wide_on_a_few_rows():
@@ -174,6 +280,29 @@ def test_repaired_predictions_are_the_models_own(repaired):
     model = load_end_model(root / "fixed" / "model.skops")
     predictions = pd.read_csv(root / "fixed" / "test_predictions.csv", dtype=str)
     assert predictions["pred_end_model"].tolist() == [model.classes[i] for i in model.predict(test)]
+
+
+@pytest.mark.slow  # a second repair of the small task's build (~5 s)
+def test_repair_prints_progress_and_a_tiny_budget_gives_the_same_structure(repaired):
+    from labelkit.repair import repair_run
+
+    root, full = repaired
+    lines = []
+    outcome = repair_run(root / "run", out=root / "budget", slices=("country=FR",), weights=(4.0,),
+                         strategies=("slice",), max_candidates=1, notify=lines.append)
+    report = outcome.report
+    fits = [line for line in lines if line.startswith("repair: 1/1 candidate fits, ")]
+    assert len(fits) == 1 and "so far" in fits[0] and "country=FR: slice x4" in fits[0] and "dev " in fits[0]
+    assert any(line.startswith("repair country=FR: chose ") and "not fitted (--max-candidates)" in line for line in lines)
+    assert report.keys() == full.keys() - {"out"}  # the CLI's --json adds the output folder
+    entry, full_entry = report["slices"][0], full["slices"][0]
+    assert entry.keys() == full_entry.keys() and entry["test"].keys() == full_entry["test"].keys()
+    assert len(entry["tried"]) == 2 and len(full_entry["tried"]) == 4  # the model in place + 1 of 3 candidates
+    assert report["search"]["candidate_fits"] == 1 and full["search"]["candidate_fits"] == 3
+    assert full["search"]["fitted_by"].startswith("repair.refit") and entry["not_fitted"] == {"budget": 2, "below_floor": 0}
+    again = repair_run(root / "run", out=root / "budget", slices=("country=FR",), weights=(4.0,),
+                       strategies=("slice",), max_candidates=1, force=True)
+    assert again.report == report  # same data, config and seed: the same repair
 
 
 def test_repair_refuses_its_own_run_and_a_folder_that_is_no_build(task, tmp_path):

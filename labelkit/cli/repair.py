@@ -24,12 +24,15 @@ from labelkit.cli.common import Narrator, handle_errors
               help="What gets the weight: slice (the slice's train rows), errors (the first model's error set).")
 @click.option("--class-weights", default="build,balanced", show_default=True,
               help="Class weights tried with each slice weight: build (the build's choice), balanced, none.")
+@click.option("--max-candidates", type=int, default=None,
+              help="Search budget: at most this many candidate fits per slice, coarse first (the middle weight of "
+                   "each strategy, then the others). Default: every candidate (on the bundled example, 6 per slice).")
 @click.option("--label-next", type=int, default=50, show_default=True, help="Rows to label next, per slice.")
 @click.option("--json", "as_json", is_flag=True, help="Print the repair report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @handle_errors
-def repair_cli(run, slices, out, force, max_overall_loss, weights, strategies, class_weights, label_next, as_json,
-               quiet):
+def repair_cli(run, slices, out, force, max_overall_loss, weights, strategies, class_weights, max_candidates,
+               label_next, as_json, quiet):
     """Repair the guardrails of the build in RUN through data, into a new build.
 
     For each slice where the model is worse than the rules, the end model is retrained with the
@@ -50,7 +53,7 @@ def repair_cli(run, slices, out, force, max_overall_loss, weights, strategies, c
     outcome = repair_run(run, out=target, slices=slices, max_overall_loss=max_overall_loss,
                          weights=_numbers(weights, "--weights"), strategies=_names(strategies),
                          class_weights=_names(class_weights),
-                         label_next=label_next, force=force, notify=Narrator(quiet))
+                         label_next=label_next, force=force, notify=Narrator(quiet), max_candidates=max_candidates)
     if as_json:
         click.echo(json.dumps({"out": str(outcome.out), **outcome.report}, indent=2, default=str))
         return

@@ -9,6 +9,7 @@ overridden by rules. The new run has a build's layout, so `labelkit compare RUN 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from labelkit.errors import ConfigError
 from labelkit.io import read_build_json
 from labelkit.repair.reweight import (CLASS_WEIGHTS, DEFAULT_CLASS_WEIGHTS, MAX_OVERALL_LOSS, STRATEGIES, WEIGHTS,
                                       DevScores, search_slice)
-from labelkit.repair.slices import Slice, choose_slices
+from labelkit.repair.slices import Slice, choose_slices, fired_slices
 
 LABEL_NEXT = 50
 
@@ -33,29 +34,32 @@ class RepairOutcome:
 
 def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL_LOSS, weights=WEIGHTS,
                strategies=STRATEGIES, class_weights=DEFAULT_CLASS_WEIGHTS, label_next: int = LABEL_NEXT,
-               force: bool = False, notify=None) -> RepairOutcome:
-    """Repair the fired guardrails of the build in `run_dir` into a new build in `out`."""
+               force: bool = False, notify=None, max_candidates: int | None = None) -> RepairOutcome:
+    """Repair the fired guardrails of the build in `run_dir` into a new build in `out`. `max_candidates`:
+    the search budget, at most this many candidate fits per slice (coarse first; None: every candidate)."""
     from labelkit.data import input_paths
     from labelkit.manifest import StageTimer
     from labelkit.output_folder import claim_output
 
-    _check_options(max_overall_loss, weights, strategies, label_next, class_weights)
+    _check_options(max_overall_loss, weights, strategies, label_next, class_weights, max_candidates)
     run_dir = Path(run_dir)
     manifest, old_metrics, config = read_run(run_dir)
     if Path(out).resolve() == run_dir.resolve():
         raise ConfigError(f"--out {out} is the run being repaired; write the repair beside it so that "
                           f"`labelkit compare` can show both.")
+    if not slices and not fired_slices(old_metrics):  # said before the rebuild, not after it
+        raise _nothing_to_repair(run_dir)
     with claim_output(out, force=force, kind="build", protect=[*input_paths(config), run_dir]) as target:
         timer = StageTimer(notify)
         result = rebuild(config, manifest, timer)
         chosen = choose_slices(old_metrics, tuple(slices), slicing_functions=result.modules.slicing_functions)
         if not chosen:
-            raise ConfigError(f"No guardrail fired in {run_dir} (metrics.json has none): nothing to repair. "
-                              f"Name a slice with --slice column=value to reweight it anyway.")
+            raise _nothing_to_repair(run_dir)
         with timer.stage("repair"):
             repaired, report = repair_result(result, chosen, max_overall_loss=max_overall_loss, weights=weights,
                                              strategies=strategies, class_weights=class_weights,
-                                             label_next=label_next, notify=timer.notify)
+                                             label_next=label_next, max_candidates=max_candidates,
+                                             notify=timer.notify)
         report["from_run"] = str(run_dir.resolve())
         report["reproduced"] = _reproduced(run_dir, result)
         repaired.metrics["repair"] = report
@@ -63,7 +67,12 @@ def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL
     return RepairOutcome(Path(out), report, metrics)
 
 
-def _check_options(limit, weights, strategies, label_next, class_weights=CLASS_WEIGHTS) -> None:
+def _nothing_to_repair(run_dir) -> ConfigError:
+    return ConfigError(f"No guardrail fired in {run_dir} (metrics.json has none): nothing to repair. "
+                       f"Name a slice with --slice column=value to reweight it anyway.")
+
+
+def _check_options(limit, weights, strategies, label_next, class_weights=CLASS_WEIGHTS, max_candidates=None) -> None:
     if not 0 <= limit < 1:
         raise ConfigError(f"--max-overall-loss {limit}: give a share of the dev score between 0 and 1 "
                           f"(0.005 = half a point).")
@@ -79,6 +88,9 @@ def _check_options(limit, weights, strategies, label_next, class_weights=CLASS_W
                           f"{', '.join(CLASS_WEIGHTS)} (build = the class weight the build chose).")
     if label_next < 0:
         raise ConfigError(f"--label-next {label_next}: give a number of rows, 0 or more.")
+    if max_candidates is not None and max_candidates < 1:
+        raise ConfigError(f"--max-candidates {max_candidates}: give 1 or more candidate fits per slice "
+                          f"(or leave it out to fit every candidate).")
 
 
 def read_run(run_dir: Path):
@@ -93,15 +105,38 @@ def read_run(run_dir: Path):
     config = from_dict(manifest["config"], path=config_path, root=root)
     if not config.end_model.enabled:
         raise ConfigError(f"{run_dir} was built without an end model; there is no model to repair.")
+    config = _chosen_label_model(config, metrics.get("label_models") or {})
     return manifest, metrics, _chosen_end_model(config, manifest.get("end_model") or {})
 
 
+def _chosen_label_model(config, chosen: dict):
+    """The config with the label model's candidates narrowed to the one the run chose (its model and
+    class balance): the same train labels, fitted once instead of choosing again among every candidate
+    (on the bundled example that choice is most of a build's time). The run's report keeps the table
+    of every candidate; `reproduced` in the repair report says whether the re-run matches the run."""
+    lm = config.label_model
+    name, balance = chosen.get("chosen"), chosen.get("class_balance")
+    if name not in lm.candidates:
+        return config
+    narrowed = {"candidates": [name]}
+    if balance in ("dev", "uniform", "estimate") and lm.class_balance in ("auto", balance):
+        narrowed["class_balance"] = balance
+    elif not (balance == "given" and isinstance(lm.class_balance, list)):
+        return config  # a balance this config cannot name: choose again as the run did
+    return dataclasses.replace(config, label_model=dataclasses.replace(lm, **narrowed))
+
+
 def _chosen_end_model(config, chosen: dict):
-    """The config with the end model's search narrowed to the setting the run chose (the same first
-    model, fitted once instead of once per candidate setting)."""
+    """The config with the end model's search narrowed to the setting the run chose: its features, its
+    class weight, and the C grid up to its C. The build fits C as a warm-started path (each C starts
+    from the previous one's solution), so the path up to the chosen C gives the run's first model
+    again; that C alone, fitted cold, differs from it in a row or two."""
     narrowed = {}
     if chosen.get("C") is not None:
-        narrowed["C"] = [chosen["C"]]
+        grid = sorted(float(c) for c in config.end_model.C)
+        path = [c for c in grid if c <= chosen["C"]]
+        in_memory = chosen.get("kind", "logistic_regression") == "logistic_regression"
+        narrowed["C"] = path if in_memory and chosen["C"] in grid else [chosen["C"]]
     if chosen.get("features") and chosen["features"] in config.end_model.features:
         narrowed["features"] = [chosen["features"]]
     if chosen.get("class_weight") in ("none", "balanced"):
@@ -134,10 +169,14 @@ def rebuild(config, manifest: dict, timer):
 
 
 def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, strategies, label_next,
-                  class_weights=DEFAULT_CLASS_WEIGHTS, notify=None):
-    """The build with its end model retrained on the chosen row weights, and the repair's report."""
+                  class_weights=DEFAULT_CLASS_WEIGHTS, max_candidates: int | None = None, notify=None):
+    """The build with its end model retrained on the chosen row weights, and the repair's report.
+    `max_candidates`: at most this many candidate fits per slice (None: every candidate not pruned)."""
     from labelkit.baselines import rule_baseline
     from labelkit.labelmodels import hard_predictions, score_predictions
+    from labelkit.progress import Progress
+    from labelkit.repair.refit import Refitter
+    from labelkit.repair.reweight import plan_candidates
     from labelkit.stages import fit_end_model
 
     notify = notify or (lambda message: None)
@@ -152,56 +191,98 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
     train, dev, y_dev = data.frames["train"], data.frames["dev"], data.gold["dev"]
     errors = trained_on & (base_model.predict(train) != weak)
     masks = {s: {split: s.mask(data.frames[split], functions) for split in ("train", "dev", "test")} for s in chosen}
+    refitter = Refitter.create(config, data, result.proba_train, L_train, prior, base_model)
 
     def score(pred, mask):
         return score_predictions(y_dev[mask], pred[mask], cardinality=k, metric=metric) if mask.any() else float("nan")
 
-    def dev_scores(model, dev_mask, earlier) -> DevScores:
-        pred = model.predict(dev)
+    def dev_scores(model, dev_mask, earlier, pred=None) -> DevScores:
+        pred = model.predict(dev) if pred is None else pred
         return DevScores(score_predictions(y_dev, pred, cardinality=k, metric=metric), score(pred, dev_mask),
                          {s.name: score(pred, masks[s]["dev"]) for s in earlier}, model)
 
     def fit(row_weights, class_weight):
+        """(model, its dev predictions or None)"""
+        model, pred = refitter.fit(row_weights, class_weight) if refitter is not None else (None, None)
+        if model is not None:
+            return model, pred
         like = base_model if class_weight == base_model.class_weight else \
             dataclasses.replace(base_model, class_weight=class_weight)
-        return fit_end_model(config, data, result.proba_train, L_train, prior, like=like, sample_weight=row_weights)
+        return fit_end_model(config, data, result.proba_train, L_train, prior, like=like,
+                             sample_weight=row_weights), None
 
+    # how many fits the whole search costs (for the time left): each slice's plan, from the build's class weight
+    # (a slice after the first may start from another class weight; the count is the same)
+    per_slice = [len(plan_candidates(np.ones(len(train)), masks[s]["train"] & trained_on, errors,
+                                     class_weight=base_model.class_weight, build_class_weight=base_model.class_weight,
+                                     class_weights=class_weights, weights=weights, strategies=strategies))
+                 if masks[s]["dev"].any() else 0 for s in chosen]
+    total = sum(min(n, max_candidates) if max_candidates is not None else n for n in per_slice)
+    progress = Progress("repair", total, notify=notify, every=0.0, unit="candidate fits")
+    notify(f"repair: {len(chosen)} slice(s), {total} candidate fits "
+           + ("(the first model's features and C, each fit warm-started from it)" if refitter is not None else
+              "(each a full end-model fit: this model is not an in-memory logistic regression)")
+           + (f"; at most {max_candidates} per slice (--max-candidates)" if max_candidates is not None else ""))
     base_overall = dev_scores(base_model, np.zeros(len(dev), dtype=bool), ()).overall
     floor = base_overall - max_overall_loss
     row_w, class_weight, current_model, searches, repaired_before = np.ones(len(train)), \
         base_model.class_weight, base_model, [], []
     for s in chosen:
         dev_mask, train_mask = masks[s]["dev"], masks[s]["train"] & trained_on
-        notify(f"repair {s.name}: {int(train_mask.sum())} train rows, {int(dev_mask.sum())} dev rows")
+        n_dev = int(dev_mask.sum())
+        notify(f"repair {s.name}: {int(train_mask.sum())} train rows, {n_dev} dev rows")
         if not dev_mask.any():
             notify(f"repair {s.name}: no gold dev row in the slice, so no weight can be chosen on dev; left as is")
         current = dev_scores(current_model, dev_mask, repaired_before)
 
         def evaluate(candidate, cw, dev_mask=dev_mask):
-            return dev_scores(fit(candidate, cw), dev_mask, repaired_before)
+            model, pred = fit(candidate, cw)
+            return dev_scores(model, dev_mask, repaired_before, pred=pred)
+
+        def heard(c, spared, name=s.name, n_dev=n_dev):
+            progress.total -= spared  # not fitted: a smaller weight of the same rows fell below the floor
+            right = f" ({round(c.dev_slice * n_dev)}/{n_dev} rows)" \
+                if metric == "accuracy" and not math.isnan(c.dev_slice) else ""
+            verdict = f"refused: {c.refused}" if c.refused else "admissible"
+            progress.advance(1, f"{name}: {_described(c)}: dev {metric} on the slice {c.dev_slice:.3f}{right}, "
+                                f"overall {c.dev_overall:.4f}; {verdict}")
 
         search, row_w, class_weight, model = search_slice(
-            s.name, evaluate, row_w, train_mask, errors, dev_rows=int(dev_mask.sum()), floor=floor,
+            s.name, evaluate, row_w, train_mask, errors, dev_rows=n_dev, floor=floor,
             current=current, class_weight=class_weight, build_class_weight=base_model.class_weight,
-            class_weights=class_weights, weights=weights if dev_mask.any() else (), strategies=strategies)
+            class_weights=class_weights, weights=weights if dev_mask.any() else (), strategies=strategies,
+            max_candidates=max_candidates, on_candidate=heard)
         current_model = model or current_model
         c = search.chosen
-        notify(f"repair {s.name}: chose {c.strategy} x{c.weight:g}, class weight {c.class_weight} (dev {metric} on "
-               f"the slice {c.dev_slice:.3f}, overall {c.dev_overall:.3f}; "
-               f"{sum(1 for t in search.tried if t.refused)} candidate(s) refused)")
+        notify(f"repair {s.name}: chose {_described(c)} (dev {metric} on the slice {c.dev_slice:.3f}, overall "
+               f"{c.dev_overall:.4f}; {sum(1 for t in search.tried if t.refused)} candidate(s) refused"
+               + (f", {search.pruned} not fitted (a smaller weight of the same rows was below the floor)"
+                  if search.pruned else "")
+               + (f", {search.skipped} not fitted (--max-candidates)" if search.skipped else "") + ")")
         searches.append(search)
         if dev_mask.any():  # repaired or left as is, a later slice may not make it worse on dev
             repaired_before.append(s)
-    repaired = _rescored(result, current_model, row_w)
+    if current_model is not base_model:
+        notify("repair: the repaired model on test (predictions, slices, the hard-label and temporal-holdout "
+               "comparison models)")
+    repaired = _rescored(result, current_model, row_w, notify=notify)
     report = _report(result, repaired, chosen, masks, searches, base_overall=base_overall, floor=floor,
                      max_overall_loss=max_overall_loss, errors=errors, row_w=row_w)
+    report["search"] = {"candidate_fits": progress.done, "max_candidates": max_candidates,
+                        "fitted_by": "repair.refit (features once, warm start)" if refitter is not None
+                        else "stages.fit_end_model"}
     rules_train = rule_baseline(L_train, prior)
     report["label_next"], report["candidate_lfs"] = _plans(result, repaired, chosen, masks, base_model,
                                                            rules_train, covered, label_next)
     return repaired, report
 
 
-def _rescored(result, end_model, row_w):
+def _described(c) -> str:
+    what = "no row weight" if c.strategy == "none" else f"{c.strategy} x{c.weight:g}"
+    return f"{what}, class weight {c.class_weight}"
+
+
+def _rescored(result, end_model, row_w, notify=None):
     """The build with `end_model` in place of the first one: predictions and metrics recomputed."""
     from labelkit.scoring import evaluate_test, failed_checks, predict_systems
     from labelkit.stages import fit_end_model
@@ -210,9 +291,15 @@ def _rescored(result, end_model, row_w):
     if end_model is r.end_model:
         return r
     preds = predict_systems(r.config, r.data.frames["test"], r.votes.L["test"], r.selection, r.prior, end_model)
-    if "end_model_hard_labels" in r.preds:
-        hard = fit_end_model(r.config, r.data, r.proba_train, r.votes.L["train"], r.prior, labels="hard",
-                             like=end_model, sample_weight=row_w)
+    if "end_model_hard_labels" in r.preds:  # the comparison model: the repaired setting on hard labels, same weights
+        from labelkit.repair.refit import Refitter
+
+        refitter = Refitter.create(r.config, r.data, r.proba_train, r.votes.L["train"], r.prior, end_model,
+                                   labels="hard")
+        hard = refitter.fit(row_w, end_model.class_weight)[0] if refitter is not None else None
+        if hard is None:
+            hard = fit_end_model(r.config, r.data, r.proba_train, r.votes.L["train"], r.prior, labels="hard",
+                                 like=end_model, sample_weight=row_w)
         preds["end_model_hard_labels"] = hard.predict(r.data.frames["test"])
     metrics = evaluate_test(r.config, r.data, r.votes, preds, lfs=r.lfs, selection=r.selection, prior=r.prior,
                             end_model=end_model, audit=r.audit, slicing_functions=r.modules.slicing_functions)
@@ -220,15 +307,27 @@ def _rescored(result, end_model, row_w):
         from labelkit.holdout import temporal_holdout
 
         holdout = temporal_holdout(r.config, r.data, r.proba_train, r.votes.L["train"], r.prior, preds, end_model,
-                                   metrics["drift"])
+                                   metrics["drift"], notify=notify)
         if holdout:
             metrics["drift"]["temporal_holdout"] = holdout
     for key in ("audit_before_after", "label_model_warnings", "corrections"):
         if key in r.metrics:
             metrics[key] = r.metrics[key]
     metrics["warnings"] = r.raw.warnings + metrics["warnings"] + list(end_model.notes)
+    if "checks" in r.metrics:
+        metrics["checks"] = _checks(r, end_model)
     failed = failed_checks(metrics, r.audit, r.config.evaluate.fail_on)
     return dataclasses.replace(r, end_model=end_model, preds=preds, metrics=metrics, failed_checks=failed)
+
+
+def _checks(r, end_model) -> list:
+    """The build's checks of itself for the repaired model: the findings about the votes and the label
+    model as the build made them (and a fallback it took), the end model's checks made again on the new model."""
+    from labelkit.checks import ordered
+    from labelkit.stages import end_model_checks
+
+    kept = [c for c in r.metrics["checks"] if c.get("subject") != "end_model" or c.get("action")]
+    return ordered(kept + end_model_checks(r.config, r.data, r.votes, r.selection, end_model, r.proba_train))
 
 
 def _report(result, repaired, chosen, masks, searches, *, base_overall, floor, max_overall_loss, errors, row_w):
@@ -245,6 +344,7 @@ def _report(result, repaired, chosen, masks, searches, *, base_overall, floor, m
             "slice": s.name, "kind": s.kind, "column": s.column, "value": s.value,
             "train_rows": search.train_rows, "dev_rows": search.dev_rows,
             "chosen": search.chosen.as_dict(), "tried": [c.as_dict() for c in search.tried],
+            "not_fitted": {"budget": search.skipped, "below_floor": search.pruned},
             "test": before_after(y[m], before[m], after[m], rules[m], k=k, seed=seed, n_boot=n_boot),
         })
     return {

@@ -46,9 +46,22 @@ def render_markdown(report: dict) -> str:
     for s in report["slices"]:
         c = s["chosen"]
         refused = sum(1 for t in s["tried"] if not t["admissible"])
+        skipped = sum((s.get("not_fitted") or {}).values())
+        skipped = f" ({skipped} not fitted)" if skipped else ""
         lines.append(f"| {s['slice']} | {s['train_rows']} | {s['dev_rows']} | {c['strategy']} | {c['weight']:g} "
                      f"| {c.get('class_weight', '')} | {_pct(c['dev_slice'])} {_ci(c.get('dev_slice_ci'))} "
-                     f"| {_pct(c['dev_overall'])} | {refused} of {len(s['tried'])} |")
+                     f"| {_pct(c['dev_overall'])} | {refused} of {len(s['tried'])}{skipped} |")
+    search = report.get("search")
+    if search:
+        budget = (f"; at most {search['max_candidates']} per slice (--max-candidates), the smallest weight of each "
+                  f"strategy first" if search.get("max_candidates") else "")
+        pruned = sum((s.get("not_fitted") or {}).get("below_floor", 0) for s in report["slices"])
+        budget += (f"; {pruned} not fitted because a smaller weight of the same rows and class weight was already "
+                   f"below the overall dev floor" if pruned else "")
+        how = ("each the first model's features and C with the candidate's row and class weights, started from "
+               "the first model's coefficients" if search.get("fitted_by", "").startswith("repair.refit")
+               else "each a full end-model fit")
+        lines += ["", f"Search: {search['candidate_fits']} candidate fits ({how}){budget}."]
     lines += ["", "## Test, before and after (95% bootstrap intervals; paired test: McNemar + paired bootstrap)", "",
               "| rows | n | rules | model before | model after | change (points) | gap recovered | paired test |",
               "|---|---|---|---|---|---|---|---|"]

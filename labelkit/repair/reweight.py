@@ -15,6 +15,12 @@ Among admissible candidates within one dev row of the best dev score on the slic
 dev score wins (then the smaller weight, then the build's class weight): one row of a slice's 8 dev
 rows is noise, while the overall score is measured on all dev rows. "No change" is always admissible, so
 a repair never makes dev worse than the limit allows. Weights of earlier slices are kept.
+
+Weights are tried smallest first; once a weight puts the overall dev score below the floor, the larger
+weights of the same rows and class weight are not fitted (a heuristic: more weight on the same rows usually
+moves the model further from the overall optimum, but not always — docs/repair.md has what it skipped on
+the bundled example). `max_candidates` caps the fits per slice (a search budget). Each fit is cheap
+(labelkit/repair/refit.py) and reported as it is scored.
 """
 from __future__ import annotations
 
@@ -75,6 +81,8 @@ class SliceSearch:
     train_rows: int
     chosen: Candidate
     tried: list[Candidate] = field(default_factory=list)
+    skipped: int = 0  # candidates not fitted: the search budget (max_candidates) ran out
+    pruned: int = 0  # candidates not fitted: a smaller weight of the same rows was already below the floor
 
 
 def wilson(score: float, n: int) -> list[float] | None:
@@ -103,14 +111,39 @@ def class_weight_settings(wanted, build: str, current: str) -> list[str]:
     return list(dict.fromkeys([current, *named]))
 
 
+def plan_candidates(base: np.ndarray, train_mask: np.ndarray, errors: np.ndarray, *, class_weight: str,
+                    build_class_weight: str, class_weights=("build",), weights=WEIGHTS,
+                    strategies=STRATEGIES) -> list[tuple[str, str, np.ndarray, float]]:
+    """The candidates of one slice's search, in the order they are fitted: (class weight, strategy, row
+    weights, weight), without the model in place. The class weight in place first; within a class weight,
+    the smallest weight of every strategy before the larger ones (a search cut short by a budget has tried
+    each strategy once; a weight whose overall dev score falls below the floor stops that strategy)."""
+    rows = {strategy: train_mask if strategy == "slice" else error_rows(train_mask, errors) for strategy in strategies}
+    plans = []
+    for cw in class_weight_settings(class_weights, build_class_weight, class_weight):
+        if cw != class_weight:
+            plans.append((cw, "none", base, 1.0))
+        for weight in sorted(dict.fromkeys(float(w) for w in weights)):
+            for strategy in strategies:
+                if rows[strategy].any():
+                    plans.append((cw, strategy, row_weights(base, rows[strategy], weight), weight))
+    return plans
+
+
 def search_slice(name: str, evaluate: Callable[[np.ndarray, str], DevScores], base: np.ndarray,
                  train_mask: np.ndarray, errors: np.ndarray, *, dev_rows: int, floor: float, current: DevScores,
                  class_weight: str = "none", build_class_weight: str | None = None, class_weights=("build",),
-                 weights=WEIGHTS, strategies=STRATEGIES) -> tuple[SliceSearch, np.ndarray, str, object]:
-    """Try every strategy x weight x class weight for one slice. `evaluate(row_weights, class_weight)`
-    retrains and returns its DevScores; `current` holds the scores of the model in place (row weights
-    `base`, `class_weight`), whose `earlier` scores are the floor of the slices repaired before.
-    Returns the search, the chosen row weights, class weight and model (None: the model in place)."""
+                 weights=WEIGHTS, strategies=STRATEGIES, max_candidates: int | None = None,
+                 on_candidate: Callable[[Candidate, int], None] | None = None,
+                 ) -> tuple[SliceSearch, np.ndarray, str, object]:
+    """Try the strategies x weights x class weights for one slice, in `plan_candidates` order.
+    `evaluate(row_weights, class_weight)` retrains and returns its DevScores; `current` holds the scores of
+    the model in place (row weights `base`, `class_weight`), whose `earlier` scores are the floor of the
+    slices repaired before. Once a weight puts the overall dev score below the floor, the larger weights of
+    the same strategy and class weight are not fitted (more weight on the same rows moves the model further
+    from the overall optimum). At most `max_candidates` fits (the search budget). `on_candidate(candidate,
+    pruned)` hears each candidate as it is scored, with how many later ones it spared (progress). Returns
+    the search, the chosen row weights, class weight and model (None: the model in place)."""
     build_class_weight = build_class_weight or class_weight
     guards = dict(current.earlier)
 
@@ -126,26 +159,38 @@ def search_slice(name: str, evaluate: Callable[[np.ndarray, str], DevScores], ba
 
     keep = candidate("none", 1.0, class_weight, current)
     keep.admissible, keep.refused = True, ""  # the model in place passed these checks when it was accepted
-    tried, found = [keep], [(keep, base, None)]
-    plans = [("none", base, 1.0)]
-    for strategy in strategies:
-        rows = train_mask if strategy == "slice" else error_rows(train_mask, errors)
-        if rows.any():
-            plans += [(strategy, row_weights(base, rows, w), w) for w in weights]
-    if not weights:  # no dev rows: nothing can be chosen
-        plans = []
-    for cw in class_weight_settings(class_weights, build_class_weight, class_weight):
-        for strategy, candidate_weights, weight in plans:
-            if strategy == "none" and cw == class_weight:
-                continue  # the model in place
-            scores = evaluate(candidate_weights, cw)
-            c = candidate(strategy, weight, cw, scores)
-            tried.append(c)
-            if c.admissible:
-                found.append((c, candidate_weights, scores.model))
+    plans = plan_candidates(base, train_mask, errors, class_weight=class_weight,
+                            build_class_weight=build_class_weight, class_weights=class_weights, weights=weights,
+                            strategies=strategies) if weights else []  # no dev rows: nothing can be chosen
+    scored, below, pruned, skipped = [], set(), 0, 0
+    for cw, strategy, candidate_weights, weight in plans:
+        if (cw, strategy) in below:
+            continue  # counted when its strategy fell below the floor
+        if max_candidates is not None and len(scored) >= max_candidates:
+            skipped += 1
+            continue
+        scores = evaluate(candidate_weights, cw)
+        c = candidate(strategy, weight, cw, scores)
+        scored.append((c, candidate_weights, scores.model))
+        spared = 0
+        if c.dev_overall < floor - 1e-12 and strategy != "none":
+            below.add((cw, strategy))
+            spared = sum(1 for p in plans if p[:2] == (cw, strategy) and p[3] > weight)
+            pruned += spared
+        if on_candidate is not None:
+            on_candidate(c, spared)
+    # reported and compared in one order (class weight, strategy, weight), whatever order they were fitted in
+    order = {cw: i for i, cw in enumerate(class_weight_settings(class_weights, build_class_weight, class_weight))}
+    scored.sort(key=lambda e: (order[e[0].class_weight], _strategy_rank(e[0].strategy, strategies), e[0].weight))
+    tried = [keep] + [c for c, *_ in scored]
+    found = [(keep, base, None)] + [(c, w, m) for c, w, m in scored if c.admissible]
     best, best_weights, best_model = choose(found, dev_rows)
-    search = SliceSearch(name, dev_rows, int(train_mask.sum()), best, tried)
+    search = SliceSearch(name, dev_rows, int(train_mask.sum()), best, tried, skipped=skipped, pruned=pruned)
     return search, best_weights, best.class_weight, best_model
+
+
+def _strategy_rank(strategy: str, strategies) -> int:
+    return -1 if strategy == "none" else list(strategies).index(strategy)
 
 
 def choose(found: list, dev_rows: int):
