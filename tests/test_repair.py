@@ -320,3 +320,7 @@ def test_repair_refuses_its_own_run_and_a_folder_that_is_no_build(task, tmp_path
     (tmp_path / "empty").mkdir()
     none = CliRunner().invoke(cli, ["repair", str(tmp_path / "empty")])
     assert none.exit_code == 1 and "manifest.json does not exist" in none.output
+    (run / "metrics.json").write_text(json.dumps({"guardrails": [{"kind": "column", "column": "country", "value": "FR"}],
+                                                 "human_labels": {"rows": 50, "weight": 2.0}}))
+    human = CliRunner().invoke(cli, ["repair", str(run), "--out", str(tmp_path / "y")])
+    assert human.exit_code == 1 and "50 human-labelled rows" in human.output and not (tmp_path / "y").exists()

@@ -49,6 +49,12 @@ def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL
                           f"`labelkit compare` can show both.")
     if not slices and not fired_slices(old_metrics):  # said before the rebuild, not after it
         raise _nothing_to_repair(run_dir)
+    human = old_metrics.get("human_labels") or {}
+    if human.get("weight") is not None:
+        raise ConfigError(f"{run_dir}'s end model trains on {human.get('rows', 'its')} human-labelled rows ([data] "
+                          f"human_labels, weight {human['weight']:g}); labelkit repair does not carry them into its "
+                          f"candidates yet, so it would compare models without them against one with them. Labels "
+                          f"are the durable repair: add more for the slice (labelkit label-next) and rebuild.")
     with claim_output(out, force=force, kind="build", protect=[*input_paths(config), run_dir]) as target:
         timer = StageTimer(notify)
         result = rebuild(config, manifest, timer)

@@ -51,7 +51,8 @@ class Refitter:
 
         labels = labels or config.end_model.labels
         if (base is None or base.kind != "logistic_regression" or base.C is None or base.trained_on_dev
-                or not hasattr(base.pipeline, "named_steps") or not len(data.gold["dev"])):
+                or not hasattr(base.pipeline, "named_steps") or not len(data.gold["dev"])
+                or getattr(base, "human_weight", None) is not None):  # human-labelled rows: not carried here
             return None
         train = data.frames["train"]
         keep, targets = train_targets(labels, config, proba_train, L_train, prior)
