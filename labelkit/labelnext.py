@@ -93,7 +93,7 @@ def label_next(run_dir, *, budget: int, slices=(), pool=None, out=None, strategy
     if not len(frame):
         raise DatasetError(f"No row of {source.description} can be labelled next: "
                            + (", ".join(f"{n} {r}" for r, n in left_out.items() if n) or "the pool is empty") + ".")
-    scored = score_rows(run, frame, chosen_slices)
+    scored = score_rows(run, frame, chosen_slices, votes=_pool_votes(run, data, frame, source))
     order = choose(scored, frame, run.text_column, min(budget, len(frame)), strategy=strategy, seed=seed)
     batch = _batch_table(run, frame, scored, order, source, batch_name or _now())
     result = LabelNext(batch, source, len(frame), left_out, [s.name for s in chosen_slices], strategy,
@@ -214,12 +214,26 @@ def _slices(run, wanted):
 
 # ---------------------------------------------------------------- scoring and choosing
 
-def score_rows(run, frame: pd.DataFrame, fired) -> pd.DataFrame:
-    """Per row: the model's class and confidence, the rules' class (where an LF votes), and the value terms."""
+def _pool_votes(run, data, frame: pd.DataFrame, source: Pool):
+    """The LFs' votes on the pool rows: the build's LFs applied to them, or, for a build from precomputed
+    votes (WRENCH, vote columns) ranking its own train rows, those rows' votes; None when there are none."""
+    if run.lfs:
+        return run.votes(frame)
+    if source.kind == "train" and data.votes is not None:
+        id_column = run.config.data.id_column
+        position = pd.Series(np.arange(len(data.frames["train"])),
+                             index=data.frames["train"][id_column].astype(str).to_numpy())
+        return data.votes["train"][position.loc[frame[id_column].astype(str).to_numpy()].to_numpy()]
+    return None
+
+
+def score_rows(run, frame: pd.DataFrame, fired, votes=None) -> pd.DataFrame:
+    """Per row: the model's class and confidence, the rules' class (where an LF votes), and the value terms.
+    `votes`: the LFs' votes on `frame` (default: the build's LFs applied to it)."""
     from cleanlab.multiannotator import get_active_learning_scores
 
     k = len(run.classes)
-    L = run.votes(frame) if run.lfs else None
+    L = votes if votes is not None else (run.votes(frame) if run.lfs else None)
     rules_pred, rules_proba = run.predict_rules(L) if L is not None else (None, None)
     if run.end_model is not None:
         proba = run.predict_proba(frame)

@@ -42,6 +42,7 @@ def built(tmp_path_factory):
     return config_path, run, folder
 
 
+@pytest.mark.slow  # a build and three CLI runs (~30 s); the picker's and the checks' logic run by default below
 def test_label_next_ranks_a_pool_and_appends_a_blind_batch(built, tmp_path):
     config_path, run, folder = built
     out = tmp_path / "label_next.csv"
@@ -65,6 +66,7 @@ def test_label_next_ranks_a_pool_and_appends_a_blind_batch(built, tmp_path):
     assert json.loads(again.stdout)["left_out"]["already in the human labels file"] == 6
 
 
+@pytest.mark.slow
 def test_label_next_refuses_bad_input_in_one_line(built, tmp_path):
     config_path, run, folder = built
     no_text = tmp_path / "pool.csv"
@@ -90,6 +92,7 @@ def test_the_picker_spreads_its_batch_over_different_rows():
     assert all(i < 10 for i in choose(scored, pd.DataFrame({"text": texts}), "text", 5, strategy="activelab"))
 
 
+@pytest.mark.slow  # two builds; the checks themselves run by default (test_human_rows_that_copy_dev_or_test_...)
 def test_human_rows_train_the_end_model_and_never_reach_dev_or_test(built, tmp_path):
     """The filled batch, a pending row, rows that copy dev/test (same id, same text, near-same text), a row
     with a train row's id: the build trains on the good ones, refuses the others, and says so."""
@@ -129,28 +132,66 @@ def test_human_rows_train_the_end_model_and_never_reach_dev_or_test(built, tmp_p
     assert "## Human labels" in report and "after 30 human labels" in report and "near duplicate of gold" in report
 
 
-def test_a_label_that_is_not_a_class_is_one_line(built, tmp_path):
+def test_a_label_that_is_not_a_class_is_one_line(tmp_path):
     from labelkit.config import load_config
     from labelkit.goldrows import read_human_file
 
-    config_path, _, _ = built
+    config_path = write_task(tmp_path / "task", n_train=60, n_dev=40, n_test=40)
     path = tmp_path / "labels.csv"
     pd.DataFrame({"id": ["x1", "x2"], "text": ["a", "b"], "label": ["billing", "biling"]}).to_csv(path, index=False)
     with pytest.raises(DatasetError, match=r"labels.csv line 3 \(row 'x2'\): label 'biling' is not a class \(did you "
                                            r"mean 'billing'\?\)"):
         read_human_file(path, load_config(config_path), tuple(CLASSES))
-    done = _cli("build", config_path, "--set", f"data.human_labels={path}", "--out", tmp_path / "r", "-q")
-    assert done.returncode == 1 and "label 'biling' is not a class" in done.stderr
+    done = _cli("build", config_path, "--set", f"data.human_labels={path}", "--out", tmp_path / "r", "-q",
+                "--no-audit")
+    assert done.returncode == 1 and done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+    assert "label 'biling' is not a class" in done.stderr and not (tmp_path / "r").exists()
 
 
-def test_no_human_row_is_scored_by_a_model_that_saw_its_label(built):
+def test_human_rows_that_copy_dev_or_test_are_refused_with_the_evidence(tmp_path):
+    """The checks on their own (no build): same id, same normalised text, near-same text as a dev/test row;
+    a blank label waits; a train row's id takes the train row's data; later sources win."""
+    from labelkit.config import load_config
+    from labelkit.data import load_task_data
+    from labelkit.goldrows import load_human_labels
+
+    config_path = write_task(tmp_path / "task", n_train=80, n_dev=40, n_test=40)
+    folder = config_path.parent
+    dev, test, train = (pd.read_csv(folder / f"{s}.csv") for s in ("dev", "test", "train"))
+    rows = pd.DataFrame([
+        {"id": "h1", "text": "the router light is red and nothing loads", "label": "connectivity"},
+        {"id": "h2", "text": "a row nobody has labelled yet", "label": ""},
+        {"id": test.id[0], "text": "anything", "label": "billing"},
+        {"id": "h3", "text": "  " + dev.text[1].upper() + " ", "label": dev.label[1]},
+        {"id": "h4", "text": test.text[2] + "!", "label": test.label[2]},
+        {"id": train.id[3], "label": "billing"},
+        {"id": "h1", "text": "the router light is red and nothing loads", "label": "billing"},  # later wins
+    ])
+    rows.to_csv(folder / "label_next.csv", index=False)  # the default [data] human_labels
+    config = load_config(config_path)
+    data = load_task_data(config)
+    human = load_human_labels(config, data, data)
+    assert human.frame["id"].tolist() == [train.id[3], "h1"] and [CLASSES[i] for i in human.y] == ["billing"] * 2
+    assert human.frame["text"].tolist()[0] == train.text[3] and human.train_position.tolist() == [3, -1]
+    refused = {r["row_id"]: (r["reason"], r["evidence"]) for r in human.refused}
+    assert refused[test.id[0]] == ("same_id_as_gold", f"same id as test row {test.id[0]!r}")
+    assert refused["h3"] == ("same_text_as_gold", f"same text as dev row {dev.id[1]!r}")
+    assert refused["h4"][0] == "near_duplicate_of_gold" and f"test row {test.id[2]!r} (Jaccard" in refused["h4"][1]
+    source = human.files[0]
+    assert (source["rows"], source["labelled"], source["pending"], source["used"]) == (7, 6, 1, 2)
+    assert "given twice with different classes" in human.notes[0]
+    weights = human.train_weights(len(data.frames["train"]))
+    assert weights[3] == 0 and weights.sum() == len(weights) - 1  # it trains once, as a human row
+
+
+def test_no_human_row_is_scored_by_a_model_that_saw_its_label(tmp_path):
     """Human rows with random labels: a model that saw a row's label would get it right far above chance; the
     cross-fitted score of the weight search stays near chance while the final model fits them."""
     from labelkit.config import load_config
     from labelkit.data import load_task_data
     from labelkit.endmodel import train_end_model
 
-    config_path, _, folder = built
+    config_path = write_task(tmp_path / "task", n_train=150, n_dev=60, n_test=20)
     data = load_task_data(load_config(config_path))
     rng = np.random.default_rng(3)
     noise = make_frame(60, rng, "nz").assign(text=lambda f: [" ".join(rng.choice(list("abcdefgh"), 12)) + f" z{i}"
@@ -165,3 +206,25 @@ def test_no_human_row_is_scored_by_a_model_that_saw_its_label(built):
     crossed = max(v["human_rows"] for k, v in model.human_scores.items() if k != "without")
     in_sample = float(np.mean(model.predict(noise) == y_noise))
     assert crossed < 0.5 < in_sample
+
+
+@pytest.mark.slow  # a build, a replay into a real serve log, and label-next over it
+def test_label_next_reads_a_serve_log(built, tmp_path):
+    """Production traffic as the pool: requests logged by the serve machinery (a real SQLite log written by
+    `labelkit shadow replay`), ranked, and written with the request ids."""
+    from labelkit.serve.replay import read_requests, replay
+
+    config_path, run, folder = built
+    requests = pd.read_csv(folder / "pool.csv").head(60)
+    log = tmp_path / "traffic.sqlite"
+    replay(read_requests(folder / "pool.csv").head(60), run, out=log)
+    done = _cli("label-next", run, "--budget", 5, "--pool", log, "-o", tmp_path / "next.csv")
+    assert done.returncode == 0, done.stderr
+    assert f"the requests logged in {log}" in done.stdout
+    batch = pd.read_csv(tmp_path / "next.csv", dtype=str, keep_default_na=False)
+    assert len(batch) == 5 and set(batch["id"]) <= set(requests["id"]) and (batch["label"] == "").all()
+    assert set(batch["pool"]) == {str(log)}
+    hashed = tmp_path / "hashed.sqlite"
+    replay(read_requests(folder / "pool.csv").head(5), run, out=hashed, log_input="hash")
+    refused = _cli("label-next", run, "--budget", 5, "--pool", hashed, "-o", tmp_path / "n2.csv")
+    assert refused.returncode == 1 and "--log-input full" in refused.stderr

@@ -1,8 +1,9 @@
 """The studio in a real browser: real uvicorn on a free 127.0.0.1 port, Playwright driving Debian's chromium.
 
 On a copy of the bundled example: build (fast settings) -> open the studio -> add a keyword rule and
-watch the live coverage -> save -> reload and find it in the rules file -> confirm a review-queue row
-and find it in the corrections file -> rebuild and find the correction in manifest.json.
+watch the live coverage -> save -> reload and find it in the rules file -> label a gold row blind (no class
+chosen for you) and find it in the corrections file -> label a label-next row into the human labels file ->
+break the rules file by hand and read the build's message -> rebuild and find both in manifest.json.
 Screenshots go to docs/img/ when LABELKIT_SCREENSHOTS=1.
 """
 from __future__ import annotations
@@ -55,6 +56,10 @@ def test_expert_loop_in_a_real_browser(tmp_path):
     config = load_config(config_path, overrides=FAST)
     run = tmp_path / "example" / "runs" / "support_tickets"
     build(config, out=run)
+    human_file = tmp_path / "example" / "label_next.csv"  # what `labelkit label-next` writes: blank labels
+    pd.DataFrame({"ticket_id": ["NEW1", "NEW2"], "label": ["", ""], "country": ["FR", "US"],
+                  "text": ["je veux résilier mon abonnement", "my router keeps dropping the wifi"]}).to_csv(human_file,
+                                                                                                        index=False)
     state = open_studio(config, run_dir=run, reviewer="browser-test")
     rules_file, corrections_file = tmp_path / "example" / "rules.toml", tmp_path / "example" / "corrections.csv"
 
@@ -88,25 +93,53 @@ def test_expert_loop_in_a_real_browser(tmp_path):
         saved = read_rules(rules_file)
         assert [(r.name, r.label, r.options["words"]) for r in saved] == [("kw_reimburse", "billing", ["reimburse", "refund"])]
 
-        page.goto(f"{served.url}/review?source=rules_vs_model")
+        expect(page.locator("#terms")).to_contain_text("another rule votes a different class")
+
+        # gold rows are reviewed blind: no system's answer, no current label, no class chosen for you
+        page.goto(f"{served.url}/review?source=gold_review")
         item = page.locator("article.item").first
         key = item.get_attribute("data-key")
         _, split, row_id = key.split(":", 2)
-        item.locator("button.confirm").click()
-        expect(page.locator(f'article[data-key="{key}"] .decision')).to_contain_text("Decided: confirm")
+        gold = state.labels[split][row_id]
+        expect(item.locator("select")).to_have_value("")
+        assert "current label" not in item.inner_text() and "says" not in item.inner_text()
+        item.locator("button.label").click()  # nothing chosen: the browser refuses to send it
+        page.wait_for_timeout(300)
+        assert not corrections_file.exists()
+        item.locator("select").select_option(gold)
+        item.locator("button.label").click()
+        expect(page.locator(f'article[data-key="{key}"] .decision')).to_contain_text(f"you said {gold}")
         _shot(page, "studio_review.png")
+
+        # rows label-next chose: labelled blind into the human labels file the next build reads
+        page.goto(f"{served.url}/review?source=label_next")
+        waiting = page.locator("article.item")
+        expect(waiting).to_have_count(2)
+        expect(waiting.first).to_contain_text("country FR")
+        waiting.first.locator("select").select_option("cancellation")
+        waiting.first.locator("button.label").click()
+        expect(page.locator("article.item")).to_have_count(1)
+
+        # a rules file broken by hand: the build's message on the page, not a bare HTTP 500
+        rules_file.write_text(rules_file.read_text().replace('"refund"]', '"refund]'))
+        page.goto(f"{served.url}/")
+        expect(page.locator("#message")).to_contain_text(
+            "rule 'kw_reimburse': invalid TOML: a quoted value is not closed on this line")
         browser.close()
 
     decisions = read_corrections(corrections_file)
     assert [(c.split, c.row_id, c.action, c.reviewer) for c in decisions] == [(split, row_id, "confirm", "browser-test")]
-    assert decisions[0].old == decisions[0].new == state.labels[split][row_id]
+    assert decisions[0].old == decisions[0].new == gold and decisions[0].reason.startswith("gold_review: ")
+    human = pd.read_csv(human_file, dtype=str, keep_default_na=False).set_index("ticket_id")
+    assert human.loc["NEW1", "label"] == "cancellation" and human.loc["NEW2", "label"] == ""
 
-    build(load_config(config_path, overrides=FAST), out=run)  # the next build applies and records it
+    build(load_config(config_path, overrides=FAST), out=run)  # the next build applies and records them
     manifest = json.loads((run / "manifest.json").read_text())
     recorded = manifest["corrections"]
     assert recorded["path"] == str(corrections_file) and recorded["decisions"]["confirm"] == 1
     assert [(a["row_id"], a["action"], a["effect"]) for a in recorded["applied"]] == [(row_id, "confirm", "gold label confirmed")]
     assert "kw_reimburse" not in manifest["lf_names"]  # the rules file is not in the bundled config: numbers unchanged
+    assert manifest["human_labels"]["rows"] == 1 and manifest["human_labels"]["sources"][0]["pending"] == 1
 
 
 def _shot(page, name: str) -> None:
