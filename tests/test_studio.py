@@ -454,6 +454,38 @@ def test_train_corrections_become_one_hot_training_labels():
     assert out.tolist() == [[0.5, 0.5], [0.0, 1.0], [0.5, 0.5]] and proba[1].tolist() == [0.5, 0.5]
 
 
+def test_gold_changes_say_how_many_per_queue_and_what_they_did_to_each_system():
+    """The report's account of gold corrections: reviewed and changed per queue and split, and every system's
+    test accuracy with the old gold labels and with the new ones."""
+    from types import SimpleNamespace
+
+    from labelkit.corrections import AppliedCorrections, gold_changes
+    from labelkit.schema import LabelSchema
+
+    schema = LabelSchema(("a", "b"))
+    test = pd.DataFrame({"id": ["t1", "t2", "t3", "t4"], "label": ["a", "b", "b", "a"]})  # after the corrections
+    data = SimpleNamespace(frames={"test": test}, gold={"test": np.array([0, 1, 1, 0])}, schema=schema)
+    applied = AppliedCorrections("c.csv", "x", [])
+    applied.applied = [
+        {"row_id": "t2", "split": "test", "action": "change", "old": "a", "new": "b",
+         "reason": "gold_review: flagged: rules and model disagree"},
+        {"row_id": "t3", "split": "test", "action": "confirm", "old": "b", "new": "b",
+         "reason": "gold_review: drawn at random for audit"},
+        {"row_id": "d1", "split": "dev", "action": "change", "old": "b", "new": "a",
+         "reason": "gold_review: drawn at random for audit"},
+        {"row_id": "r1", "split": "train", "action": "change", "old": "a", "new": "b", "reason": "low_confidence"},
+    ]
+    preds = {"rules": np.array([0, 0, 1, 0]), "model": np.array([0, 1, 1, 0])}
+    out = gold_changes(applied, data, preds, "id")
+    assert out["by_queue"] == {
+        "gold_review: flagged: rules and model disagree": {"test": {"reviewed": 1, "changed": 1}},
+        "gold_review: drawn at random for audit": {"test": {"reviewed": 1, "changed": 0},
+                                                   "dev": {"reviewed": 1, "changed": 1}}}
+    assert out["changed"] == {"dev": 1, "test": 1} and out["test_rows_changed"] == 1
+    assert out["test_effect"] == {"rules": {"with_old_gold": 1.0, "with_new_gold": 0.75},
+                                  "model": {"with_old_gold": 0.75, "with_new_gold": 1.0}}
+
+
 def test_corrections_file_round_trip_and_bad_rows(tmp_path):
     path = tmp_path / "corrections.csv"
     append_correction(path, Correction("-1", "dev", "change", "a", "b", "@SUM(1)", "ana", "t"))
