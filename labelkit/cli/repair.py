@@ -25,8 +25,9 @@ from labelkit.cli.common import Narrator, handle_errors
 @click.option("--class-weights", default="build,balanced", show_default=True,
               help="Class weights tried with each slice weight: build (the build's choice), balanced, none.")
 @click.option("--max-candidates", type=int, default=None,
-              help="Search budget: at most this many candidate fits per slice, coarse first (the middle weight of "
-                   "each strategy, then the others). Default: every candidate (on the bundled example, 6 per slice).")
+              help="Search budget: at most this many candidate fits per slice, the smallest weight of each strategy "
+                   "first. Default: every candidate (weights x strategies x class weights; larger weights of a "
+                   "strategy are skipped once one costs more overall dev score than --max-overall-loss).")
 @click.option("--label-next", type=int, default=50, show_default=True, help="Rows to label next, per slice.")
 @click.option("--json", "as_json", is_flag=True, help="Print the repair report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
