@@ -12,9 +12,13 @@ Before the label model is chosen (`vote_evidence`):
   build then learns no aggregation from the dev votes. LFs weak everywhere are a warning (nothing to
   fall back from); so is a votes-only task whose dev votes look unrelated to gold (its 95% upper bound
   under UNRELATED_KAPPA), where the dev-learning candidates are still left out.
-- ``lf_dev_vs_train``: LFs whose dev accuracy is far below what the train evidence says (how often the
-  LF's train votes agree with a probe trained, out of fold, on the other train rows' votes). The same
-  evidence says which LF votes the train supports, so a label model learned from dev may not flip them.
+- ``lf_dev_vs_train``: LFs (and each class's votes, pooled over LFs) whose dev accuracy is far below
+  what the train evidence says: how often the LF's train votes agree with a probe trained, out of fold,
+  on the majority vote of the *other* LFs. A warning; it binds only where a class's pooled dev votes
+  are worse than no vote (precision under the class's dev share) while train says they are right: a
+  label model learned from dev may not flip such a vote where the train evidence supports it. (Per LF
+  it does not bind: LFs that split on the same feature agree with each other on train whatever their
+  accuracy, and a label model that reads one against its class was right to on census and mushroom.)
 
 After the end model (`end_model_checks`):
 - ``do_no_harm``: the end model on dev against a probe trained on plain majority-vote labels; worse
@@ -34,7 +38,7 @@ import numpy as np
 
 UNRELATED_KAPPA = 0.2  # dev votes vs dev gold: kappa under this (its 95% upper bound, without inputs) = unrelated
 UNLIKE_TRAIN = 0.5  # dev votes vs the probe under this share of train's kappa (95% upper bound) = unlike train
-LF_MIN_DEV_VOTES = 10  # an LF is compared with its train evidence from this many dev votes
+LF_MIN_DEV_VOTES = 20  # an LF is compared with its train evidence from this many dev votes
 LF_MARGIN = 0.2  # dev accuracy's 95% upper bound this far below the train estimate = contradicts
 SUPPORT_MIN_VOTES = 10  # train votes (probe rows) from which an LF vote can be supported
 SUPPORT_LIFT = 0.1  # supported: the probe says the class on the LF's votes this much more often than overall
@@ -139,10 +143,35 @@ def vote_evidence(probe, L_train: np.ndarray, L_dev: np.ndarray, y_dev: np.ndarr
         dev_vs_probe = {"kappa": _round(kappa(mv_dev[covered_dev], oof_dev[covered_dev].argmax(axis=1), k)),
                         "interval": kappa_interval(mv_dev[covered_dev], oof_dev[covered_dev].argmax(axis=1), k, seed)}
         evidence.findings += _dev_votes_findings(gold, train, dev_vs_probe, evidence)
-        evidence.findings += _lf_findings(evidence, L_probe, oof_train, L_dev, y_dev, k, lf_names, classes)
+        taught = _taught_without_each_lf(probe, L_probe, k, prior)
+        evidence.findings += _lf_findings(evidence, L_probe, taught, L_dev, y_dev, k, lf_names, classes)
     else:
+        learned = _learned_relation(L_train, L_dev, y_dev, k, prior, seed)
+        if learned is not None and learned["kappa"] is not None and learned["kappa"] > (gold["kappa"] or -1):
+            gold = {**learned, "covered_rows": gold["covered_rows"], "by": "a regression on the votes, cross-fitted"}
         evidence.findings += _dev_votes_findings(gold, None, None, evidence)
     return evidence
+
+
+def _learned_relation(L_train, L_dev, y_dev, k: int, prior, seed: int) -> dict | None:
+    """Kappa of dev gold with the cross-fitted predictions of a regression on the dev votes
+    (logistic_votes): without inputs, the dev votes are unrelated to gold only if even a model fitted
+    to them cannot predict it. Majority vote alone would call an LF that is inverted everywhere (imdb
+    with one LF's votes flipped: kappa of majority vote < 0) unrelated, where learning from dev undoes it."""
+    from labelkit.errors import LabelModelError
+    from labelkit.labelmodels import hard_predictions, make_label_model
+
+    folds = np.random.default_rng(seed).permutation(len(y_dev)) % 5
+    predicted = np.empty(len(y_dev), dtype=np.int64)
+    try:
+        for fold in range(5):
+            held = folds == fold
+            model = make_label_model("logistic_votes").use_dev(L_dev[~held], y_dev[~held])
+            model.fit(L_train[:1], cardinality=k, class_balance=prior, seed=seed)
+            predicted[held] = hard_predictions(model.predict_proba(L_dev[held]), model.prior)
+    except LabelModelError:  # too few dev rows to learn from
+        return None
+    return {"kappa": _round(kappa(predicted, y_dev, k)), "interval": kappa_interval(predicted, y_dev, k, seed)}
 
 
 def _dev_votes_findings(gold: dict, train: dict | None, dev_vs_probe: dict | None, evidence: VoteEvidence) -> list[dict]:
@@ -151,7 +180,7 @@ def _dev_votes_findings(gold: dict, train: dict | None, dev_vs_probe: dict | Non
     than the train votes do (no gold needed for that). LFs that are weak everywhere (census: kappa .17
     with gold on dev and test alike, and dev votes as predictable from the rows as train's) get a
     warning, since no label model can do better than read them."""
-    facts = {"dev_votes_vs_dev_gold": gold}
+    facts = {"dev_votes_vs_dev_gold": gold}  # kappa of majority vote, or of a regression on the votes (votes only)
     if train is not None:
         facts["train_votes_vs_probe"] = train
         facts["dev_votes_vs_probe"] = dev_vs_probe
@@ -177,17 +206,17 @@ def _dev_votes_findings(gold: dict, train: dict | None, dev_vs_probe: dict | Non
                         (f"dev votes relate to dev gold (majority vote vs gold: kappa {gold['kappa']:.2f}) but not to what "
                          f"the train votes teach{_train_words(train, dev_vs_probe)}: are dev and train from different "
                          f"sources?") if shifted else
-                        f"dev votes relate to dev gold (majority vote vs gold: kappa {gold['kappa']:.2f}"
-                        f"{_train_words(train, dev_vs_probe)}).", evidence=facts)]
+                        f"dev votes relate to dev gold ({gold.get('by', 'majority vote')} vs gold: kappa "
+                        f"{gold['kappa']:.2f}{_train_words(train, dev_vs_probe)}).", evidence=facts)]
     evidence.trust_dev_votes = False
     action = ("no aggregation is learned from the dev votes: label models that learn from dev "
               "(weighted_majority, logistic_votes) are left out")
     if train is None:  # votes only: a shuffled dev split and LFs weak everywhere look the same from here
         return [finding(
             "dev_votes", "warning",
-            f"the dev votes look unrelated to dev gold (majority vote vs gold: kappa {gold['kappa']:.2f}, 95% interval "
-            f"[{gold['interval'][0]:.2f}, {gold['interval'][1]:.2f}]): LFs weak everywhere, or dev votes joined on "
-            f"the wrong key (a votes-only task has no inputs to tell which).",
+            f"the dev votes look unrelated to dev gold ({gold.get('by', 'majority vote')} vs gold: kappa "
+            f"{gold['kappa']:.2f}, 95% interval [{gold['interval'][0]:.2f}, {gold['interval'][1]:.2f}]): LFs weak "
+            f"everywhere, or dev votes joined on the wrong key (a votes-only task has no inputs to tell which).",
             subject="dev", evidence=facts, action=action + "; the others are chosen by their dev score")]
     return [finding(
         "dev_votes", "error",
@@ -208,42 +237,63 @@ def _train_words(train: dict | None, dev_vs_probe: dict | None = None) -> str:
             + (f" and {dev_vs_probe['kappa']:.2f} on dev" if dev_vs_probe and dev_vs_probe["kappa"] is not None else ""))
 
 
-def _lf_findings(evidence: VoteEvidence, L_probe, oof_train, L_dev, y_dev, k, lf_names, classes) -> list[dict]:
-    """Per LF, its train agreement: how often its train votes agree with a probe trained on the other
-    rows' votes (out of fold). It stands in for the LF's train accuracy (the probe is often wrong
+def _taught_without_each_lf(probe, L_probe: np.ndarray, k: int, prior: np.ndarray) -> dict[int, np.ndarray]:
+    """Per LF j (that votes on the probe's rows): what a probe trained, out of fold, on the majority vote
+    of the *other* LFs says of the rows where j votes. Leaving j out keeps the evidence independent of
+    j itself: a frequent LF that votes alone is otherwise taught back to the probe and agrees with it
+    (semeval's lf_136: 97% agreement with j in the targets, where dev gold says 54%)."""
+    out = {}
+    for j in range(L_probe.shape[1]):
+        voted = L_probe[:, j] >= 0
+        if voted.sum() < SUPPORT_MIN_VOTES and voted.sum() < LF_MIN_DEV_VOTES:
+            continue
+        others = L_probe.copy()
+        others[:, j] = -1
+        train, _ = probe.out_of_fold(majority_proba(others, k, prior))
+        out[j] = train[voted].argmax(axis=1)
+    return out
+
+
+def _lf_findings(evidence: VoteEvidence, L_probe, taught: dict, L_dev, y_dev, k, lf_names, classes) -> list[dict]:
+    """Per LF, its train agreement: how often its train votes agree with a probe trained, out of fold, on
+    the other LFs' votes (`taught`). It stands in for the LF's train accuracy (the probe is often wrong
     itself, so it runs low for accurate LFs: a contradiction is only called when dev is far below).
     The same comparison pools each class's votes over LFs, since an LF may vote too rarely on dev to
     tell alone (the held-back SMS set: 26 dev 'spam' votes from many LFs, 1 right)."""
     n_lfs = L_probe.shape[1]
     supported = np.zeros((n_lfs, k), dtype=bool)
     contradicted = np.zeros((n_lfs, k), dtype=bool)
-    taught = oof_train.argmax(axis=1)
-    class_share = np.bincount(taught, minlength=k)[:k] / max(len(taught), 1)
     flagged_lfs, flagged_classes = [], []
+    pooled_right, pooled_all = np.zeros(k), np.zeros(k)
     for j, name in enumerate(lf_names):
-        votes = L_probe[:, j]
-        voted = votes >= 0
-        if voted.any():
-            evidence.lf_train_accuracy[name] = round(float((taught[voted] == votes[voted]).mean()), 4)
-            for c in range(k):
-                on = votes == c
-                if on.sum() >= SUPPORT_MIN_VOTES and (taught[on] == c).mean() > class_share[c] + SUPPORT_LIFT:
-                    supported[j, c] = True
-        if name in evidence.lf_train_accuracy:
-            far = _far_below(L_dev[:, j], y_dev, evidence.lf_train_accuracy[name])
-            if far:
-                contradicted[j, :] = True
-                flagged_lfs.append({"lf": name, **far})
-    for c in range(k):
-        per_row = (L_probe == c).sum(axis=1)  # each row's votes for c
-        if not per_row.any():
+        if j not in taught:
             continue
-        agreement = float(per_row[taught == c].sum() / per_row.sum())
+        votes = L_probe[L_probe[:, j] >= 0, j]
+        agree = taught[j] == votes
+        evidence.lf_train_accuracy[name] = round(float(agree.mean()), 4)
+        for c in range(k):
+            on = votes == c
+            pooled_right[c] += agree[on].sum()
+            pooled_all[c] += on.sum()
+            # supported: the other LFs teach class c on these rows clearly more often than on the others
+            share_elsewhere = np.mean(taught[j][~on] == c) if (~on).any() else 1.0 / k
+            if on.sum() >= SUPPORT_MIN_VOTES and agree[on].mean() > max(share_elsewhere, 1.0 / k) + SUPPORT_LIFT:
+                supported[j, c] = True
+        far = _far_below(L_dev[:, j], y_dev, evidence.lf_train_accuracy[name])
+        if far:  # worth a word; not enough to bind a label model (correlated LFs inflate train agreement)
+            flagged_lfs.append({"lf": name, **far})
+    for c in range(k):
+        if not pooled_all[c]:
+            continue
         dev_votes = np.where(L_dev == c, c, -1)  # every LF's dev votes for c, pooled
-        far = _far_below(dev_votes.reshape(-1), np.repeat(y_dev, L_dev.shape[1]), agreement)
+        far = _far_below(dev_votes.reshape(-1), np.repeat(y_dev, L_dev.shape[1]), pooled_right[c] / pooled_all[c])
         if far:
-            contradicted[:, c] = True
-            flagged_classes.append({"class": str(classes[c]), **far})
+            base_rate = float(np.mean(y_dev == c))
+            # binding only when dev's votes for c are worse than no vote at all (below c's dev share), where
+            # train says they are right: a label model learned from them would read every such vote backwards
+            far["below_dev_share"] = far["dev_accuracy_upper"] < base_rate
+            contradicted[:, c] = far["below_dev_share"]
+            flagged_classes.append({"class": str(classes[c]), "dev_share": round(base_rate, 4), **far})
     evidence.supported, evidence.contradicted = supported, contradicted
     if not flagged_lfs and not flagged_classes:
         return []
@@ -256,8 +306,10 @@ def _lf_findings(evidence: VoteEvidence, L_probe, oof_train, L_dev, y_dev, k, lf
                     f"dev votes far less accurate than the train evidence says: {', '.join(parts)}{more}; they "
                     f"contradict the train votes (LFs edited after dev was voted, or dev from another draw?).",
                     evidence={"lfs": flagged_lfs, "classes": flagged_classes},
-                    action="label models that learn from dev may not flip these votes where the train evidence "
-                           "supports them")]
+                    action=("label models that learn from dev may not flip votes for "
+                            + ", ".join(repr(f["class"]) for f in flagged_classes if f["below_dev_share"])
+                            + " where the train evidence supports them (on dev they are worse than no vote)")
+                    if any(f["below_dev_share"] for f in flagged_classes) else None)]
 
 
 def _far_below(votes: np.ndarray, y: np.ndarray, train_agreement: float) -> dict | None:

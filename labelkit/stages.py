@@ -268,11 +268,13 @@ def _probe(config: Config, data: TaskData, L_train: np.ndarray, metric: tuple):
     from labelkit.endmodel.probe import Probe
 
     from labelkit.endmodel.fit import class_weight_settings
+    from labelkit.endmodel.probe import PROBE_FEATURES
 
     em = config.end_model
     return Probe.build(data.frames["train"], data.frames["dev"], (L_train >= 0).any(axis=1),
                        text_column=config.data.text_column, feature_columns=list(config.data.feature_columns),
-                       k=data.schema.cardinality, metric=metric, seed=config.task.seed, max_features=em.max_features,
+                       k=data.schema.cardinality, metric=metric, seed=config.task.seed,
+                       max_features=min(em.max_features, PROBE_FEATURES),
                        balanced="balanced" in class_weight_settings(em.class_weight, data.gold["dev"],
                                                                     data.schema.cardinality),
                        uncovered=em.include_uncovered is not False and em.labels == "soft")

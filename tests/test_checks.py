@@ -177,6 +177,23 @@ def test_shuffled_dev_votes_raise_the_finding_and_no_label_model_learns_from_the
     assert failing.exit_code == 1 and "checks: 1 error-level finding" in failing.output
 
 
+def test_dev_votes_for_a_class_worse_than_no_vote_bind_the_dev_learners(tmp_path):
+    """Every 'spam' vote of dev sits on a ham row while train's are right: the build names the class and
+    no label model that learns from dev may read those votes backwards (the held-back SMS failure)."""
+    folder = spam_folder(tmp_path / "sms", dev_votes="contradicting")
+    result = build(folder, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    m = metrics(tmp_path / "out")
+    found = {c["name"]: c for c in m["checks"]}
+    assert found["lf_dev_vs_train"]["severity"] == "warning"
+    assert [f["class"] for f in found["lf_dev_vs_train"]["evidence"]["classes"] if f["below_dev_share"]] == ["spam"]
+    assert "'spam'" in found["lf_dev_vs_train"]["action"]
+    learned = {c["key"]: c for c in m["label_models"]["candidates"] if c["learns_from_dev"]}
+    assert all(c["excluded"] for c in learned.values())  # unrelated dev votes, or flipped 'spam' votes
+    assert not m["label_models"]["chosen"] == "logistic_votes"
+    assert m["systems"]["systems"]["end_model"]["accuracy"] > 0.9
+
+
 def test_a_lone_dev_learner_on_contradicting_dev_votes_falls_back_to_majority_vote(tmp_path):
     """The held-back SMS failure: every 'spam' vote of dev sits on a ham row. Forced to logistic_votes
     alone, the label model reads 'spam' votes as ham; the end model its labels train is worse than one on
@@ -195,3 +212,30 @@ def test_a_lone_dev_learner_on_contradicting_dev_votes_falls_back_to_majority_vo
     before = metrics(tmp_path / "before")
     assert before["label_models"]["chosen"] == "logistic_votes"
     assert before["systems"]["systems"]["end_model"]["accuracy"] < after - 0.15
+
+
+def test_only_a_class_whose_dev_votes_are_worse_than_no_vote_binds():
+    """Train: each LF's spam votes agree with what the others teach. Dev: spam votes land on ham rows
+    (precision 0 against a 30% spam share) -> binding; an LF merely less accurate on dev only warns."""
+    rng = np.random.default_rng(0)
+    n = 400
+    taught = rng.integers(0, 2, n)
+    L_train = np.stack([np.where(rng.random(n) < 0.5, taught, -1) for _ in range(3)], axis=1)
+    y_dev = (rng.random(300) < 0.3).astype(int)
+    draw = lambda: rng.random(300)  # noqa: E731
+    L_dev = np.stack([np.where(y_dev == 0, np.where(draw() < 0.3, 1, np.where(draw() < 0.4, 0, -1)), -1)
+                      for _ in range(3)], axis=1)  # spam votes only on ham rows, ham votes right
+    evidence = checks.VoteEvidence()
+    found = checks._lf_findings(evidence, L_train, {j: taught[L_train[:, j] >= 0] for j in range(3)}, L_dev, y_dev,
+                                2, ["a", "b", "c"], ["ham", "spam"])
+    bound = evidence.contradicted_support()
+    assert found and bound[:, 1].all()  # spam votes: right on train, worse than no vote on dev
+    classes = {f["class"]: f["below_dev_share"] for f in found[0]["evidence"]["classes"]}
+    assert classes["spam"] is True and classes.get("ham", False) is False
+    # dev votes merely less accurate (55% right, above the class share): a warning that binds nothing
+    L_dev = np.stack([np.where(rng.random(300) < 0.5, np.where(rng.random(300) < 0.55, y_dev, 1 - y_dev), -1)
+                      for _ in range(3)], axis=1)
+    evidence = checks.VoteEvidence()
+    found = checks._lf_findings(evidence, L_train, {j: taught[L_train[:, j] >= 0] for j in range(3)}, L_dev, y_dev,
+                                2, ["a", "b", "c"], ["ham", "spam"])
+    assert found and not evidence.contradicted_support().any()

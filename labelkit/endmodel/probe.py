@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-PROBE_ROWS = 6_000  # covered train rows a probe trains on (a seeded sample above this)
-LSA_DIMS = 200  # wide features are projected on this many singular directions
+PROBE_ROWS = 4_000  # covered train rows a probe trains on (a seeded sample above this)
+PROBE_FEATURES = 20_000  # vocabulary per text vectorizer (the end model's is [end_model] max_features)
+LSA_DIMS = 160  # wide features are projected on this many singular directions
 ALPHAS = (0.1, 0.3, 1.0, 3.0)  # ridge strengths tried once, on majority-vote labels
 OOF_FOLDS = 3  # folds of the out-of-fold predictions on train (the train evidence about LFs)
 PRIMAL_FEATURES = 2_000  # wider features are reduced to LSA_DIMS first
@@ -54,7 +55,7 @@ class Probe:
 
     @classmethod
     def build(cls, train: pd.DataFrame, dev: pd.DataFrame, covered: np.ndarray, *, text_column: str,
-              feature_columns, k: int, metric: tuple, seed: int, max_features: int = 50_000,
+              feature_columns, k: int, metric: tuple, seed: int, max_features: int = PROBE_FEATURES,
               balanced: bool = True, uncovered: bool = False) -> Probe | None:
         """A probe over the `covered` train rows (and, with `uncovered`, the others, which train once
         `uncovered_target` is set), or None when the rows carry nothing to learn from (no text column
@@ -211,7 +212,7 @@ def _reduced(X, X_dev, seed: int):
 
     rank = min(LSA_DIMS, X.shape[0] - 1, X.shape[1] - 1)
     _, _, components = randomized_svd(X if sparse.issparse(X) else np.asarray(X), rank, n_oversamples=10,
-                                      n_iter=2, random_state=seed)
+                                      n_iter=1, power_iteration_normalizer="LU", random_state=seed)
     return _dense(X @ components.T), _dense(X_dev @ components.T)
 
 
