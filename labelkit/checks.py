@@ -47,10 +47,13 @@ N_BOOT = 200
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-def finding(name: str, severity: str, message: str, *, subject=None, evidence=None, action=None) -> dict:
+def finding(name: str, severity: str, message: str, *, subject=None, evidence=None, action=None,
+            summary=None) -> dict:
     out = {"name": name, "severity": severity, "message": message}
     if subject is not None:
         out["subject"] = subject
+    if summary is not None:
+        out["summary"] = summary
     out["evidence"] = evidence or {}
     if action is not None:
         out["action"] = action
@@ -226,6 +229,8 @@ def _dev_votes_findings(gold: dict, train: dict | None, dev_vs_probe: dict | Non
         f"{train['kappa']:.2f} on train, no gold needed): dev votes joined on the wrong key, or voted by other LFs "
         f"than train?",
         subject="dev", evidence=facts,
+        summary="the dev votes look unrelated to dev gold and unlike the train votes, so no label model learned "
+                "from them",
         action=action + ", the rows no LF votes on are not labelled from dev, and the label model is judged by the "
                         "end model its labels train")]
 
@@ -359,7 +364,9 @@ def do_no_harm(y_dev, end_pred, reference_pred, *, k: int, metric: tuple, seed: 
         return finding("do_no_harm", "error",
                        f"the end model scores {end:.3f} on dev, below {reference:.3f} for a quick model trained on plain "
                        f"majority-vote labels (difference 95% interval [{interval[0]:+.3f}, {interval[1]:+.3f}]).",
-                       subject="end_model", evidence=facts)
+                       subject="end_model", evidence=facts,
+                       summary=f"the end model did worse on dev than one trained on plain majority-vote labels "
+                               f"({end:.3f} vs {reference:.3f}), so majority vote labelled train")
     return finding("do_no_harm", "info", f"the end model scores {end:.3f} on dev, a quick model on plain majority-vote "
                    f"labels {reference:.3f}.", subject="end_model", evidence=facts)
 

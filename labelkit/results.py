@@ -139,6 +139,7 @@ class Check(Record):
     severity: str  # error | warning | info
     message: str  # one line for people
     subject: str | None = absent()  # the LF, system or split it is about
+    summary: str | None = absent()  # a few words for the verdict's headline (errors)
     evidence: dict[str, Any] = mapped()
     action: str | None = absent()  # what the build did about it
 

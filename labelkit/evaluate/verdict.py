@@ -37,7 +37,7 @@ def compute_verdict(systems: Systems, guardrails: list[Guardrail] = (), checks: 
         else:
             parts.append(f"{word(model)} worse than {rules} on {where}")
     if errors:
-        parts.append("the build fell back: " + "; ".join(c.message for c in checks if c.severity == "error"))
+        parts.append("the build fell back: " + "; ".join(c.summary or c.message for c in checks if c.severity == "error"))
     severity = "error" if errors or overall == "worse" else "warning" if failed or warnings or overall != "better" else "ok"
     return Verdict(
         headline="; ".join(parts), overall=overall, severity=severity, baseline=baseline, model=model,
