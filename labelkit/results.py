@@ -491,6 +491,56 @@ class BuildResults(Record):
         return list(self.task.classes)
 
 
+def describe(kind: str, results, tail: list[str] = ()) -> str:
+    """A build in a few lines (the repr of lk.run's Result and lk.load's Run): task, rows, the chosen
+    label model, every system's test score, the verdict, what went wrong loudly, then `tail`."""
+    t, systems = results.task, results.systems
+    lines = [f"<{kind}: task {t.name!r}, {len(t.classes)} classes ({', '.join(t.classes)})"]
+    given = t.rows_before_audit or {}
+    rows = []
+    for split, n in t.rows.items():
+        before = given.get(split, n)
+        rows.append(f"{split} {n:,}" + (f" of {before:,} ({before - n:,} quarantined)" if before != n else ""))
+    lines.append("rows: " + ", ".join(rows))
+    lm = results.label_models
+    if lm is not None:
+        score = lm.dev_scores.get(lm.candidate or lm.chosen)
+        lines.append(f"label model: {lm.candidate or lm.chosen}, chosen on dev of {len(lm.dev_scores)} candidates"
+                     + (f" (its dev {lm.metric} {_pct(score)})" if score is not None else ""))
+    if results.end_model is not None:
+        e = results.end_model
+        parts = [e.features or e.kind, f"C={e.C:g}" if e.C is not None else None, f"{e.labels} labels" if e.labels else None]
+        lines.append("end model: " + ", ".join(p for p in parts if p))
+    scores = []
+    for name, s in sorted(systems.systems.items(), key=lambda item: -item[1].accuracy):
+        shown_ci = s.accuracy_ci and name not in ("majority_class", "stratified_random")  # baselines: the score is enough
+        ci = f" [{100 * s.accuracy_ci[0]:.1f}, {100 * s.accuracy_ci[1]:.1f}]" if shown_ci else ""
+        f1 = f", {s.positive_class.name} F1 {s.positive_class.f1:.3f}" if getattr(s, "positive_class", None) else ""
+        scores.append(f"{name} {_pct(s.accuracy)}{ci}{f1}")
+    lines.append(f"test accuracy on {systems.n:,} gold rows [95% CI]: " + "; ".join(scores))
+    verdict = getattr(results, "verdict", None)
+    if verdict is not None:
+        lines.append(f"verdict: {verdict.headline}")
+    else:
+        if systems.paired_test is not None:
+            p = systems.paired_test
+            lines.append(f"{p.model} vs {p.baseline}: {p.verdict} ({100 * p.accuracy_difference:+.1f} points)")
+        for g in results.guardrails:
+            lines.append(f"guardrail: {g.column}={g.value}: {g.model} {_pct(g.model_score)} vs {g.baseline} "
+                         f"{_pct(g.baseline_score)} ({g.size} test rows)")
+    loud = [w for w in results.warnings if w.startswith("The audit quarantined")]
+    lines += [f"warning: {w}" for w in loud]
+    others = len(results.warnings) - len(loud)
+    if others:
+        lines.append(f"{others} more warning{'s' if others > 1 else ''}: .metrics.warnings")
+    lines += list(tail)
+    return "\n  ".join(lines) + ">"
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None or value != value else f"{100 * value:.1f}%"
+
+
 def load_results(path) -> BuildResults:
     """metrics.json (or a build folder holding one) read into BuildResults; one-line errors name the file."""
     path = Path(path)

@@ -42,14 +42,14 @@ class Run:
     _parser: object = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:  # a summary, not the manifest: every field is one attribute away
-        from labelkit.api import summary
+        from labelkit.results import describe
 
         results = self.results
         names = [lf.name for lf in self.lfs] or [lf.name for lf in results.lf_summary]
         lfs = f"{len(names)} LFs ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})"
         if not self.lfs:  # precomputed votes, or LFs defined in a notebook (no module to reload them from)
             lfs = f"{lfs}, not reloadable: .votes() needs LF modules" if results.lf_summary else "no LFs (precomputed votes)"
-        return summary("labelkit.runs.Run", results, [f"{lfs}; folder {self.path}"])
+        return describe("labelkit.runs.Run", results, [f"{lfs}; folder {self.path}"])
 
     @property
     def results(self):

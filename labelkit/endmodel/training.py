@@ -24,7 +24,7 @@ def make_pipeline(featurizer, classifier):
 
     return Pipeline([("features", featurizer), ("model", classifier)])
 def dev_score(y_true, y_pred, k: int, metric: tuple) -> float:
-    from labelkit.labelmodels import score_predictions
+    from labelkit.evaluate.metrics import score_predictions
 
     score = score_predictions(y_true, y_pred, cardinality=k, metric=metric[0], positive=metric[1])
     return -1.0 if score != score else score  # nan (e.g. an empty dev split) ranks last
