@@ -10,7 +10,8 @@ Sources, later ones winning for the same row id:
 - the corrections file's decisions on train rows (`change` -> the new label, `confirm` -> the label
   confirmed): studio decisions.
 
-A row is refused (listed with the reason, never trained on) when it has no text, when it is a train row the
+A row is refused (listed with the reason, never trained on) when it has no text (or no value in a feature
+column), when it is a train row the
 audit quarantined, or when it could reach dev or test: the same id as a dev/test row, the same text after
 the audit's normalisation, or a near duplicate of one (character n-gram Jaccard >= [audit]
 near_duplicate_threshold, the audit's own similarity join). The end model trains on the rest beside the
@@ -72,8 +73,13 @@ class HumanLabels:
 
 
 def human_label_paths(config) -> list[Path]:
+    """The [data] human_labels files. A task built in code (no config file, no folder) reads them only when
+    named: the default, label_next.csv beside the config, has no config to be beside. A build loaded back
+    (labelkit.runs) keeps its config's folder, so label-next and repair find the file the build read."""
     names = config.data.human_labels
     names = [names] if isinstance(names, str) else list(names)
+    if config.path is None and Path(config.root) == Path(".") and names == [DEFAULT_FILE]:  # Task.from_frames
+        return []
     return [config.resolve(n) for n in names if n]
 
 
@@ -197,6 +203,11 @@ def _resolve(entries, config, raw, data, files, notes, notify=None) -> HumanLabe
             if text_column and (text is None or text != text or not str(text).strip()):
                 refused.append({"row_id": row_id, "source": source, "reason": "no_text",
                                 "evidence": f"not a train row and no {text_column!r} value"})
+                continue
+            absent = [c for c in config.data.feature_columns if row.get(c) is None or row.get(c) != row.get(c)]
+            if absent:
+                refused.append({"row_id": row_id, "source": source, "reason": "no_feature_values",
+                                "evidence": f"not a train row and no value in {', '.join(map(repr, absent))}"})
                 continue
         row[id_column] = row_id
         rows.append(row)

@@ -415,3 +415,37 @@ def record_human_label(path: Path, config, row_id: str, label: str, *, labelled_
 def read_pending(path: Path, config) -> pd.DataFrame | None:
     """The human labels file as the studio's queue reads it (`_label`: "" while waiting), or None."""
     return _read_existing(Path(path), config) if path is not None else None
+
+
+def slice_rows_to_label(frame: pd.DataFrame, mask: np.ndarray, proba: np.ndarray, rules: np.ndarray,
+                        covered: np.ndarray, *, slice_name: str, id_column: str, text_column: str,
+                        label_column: str = "label", limit: int, seed: int = 0) -> pd.DataFrame:
+    """`labelkit repair`'s rows to label next for one slice, chosen like `label-next --slice` does (ActiveLab
+    uncertainty of `proba`, rules-vs-model disagreement, diversity; every row is in the fired slice) and
+    written in the same blind format (id, a blank label, the row's data, slice, why, priority): the studio
+    shows them in its "label next" queue, and a filled file is a human labels file the next build reads."""
+    from cleanlab.multiannotator import get_active_learning_scores
+
+    positions = np.flatnonzero(mask)
+    columns = [id_column, label_column, *[c for c in frame.columns if c not in (id_column, label_column)]]
+    if len(positions) == 0 or limit <= 0:
+        return pd.DataFrame(columns=[*columns, "slice", "why", "priority"])
+    p = np.clip(np.asarray(proba, dtype=np.float64)[positions], 1e-12, 1.0)
+    k = p.shape[1]
+    _, active = get_active_learning_scores(pred_probs_unlabeled=p)
+    low, high = 1.0 / k, (1.0 + 1.0 / k) / 2
+    uncertainty = np.clip((high - active) / (high - low), 0.0, 1.0)
+    disagree = np.asarray(covered)[positions] & (np.asarray(rules)[positions] != p.argmax(axis=1))
+    scored = pd.DataFrame({"uncertainty": uncertainty, "disagree": disagree,
+                           "value": uncertainty + DISAGREE * disagree + GUARDRAIL})
+    rows = frame.iloc[positions].reset_index(drop=True)
+    order = choose(scored, rows, text_column, min(limit, len(rows)), seed=seed)
+    table = rows.iloc[order][[c for c in columns if c != label_column]].reset_index(drop=True)
+    table.insert(1, label_column, "")
+    chosen = scored.iloc[order].reset_index(drop=True)
+    table["slice"] = slice_name
+    table["why"] = [("model unsure" if u >= 0.5 else "uncertainty") + f" ({u:.2f})"
+                    + ("; rules and model disagree" if d else "") for u, d in zip(chosen["uncertainty"],
+                                                                                   chosen["disagree"])]
+    table["priority"] = np.arange(1, len(table) + 1)
+    return table

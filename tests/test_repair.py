@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from labelkit.cli.main import cli
 from labelkit.errors import ConfigError
 from labelkit.repair.candidates import candidate_ngrams, ngrams, snippet
-from labelkit.repair.label_next import DISAGREE, UNSURE, rows_to_label
+from labelkit.repair.label_next import rows_to_label
 from labelkit.repair.reweight import DevScores, error_rows, plan_candidates, search_slice, wilson
 from labelkit.repair.slices import Slice, choose_slices
 
@@ -203,17 +203,20 @@ def test_slices_default_to_the_fired_guardrails_and_parse_column_value():
 
 # ---------------------------------------------------------------- rows to label next
 
-def test_rows_to_label_puts_disagreements_first_then_the_least_sure():
-    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "text": ["=cmd()", "two", "three", "four"]})
+def test_rows_to_label_are_chosen_and_written_like_label_next():
+    """The slice's rows ranked by label-next's value (uncertainty + rules-vs-model disagreement), in the human
+    labels file's blind format: no system's answer, a blank label the studio's queue and the next build read."""
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "text": ["=cmd()", "two words", "three others", "four"]})
     proba = np.array([[0.9, 0.1], [0.55, 0.45], [0.6, 0.4], [0.2, 0.8]])
     rules = np.array([1, 0, 0, 1])  # a: rules say 1, model 0 -> disagreement
     covered = np.array([True, True, True, True])
     mask = np.array([True, True, True, False])
     table = rows_to_label(frame, mask, proba, rules, covered, ("x", "y"), slice_name="s", id_column="id",
                           text_column="text", limit=10)
-    assert table["row_id"].tolist() == ["a", "b", "c"]
-    assert table["reason"].tolist() == [DISAGREE, UNSURE, UNSURE]
-    assert table["rules_label"].tolist() == ["y", "x", "x"] and table["label"].tolist() == ["", "", ""]
+    assert table["id"].tolist() == ["b", "c", "a"]  # uncertainty 0.9, 0.8; a: 0.2 + 0.5 as the rules disagree
+    assert table["why"].str.contains("rules and model disagree").tolist() == [False, False, True]
+    assert table["label"].tolist() == ["", "", ""] and set(table["slice"]) == {"s"}
+    assert not {"rules_label", "model_label", "model_confidence"} & set(table.columns)
 
 
 # ---------------------------------------------------------------- candidate LFs

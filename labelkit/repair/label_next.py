@@ -1,6 +1,6 @@
-"""The slice's unlabeled train rows most worth a human label next: first the rows where the rules
-and the model disagree (one of them is wrong, and the guardrail says it is often the model), then
-the rows the model is least sure of (smallest margin between its top two classes)."""
+"""The slice's unlabeled train rows most worth a human label next, chosen like `labelkit label-next --slice`
+(labelkit/labelnext.py): the model's uncertainty, rules-vs-model disagreement (one of them is wrong, and the
+guardrail says it is often the model) and a diversity term."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,30 +13,14 @@ UNSURE = "model unsure"
 def rows_to_label(frame: pd.DataFrame, mask: np.ndarray, proba: np.ndarray, rules: np.ndarray,
                   covered: np.ndarray, classes, *, slice_name: str, id_column: str, text_column: str,
                   limit: int) -> pd.DataFrame:
-    """At most `limit` rows of the slice, most useful first, with a blank `label` column to fill in."""
-    positions = np.flatnonzero(mask)
-    if len(positions) == 0 or limit <= 0:
-        return pd.DataFrame(columns=_columns(text_column))
-    p = proba[positions]
-    model = p.argmax(axis=1)
-    ordered = np.sort(p, axis=1)
-    margin = ordered[:, -1] - (ordered[:, -2] if p.shape[1] > 1 else 0.0)
-    disagree = covered[positions] & (rules[positions] != model)
-    ids = frame[id_column].astype(str).to_numpy()[positions]
-    order = np.lexsort((ids, margin, ~disagree))[:limit]
-    chosen = positions[order]
-    texts = frame[text_column].to_numpy()[chosen] if text_column in frame.columns else [""] * len(chosen)
-    return pd.DataFrame({
-        "slice": slice_name,
-        "row_id": ids[order],
-        "reason": np.where(disagree[order], DISAGREE, UNSURE),
-        "rules_label": [classes[r] if c else "" for r, c in zip(rules[chosen], covered[chosen])],
-        "model_label": [classes[m] for m in model[order]],
-        "model_confidence": np.round(ordered[order, -1], 4),
-        "margin": np.round(margin[order], 4),
-        text_column: texts,
-        "label": "",
-    })[_columns(text_column)]
+    """At most `limit` rows of the slice, most useful first, with a blank `label` column to fill in: chosen and
+    written by `labelkit label-next`'s code (labelkit.labelnext: ActiveLab uncertainty, rules-vs-model
+    disagreement, diversity; blind, in the human labels file's format), so the studio's "label next" queue
+    shows them and a filled file is human labels the next build reads. `classes` is unused (kept for callers)."""
+    from labelkit.labelnext import slice_rows_to_label
+
+    return slice_rows_to_label(frame, mask, proba, rules, covered, slice_name=slice_name, id_column=id_column,
+                               text_column=text_column, limit=limit)
 
 
 def _columns(text_column: str) -> list[str]:

@@ -72,8 +72,10 @@ def render_markdown(report: dict) -> str:
         lines += ["", "Note: the re-run's first model does not reproduce the old run's test predictions exactly "
                       "(labelkit or a library changed); 'before' is the re-run."]
     lines += ["", "## Rows to label next", "",
-              f"`label_next.csv`: {report.get('label_next_rows', 0)} train rows of the slices, rules-vs-model "
-              f"disagreements first, then the rows the repaired model is least sure of. Fill in `label`.", "",
+              f"`label_next.csv`: {report.get('label_next_rows', 0)} train rows of the slices, chosen like "
+              f"`labelkit label-next --slice` (the repaired model's uncertainty, rules-vs-model disagreement, "
+              f"diversity) and shown blind. Fill in `label` (or label them in the studio's \"label next\" queue), "
+              f"then build with `[data] human_labels` naming the file.", "",
               "## Candidate LFs (not applied)", "",
               "`candidate_lfs.py`: frequent word n-grams of the slice rows where the rules are right and the first "
               "model wrong, checked against the rules on all train rows and against gold dev.", ""]
