@@ -18,7 +18,7 @@ from labelkit.errors import CheckFailed
 from labelkit.manifest import StageTimer
 from labelkit.stages import (
     AuditOutcome, Votes, apply_votes, check_votes, choose_label_model, cleaned_data, end_model_checks,
-    fall_back_to_majority, fit_end_models, kept_votes, label_model_proba, load_labeling_functions, run_audit,
+    fall_back_to_majority, fit_end_models, train_on_dev_gold, kept_votes, label_model_proba, load_labeling_functions, run_audit,
     weak_label_findings,
 )
 
@@ -144,6 +144,9 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
                                      f"the end model was trained again on its labels")
                 found = harm + [f for f in end_model_checks(config, data, votes, selection, end_model, proba_train)
                                 if f["name"] != "do_no_harm"]
+            if not trusted and not config.end_model.train_on_dev and end_model.kind == "logistic_regression":
+                end_model = train_on_dev_gold(config, data, proba_train, votes.L["train"], selection.prior, end_model,
+                                              checks, human=human, notify=timer.notify)
             checks += found
     with timer.stage("evaluate"):
         preds = predict_systems(config, data.frames["test"], votes.L["test"], selection, prior, end_model)

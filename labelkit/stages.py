@@ -313,6 +313,23 @@ def end_model_checks(config: Config, data: TaskData, votes: Votes, selection, en
     return found
 
 
+def train_on_dev_gold(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
+                      end_model, checks: list[dict], *, human=None, notify=None):
+    """When the dev votes were found unrelated to dev gold, the dev rows' gold labels stay valid and
+    are the only labels left that the LFs did not produce: the end model's chosen setting is refitted
+    on train + the gold dev rows (as [end_model] train_on_dev does), after dev has chosen and checked it.
+    The dev_votes finding says so."""
+    refit = fit_end_model(config, data, proba, L_train, prior, like=end_model, human=human, notify=notify,
+                          dev_gold=True)
+    refit.dev_scores = {**end_model.dev_scores, **refit.dev_scores}
+    for finding in checks:
+        if finding["name"] == "dev_votes" and finding["severity"] == "error":
+            finding["action"] += (f"; the end model's chosen setting was then refitted on train + the "
+                                  f"{len(data.gold['dev'])} gold dev rows (their labels stay valid; dev scores are "
+                                  f"from before that)")
+    return refit
+
+
 def fall_back_to_majority(config: Config, votes: Votes, data: TaskData, selection):
     """`selection` switched to majority vote (the candidate fitted with the dev prior if there was one):
     the do-no-harm labels the build falls back to."""
@@ -379,14 +396,16 @@ def uncovered_target(L_dev: np.ndarray, y_dev: np.ndarray, prior: np.ndarray) ->
 
 def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np.ndarray, prior: np.ndarray,
                   Cs=None, labels: str | None = None, *, like=None, sample_weight=None, notify=None,
-                  stream_rows: int | None = None, L_dev: np.ndarray | None = None, human=None):
+                  stream_rows: int | None = None, L_dev: np.ndarray | None = None, human=None,
+                  dev_gold: bool | None = None):
     """The end model on the label model's labels of the covered train rows ([end_model] settings),
     plus the uncovered rows per [end_model] include_uncovered (their soft label from `L_dev`, the dev
     votes; soft labels only). `like`: an EndModel whose chosen features / class weight / C and
     uncovered rows are reused instead of searched (a comparison or holdout model); `sample_weight`:
     one weight per train row (all rows, as `proba`); `stream_rows`: overrides [end_model] stream_rows.
     `human`: labelkit.goldrows.HumanLabels, human-labelled rows trained beside the weak labels (at `like`'s
-    weight when given, else at a weight of [end_model] gold_weight chosen on dev)."""
+    weight when given, else at a weight of [end_model] gold_weight chosen on dev). `dev_gold`: overrides
+    [end_model] train_on_dev."""
     from labelkit.endmodel import train_end_model
 
     em = config.end_model
@@ -417,7 +436,8 @@ def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np
             feature_columns=list(config.data.feature_columns), dev=data.frames["dev"], y_dev=data.gold["dev"],
             soft=labels == "soft", sample_weight=None if weights is None else weights[keep],
             unlabeled_weight=None if weights is None else weights[~keep], **uncovered,
-            dev_gold=em.train_on_dev, max_features=em.max_features, max_text_chars=em.max_text_chars,
+            dev_gold=em.train_on_dev if dev_gold is None else dev_gold, max_features=em.max_features,
+            max_text_chars=em.max_text_chars,
             stream_rows=stream_rows or em.stream_rows, seed=config.task.seed, metric=config.label_model.metric,
             positive=positive_class_index(config, data.schema.classes), id_column=config.data.id_column,
             unlabeled=data.frames["train"].loc[~keep], progress=notify, **search, **gold,

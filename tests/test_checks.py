@@ -166,6 +166,8 @@ def test_shuffled_dev_votes_raise_the_finding_and_no_label_model_learns_from_the
     m = metrics(tmp_path / "out")
     error = next(c for c in m["checks"] if c["name"] == "dev_votes")
     assert error["severity"] == "error" and "no aggregation is learned from the dev votes" in error["action"]
+    assert "refitted on train + the 150 gold dev rows" in error["action"]  # dev gold stays valid: it trains too
+    assert m["end_model"]["trained_on_dev"] is True
     info = m["label_models"]
     assert info["chosen"] in ("majority", "snorkel", "dawid_skene") and info["chosen_by"] == "end_model"
     learned = [c for c in info["candidates"] if c["learns_from_dev"]]
