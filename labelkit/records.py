@@ -5,8 +5,9 @@ by their fields' types (labelkit.results is the schema built from them).
 the record did not know when it was read, kept so that reading and writing never loses data.
 ``from_json(data, source=..., where=...)`` reads one back: a missing required field (one without a
 default), or a list/object of the wrong shape, is a one-line DatasetError naming the source and the
-key path. A field made with ``absent()`` is left out of the JSON while it is None. Scalars are kept as
-stored (an int stays an int), so a file read and written again is byte for byte the same.
+key path, as is a scalar of the wrong kind (a number field holding "n/a", a text field holding 3). A field
+made with ``absent()`` is left out of the JSON while it is None. Scalars are checked, not converted (an int
+in a float field stays an int), so a file read and written again is byte for byte the same.
 """
 from __future__ import annotations
 
@@ -107,7 +108,13 @@ def load_value(hint, value, source: str, where: str):
         if value is None:
             return None
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return load_value(inner[0], value, source, where) if len(inner) == 1 else value
+        if len(inner) == 1:
+            return load_value(inner[0], value, source, where)
+        if all(a in SCALARS for a in inner) and not any(SCALARS[a](value) for a in inner):
+            raise DatasetError(f"{source}: {where or 'the file'} should be "
+                               f"{' or '.join(SCALAR_NAMES[a] for a in inner)}, not {type(value).__name__} "
+                               f"{_shown(value)}{_fix(source)}")
+        return value
     if isinstance(hint, type) and issubclass(hint, Record):
         return hint.from_json(value, source=source, where=where)
     if origin is list:
@@ -120,7 +127,25 @@ def load_value(hint, value, source: str, where: str):
         return {k: load_value(item, v, source, join_key(where, k)) for k, v in value.items()}
     if hint is dict:
         expect(value, dict, source, where)
-    return value  # scalars as stored: an int stays an int, so the file reads back byte for byte
+    elif hint in SCALARS and not SCALARS[hint](value):
+        raise DatasetError(f"{source}: {where or 'the file'} should be {SCALAR_NAMES[hint]}, not "
+                           f"{type(value).__name__} {_shown(value)}{_fix(source)}")
+    return value  # checked, not converted: an int stays an int, so the file reads back byte for byte
+
+
+# what a scalar field accepts: a number field any JSON number (NaN included, a bool not), a text field text
+SCALARS = {
+    float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    bool: lambda v: isinstance(v, bool),
+    str: lambda v: isinstance(v, str),
+}
+SCALAR_NAMES = {float: "a number", int: "a whole number", bool: "true or false", str: "text"}
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def expect(value, kind: type, source: str, where: str) -> None:

@@ -48,7 +48,7 @@ def sample_metrics(n=240):
                   "examples": [{"reason": "duplicate", "split": "train", "row_id": "7", "text": SCRIPT,
                                 "evidence": "same | as row 3"}]},
         "warnings": [f"warning about {SCRIPT}"],
-        "manifest": {"seed": 0, "inputs": {"test": {"sha256": "ff"}}},
+        "manifest": {"seed": 0, "inputs": {"test": "ff"}},
     }
 
 

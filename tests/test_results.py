@@ -102,3 +102,24 @@ def test_old_files_and_keys_from_other_modules_still_load(result):
     page = render_html(loaded, plots=False)
     assert "fitted on a 50,000-row sample" in page and "holdout &lt;sampled&gt;" in page
     assert loaded.systems.systems["end_model"].sampled_rows == 50000 and '<td class="t">end model sampled</td>' in page
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("systems", "systems", "end_model", "accuracy"), "n/a",
+     r"systems\.systems\.end_model\.accuracy should be a number, not str 'n/a'"),
+    (("task", "rows", "test"), 12.5, r"task\.rows\.test should be a whole number, not float 12\.5"),
+    (("task", "classes", 0), 3, r"task\.classes\[0\] should be text, not int 3"),
+    (("systems", "systems", "end_model", "accuracy"), True, r"should be a number, not bool True"),
+])
+def test_a_scalar_of_the_wrong_kind_is_one_line(result, tmp_path, path, value, message):
+    """Scalars are checked, not kept as stored: "n/a" in a number field would reach the report as text."""
+    data = copy.deepcopy(result.metrics.to_json())
+    where = data
+    for key in path[:-1]:
+        where = where[key]
+    where[path[-1]] = value
+    file = tmp_path / "metrics.json"
+    file.write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match=message) as error:
+        load_results(file)
+    assert "\n" not in str(error.value) and str(file) in str(error.value)
