@@ -277,20 +277,28 @@ def _label_model(results: BuildResults, _examples) -> Section | None:
     section = Section("label_model", "Label model")
     if info.chosen:
         section.blocks.append(Text(f"{info.candidate or info.chosen}", "normal", label="Chosen on dev:"))
+    if info.reason:
+        section.blocks.append(Text(info.reason, "normal", label="Why:"))
     metric = info.metric + (f" of {info.positive_class!r}" if info.metric == "f1" else "")
+    judged = any(c.judge_score is not None for c in info.candidates)
     if info.candidates:
         section.blocks.append(Table(
-            ["candidate", "class balance", f"dev {metric}", "95% interval", "note"],
+            ["candidate", "class balance", f"dev {metric}", "95% interval"]
+            + ([f"end model's dev {info.judge_metric or metric}"] if judged else []) + ["note"],
             [[c.key + (" (chosen)" if c.key == info.candidate else ""), str(c.class_balance),
               pct(c.dev_score) if c.dev_score is not None and c.dev_score == c.dev_score else "skipped",
-              interval(c.dev_interval),
-              "; ".join(filter(None, [
+              interval(c.dev_interval)]
+             + ([pct(c.judge_score) if c.judge_score is not None else ""] if judged else [])
+             + ["; ".join(filter(None, [
                   f"predicts only {c.predicts_only!r}" if c.predicts_only is not None else "",
-                  "cross-fitted on dev" if c.cross_fitted else "", c.error or ""]))]
+                  "cross-fitted on dev" if c.cross_fitted else "", c.excluded and f"left out: {c.excluded}",
+                  c.note or "", c.error or ""]))]
              for c in info.candidates],
-            flagged=[False] * len(info.candidates), text_columns=(4,),
+            flagged=[False] * len(info.candidates), text_columns=(5 if judged else 4,),
             caption="Every candidate is fitted on the train votes and scored on the gold dev split; models that "
-                    "learn from dev are scored on dev folds they did not see. Intervals: bootstrap over dev rows."))
+                    "learn from dev are scored on dev folds they did not see. Intervals: bootstrap over dev rows."
+                    + (" The end model's dev score: a quick end model trained on the candidate's train labels, "
+                       "scored on dev gold (labelkit/endmodel/probe.py)." if judged else "")))
         section.blocks += [Text(note, "muted") for note in info.notes]
     elif info.dev_scores:
         section.blocks.append(Table(["label model", "dev score"],
