@@ -61,7 +61,7 @@ SPEED = {"end_model.compare_hard": "false"}  # the hard-label comparison model i
 class Setup:
     name: str
     config: object
-    result: object  # labelkit.pipeline.BuildResult of the base build
+    result: object  # labelkit.pipeline.Build of the base build
     run: Path  # its folder
     pool: Path | None  # None: the build's train rows
     slices: tuple = ()
@@ -91,7 +91,8 @@ def bundled_pool(folder: Path) -> tuple[Path, dict]:
 def prepare(name: str, tmp: Path, data_root: Path) -> Setup:
     from labelkit.config import load_config
     from labelkit.data import load_task_data
-    from labelkit.pipeline import run_pipeline, write_result
+    from labelkit.artifacts import write_build
+    from labelkit.pipeline import run_pipeline
     from labelkit.stages import load_labeling_functions
 
     folder = tmp / name
@@ -119,7 +120,7 @@ def prepare(name: str, tmp: Path, data_root: Path) -> Setup:
                                                  columns=list(data.frames["train"].columns))
         result = run_pipeline(config, data, modules, lf_paths=paths)
     run = folder / "run"
-    write_result(result, out=run)
+    write_build(result, run)
     if name == "wrench_youtube":  # WRENCH train rows carry their gold labels
         train = result.raw.frames["train"]
         gold = dict(zip(train[config.data.id_column].astype(str), train[config.data.label_column]))

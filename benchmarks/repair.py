@@ -59,8 +59,8 @@ def ceiling(run: Path, draw: Path | None, *, column: str = "country", value: str
     from labelkit.manifest import StageTimer
     from labelkit.repair.plan import read_run, rebuild
 
-    manifest, _, config = read_run(run)
-    r = rebuild(config, manifest, StageTimer(None))
+    built, config = read_run(run)
+    r = rebuild(config, built, StageTimer(None))
     text, frames, gold, classes = config.data.text_column, r.data.frames, r.data.gold, r.data.schema.classes
     covered = (r.votes.L["train"] >= 0).any(axis=1)
     inside = {s: (frames[s][column].astype(str) == value).to_numpy() for s in frames}

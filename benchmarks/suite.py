@@ -511,7 +511,7 @@ def score(result, pred, metric: str, positive) -> float:
 
 def summarize_run(result, seconds: float, metric: str, positive) -> dict:
     preds = result.preds
-    checks = [_check_record(c) for c in result.metrics.get("checks") or []]
+    checks = [_check_record(c) for c in result.results.checks]
     return {
         "rules": score(result, preds["rule_baseline"], metric, positive),
         "label_model": score(result, preds["label_model"], metric, positive),

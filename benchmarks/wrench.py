@@ -112,7 +112,7 @@ def run(folder: Path, name: str, args, *, share: float = 0.0, sample_seed=None) 
     seconds = time.perf_counter() - started
     args.share = share
     positive = _positive(result)
-    systems = result.metrics["systems"]["systems"]
+    systems = result.results.to_json()["systems"]["systems"]
     f1 = lambda system: (systems.get(system, {}).get("positive_class") or {}).get("f1")  # noqa: E731
     gold = _gold_reference(result, positive) if args.gold_reference else None
     dev_rows = [] if args.no_train_on_dev else _train_on_dev_rows(result, positive, gold_too=args.gold_reference)
@@ -168,7 +168,7 @@ def label_model_table(result, name: str, args) -> None:
 
 
 def end_model_table(result, name: str, args, extra_rows=()) -> None:
-    systems = result.metrics["systems"]["systems"]
+    systems = result.results.to_json()["systems"]["systems"]
     positive = _positive(result)
     head = ["system", "test acc", "95% CI", "macro-F1"] + ([f"F1 {positive[1]!r}"] if positive else [])
     rows = []

@@ -61,24 +61,33 @@ class Task:
 
 
 class Result:
-    """One build's results in memory; `save` writes the same folder `labelkit build` writes.
-    `metrics` is the typed results (labelkit.results.BuildResults); `metrics.to_json()` is metrics.json."""
+    """The notebook's view of one build in memory (labelkit.pipeline.Build, `_build`): its results as
+    tables and a report; `save` writes the same folder `labelkit build` writes. `metrics` is the typed
+    results (labelkit.results.BuildResults); `metrics.to_json()` is metrics.json."""
 
     def __init__(self, build) -> None:
-        from labelkit.artifacts import summarize_build
-
         self._build = build
         self._html: tuple[str, str] | None = None  # (the results it shows, as JSON; report.html): drawn once
         self._saved: Path | None = None
-        b = build
-        self.metrics, self.manifest, self._summary, self._examples = summarize_build(
-            config=b.config, raw=b.raw, data=b.data, lf_paths=b.lf_paths, votes=b.votes, selection=b.selection,
-            prior=b.prior, end_model=b.end_model, metrics=dict(b.metrics), audit=b.audit, timer=b.timer)
+
+    @property
+    def metrics(self):
+        """The typed results (labelkit.results.BuildResults), made once by the pipeline."""
+        return self._build.results
 
     @property
     def results(self):
         """The typed results (the same object as `metrics`), as `lk.load(dir).results` gives them back."""
-        return self.metrics
+        return self._build.results
+
+    @property
+    def manifest(self):
+        """What the build was made from (labelkit.results.Manifest: manifest.json but the timings)."""
+        return self._build.manifest
+
+    @property
+    def _examples(self) -> dict:
+        return self._build.lf_examples
 
     def __repr__(self) -> str:
         saved = f"saved to {self._saved}" if self._saved else 'not saved: run.save("runs/NAME") writes the folder `labelkit build` writes'
@@ -121,7 +130,8 @@ class Result:
         return list(self._build.failed_checks)
 
     def lf_summary(self) -> pd.DataFrame:
-        return pd.DataFrame(self._summary).set_index("name") if self._summary else pd.DataFrame()
+        summary = self._build.lf_summary
+        return pd.DataFrame(summary).set_index("name") if summary else pd.DataFrame()
 
     def systems(self) -> pd.DataFrame:
         """Every system's test accuracy and macro-F1 with intervals, one row per system."""
@@ -149,16 +159,12 @@ class Result:
         return self._html[1]
 
     def save(self, out, *, force: bool = False) -> Path:
-        from labelkit.artifacts import write_files
+        from labelkit.artifacts import write_build
         from labelkit.data import input_paths
         from labelkit.output_folder import claim_output
 
-        b = self._build
-        with claim_output(out, force=force, kind="build", protect=input_paths(b.config)) as target:
-            write_files(target, force=force, config=b.config, data=b.data, votes=b.votes, selection=b.selection,
-                        prior=b.prior, proba_train=b.proba_train, end_model=b.end_model, preds=b.preds,
-                        metrics=self.metrics, manifest=self.manifest, summary=self._summary,
-                        examples=self._examples, audit=b.audit, timer=b.timer, report_html=self._report_html())
+        with claim_output(out, force=force, kind="build", protect=input_paths(self._build.config)) as target:
+            write_build(self._build, target, force=force, report_html=self._report_html())
         self._saved = Path(out)
         return Path(out)
 

@@ -281,7 +281,7 @@ def leak_reasons(frame: pd.DataFrame, raw, config) -> dict[int, tuple[str, str]]
 BEFORE = "end_model_before_human_labels"  # the system name of the end model without the human rows
 
 
-def describe(human: HumanLabels, config, data, preds: dict, metrics: dict, end_model, *,
+def describe(human: HumanLabels, config, data, preds: dict, guardrails, end_model, *,
              slicing_functions=()) -> dict:
     """The human_labels section: sources (file + SHA-256), rows, the weight chosen, and on gold test the end
     model without and with them overall and on every slice where the model without them was below the rules
@@ -309,7 +309,7 @@ def describe(human: HumanLabels, config, data, preds: dict, metrics: dict, end_m
     test = data.frames["test"]
     rows = []
     slice_columns = list(config.evaluate.slice_columns or config.data.slice_columns)
-    flagged = {(g.get("column"), str(g.get("value"))) for g in metrics.get("guardrails") or []}
+    flagged = {(g.column, str(g.value)) for g in guardrails}  # the build's fired guardrails (results.Guardrail)
     for kind, column, value, mask in iter_slices(test, slice_columns, list(slicing_functions),
                                                  auto_slices=False, exclude_columns=()):
         if mask.sum() < config.evaluate.min_slice_size:

@@ -195,13 +195,8 @@ def _candidates(run, data, source: Pool, existing) -> tuple[pd.DataFrame, dict]:
 
 
 def _quarantined(run) -> set[str]:
-    path = run.path / "quarantine.csv"
-    if not path.is_file():
-        return set()
-    from labelkit.io import read_review_csv
-
-    table = read_review_csv(path, dtype=str, keep_default_na=False)
-    if "split" not in table or "row_id" not in table:
+    table = run.table("quarantine.csv")
+    if table is None or "split" not in table or "row_id" not in table:
         return set()
     return set(table.loc[table["split"] == "train", "row_id"])
 
@@ -209,7 +204,7 @@ def _quarantined(run) -> set[str]:
 def _slices(run, wanted):
     from labelkit.repair.slices import choose_slices
 
-    return choose_slices(run.metrics, tuple(wanted), slicing_functions=run.slicing_functions)
+    return choose_slices(run.results, tuple(wanted), slicing_functions=run.slicing_functions)
 
 
 # ---------------------------------------------------------------- scoring and choosing

@@ -1,11 +1,13 @@
-"""`labelkit build`: load -> audit -> apply LFs -> LF analysis -> label model -> end model -> evaluate -> artifacts.
+"""`labelkit build`: load -> audit -> apply LFs -> LF analysis -> label model -> end model -> evaluate ->
+summarize -> write.
 
-Each stage is a small function; `build` strings them together and writes every artifact into a
-temporary folder that becomes the output folder only when the whole build succeeded.
+`run_pipeline` strings the stages (labelkit.stages) together on loaded data and returns a `Build`: every
+array and model the build made, and its complete typed results (`Build.results`, what metrics.json holds)
+and manifest, made once here. `build` writes a Build into a temporary folder that becomes the output
+folder only when the whole build succeeded; the writers (labelkit.artifacts) only serialise.
 """
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,44 +18,22 @@ from labelkit.config import Config
 from labelkit.data import TaskData, load_task_data, with_expectations
 from labelkit.errors import CheckFailed
 from labelkit.manifest import StageTimer
+from labelkit.results import (
+    BUILT, Accounting, Audit, AuditCount, AuditExample, BeforeAfter, BuildResults, Calibration, Check, ChosenEndModel,
+    ChosenLabelModel, Corrections, EndModelInfo, InputFile, LabelModelCandidate, LabelModels, LFStats, Manifest,
+    ManifestSummary, MatrixStats, TaskInfo, TemporalHoldout, read_sections,
+)
 from labelkit.stages import (
     AuditOutcome, Votes, apply_votes, check_votes, choose_label_model, cleaned_data, end_model_checks,
     fall_back_to_majority, fit_end_models, train_on_dev_gold, kept_votes, label_model_proba, load_labeling_functions, run_audit,
     weak_label_findings,
 )
 
-
 @dataclass
-class BuildOutcome:
-    out: Path
-    metrics: dict
-    failed_checks: list[str]
-
-
-# ---------------------------------------------------------------- orchestration
-
-def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_on=()) -> BuildOutcome:
-    """Run the whole pipeline; artifacts appear in `out` only if every stage succeeded."""
-    from labelkit.data import input_paths
-    from labelkit.output_folder import claim_output
-
-    # --out is checked and locked before any work (a refused folder costs nothing)
-    with claim_output(out, force=force, kind="build", protect=input_paths(config)) as target:
-        timer = StageTimer(notify)
-        with timer.stage("load data"):
-            raw = with_expectations(config, load_task_data(config))
-            for warning in raw.warnings:
-                timer.notify(f"warning: {warning}")
-            modules, lf_paths = load_labeling_functions(config, require_lfs=raw.votes is None,
-                                                        columns=list(raw.frames["train"].columns))
-        result = run_pipeline(config, raw, modules, lf_paths=lf_paths, timer=timer, fail_on=fail_on)
-        outcome = write_result(result, out=target, force=force)
-    return dataclasses.replace(outcome, out=Path(out))
-
-
-@dataclass
-class BuildResult:
-    """Everything one build computed, in memory: what the writers write and the notebook API shows."""
+class Build:
+    """One build, in memory: what `run_pipeline` returns, the writers serialise (labelkit.artifacts.write_build)
+    and the notebook's `lk.run` wraps (labelkit.api.Result). `results` is metrics.json, complete; `manifest`
+    is manifest.json but the timings, which the writer takes from `timer`."""
 
     config: Config
     raw: TaskData  # the data as loaded
@@ -66,33 +46,47 @@ class BuildResult:
     prior: np.ndarray
     proba_train: np.ndarray
     end_model: object | None
-    preds: dict
-    metrics: dict
+    preds: dict  # system -> class indices on the test rows
+    results: BuildResults  # metrics.json
+    manifest: Manifest  # manifest.json (timings added when written)
+    lf_summary: list[dict]  # lf_summary.json/.csv rows
+    lf_examples: dict  # lf_summary.json examples (the report's too)
     audit: AuditOutcome | None
-    failed_checks: list[str]
+    failed_checks: list[str]  # --fail-on checks that failed (they depend on --fail-on: not results)
     timer: StageTimer
+    out: Path | None = None  # the folder it was written to
 
 
-def write_result(result: BuildResult, *, out: Path, force: bool = False) -> BuildOutcome:
-    """Write a computed build into `out` (atomically); returns what the CLI prints."""
+# ---------------------------------------------------------------- orchestration
+
+def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_on=()) -> Build:
+    """Run the whole pipeline; artifacts appear in `out` only if every stage succeeded."""
     from labelkit.artifacts import write_build
+    from labelkit.data import input_paths
+    from labelkit.output_folder import claim_output
 
-    r = result
-    with r.timer.stage("write artifacts"):
-        metrics = write_build(
-            out, force=force, config=r.config, raw=r.raw, data=r.data, lfs=r.lfs, lf_paths=r.lf_paths,
-            votes=r.votes, selection=r.selection, prior=r.prior, proba_train=r.proba_train,
-            end_model=r.end_model, preds=r.preds, metrics=r.metrics, audit=r.audit, timer=r.timer,
-        )
-    return BuildOutcome(Path(out), metrics, r.failed_checks)
+    # --out is checked and locked before any work (a refused folder costs nothing)
+    with claim_output(out, force=force, kind="build", protect=input_paths(config)) as target:
+        timer = StageTimer(notify)
+        with timer.stage("load data"):
+            raw = with_expectations(config, load_task_data(config))
+            for warning in raw.warnings:
+                timer.notify(f"warning: {warning}")
+            modules, lf_paths = load_labeling_functions(config, require_lfs=raw.votes is None,
+                                                        columns=list(raw.frames["train"].columns))
+        made = run_pipeline(config, raw, modules, lf_paths=lf_paths, timer=timer, fail_on=fail_on)
+        with timer.stage("write artifacts"):
+            write_build(made, target, force=force)
+    made.out = Path(out)
+    return made
 
 
 def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: StageTimer | None = None,
-                 fail_on=()) -> BuildResult:
-    """audit -> apply LFs -> label model -> end model -> evaluate, on loaded data; nothing is written."""
-    from labelkit.scoring import before_after, evaluate_test, failed_checks, predict_systems
+                 fail_on=()) -> Build:
+    """audit -> apply LFs -> label model -> end model -> evaluate -> summarize, on loaded data; nothing is written."""
+    from labelkit.scoring import before_after, failed_checks, predict_systems
 
-    from labelkit.corrections import apply_train, load_for_build
+    from labelkit.corrections import load_for_build
 
     timer = timer or StageTimer(None)
     raw = with_expectations(config, raw)  # read at load time already by `build`; here for the API and repair
@@ -156,39 +150,64 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
             preds[BEFORE] = end_model.before_human_labels.predict(data.frames["test"])
         if hard_model is not None:
             preds["end_model_hard_labels"] = hard_model.predict(data.frames["test"])
-        metrics = evaluate_test(config, data, votes, preds, lfs=lfs, selection=selection, prior=prior,
-                                end_model=end_model, audit=audit, slicing_functions=modules.slicing_functions)
+        scored = test_results(config, data, votes, preds, lfs=lfs, selection=selection, prior=prior,
+                              proba_train=proba_train, end_model=end_model, audit=audit,
+                              slicing_functions=modules.slicing_functions, notify=timer.notify)
         if hard_model is not None:  # trained on a sample at scale: say so beside its scores
-            metrics["systems"]["systems"]["end_model_hard_labels"].update(hard_model.comparison_sampling)
-        if "drift" in metrics:
-            from labelkit.holdout import temporal_holdout
-
-            holdout = temporal_holdout(config, data, proba_train, votes.L["train"], prior, preds, end_model,
-                                       metrics["drift"], notify=timer.notify)
-            if holdout:
-                metrics["drift"]["temporal_holdout"] = holdout
-        if audit is not None:
-            metrics["audit_before_after"] = before_after(config, raw, raw_votes, metrics, selection, prior,
-                                                         like=end_model, notify=timer.notify)
-        metrics["label_model_warnings"] = sorted({str(w.message) for w in caught})
-        from labelkit.lfs.similar import gate_notes  # similarity rules below their dev precision bar
-
-        metrics["warnings"] = (raw.warnings + metrics["warnings"] + gate_notes(lfs)
-                               + (end_model.notes if end_model else []))
-        if corrections is not None:
-            metrics["corrections"] = corrections.record(data, preds, config.data.id_column)  # + what gold changes did
+            hard_scores = scored["systems"].systems["end_model_hard_labels"]
+            for key, value in hard_model.comparison_sampling.items():
+                setattr(hard_scores, key, value)
+        cleaning = None if audit is None else before_after(config, raw, raw_votes, scored["systems"], selection,
+                                                           prior, like=end_model, notify=timer.notify)
+        scored["warnings"] = build_warnings(raw, scored["warnings"], lfs, end_model)
+        scored["label_model_warnings"] = sorted({str(w.message) for w in caught})
+        if corrections is not None:  # + what the gold changes did
+            scored["corrections"] = Corrections.from_json(corrections.record(data, preds, config.data.id_column),
+                                                          source=BUILT, where="corrections")
         if human is not None:
             from labelkit.goldrows import describe
 
-            metrics["human_labels"] = describe(human, config, data, preds, metrics, end_model,
-                                               slicing_functions=modules.slicing_functions)
+            scored["human_labels"] = describe(human, config, data, preds, scored["guardrails"], end_model,
+                                              slicing_functions=modules.slicing_functions)
         if config.checks.enabled:
             from labelkit.checks import ordered
 
-            metrics["checks"] = ordered(checks)
-    failed = failed_checks(metrics, audit, fail_on or config.evaluate.fail_on)
-    return BuildResult(config, raw, data, lfs, list(lf_paths), modules, votes, selection, prior, proba_train,
-                       end_model, preds, metrics, audit, failed, timer)
+            scored["checks"] = [Check.from_json(c, source=BUILT, where=f"checks[{i}]")
+                                for i, c in enumerate(ordered(checks))]
+        results, manifest, summary, examples = summarize(config, raw, data, votes, selection, prior, end_model,
+                                                         audit, cleaning, scored, lf_paths=list(lf_paths))
+    failed = failed_checks(results, audit, fail_on or config.evaluate.fail_on)
+    return Build(config, raw, data, lfs, list(lf_paths), modules, votes, selection, prior, proba_train, end_model,
+                 preds, results, manifest, summary, examples, audit, failed, timer)
+
+
+def test_results(config: Config, data: TaskData, votes: Votes, preds: dict, *, lfs, selection, prior, proba_train,
+                 end_model, audit, slicing_functions=(), notify=None) -> dict:
+    """The systems scored on the gold test rows as typed sections of the results: systems, slices, guardrails,
+    drift (with the temporal holdout), expectations, gold rows and the evaluation's warnings. Also what
+    `labelkit repair` scores its repaired model with."""
+    from labelkit.scoring import evaluate_test
+
+    evaluated = evaluate_test(config, data, votes, preds, lfs=lfs, selection=selection, prior=prior,
+                              end_model=end_model, audit=audit, slicing_functions=slicing_functions)
+    sections, _ = read_sections(evaluated, source=BUILT)
+    drift = sections.get("drift")
+    if drift is not None:
+        from labelkit.holdout import temporal_holdout
+
+        holdout = temporal_holdout(config, data, proba_train, votes.L["train"], prior, preds, end_model,
+                                   evaluated["drift"], notify=notify)
+        if holdout:
+            drift.temporal_holdout = TemporalHoldout.from_json(holdout, source=BUILT, where="drift.temporal_holdout")
+    return sections
+
+
+def build_warnings(raw: TaskData, evaluated: list[str], lfs, end_model) -> list[str]:
+    """The results' warnings: the data's, the evaluation's, similarity rules below their dev precision bar
+    and the end model's notes."""
+    from labelkit.lfs.similar import gate_notes
+
+    return raw.warnings + evaluated + gate_notes(lfs) + (list(end_model.notes) if end_model else [])
 
 
 def _train_labels(selection, votes: Votes, data: TaskData, corrections, config: Config) -> np.ndarray:
@@ -199,6 +218,162 @@ def _train_labels(selection, votes: Votes, data: TaskData, corrections, config: 
     return apply_train(proba, data.frames["train"], corrections, data.schema.classes, id_column=config.data.id_column)
 
 
-def raise_for_failed(outcome: BuildOutcome) -> None:
-    if outcome.failed_checks:
-        raise CheckFailed("; ".join(outcome.failed_checks) + f" (artifacts written to {outcome.out})")
+def raise_for_failed(made: Build) -> None:
+    if made.failed_checks:
+        raise CheckFailed("; ".join(made.failed_checks) + f" (artifacts written to {made.out})")
+
+
+# ---------------------------------------------------------------- the summary: results and manifest, made once
+
+def summarize(config: Config, raw: TaskData, data: TaskData, votes: Votes, selection, prior, end_model, audit,
+              cleaning: dict | None, scored: dict, *, lf_paths: list) -> tuple[BuildResults, Manifest, list, dict]:
+    """A build's results (metrics.json), manifest, LF summary and examples, from what the stages made and
+    the typed sections scored on test (`scored`); `cleaning`: the test scores before/after the audit."""
+    from labelkit.analysis import matrix_stats
+    from labelkit.evaluate.verdict import compute_verdict
+    from labelkit.lfreport import summarize_lfs
+
+    classes = data.schema.classes
+    summary, examples = summarize_lfs(config, data, votes)
+    manifest = build_manifest(config, raw, lf_paths, votes, selection, end_model, scored)
+    results = BuildResults(
+        task=TaskInfo(name=config.task.name, classes=list(classes),
+                      rows={s: len(f) for s, f in data.frames.items()},
+                      rows_before_audit={s: len(f) for s, f in raw.frames.items()}),
+        policy=_policy(),
+        label_models=_label_models(selection, classes, prior, votes, data),
+        label_matrix={s: MatrixStats.from_json(matrix_stats(L), source=BUILT, where=f"label_matrix.{s}")
+                      for s, L in votes.L.items()},
+        lf_summary=[LFStats.from_json(_with_train_estimate(row, selection), source=BUILT, where=f"lf_summary[{i}]")
+                    for i, row in enumerate(summary)],
+        lf_errors=dict(votes.errors),
+        end_model=end_model_info(end_model, config),
+        **scored,
+        manifest=ManifestSummary(seed=config.task.seed, git=manifest.git, lf_source_sha256=manifest.lf_source_sha256,
+                                 inputs={s: v.sha256[:12] for s, v in manifest.inputs.items()}),
+        audit=None if audit is None else _audit_section(audit, config, raw, cleaning),
+    )
+    results.verdict = compute_verdict(results.systems, results.guardrails, results.checks)  # the one verdict
+    return results, manifest, summary, examples
+
+
+def build_manifest(config: Config, raw: TaskData, lf_paths, votes: Votes, selection, end_model, scored: dict) -> Manifest:
+    from labelkit.lfs import lf_source_hash
+    from labelkit.manifest import git_commit, package_versions
+
+    root = Path(config.path).parent if config.path else Path.cwd()
+    human = scored.get("human_labels")
+    return Manifest(
+        config_path=str(Path(config.path).resolve()) if config.path else None,
+        config=config.to_dict(),
+        seed=config.task.seed,
+        inputs={s: InputFile.from_json(v, source=BUILT, where=f"inputs.{s}") for s, v in raw.inputs.items()},
+        lf_modules=[str(Path(p).resolve()) for p in lf_paths],
+        lf_source_sha256=lf_source_hash(lf_paths) if lf_paths else None,
+        lf_names=list(votes.lf_names),
+        data_columns=[str(c) for c in raw.frames["train"].columns],
+        spacy_pipeline=votes.parser_description,
+        versions=package_versions(),
+        git=git_commit(root),
+        # fit times: timings_seconds "label model fit: ..."
+        label_model=ChosenLabelModel(chosen=selection.name, candidate=selection.key,
+                                     dev_scores=dict(selection.dev_scores), metric=selection.metric),
+        end_model=chosen_end_model(end_model, config),
+        rules_files=_rules_files(config),
+        corrections=scored.get("corrections"),  # reviewers' decisions this build applied
+        # human-labelled training rows: files, SHA-256s, rows, weight
+        human_labels=None if human is None else {key: human.get(key) for key in ("sources", "rows", "weight")},
+    )
+
+
+def chosen_end_model(end_model, config: Config) -> ChosenEndModel | None:
+    if end_model is None:
+        return None
+    chosen = ChosenEndModel(C=end_model.C, labels=config.end_model.labels, features=end_model.features,
+                            class_weight=end_model.class_weight, kind=end_model.kind)
+    if end_model.features in ("embeddings", "tfidf+embeddings"):
+        from labelkit.endmodel.embedding_features import embedding_parts  # the model referenced, never copied
+
+        chosen.embeddings = [dict(part.embedding_) for part in embedding_parts(end_model.pipeline)]
+    return chosen
+
+
+def end_model_info(end_model, config: Config) -> EndModelInfo | None:
+    if end_model is None:
+        return None
+    return EndModelInfo(
+        C=end_model.C, metric=config.label_model.metric, features=end_model.features,
+        class_weight=end_model.class_weight, kind=end_model.kind,
+        dev_score_by_candidate=dict(end_model.dev_scores), trained_on_dev=end_model.trained_on_dev,
+        train_rows=end_model.train_rows, labels=config.end_model.labels, notes=list(end_model.notes),
+        threshold=end_model.threshold,
+        threshold_class=None if end_model.positive is None else end_model.classes[end_model.positive],
+        uncovered_label=None if end_model.uncovered_target is None else
+        {c: round(p, 4) for c, p in zip(end_model.classes, end_model.uncovered_target)})
+
+
+def _rules_files(config: Config) -> list[dict]:
+    from labelkit.io import sha256_file
+
+    return [{"path": str(config.resolve(p).resolve()), "sha256": sha256_file(config.resolve(p))} for p in config.task.rules]
+
+
+def _label_models(selection, classes, prior, votes: Votes, data: TaskData) -> LabelModels:
+    from labelkit.evaluate.metrics import calibration_bins
+
+    return LabelModels(
+        chosen=selection.name, candidate=selection.key, class_balance=selection.class_balance,
+        dev_scores=dict(selection.dev_scores), metric=selection.metric,
+        positive_class=None if selection.positive is None else classes[selection.positive],
+        candidates=_candidates(selection, classes), notes=list(selection.notes),
+        class_prior=dict(zip(classes, np.round(prior, 4).tolist())),
+        calibration=Calibration(**calibration_bins(selection.model.predict_proba(votes.L["dev"]), data.gold["dev"])),
+        chosen_by=selection.chosen_by, judge_metric=selection.judge_metric, reason=selection.reason or None,
+    )
+
+
+def _with_train_estimate(row: dict, selection) -> dict:
+    estimates = selection.evidence.lf_train_accuracy if selection.evidence is not None else {}
+    return {**row, "train_agreement": estimates[row["name"]]} if row.get("name") in estimates else row
+
+
+def _candidates(selection, classes) -> list[LabelModelCandidate]:
+    """Every label-model candidate's dev score, interval and single-class flag (by class name)."""
+    out = []
+    for i, record in enumerate(selection.candidates):
+        record = {k: v for k, v in record.items() if k != "fit_seconds"}  # timings live in the manifest
+        if record["predicts_only"] is not None:
+            record["predicts_only"] = classes[record["predicts_only"]]
+        out.append(LabelModelCandidate.from_json(record, source=BUILT, where=f"label_models.candidates[{i}]"))
+    return out
+
+
+def _policy() -> str:
+    from labelkit.baselines import POLICY
+
+    return POLICY
+
+
+def _audit_section(audit: AuditOutcome, config: Config, raw: TaskData, cleaning: dict | None) -> Audit:
+    findings = audit.findings()
+    summary = (findings.groupby(["reason", "split"]).size().reset_index(name="count").to_dict("records")
+               if len(findings) else [])
+    texts = {}
+    for split, frame in raw.frames.items():
+        if config.data.text_column in frame.columns:
+            texts[split] = dict(zip(frame[config.data.id_column].astype(str), frame[config.data.text_column]))
+    examples = []
+    for reason, group in findings.groupby("reason", sort=True):
+        for record in group.head(3).to_dict("records"):
+            text = texts.get(record["split"], {}).get(str(record["row_id"]), "")
+            examples.append(AuditExample(reason=reason, split=record["split"], row_id=str(record["row_id"]),
+                                         text="" if text != text else str(text)[:240],
+                                         evidence=str(record["evidence"])))
+    return Audit(
+        summary=[AuditCount.from_json(r, source=BUILT, where="audit.summary") for r in summary],
+        accounting={s: Accounting.from_json(a, source=BUILT, where=f"audit.accounting.{s}")
+                    for s, a in audit.clean.accounting.items()},
+        before_after=BeforeAfter.from_json(cleaning or {}, source=BUILT, where="audit.before_after"),
+        examples=examples,
+        warnings=list(getattr(audit.result, "warnings", [])),
+    )

@@ -27,6 +27,7 @@ from labelkit.records import Record, absent, expect, field_hints, join_key, json
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 METRICS_FILE = "metrics.json"
+BUILT = "the build's results"  # where a malformed section made in memory comes from, in an error message
 
 
 # ---------------------------------------------------------------- task, label model, LFs
@@ -443,6 +444,107 @@ class ManifestSummary(Record):
     inputs: dict[str, str] = mapped()  # split -> first 12 hex digits of the input's sha256
 
 
+# ---------------------------------------------------------------- `labelkit repair`'s section
+
+@dataclass(kw_only=True)
+class RepairLimit(Record):
+    max_overall_dev_loss: float
+    dev_score_before: float
+    dev_floor: float
+    rule: str  # when a candidate is admissible and which one wins, in words
+
+
+@dataclass(kw_only=True)
+class RepairCandidate(Record):
+    """One candidate fit of a slice's search: what got the weight, the weight and class weight, its dev scores."""
+
+    strategy: str  # none (the model in place) | slice | errors
+    weight: float
+    class_weight: str | None = None
+    dev_overall: float
+    dev_slice: float  # NaN without dev rows in the slice
+    dev_slice_ci: list[float] | None = None  # Wilson, 95%
+    admissible: bool
+    dev_earlier_slices: dict[str, float] | None = absent()  # slices repaired before it, on dev
+    refused: str | None = absent()  # why it is not admissible
+
+
+@dataclass(kw_only=True)
+class RepairedRows(Record):
+    """Test rows (a slice's, or all) before and after the repair, with the rules beside them: scores with
+    bootstrap intervals, the change, the rules-vs-model gap before/after and the share recovered, and a
+    paired test of the model after against the model before. Rows 0: nothing else."""
+
+    rows: int
+    before: float | None = None
+    before_ci: list[float] | None = None
+    after: float | None = None
+    after_ci: list[float] | None = None
+    rules: float | None = None
+    rules_ci: list[float] | None = None
+    change: float | None = None
+    gap_before: float | None = None  # model - rules, as the guardrail reports it
+    gap_after: float | None = None
+    gap_recovered: float | None = None  # None: the model was not below the rules
+    paired_test: PairedTest | None = None
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows, **self.extra} if not self.rows else super().to_json()
+
+
+@dataclass(kw_only=True)
+class SliceRepair(Record):
+    slice: str  # "country=FR", or a slicing function's name
+    kind: str
+    column: str
+    value: str
+    train_rows: int
+    dev_rows: int
+    chosen: RepairCandidate
+    tried: list[RepairCandidate] = listed()
+    not_fitted: dict[str, int] = mapped()  # budget (--max-candidates), below_floor (pruned)
+    test: RepairedRows
+
+
+@dataclass(kw_only=True)
+class RepairSearch(Record):
+    candidate_fits: int
+    max_candidates: int | None = None
+    fitted_by: str = ""
+
+
+@dataclass(kw_only=True)
+class CandidateLFs(Record):
+    """Candidate LFs of one slice (offered, not applied): word n-grams of rows where the rules are right."""
+
+    slice: str
+    rows: int
+    train_rows: int | None = absent()
+    dev_rows: int | None = absent()
+    ngrams: list[dict] = listed()
+
+
+@dataclass(kw_only=True)
+class Repair(Record):
+    """`labelkit repair`'s section of a repaired build's metrics.json (labelkit/repair/plan.py), which
+    repair.md, `repair --json` and the CLI's lines show."""
+
+    metric: str
+    limit: RepairLimit
+    end_model_class_weight: dict[str, str | None] = mapped()  # build, repaired
+    end_model_C: float | None = None
+    error_set_rows: int = 0
+    upweighted_train_rows: int = 0
+    slices: list[SliceRepair] = listed()
+    overall: RepairedRows
+    test_used_for: str = ""
+    search: RepairSearch | None = absent()
+    candidate_lfs: list[CandidateLFs] = listed()
+    from_run: str = ""
+    reproduced: bool | None = None  # the re-run's first model predicts the run's test predictions (None: cannot tell)
+    label_next_rows: int = 0
+
+
 # ---------------------------------------------------------------- the whole build
 
 @dataclass(kw_only=True)
@@ -469,7 +571,7 @@ class BuildResults(Record):
     label_model_warnings: list[str] = listed()
     corrections: Corrections | None = absent()
     human_labels: dict | None = absent()  # human-labelled training rows and what they changed (labelkit/goldrows.py)
-    repair: dict | None = absent()  # `labelkit repair`'s section (labelkit/repair/plan.py)
+    repair: Repair | None = absent()  # `labelkit repair`'s section (labelkit/repair/plan.py)
     manifest: ManifestSummary | None = absent()
     audit: Audit | None = absent()  # None: --no-audit
 
@@ -489,6 +591,66 @@ class BuildResults(Record):
     @property
     def classes(self) -> list[str]:
         return list(self.task.classes)
+
+
+# ---------------------------------------------------------------- manifest.json: what a build was made from
+
+@dataclass(kw_only=True)
+class InputFile(Record):
+    """One split's data as read: its file (or files, hashed as the hash of their hashes), SHA-256 and rows."""
+
+    path: Any  # a path, or the list of paths read one after the other
+    sha256: str
+    files_sha256: list[str] | None = absent()  # several files: each one's SHA-256
+    rows: int | None = absent()
+    split: Any = absent()  # one labeled file split into train/dev/test: how
+
+
+@dataclass(kw_only=True)
+class ChosenLabelModel(Record):
+    chosen: str
+    candidate: str | None = None
+    dev_scores: dict[str, float] = mapped()
+    metric: str | None = None
+    file: str = "label_model.json"
+
+
+@dataclass(kw_only=True)
+class ChosenEndModel(Record):
+    C: float | None = None
+    labels: str | None = None
+    features: str | None = None
+    class_weight: str | None = None
+    kind: str | None = None
+    file: str = "model.skops"
+    embeddings: list[dict] | None = absent()  # the embedding models it references (name, version, SHA-256)
+
+
+@dataclass(kw_only=True)
+class Manifest(Record):
+    """manifest.json: what a build was made from (input SHA-256s, LF source hash, the full config, seed,
+    package versions, git commit) and how long each stage took. `config` is the config as built
+    (labelkit.config.from_dict reads it back); timings are the one part that differs run to run."""
+
+    labelkit_build: int = 1
+    config_path: str | None = None
+    config: dict[str, Any] = mapped()
+    seed: int | None = None
+    inputs: dict[str, InputFile] = mapped()
+    lf_modules: list[str] = listed()
+    lf_source_sha256: str | None = None
+    lf_names: list[str] = listed()
+    data_columns: list[str] = listed()
+    spacy_pipeline: str | None = None
+    versions: dict[str, str | None] = mapped()
+    git: Any = None  # {"commit", "dirty"} or None outside a git checkout
+    label_model: ChosenLabelModel | None = absent()
+    end_model: ChosenEndModel | None = None  # None: built without an end model
+    rules_files: list[dict] = listed()
+    corrections: Corrections | None = None
+    human_labels: dict | None = absent()  # files, SHA-256s, rows and weight of the human-labelled rows
+    repair: dict | None = absent()  # a `labelkit repair` output: the run it repaired, slices, chosen weights
+    timings_seconds: dict[str, float] = mapped()
 
 
 def describe(kind: str, results, tail: list[str] = ()) -> str:

@@ -175,9 +175,10 @@ def _with_columns(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def before_after(config: Config, raw: TaskData, raw_votes: Votes, clean_metrics: dict, selection, prior,
+def before_after(config: Config, raw: TaskData, raw_votes: Votes, clean, selection, prior,
                  C: float | None = None, like=None, notify=None) -> dict:
-    """Test scores without any cleaning (rules + a model trained on the raw train split) vs after.
+    """Test scores without any cleaning (rules + a model trained on the raw train split) vs after (`clean`:
+    the systems scored on the cleaned test rows, labelkit.results.Systems).
     With `like` (the build's end model) past [end_model] stream_rows covered rows, the model before
     cleaning trains on a seeded sample, and `sampled_rows` / `note` beside the systems say so."""
     from labelkit import evaluate as ev
@@ -193,37 +194,32 @@ def before_after(config: Config, raw: TaskData, raw_votes: Votes, clean_metrics:
     out = {}
     for name, pred in preds.items():
         before = ev.classification_metrics(raw.gold["test"], pred, raw.schema.classes)
-        after = clean_metrics["systems"]["systems"][name]
-        out[name] = {"before": round(before["accuracy"], 4), "after": round(_accuracy(after), 4),
+        after = clean.systems[name].accuracy
+        out[name] = {"before": round(before["accuracy"], 4), "after": round(float(after), 4),
                      "rows_before": len(pred)}
     return {**out, **sampling}
 
 
-def _accuracy(entry: dict) -> float:
-    value = entry.get("accuracy")
-    return float(value["value"] if isinstance(value, dict) else value)
-
-
-def failed_checks(metrics: dict, audit: AuditOutcome | None, fail_on) -> list[str]:
+def failed_checks(results, audit: AuditOutcome | None, fail_on) -> list[str]:
+    """The --fail-on checks that fail for a build's results (labelkit.results.BuildResults)."""
     failed = []
-    if "guardrail" in fail_on and metrics.get("guardrails"):
-        failed.append(f"guardrail: {len(metrics['guardrails'])} slice(s) where the model is worse than the rules")
-    expectations = metrics.get("expectations") or {}
+    if "guardrail" in fail_on and results.guardrails:
+        failed.append(f"guardrail: {len(results.guardrails)} slice(s) where the model is worse than the rules")
     if "expectations" in fail_on:
-        failures = sum(len(v.get("failures", [])) for v in expectations.values() if isinstance(v, dict))
+        failures = sum(len(v.failures) for v in (results.expectations or {}).values())
         if failures:
             failed.append(f"expectations: {failures} expectation(s) failed")
     if "checks" in fail_on:
-        errors = [c for c in metrics.get("checks", []) if c.get("severity") == "error"]
+        errors = [c for c in results.checks if c.severity == "error"]
         if errors:
             failed.append(f"checks: {len(errors)} error-level finding(s) of the build's checks of itself: "
-                          + "; ".join(c["message"] for c in errors))
-    if "too-good" in fail_on and metrics.get("systems"):
+                          + "; ".join(c.message for c in errors))
+    if "too-good" in fail_on:
         from labelkit import evaluate as ev
 
-        # scores only: metrics["warnings"] also holds notes that are not about scores, leakage is its
+        # scores only: the results' warnings also hold notes that are not about scores, leakage is its
         # own check, and a small test set is a warning, not a too-good score
-        too_good = ev.too_good_to_be_true(metrics["systems"], small_test_set=0)
+        too_good = ev.too_good_to_be_true(results.systems.to_json(), small_test_set=0)
         if too_good:
             failed.append("too-good: " + too_good[0])
     if audit is not None:

@@ -33,6 +33,12 @@ class AuditOutcome:
     clean: object  # quality.CleanResult
     weak_findings: pd.DataFrame | None = None
 
+    def findings(self) -> pd.DataFrame:
+        """Every finding: the audit's, then the weak-label audit's (audit_findings.csv)."""
+        if self.weak_findings is not None and len(self.weak_findings):
+            return pd.concat([self.result.findings, self.weak_findings], ignore_index=True)
+        return self.result.findings
+
 
 def load_labeling_functions(config: Config, *, require_lfs: bool = True, columns=None):
     """The LF modules' LFs (then the rules files' rules), slicing functions and test-row detectors, and

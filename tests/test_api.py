@@ -114,11 +114,14 @@ def test_a_loaded_build_votes_on_requests_that_lack_a_column_its_rules_test(tmp_
     """Serving sends what the client has: a column of the build's data that a request lacks is missing,
     so a rule testing it abstains instead of failing the whole rules system."""
     from labelkit.config import from_dict
+    from labelkit.results import BuildResults, Manifest
     from labelkit.runs import Run
 
     lfs = [lk.column_condition("spam", "channel == 'bot'", name="bot_channel"), *_lfs()]
     config = from_dict({"task": {"classes": CLASSES}, "data": {"text_column": "text"}})
-    run = Run(tmp_path, {"data_columns": ["id", "text", "channel"]}, {}, config, tuple(CLASSES), None, None, lfs)
+    results = BuildResults.from_json({"task": {"name": "t", "classes": CLASSES, "rows": {}},
+                                      "systems": {"n": 0, "classes": CLASSES, "systems": {}}})
+    run = Run(tmp_path, Manifest(data_columns=["id", "text", "channel"]), results, config, lfs=lfs)
     L = run.votes(pd.DataFrame({"text": ["subscribe to my channel", "great song"]}))
     assert L.tolist() == [[-1, 1, -1, -1], [-1, -1, 0, -1]]
     with_column = run.votes(pd.DataFrame({"text": ["great song"], "channel": ["bot"]}))

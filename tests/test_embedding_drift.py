@@ -29,7 +29,8 @@ def write_reference(folder, rng):
     test = make_frame(400, rng, "s")
     pd.DataFrame({"row_id": test["id"], "text": test["text"], "gold": test["label"], "pred_end_model": test["label"]}
                  ).to_csv(folder / "test_predictions.csv", index=False)
-    (folder / "metrics.json").write_text(json.dumps({"task": {"classes": list(CLASSES)}}))
+    (folder / "metrics.json").write_text(json.dumps({"task": {"name": "ref", "classes": list(CLASSES), "rows": {}},
+                                                     "systems": {"n": 0, "classes": list(CLASSES), "systems": {}}}))
     (folder / "manifest.json").write_text(json.dumps({"lf_names": [], "config": {"data": {"text_column": "text"}}}))
     return folder
 

@@ -24,6 +24,24 @@ TOO_GOOD = {"baseline": "rule_baseline", "model": "end_model",
             "systems": {"rule_baseline": {"accuracy": 0.70, "n": 500}, "end_model": {"accuracy": 0.998, "n": 500}}}
 
 
+def _results(data: dict):
+    """Typed results (what failed_checks reads) from the few sections a case sets; the rest minimal."""
+    from labelkit.results import BuildResults
+
+    systems = data["systems"]
+    task = {"name": "t", "classes": ["a", "b"], "rows": {}}
+    scores = {name: {"n": s["n"], "accuracy": s["accuracy"], "macro_f1": s["accuracy"]}
+              for name, s in systems["systems"].items()}
+    failures = {name: {"passed": 0, "failed": len(e["failures"]), "total": len(e["failures"]), "failures":
+                       [{"row": f["row"], "got": "a", "expected": "b"} for f in e["failures"]]}
+                for name, e in data["expectations"].items()}
+    guardrails = [{"column": "country", "value": "FR", "size": 40, "baseline": "rule_baseline", "model": "end_model",
+                   "baseline_score": 0.8, "model_score": 0.6, "gap": -0.2} for _ in data["guardrails"]]
+    return BuildResults.from_json({"task": task, "systems": {**systems, "n": 50, "classes": ["a", "b"],
+                                                             "systems": scores},
+                                   "guardrails": guardrails, "expectations": failures, "warnings": data["warnings"]})
+
+
 @pytest.mark.parametrize("check, metrics, audit, expected", [
     ("too-good", {**CLEAN, "systems": TOO_GOOD}, None, "too-good: end_model accuracy 0.998"),
     ("expectations", {**CLEAN, "expectations": {"end_model": {"failures": [{"row": 1}, {"row": 2}]}}}, None,
@@ -33,8 +51,9 @@ TOO_GOOD = {"baseline": "rule_baseline", "model": "end_model",
     ("leakage", CLEAN, _audit("group_leakage", "near_duplicate_cross_split", "label_issue"), "leakage: 2"),
 ])
 def test_each_check_fails_only_on_its_own_finding(check, metrics, audit, expected):
+    metrics = _results(metrics)
     failed = failed_checks(metrics, audit, [check])
     assert len(failed) == 1 and failed[0].startswith(expected)
-    assert failed_checks(CLEAN, _audit("exact_duplicate_within_split"), [check]) == []
+    assert failed_checks(_results(CLEAN), _audit("exact_duplicate_within_split"), [check]) == []
     others = [c for c in ("too-good", "expectations", "guardrail", "test-rows", "leakage") if c != check]
     assert failed_checks(metrics, audit, others) == []  # a finding fails only the check that names it

@@ -45,7 +45,8 @@ def write_reference(folder: Path, rng) -> Path:
     rules = np.where(rng.random(m) < 0.9, end, shifted)  # the log's rules also disagree on 10% of rows
     pd.DataFrame({"row_id": range(m), "text": "x", "gold": gold, "pred_label_model": rules, "pred_end_model": end,
                   "country": rng.choice(["US", "FR"], m)}).to_csv(folder / "test_predictions.csv", index=False)
-    (folder / "metrics.json").write_text(json.dumps({"task": {"classes": list(CLASSES)}}))
+    (folder / "metrics.json").write_text(json.dumps({"task": {"name": "ref", "classes": list(CLASSES), "rows": {}},
+                                                     "systems": {"n": m, "classes": list(CLASSES), "systems": {}}}))
     (folder / "manifest.json").write_text(json.dumps({"lf_names": list(LFS), "config": {
         "data": {"slice_columns": ["country"]}, "evaluate": {"slice_columns": []}}}))
     return folder

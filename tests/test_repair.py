@@ -168,12 +168,13 @@ def test_refit_with_large_row_weights_reaches_the_weighted_optimum():
 def test_a_repair_refits_the_label_model_and_the_end_model_path_the_run_chose(task):
     from labelkit.config import load_config
     from labelkit.repair.plan import _chosen_end_model, _chosen_label_model
+    from labelkit.results import ChosenEndModel, LabelModels
 
     config = load_config(task)
-    narrowed = _chosen_label_model(config, {"chosen": "snorkel", "class_balance": "uniform"})
+    narrowed = _chosen_label_model(config, LabelModels(chosen="snorkel", class_balance="uniform"))
     assert (narrowed.label_model.candidates, narrowed.label_model.class_balance) == (["snorkel"], "uniform")
-    assert _chosen_label_model(config, {"chosen": "nothing_known"}) is config
-    end = _chosen_end_model(config, {"C": 1.0, "features": "tfidf", "class_weight": "none"})
+    assert _chosen_label_model(config, LabelModels(chosen="nothing_known")) is config
+    end = _chosen_end_model(config, ChosenEndModel(C=1.0, features="tfidf", class_weight="none"))
     assert end.end_model.C == [c for c in sorted(config.end_model.C) if c <= 1.0] and end.end_model.class_weight == ["none"]
 
 
@@ -191,8 +192,13 @@ def test_error_set_is_the_slices_own_errors_when_it_has_any():
 # ---------------------------------------------------------------- slices
 
 def test_slices_default_to_the_fired_guardrails_and_parse_column_value():
-    metrics = {"guardrails": [{"kind": "column", "column": "country", "value": "FR"},
-                              {"kind": "function", "column": "non_english", "value": "true"}]}
+    from types import SimpleNamespace
+
+    from labelkit.results import Guardrail
+
+    common = dict(size=40, baseline="rule_baseline", model="end_model", baseline_score=0.8, model_score=0.6, gap=-0.2)
+    metrics = SimpleNamespace(guardrails=[Guardrail(kind="column", column="country", value="FR", **common),
+                                          Guardrail(kind="function", column="non_english", value="true", **common)])
     assert [s.name for s in choose_slices(metrics)] == ["country=FR", "non_english"]
     assert choose_slices(metrics, ("channel=app",)) == [Slice("column", "channel", "app")]
     with pytest.raises(ConfigError, match="country=FR"):
@@ -293,7 +299,7 @@ def test_repair_prints_progress_and_a_tiny_budget_gives_the_same_structure(repai
     lines = []
     outcome = repair_run(root / "run", out=root / "budget", slices=("country=FR",), weights=(4.0,),
                          strategies=("slice",), max_candidates=1, notify=lines.append)
-    report = outcome.report
+    report = outcome.report.to_json()
     fits = [line for line in lines if line.startswith("repair: 1/1 candidate fits, ")]
     assert len(fits) == 1 and "so far" in fits[0] and "country=FR: slice x4" in fits[0] and "dev " in fits[0]
     assert any(line.startswith("repair country=FR: chose ") and "not fitted (--max-candidates)" in line for line in lines)
@@ -305,7 +311,7 @@ def test_repair_prints_progress_and_a_tiny_budget_gives_the_same_structure(repai
     assert full["search"]["fitted_by"].startswith("repair.refit") and entry["not_fitted"] == {"budget": 2, "below_floor": 0}
     again = repair_run(root / "run", out=root / "budget", slices=("country=FR",), weights=(4.0,),
                        strategies=("slice",), max_candidates=1, force=True)
-    assert again.report == report  # same data, config and seed: the same repair
+    assert again.report.to_json() == report  # same data, config and seed: the same repair
 
 
 def test_repair_refuses_its_own_run_and_a_folder_that_is_no_build(task, tmp_path):
@@ -315,7 +321,9 @@ def test_repair_refuses_its_own_run_and_a_folder_that_is_no_build(task, tmp_path
     run.mkdir()
     config = load_config(task)
     (run / "manifest.json").write_text(json.dumps({"config": config.to_dict(), "config_path": str(task)}))
-    (run / "metrics.json").write_text(json.dumps({"guardrails": []}))
+    minimal = {"task": {"name": "t", "classes": config.task.classes, "rows": {}},
+               "systems": {"n": 0, "classes": config.task.classes, "systems": {}}}
+    (run / "metrics.json").write_text(json.dumps({**minimal, "guardrails": []}))
     same = CliRunner().invoke(cli, ["repair", str(run), "--out", str(run)])
     assert same.exit_code == 1 and same.output.startswith("error: ") and "beside" in same.output
     bad = CliRunner().invoke(cli, ["repair", str(run), "--weights", "0.5", "--out", str(tmp_path / "x")])
@@ -323,7 +331,9 @@ def test_repair_refuses_its_own_run_and_a_folder_that_is_no_build(task, tmp_path
     (tmp_path / "empty").mkdir()
     none = CliRunner().invoke(cli, ["repair", str(tmp_path / "empty")])
     assert none.exit_code == 1 and "manifest.json does not exist" in none.output
-    (run / "metrics.json").write_text(json.dumps({"guardrails": [{"kind": "column", "column": "country", "value": "FR"}],
+    fired = {"kind": "column", "column": "country", "value": "FR", "size": 40, "baseline": "rule_baseline",
+             "model": "end_model", "baseline_score": 0.8, "model_score": 0.6, "gap": -0.2}
+    (run / "metrics.json").write_text(json.dumps({**minimal, "guardrails": [fired],
                                                  "human_labels": {"rows": 50, "weight": 2.0}}))
     human = CliRunner().invoke(cli, ["repair", str(run), "--out", str(tmp_path / "y")])
     assert human.exit_code == 1 and "50 human-labelled rows" in human.output and not (tmp_path / "y").exists()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pandas as pd
@@ -53,8 +54,12 @@ def _open_studio(folder):
 
 
 def _fake_run(run, folder):
-    """The three tables of a build output folder that the review queue reads."""
+    """The three tables of a build output folder that the review queue reads (and the build's records)."""
     run.mkdir()
+    classes = ["billing", "connectivity", "cancellation"]
+    (run / "metrics.json").write_text(json.dumps({"task": {"name": "t", "classes": classes, "rows": {}},
+                                                  "systems": {"n": 3, "classes": classes, "systems": {}}}))
+    (run / "manifest.json").write_text(json.dumps({"lf_names": []}))
     dev, test, train = (pd.read_csv(folder / f"{s}.csv") for s in ("dev", "test", "train"))
     pd.DataFrame({
         "split": ["dev", "test", "train"], "row_id": [dev.id[0], test.id[1], train.id[2]],
@@ -108,7 +113,19 @@ def test_pages_send_a_strict_content_security_policy(studio):
     response = client.get("/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert client.get("/static/studio.js").status_code == 200
-    assert client.get("/static/../app.py").status_code == 404
+
+
+def test_static_files_are_only_the_listed_ones(studio):
+    """Traversal out of static/: the client must send the dots (httpx turns "/static/../app.py" into "/app.py"
+    before sending, so that request never reaches the studio's static route). Percent-encoded dots are sent
+    as written; the server decodes them, and only the names in STATIC are served: "/static/%2e%2e" and
+    "/static/app.py" reach the handler (name ".." and "app.py"), where only that list stops them (without it
+    the first reads the static/ folder's parent and fails)."""
+    _, client, _ = studio
+    for path in ("/static/%2e%2e/app.py", "/static/%2e%2e%2fapp.py", "/static/%2e%2e", "/static/app.py"):
+        response = client.get(path)
+        assert response.request.url.raw_path == path.encode()  # sent as written, not normalised
+        assert response.status_code == 404 and "def create_app" not in response.text, path
 
 
 # ---------------------------------------------------------------- rule table and live preview

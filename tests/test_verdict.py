@@ -127,7 +127,7 @@ def test_the_same_verdict_in_metrics_json_the_report_the_cli_and_json(tmp_path):
 
 
 def test_a_build_stores_its_verdict_and_prints_it(task, tmp_path):
-    """Through the pipeline: metrics.json carries the verdict summarize_build made, `--json` prints that
+    """Through the pipeline: metrics.json carries the verdict the pipeline made, `--json` prints that
     record, report.md opens with it and the CLI summary ends with it."""
     from labelkit.cli.main import cli
     from labelkit.results import load_results

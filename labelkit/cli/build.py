@@ -53,15 +53,15 @@ def build_cli(config, sets, out, force, wrench, seed, engine, scheduler, lf_erro
             if check not in FAIL_ON:
                 raise click.BadParameter(f"{check!r}; choose from {', '.join(FAIL_ON)}", param_hint="--fail-on")
     narrate = Narrator(quiet)
-    outcome = build(cfg, out=target, force=force, notify=narrate, fail_on=checks)
+    made = build(cfg, out=target, force=force, notify=narrate, fail_on=checks)
     if as_json:
         from labelkit.cli.tables import build_json
 
-        click.echo(json.dumps(build_json(outcome.metrics, out=outcome.out, failed_checks=outcome.failed_checks),
+        click.echo(json.dumps(build_json(made.results, out=made.out, failed_checks=made.failed_checks),
                               indent=2, default=str))
     else:
-        print_summary(outcome)
-    raise_for_failed(outcome)
+        print_summary(made)
+    raise_for_failed(made)
 
 
 def load_wrench_config(wrench: str, sets, extra):
@@ -84,10 +84,10 @@ def task_name_of(folder: str) -> str:
     return name or "wrench"
 
 
-def print_summary(outcome) -> None:
+def print_summary(made) -> None:
     from labelkit.cli.tables import checks_text, headline_table
 
-    results = outcome.metrics  # labelkit.results.BuildResults
+    results = made.results  # labelkit.results.BuildResults
     checks = checks_text(results)  # the build's checks of itself lead: an error means it fell back
     if checks:
         click.echo(checks)
@@ -105,4 +105,4 @@ def print_summary(outcome) -> None:
     from labelkit.cli.tables import verdict_text
 
     click.echo(verdict_text(results))  # last before the paths: the one answer, with every failed guardrail
-    click.echo(f"report: {outcome.out / 'report.html'}  (also report.md, metrics.json, manifest.json)")
+    click.echo(f"report: {made.out / 'report.html'}  (also report.md, metrics.json, manifest.json)")

@@ -56,7 +56,7 @@ def repair_cli(run, slices, out, force, max_overall_loss, weights, strategies, c
                          class_weights=_names(class_weights),
                          label_next=label_next, force=force, notify=Narrator(quiet), max_candidates=max_candidates)
     if as_json:
-        click.echo(json.dumps({"out": str(outcome.out), **outcome.report}, indent=2, default=str))
+        click.echo(json.dumps({"out": str(outcome.out), **outcome.report.to_json()}, indent=2, default=str))
         return
     for line in summary_lines(outcome.report):
         click.echo(line)

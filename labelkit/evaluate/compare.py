@@ -1,10 +1,10 @@
 """Compare two build runs on the same test data: metric deltas with paired intervals, slice deltas
 and the rows whose prediction flipped.
 
-A run folder holds metrics.json (read as labelkit.results.BuildResults), manifest.json
-({"inputs": {"test": {"sha256": ...}}}) and test_predictions.csv (row_id, text, gold, pred_<system> as
-class names, slice columns). The comparison is typed too: RunComparison, whose to_json() is what
-`labelkit compare --json` prints.
+Each run is opened light (labelkit.runs.load_run: metrics.json as BuildResults, manifest.json as Manifest,
+no LF module imported) and its test_predictions.csv (row_id, text, gold, pred_<system> as class names,
+slice columns) read through the Run, cells unescaped. The comparison is typed too: RunComparison, whose
+to_json() is what `labelkit compare --json` prints.
 """
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import DatasetError
-from labelkit.io import read_build_json, read_review_csv
 from labelkit.evaluate.uncertainty import mcnemar_exact_p, paired_bootstrap_diff, percentile_interval
 from labelkit.records import Record
-from labelkit.results import SliceScores, load_results
+from labelkit.results import SliceScores
 
 PREDICTIONS_FILE = "test_predictions.csv"
 PREDICTION_PREFIX = "pred_"
@@ -81,12 +80,14 @@ class RunComparison(Record):
 
 def compare_runs(run_a, run_b, *, seed: int = 0, n_boot: int = 1000, max_rows: int = MAX_FLIPPED_ROWS) -> RunComparison:
     """Deltas run_b - run_a per system; refuses (DatasetError) when the test data differ."""
+    from labelkit.runs import load_run
+
     run_a, run_b = Path(run_a), Path(run_b)
-    manifest_a, manifest_b = read_build_json(run_a / "manifest.json"), read_build_json(run_b / "manifest.json")
-    _same_test_hash(run_a, manifest_a, run_b, manifest_b)
-    table_a, table_b = _read_predictions(run_a), _read_predictions(run_b)
+    opened_a, opened_b = load_run(run_a, light=True), load_run(run_b, light=True)
+    test_sha256 = _same_test_hash(opened_a, opened_b)
+    table_a, table_b = _read_predictions(opened_a), _read_predictions(opened_b)
     table_b = _align_rows(run_a, table_a, run_b, table_b)
-    results_a, results_b = load_results(run_a / "metrics.json"), load_results(run_b / "metrics.json")
+    results_a, results_b = opened_a.results, opened_b.results
     classes = results_a.classes
     systems = sorted(set(_systems(table_a)) & set(_systems(table_b)))
     gold = _encode(table_a["gold"], classes, run_a)
@@ -97,7 +98,7 @@ def compare_runs(run_a, run_b, *, seed: int = 0, n_boot: int = 1000, max_rows: i
         deltas[system] = _system_delta(gold, pred_a, pred_b, len(classes), seed, n_boot)
         flips[system] = _flipped_rows(table_a, gold, pred_a, pred_b, classes, max_rows)
     return RunComparison(run_a=str(run_a), run_b=str(run_b), n=int(len(gold)),
-                         test_sha256=manifest_a["inputs"]["test"]["sha256"], systems=deltas,
+                         test_sha256=test_sha256, systems=deltas,
                          slices=_slice_deltas(results_a.slices, results_b.slices), flipped=flips)
 
 
@@ -144,22 +145,21 @@ def _slice_deltas(slices_a: list[SliceScores], slices_b: list[SliceScores]) -> l
     return out
 
 
-def _same_test_hash(run_a, manifest_a, run_b, manifest_b) -> None:
-    hash_a, hash_b = _test_hash(run_a, manifest_a), _test_hash(run_b, manifest_b)
+def _same_test_hash(run_a, run_b) -> str:
+    hash_a, hash_b = _test_hash(run_a), _test_hash(run_b)
     if hash_a != hash_b:
         raise DatasetError(
-            f"Runs {run_a} and {run_b} were evaluated on different test data (test sha256 {hash_a[:12]} vs "
+            f"Runs {run_a.path} and {run_b.path} were evaluated on different test data (test sha256 {hash_a[:12]} vs "
             f"{hash_b[:12]}); compare runs built from the same test file."
         )
+    return hash_a
 
 
-def _test_hash(run: Path, manifest: dict) -> str:
-    try:
-        return str(manifest["inputs"]["test"]["sha256"])
-    except (KeyError, TypeError):
-        raise DatasetError(
-            f"{run / 'manifest.json'} has no inputs.test.sha256; rebuild the run with labelkit build."
-        ) from None
+def _test_hash(run) -> str:
+    test = run.manifest.inputs.get("test")
+    if test is None or not test.sha256:
+        raise DatasetError(f"{run.path / 'manifest.json'} has no inputs.test.sha256; rebuild the run with labelkit build.")
+    return str(test.sha256)
 
 
 def _align_rows(run_a, table_a, run_b, table_b) -> pd.DataFrame:
@@ -173,11 +173,11 @@ def _align_rows(run_a, table_a, run_b, table_b) -> pd.DataFrame:
     return table_b.set_index("row_id").loc[table_a["row_id"]].reset_index()
 
 
-def _read_predictions(run: Path) -> pd.DataFrame:
-    path = run / PREDICTIONS_FILE
-    if not path.is_file():
-        raise DatasetError(f"{path} does not exist; is {run} a labelkit build output folder?")
-    table = read_review_csv(path, dtype=str, keep_default_na=False)
+def _read_predictions(run) -> pd.DataFrame:
+    path = run.path / PREDICTIONS_FILE
+    table = run.table(PREDICTIONS_FILE)
+    if table is None:
+        raise DatasetError(f"{path} does not exist; is {run.path} a labelkit build output folder?")
     for column in ("row_id", "gold"):
         if column not in table.columns:
             raise DatasetError(f"{path} has no {column!r} column; columns are: {', '.join(table.columns)}.")

@@ -206,5 +206,23 @@ def metric_from_confusion(confusion: np.ndarray, metric: str, positive: int | No
     raise ConfigError(f"Unknown metric {metric!r}; valid metrics are: {', '.join(METRICS[1:])}.")
 
 
+def calibration_bins(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> dict[str, list]:
+    """Per confidence bin with rows (of `bins` equal-width bins of the top probability): [low, high], mean
+    confidence, accuracy of the argmax, rows. What the report's calibration table and chart show."""
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    out: dict[str, list] = {"bins": [], "confidence": [], "accuracy": [], "count": []}
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            out["bins"].append([round(float(edges[b]), 2), round(float(edges[b + 1]), 2)])
+            out["confidence"].append(round(float(confidence[mask].mean()), 4))
+            out["accuracy"].append(round(float(correct[mask].mean()), 4))
+            out["count"].append(int(mask.sum()))
+    return out
+
+
 def _round(value) -> float:
     return round(float(value), DIGITS)

@@ -2,8 +2,9 @@
 
 "model better overall (+14.0 points), worse than the rules on country=FR (−30.0 pts) and
 non_english=true (−14.5 pts)". It is made once from the typed results (the paired test, the failed
-guardrails, the build's checks of itself) by `artifacts.summarize_build` and stored in metrics.json
-(``verdict``); the report, report.md, the CLI and ``build --json`` all show that same record.
+guardrails, the build's checks of itself) by `pipeline.summarize` (by `labelkit repair` for its repaired
+model) and stored in metrics.json (``verdict``); the report, report.md, the CLI and ``build --json`` all
+show that same record.
 
 Overall, from the paired test (McNemar + paired bootstrap) of the model against the rules: *better*,
 *worse*, or *unclear* (the test cannot tell; the reason says why, e.g. the test set is too small).

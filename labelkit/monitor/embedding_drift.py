@@ -82,14 +82,13 @@ class DriftSpace:
 
 def reference_texts(ref) -> tuple[list[str], list[str]]:
     """The reference build's train texts (train_labels.csv) and gold test texts (test_predictions.csv)."""
-    from labelkit.io import read_review_csv
+    from labelkit.runs import TRAIN_LABELS
 
     column = ref.text_column
-    path = ref.path / "train_labels.csv"
-    header = pd.read_csv(path, nrows=0).columns
-    if column not in header:
+    table = ref.run.table(TRAIN_LABELS, usecols=lambda c: c == column)
+    if table is None or column not in table.columns:
         return [], []
-    train = read_review_csv(path, keep_default_na=False, dtype=str, usecols=[column])[column].tolist()
+    train = table[column].tolist()
     test = ref.test["text"].tolist() if ref.test is not None and "text" in ref.test.columns else []
     return train, test
 

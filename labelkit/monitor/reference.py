@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +22,6 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError
-from labelkit.io import read_build_json, read_review_csv
-from labelkit.schema import vote_dtype
 
 
 @dataclass
@@ -49,6 +46,7 @@ class Reference:
     text_column: str = "text"  # the build's [data] text_column (a logged request's text field)
     confusion: np.ndarray | None = None  # (k, k) end-model counts on gold test: [predicted, gold]
     slice_columns: tuple[str, ...] = ()
+    run: object = field(default=None, repr=False)  # the build, opened light (labelkit.runs.Run)
 
     def calibrated(self, confidence: np.ndarray) -> np.ndarray | None:
         if self.calibration is None:
@@ -57,35 +55,32 @@ class Reference:
 
 
 def load_reference(run_dir, *, calibrate: bool = True) -> Reference:
+    """The reference of the build in `run_dir`, opened as a light Run (labelkit.runs: typed metrics and
+    manifest, its CSVs read back unescaped, no LF module imported)."""
+    from labelkit.runs import MANIFEST, METRICS, TEST_PREDICTIONS, TRAIN_LABELS, load_run
+
     folder = Path(run_dir)
-    for name in ("metrics.json", "manifest.json", "train_labels.csv", "test_predictions.csv"):
+    for name in (METRICS, MANIFEST, TRAIN_LABELS, TEST_PREDICTIONS):
         if not (folder / name).is_file():
             raise ConfigError(f"--reference {folder} is not a labelkit build output: {name} is missing.")
-    metrics = read_build_json(folder / "metrics.json")
-    manifest = read_build_json(folder / "manifest.json")
-    classes = tuple(metrics["task"]["classes"])
-    lf_names = tuple(manifest.get("lf_names") or [])
-    # review CSVs are formula-safe ("-ve" is written "'-ve"): read back through the one unescaping reader
-    train = read_review_csv(folder / "train_labels.csv", keep_default_na=False, dtype=str,
-                            usecols=lambda c: c.startswith("lf_"))
-    votes = _vote_matrix(train, lf_names, classes)
-    test = read_review_csv(folder / "test_predictions.csv", keep_default_na=False, dtype=str)
+    run = load_run(folder, light=True)
+    classes, lf_names = run.classes, tuple(run.manifest.lf_names)
+    votes = run.train_votes()
+    test = run.table(TEST_PREDICTIONS)
     ref = Reference(
-        path=folder, build_id=build_id_of(folder),
+        path=folder, build_id=run.build_id,
         classes=classes, lf_names=lf_names,
         lf_coverage={name: float((votes[:, j] >= 0).mean()) if len(votes) else 0.0 for j, name in enumerate(lf_names)},
         conflict_rate=float(conflicts(votes).mean()) if len(votes) else 0.0,
         any_coverage=float((votes >= 0).any(axis=1).mean()) if len(votes) else 0.0, n_train=len(votes),
-        test_rates=_test_rates(folder / "wrench" / "test.json", lf_names),
+        test_rates=_test_rates(run.wrench_votes("test"), lf_names),
         class_dist=_class_dists(test, classes), disagreement={}, slice_sizes={},
         test_accuracy=_accuracy(test), n_test=len(test), confusion=_confusion(test, classes))
-    slice_columns = manifest["config"].get("evaluate", {}).get("slice_columns") or \
-        manifest["config"].get("data", {}).get("slice_columns") or []
-    ref.disagreement, ref.slice_sizes = _disagreements(test, slice_columns)
-    ref.test, ref.slice_columns = test, tuple(slice_columns)
-    ref.text_column = manifest["config"].get("data", {}).get("text_column") or "text"
+    ref.disagreement, ref.slice_sizes = _disagreements(test, run.slice_columns)
+    ref.test, ref.slice_columns = test, tuple(run.slice_columns)
+    ref.text_column, ref.run = run.config.data.text_column or "text", run
     if calibrate:
-        ref.calibration = _calibration(folder, test, classes, manifest, ref.notes)
+        ref.calibration = _calibration(run, test, classes, ref.notes)
     return ref
 
 
@@ -97,29 +92,13 @@ def conflicts(L: np.ndarray) -> np.ndarray:
     return voted.any(axis=1) & (low != high)
 
 
-def _test_rates(path: Path, lf_names) -> dict[str, float]:
-    if not path.is_file():
-        return {}
-    rows = json.loads(path.read_text(encoding="utf-8"))
-    L = np.asarray([row["weak_labels"] for row in rows.values()], dtype=np.int16).reshape(len(rows), -1)
-    if not len(L) or L.shape[1] != len(lf_names):
+def _test_rates(L: np.ndarray | None, lf_names) -> dict[str, float]:
+    if L is None or not len(L) or L.shape[1] != len(lf_names):
         return {}
     rates = {f"lf:{name}": float((L[:, j] >= 0).mean()) for j, name in enumerate(lf_names)}
     rates["conflict"] = float(conflicts(L).mean())
     rates["any"] = float((L >= 0).any(axis=1).mean())
     return rates
-
-
-def _vote_matrix(train: pd.DataFrame, lf_names, classes) -> np.ndarray:
-    dtype = vote_dtype(len(classes))
-    L = np.full((len(train), len(lf_names)), -1, dtype)
-    for j, name in enumerate(lf_names):
-        column = f"lf_{name}"
-        if column in train.columns:  # empty cells (abstains) are not a class: -1
-            codes, uniques = pd.factorize(train[column].to_numpy(dtype=object))
-            lookup = np.asarray([classes.index(u) if u in classes else -1 for u in uniques] + [-1], dtype=dtype)
-            L[:, j] = lookup[codes]  # code -1 (missing) picks the trailing -1
-    return L
 
 
 def _class_dists(test: pd.DataFrame, classes) -> dict[str, np.ndarray]:
@@ -164,26 +143,18 @@ def _disagreements(test: pd.DataFrame, slice_columns, other: str = "pred_label_m
     return rates, sizes
 
 
-def _calibration(folder: Path, test: pd.DataFrame, classes, manifest: dict, notes: list[str]):
+def _calibration(run, test: pd.DataFrame, classes, notes: list[str]):
     """Isotonic map from the end model's confidence to its accuracy on the gold test rows."""
-    if not (folder / "model.skops").is_file():
+    if not run.has("model.skops"):
         notes.append("no model.skops in the reference build: no label-free accuracy estimate")
         return None
-    data = manifest["config"].get("data", {})
-    needed = list(data.get("feature_columns") or [])
-    if any(c not in test.columns for c in needed):
+    if any(c not in test.columns for c in run.config.data.feature_columns):
         notes.append("the end model uses feature columns that test_predictions.csv lacks: no accuracy estimate")
-        return None
-    try:
-        from labelkit.endmodel import load_end_model
-    except ImportError:
-        notes.append("this labelkit cannot load model.skops yet: no label-free accuracy estimate")
         return None
     from sklearn.isotonic import IsotonicRegression
 
-    model = load_end_model(folder / "model.skops")
-    frame = test.rename(columns={"text": data.get("text_column", "text")})
-    proba = np.asarray(model.predict_proba(frame))
+    frame = test.rename(columns={"text": run.config.data.text_column})
+    proba = np.asarray(run.end_model.predict_proba(frame))
     correct = (np.asarray(classes, dtype=object)[proba.argmax(axis=1)] == test["gold"].to_numpy()).astype(float)
     return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(proba.max(axis=1), correct)
 
@@ -200,11 +171,10 @@ class PairReference:
 
 
 def build_id_of(folder: Path) -> str | None:
-    """The build id a served build is logged with: the first 12 hex digits of its manifest's SHA-256."""
-    import hashlib
+    """The build id a served build is logged with (labelkit.runs.build_id)."""
+    from labelkit.runs import build_id
 
-    manifest = Path(folder) / "manifest.json"
-    return hashlib.sha256(manifest.read_bytes()).hexdigest()[:12] if manifest.is_file() else None
+    return build_id(folder)
 
 
 def challenger_reference(ref: Reference, folder, *, name: str, build_id: str | None = None,
@@ -226,9 +196,8 @@ def challenger_reference(ref: Reference, folder, *, name: str, build_id: str | N
     if ref.test is None or "pred_end_model" not in ref.test.columns or "row_id" not in ref.test.columns:
         notes.append(f"challenger {name}: the reference build's test_predictions.csv has no end-model predictions")
         return None
-    other = read_review_csv(path, keep_default_na=False, dtype=str,
-                            usecols=lambda c: c in ("row_id", "pred_end_model"))
-    if not {"row_id", "pred_end_model"} <= set(other.columns):
+    other = _read_predictions(folder)
+    if other is None or not {"row_id", "pred_end_model"} <= set(other.columns):
         notes.append(f"challenger {name}: {path} has no end-model predictions")
         return None
     other = other.drop_duplicates("row_id").rename(columns={"pred_end_model": "pred_challenger"})
@@ -239,3 +208,16 @@ def challenger_reference(ref: Reference, folder, *, name: str, build_id: str | N
         return None
     rates, sizes = _disagreements(joined, ref.slice_columns, other="pred_challenger")
     return PairReference(folder, found or "", rates, sizes)
+
+
+def _read_predictions(folder: Path) -> pd.DataFrame | None:
+    """A challenger's row ids and end-model predictions (its test_predictions.csv read as a light Run reads
+    it: cells unescaped); None when the folder is no build."""
+    from labelkit.errors import LabelkitError
+    from labelkit.runs import TEST_PREDICTIONS, load_run
+
+    try:
+        run = load_run(folder, light=True)
+    except LabelkitError:
+        return None
+    return run.table(TEST_PREDICTIONS, usecols=lambda c: c in ("row_id", "pred_end_model"))

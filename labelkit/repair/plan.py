@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError
-from labelkit.io import read_build_json
+from labelkit.results import BUILT, BuildResults, Repair
 from labelkit.repair.reweight import (CLASS_WEIGHTS, DEFAULT_CLASS_WEIGHTS, MAX_OVERALL_LOSS, STRATEGIES, WEIGHTS,
                                       DevScores, search_slice)
 from labelkit.repair.slices import Slice, choose_slices, fired_slices
@@ -28,8 +28,8 @@ LABEL_NEXT = 50
 @dataclass
 class RepairOutcome:
     out: Path
-    report: dict  # metrics.json's "repair" section
-    metrics: dict
+    report: Repair  # the repaired build's metrics.json "repair" section
+    results: BuildResults  # the repaired build's metrics.json
 
 
 def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL_LOSS, weights=WEIGHTS,
@@ -43,13 +43,13 @@ def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL
 
     _check_options(max_overall_loss, weights, strategies, label_next, class_weights, max_candidates)
     run_dir = Path(run_dir)
-    manifest, old_metrics, config = read_run(run_dir)
+    run, config = read_run(run_dir)
     if Path(out).resolve() == run_dir.resolve():
         raise ConfigError(f"--out {out} is the run being repaired; write the repair beside it so that "
                           f"`labelkit compare` can show both.")
-    if not slices and not fired_slices(old_metrics):  # said before the rebuild, not after it
+    if not slices and not fired_slices(run.results):  # said before the rebuild, not after it
         raise _nothing_to_repair(run_dir)
-    human = old_metrics.get("human_labels") or {}
+    human = run.results.human_labels or {}
     if human.get("weight") is not None:
         raise ConfigError(f"{run_dir}'s end model trains on {human.get('rows', 'its')} human-labelled rows ([data] "
                           f"human_labels, weight {human['weight']:g}); labelkit repair does not carry them into its "
@@ -57,20 +57,23 @@ def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL
                           f"are the durable repair: add more for the slice (labelkit label-next) and rebuild.")
     with claim_output(out, force=force, kind="build", protect=[*input_paths(config), run_dir]) as target:
         timer = StageTimer(notify)
-        result = rebuild(config, manifest, timer)
-        chosen = choose_slices(old_metrics, tuple(slices), slicing_functions=result.modules.slicing_functions)
+        made = rebuild(config, run, timer)
+        chosen = choose_slices(run.results, tuple(slices), slicing_functions=made.modules.slicing_functions)
         if not chosen:
             raise _nothing_to_repair(run_dir)
         with timer.stage("repair"):
-            repaired, report = repair_result(result, chosen, max_overall_loss=max_overall_loss, weights=weights,
-                                             strategies=strategies, class_weights=class_weights,
-                                             label_next=label_next, max_candidates=max_candidates,
-                                             notify=timer.notify)
+            repaired, report, label_next_rows = repair_result(
+                made, chosen, max_overall_loss=max_overall_loss, weights=weights, strategies=strategies,
+                class_weights=class_weights, label_next=label_next, max_candidates=max_candidates,
+                notify=timer.notify)
         report["from_run"] = str(run_dir.resolve())
-        report["reproduced"] = _reproduced(run_dir, result)
-        repaired.metrics["repair"] = report
-        metrics = write_repair(repaired, report, target, force=force)
-    return RepairOutcome(Path(out), report, metrics)
+        report["reproduced"] = _reproduced(run, made)
+        report["label_next_rows"] = int(len(label_next_rows))
+        repaired.results.repair = Repair.from_json(report, source=BUILT, where="repair")
+        repaired.manifest.repair = {"from_run": report["from_run"], "slices": [s["slice"] for s in report["slices"]],
+                                    "chosen": {s["slice"]: s["chosen"] for s in report["slices"]}}
+        write_repair(repaired, label_next_rows, target, force=force)
+    return RepairOutcome(Path(out), repaired.results.repair, repaired.results)
 
 
 def _nothing_to_repair(run_dir) -> ConfigError:
@@ -100,28 +103,26 @@ def _check_options(limit, weights, strategies, label_next, class_weights=CLASS_W
 
 
 def read_run(run_dir: Path):
-    """A finished build's manifest, metrics and config (the config as it was built)."""
-    from labelkit.config import from_dict
+    """A finished build opened light (labelkit.runs.Run: its typed metrics and manifest, no LF module
+    imported) and the config to re-run it with: the config as it was built, narrowed to its choices."""
+    from labelkit.runs import load_run, no_config
 
-    manifest, metrics = (read_build_json(run_dir / name) for name in ("manifest.json", "metrics.json"))
-    if "config" not in manifest:
-        raise ConfigError(f"{run_dir / 'manifest.json'} has no recorded config; rebuild the run with this labelkit.")
-    config_path = Path(manifest["config_path"]) if manifest.get("config_path") else None
-    root = config_path.parent if config_path else Path(".")
-    config = from_dict(manifest["config"], path=config_path, root=root)
-    if not config.end_model.enabled:
+    run = load_run(run_dir, light=True)
+    if not run.manifest.config:
+        raise no_config(run.path)
+    if not run.config.end_model.enabled:
         raise ConfigError(f"{run_dir} was built without an end model; there is no model to repair.")
-    config = _chosen_label_model(config, metrics.get("label_models") or {})
-    return manifest, metrics, _chosen_end_model(config, manifest.get("end_model") or {})
+    config = _chosen_label_model(run.config, run.results.label_models)
+    return run, _chosen_end_model(config, run.manifest.end_model)
 
 
-def _chosen_label_model(config, chosen: dict):
+def _chosen_label_model(config, chosen):
     """The config with the label model's candidates narrowed to the one the run chose (its model and
     class balance): the same train labels, fitted once instead of choosing again among every candidate
     (on the bundled example that choice is most of a build's time). The run's report keeps the table
     of every candidate; `reproduced` in the repair report says whether the re-run matches the run."""
     lm = config.label_model
-    name, balance = chosen.get("chosen"), chosen.get("class_balance")
+    name, balance = (chosen.chosen, chosen.class_balance) if chosen is not None else (None, None)
     if name not in lm.candidates:
         return config
     narrowed = {"candidates": [name]}
@@ -132,51 +133,47 @@ def _chosen_label_model(config, chosen: dict):
     return dataclasses.replace(config, label_model=dataclasses.replace(lm, **narrowed))
 
 
-def _chosen_end_model(config, chosen: dict):
+def _chosen_end_model(config, chosen):
     """The config with the end model's search narrowed to the setting the run chose: its features, its
     class weight, and the C grid up to its C. The build fits C as a warm-started path (each C starts
     from the previous one's solution), so the path up to the chosen C gives the run's first model
     again; that C alone, fitted cold, differs from it in a row or two."""
     narrowed = {}
-    if chosen.get("C") is not None:
+    if chosen is None:  # labelkit.results.ChosenEndModel: the run's end model, as its manifest records it
+        return config
+    if chosen.C is not None:
         grid = sorted(float(c) for c in config.end_model.C)
-        path = [c for c in grid if c <= chosen["C"]]
-        in_memory = chosen.get("kind", "logistic_regression") == "logistic_regression"
-        narrowed["C"] = path if in_memory and chosen["C"] in grid else [chosen["C"]]
-    if chosen.get("features") and chosen["features"] in config.end_model.features:
-        narrowed["features"] = [chosen["features"]]
-    if chosen.get("class_weight") in ("none", "balanced"):
-        narrowed["class_weight"] = [chosen["class_weight"]]
+        path = [c for c in grid if c <= chosen.C]
+        in_memory = (chosen.kind or "logistic_regression") == "logistic_regression"
+        narrowed["C"] = path if in_memory and chosen.C in grid else [chosen.C]
+    if chosen.features and chosen.features in config.end_model.features:
+        narrowed["features"] = [chosen.features]
+    if chosen.class_weight in ("none", "balanced"):
+        narrowed["class_weight"] = [chosen.class_weight]
     return dataclasses.replace(config, end_model=dataclasses.replace(config.end_model, **narrowed))
 
 
-def rebuild(config, manifest: dict, timer):
-    """The build re-run from its config, after checking that its data and LFs are unchanged."""
+def rebuild(config, run, timer):
+    """The build re-run from its config (a labelkit.pipeline.Build), after checking that its data and LFs
+    are the ones `run` (labelkit.runs.Run) was built from."""
     from labelkit.data import load_task_data
     from labelkit.pipeline import run_pipeline
     from labelkit.stages import load_labeling_functions
 
+    then = "rebuild it first, then repair the new run"
     with timer.stage("load data"):
         raw = load_task_data(config)
-        for split, record in (manifest.get("inputs") or {}).items():
-            now = raw.inputs.get(split, {})
-            if record.get("sha256") and now.get("sha256") and record["sha256"] != now["sha256"]:
-                raise ConfigError(f"The {split} data ({now.get('path')}) changed since the run was built; "
-                                  f"rebuild it first, then repair the new run.")
+        run.check_unchanged(inputs=raw.inputs, then=then)
         modules, lf_paths = load_labeling_functions(config, require_lfs=raw.votes is None,
                                                     columns=list(raw.frames["train"].columns))
-        if lf_paths and manifest.get("lf_source_sha256"):
-            from labelkit.lfs import lf_source_hash
-
-            if lf_source_hash(lf_paths) != manifest["lf_source_sha256"]:
-                raise ConfigError(f"The LF modules ({', '.join(map(str, lf_paths))}) changed since the run was "
-                                  f"built; rebuild it first, then repair the new run.")
+        run.check_unchanged(lf_paths=lf_paths, then=then)
     return run_pipeline(config, raw, modules, lf_paths=lf_paths, timer=timer)
 
 
 def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, strategies, label_next,
                   class_weights=DEFAULT_CLASS_WEIGHTS, max_candidates: int | None = None, notify=None):
-    """The build with its end model retrained on the chosen row weights, and the repair's report.
+    """The build with its end model retrained on the chosen row weights, the repair's report (metrics.json's
+    "repair" section as JSON, without what `repair_run` adds) and the rows to label next.
     `max_candidates`: at most this many candidate fits per slice (None: every candidate not pruned)."""
     from labelkit.baselines import rule_baseline
     from labelkit.labelmodels import hard_predictions, score_predictions
@@ -278,9 +275,9 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
                         "fitted_by": "repair.refit (features once, warm start)" if refitter is not None
                         else "stages.fit_end_model"}
     rules_train = rule_baseline(L_train, prior)
-    report["label_next"], report["candidate_lfs"] = _plans(result, repaired, chosen, masks, base_model,
-                                                           rules_train, covered, label_next)
-    return repaired, report
+    label_next_rows, report["candidate_lfs"] = _plans(result, repaired, chosen, masks, base_model, rules_train,
+                                                      covered, label_next)
+    return repaired, report, label_next_rows
 
 
 def _described(c) -> str:
@@ -288,12 +285,15 @@ def _described(c) -> str:
     return f"{what}, class weight {c.class_weight}"
 
 
-def _rescored(result, end_model, row_w, notify=None):
-    """The build with `end_model` in place of the first one: predictions and metrics recomputed."""
-    from labelkit.scoring import evaluate_test, failed_checks, predict_systems
+def _rescored(made, end_model, row_w, notify=None):
+    """The build (labelkit.pipeline.Build) with `end_model` in place of the first one: its predictions, the
+    sections scored on test, the end model's checks, the verdict and the manifest's end model made again;
+    the rest (task, LF summary, label model, audit, corrections) is the build's."""
+    from labelkit.pipeline import build_warnings, chosen_end_model, end_model_info, test_results
+    from labelkit.scoring import failed_checks, predict_systems
     from labelkit.stages import fit_end_model
 
-    r = result
+    r = made
     if end_model is r.end_model:
         return r
     preds = predict_systems(r.config, r.data.frames["test"], r.votes.L["test"], r.selection, r.prior, end_model)
@@ -307,33 +307,32 @@ def _rescored(result, end_model, row_w, notify=None):
             hard = fit_end_model(r.config, r.data, r.proba_train, r.votes.L["train"], r.prior, labels="hard",
                                  like=end_model, sample_weight=row_w)
         preds["end_model_hard_labels"] = hard.predict(r.data.frames["test"])
-    metrics = evaluate_test(r.config, r.data, r.votes, preds, lfs=r.lfs, selection=r.selection, prior=r.prior,
-                            end_model=end_model, audit=r.audit, slicing_functions=r.modules.slicing_functions)
-    if "drift" in metrics:
-        from labelkit.holdout import temporal_holdout
+    scored = test_results(r.config, r.data, r.votes, preds, lfs=r.lfs, selection=r.selection, prior=r.prior,
+                          proba_train=r.proba_train, end_model=end_model, audit=r.audit,
+                          slicing_functions=r.modules.slicing_functions, notify=notify)
+    scored["warnings"] = build_warnings(r.raw, scored["warnings"], r.lfs, end_model)
+    if r.config.checks.enabled:
+        scored["checks"] = _checks(r, end_model)
+    from labelkit.evaluate.verdict import compute_verdict
 
-        holdout = temporal_holdout(r.config, r.data, r.proba_train, r.votes.L["train"], r.prior, preds, end_model,
-                                   metrics["drift"], notify=notify)
-        if holdout:
-            metrics["drift"]["temporal_holdout"] = holdout
-    for key in ("audit_before_after", "label_model_warnings", "corrections"):
-        if key in r.metrics:
-            metrics[key] = r.metrics[key]
-    metrics["warnings"] = r.raw.warnings + metrics["warnings"] + list(end_model.notes)
-    if "checks" in r.metrics:
-        metrics["checks"] = _checks(r, end_model)
-    failed = failed_checks(metrics, r.audit, r.config.evaluate.fail_on)
-    return dataclasses.replace(r, end_model=end_model, preds=preds, metrics=metrics, failed_checks=failed)
+    results = dataclasses.replace(r.results, **scored, end_model=end_model_info(end_model, r.config))
+    results.verdict = compute_verdict(results.systems, results.guardrails, results.checks)
+    manifest = dataclasses.replace(r.manifest, end_model=chosen_end_model(end_model, r.config))
+    failed = failed_checks(results, r.audit, r.config.evaluate.fail_on)
+    return dataclasses.replace(r, end_model=end_model, preds=preds, results=results, manifest=manifest,
+                               failed_checks=failed)
 
 
 def _checks(r, end_model) -> list:
     """The build's checks of itself for the repaired model: the findings about the votes and the label
     model as the build made them (and a fallback it took), the end model's checks made again on the new model."""
     from labelkit.checks import ordered
+    from labelkit.results import Check
     from labelkit.stages import end_model_checks
 
-    kept = [c for c in r.metrics["checks"] if c.get("subject") != "end_model" or c.get("action")]
-    return ordered(kept + end_model_checks(r.config, r.data, r.votes, r.selection, end_model, r.proba_train))
+    kept = [c.to_json() for c in r.results.checks if c.subject != "end_model" or c.action]
+    found = ordered(kept + end_model_checks(r.config, r.data, r.votes, r.selection, end_model, r.proba_train))
+    return [Check.from_json(c, source=BUILT, where=f"checks[{i}]") for i, c in enumerate(found)]
 
 
 def _report(result, repaired, chosen, masks, searches, *, base_overall, floor, max_overall_loss, errors, row_w):
@@ -409,43 +408,29 @@ def _rules(result, split: str) -> np.ndarray:
     return rule_baseline(result.votes.L[split], result.prior)
 
 
-def _reproduced(run_dir: Path, result) -> bool | None:
+def _reproduced(run, made) -> bool | None:
     """Whether the re-run's end model predicts the old run's test predictions (None: cannot tell)."""
-    path = run_dir / "test_predictions.csv"
-    if not path.is_file():
+    from labelkit.runs import TEST_PREDICTIONS
+
+    old = run.table(TEST_PREDICTIONS)  # formula-safe cells ("'-ve") read back
+    if old is None or "pred_end_model" not in old.columns or len(old) != len(made.preds["end_model"]):
         return None
-    from labelkit.io import read_review_csv
-
-    old = read_review_csv(path, dtype=str, keep_default_na=False)  # formula-safe cells ("'-ve") read back
-    if "pred_end_model" not in old.columns or len(old) != len(result.preds["end_model"]):
-        return None
-    classes = result.data.schema.classes
-    return bool((old["pred_end_model"].to_numpy() == np.array([classes[i] for i in result.preds["end_model"]])).all())
+    classes = made.data.schema.classes
+    return bool((old["pred_end_model"].to_numpy() == np.array([classes[i] for i in made.preds["end_model"]])).all())
 
 
-def write_repair(repaired, report: dict, target: Path, *, force: bool) -> dict:
+def write_repair(repaired, label_next: pd.DataFrame, target: Path, *, force: bool) -> None:
     """The repaired build with a build's layout, plus repair.md, label_next.csv and candidate_lfs.py."""
-    from labelkit.artifacts import summarize_build, write_files
+    from labelkit.artifacts import write_build
     from labelkit.io import write_review_csv
     from labelkit.repair.candidates import snippet
     from labelkit.repair.render import render_markdown
 
-    r = repaired
-    label_next = report.pop("label_next")
-    report["label_next_rows"] = int(len(label_next))
-    metrics, manifest, summary, examples = summarize_build(
-        config=r.config, raw=r.raw, data=r.data, lf_paths=r.lf_paths, votes=r.votes, selection=r.selection,
-        prior=r.prior, end_model=r.end_model, metrics=r.metrics, audit=r.audit, timer=r.timer)
-    manifest["repair"] = {"from_run": report["from_run"], "slices": [s["slice"] for s in report["slices"]],
-                          "chosen": {s["slice"]: s["chosen"] for s in report["slices"]}}
-
+    report = repaired.results.repair
     def extra(folder: Path) -> None:
         write_review_csv(label_next, folder / "label_next.csv")
-        text = "\n".join(snippet(c["slice"], c["rows"], c["ngrams"]) for c in report["candidate_lfs"])
+        text = "\n".join(snippet(c.slice, c.rows, c.ngrams) for c in report.candidate_lfs)
         (folder / "candidate_lfs.py").write_text(text, encoding="utf-8")
         (folder / "repair.md").write_text(render_markdown(report), encoding="utf-8")
 
-    write_files(target, force=force, config=r.config, data=r.data, votes=r.votes, selection=r.selection,
-                prior=r.prior, proba_train=r.proba_train, end_model=r.end_model, preds=r.preds, metrics=metrics,
-                manifest=manifest, summary=summary, examples=examples, audit=r.audit, timer=r.timer, extra=extra)
-    return metrics
+    write_build(repaired, target, force=force, extra=extra)

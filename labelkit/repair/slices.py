@@ -37,15 +37,15 @@ class Slice:
         return (values.astype(str).to_numpy() == self.value) & values.notna().to_numpy()
 
 
-def fired_slices(metrics: dict) -> list[Slice]:
-    """The slices whose guardrail fired in a build's metrics.json, worst gap first."""
-    return [Slice(g.get("kind") or "column", str(g["column"]), str(g["value"])) for g in metrics.get("guardrails") or []]
+def fired_slices(results) -> list[Slice]:
+    """The slices whose guardrail fired in a build's results (labelkit.results.BuildResults), worst gap first."""
+    return [Slice(g.kind or "column", str(g.column), str(g.value)) for g in results.guardrails]
 
 
-def choose_slices(metrics: dict, wanted: tuple[str, ...] = (), *, slicing_functions=()) -> list[Slice]:
+def choose_slices(results, wanted: tuple[str, ...] = (), *, slicing_functions=()) -> list[Slice]:
     """The fired guardrails, or those named in `wanted` ("column=value" or a slicing function's name).
     A named slice that did not fire is still repaired (the user asked for it)."""
-    fired = fired_slices(metrics)
+    fired = fired_slices(results)
     if not wanted:
         return fired
     names = {s.name: s for s in fired}

@@ -17,9 +17,15 @@ VERDICT_MARK = {"verdict-ok": "✓", "verdict-warning": "⚠", "verdict-error": 
 def render_markdown(results, examples: dict | None = None) -> str:
     """`results`: labelkit.results.BuildResults (a metrics.json dict is read into one first)."""
     results = as_results(results)
-    lines = [f"# {md_escape(report_title(results))}", ""]
-    for section in build_sections(results, examples):
-        if section.key != "verdict":  # the verdict opens the page without a heading of its own
+    return render_document(report_title(results), build_sections(results, examples))
+
+
+def render_document(title: str, sections) -> str:
+    """A document (labelkit.report.document: sections of text, bullets and tables) as Markdown; every piece
+    of text escaped. The build's report and `labelkit repair`'s repair.md are rendered here."""
+    lines = [f"# {md_escape(title)}", ""]
+    for section in sections:
+        if section.key != "verdict" and section.title:  # the verdict opens the page without a heading of its own
             lines += [f"## {md_escape(section.title)}", ""]
         for block in section.blocks:
             lines += _block(block)

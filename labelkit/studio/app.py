@@ -278,7 +278,7 @@ def _queue(state: StudioState):
 
     corrections = read_corrections(state.corrections_path)
     data = state.config.data
-    return review_items(state.run_dir, state.rows, state.labels, corrections, id_column=data.id_column,
+    return review_items(state.run(), state.rows, state.labels, corrections, id_column=data.id_column,
                         text_column=data.text_column, seed=state.config.task.seed,
                         pending=read_pending(state.human_labels_path, state.config), label_column=data.label_column,
                         detail_columns=[*data.slice_columns, *data.feature_columns])
@@ -290,7 +290,7 @@ def _label_next_row(state: StudioState, item) -> dict | None:
 
     if item.queue != "run":
         return None
-    table = read_run_table(state.run_dir, "label_next.csv")
+    table = read_run_table(state.run(), "label_next.csv")
     id_column = state.config.data.id_column
     ids = table[id_column] if id_column in table else table["row_id"]
     record = table[ids.astype(str) == item.row_id].iloc[0].to_dict()

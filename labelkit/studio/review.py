@@ -19,13 +19,11 @@ Sources, each capped so the page stays small (highest score first, then file ord
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from labelkit.corrections import Correction, latest
-from labelkit.io import read_review_csv
 
 PER_SOURCE = 30
 AUDIT_ROWS = 15  # gold rows drawn at random for the blind review, at least (as many as were flagged, up to PER_SOURCE)
@@ -66,19 +64,18 @@ class ReviewItem:
         return self.source in BLIND
 
 
-def read_run_table(run: Path, name: str) -> pd.DataFrame | None:
-    path = Path(run) / name
-    if not path.is_file():
-        return None
-    return read_review_csv(path, dtype=str, keep_default_na=False)
+def read_run_table(run, name: str) -> pd.DataFrame | None:
+    """A CSV of the last build (a light labelkit.runs.Run, or None before any build), cells as written."""
+    return None if run is None else run.table(name)
 
 
-def review_items(run: Path, rows: dict[str, pd.DataFrame], labels: dict[str, dict[str, str]],
+def review_items(run, rows: dict[str, pd.DataFrame], labels: dict[str, dict[str, str]],
                  corrections: list[Correction], *, id_column: str, text_column: str, seed: int = 0,
                  pending: pd.DataFrame | None = None, label_column: str = "label",
                  detail_columns=()) -> list[ReviewItem]:
-    """The queue from a build's output folder; `rows`/`labels` are the task's splits and current labels;
-    `pending`: the human labels file's rows (labelkit.goldrows.read_human_file), for `label_next`."""
+    """The queue from the last build (`run`: a light labelkit.runs.Run, None when there is none yet);
+    `rows`/`labels` are the task's splits and current labels; `pending`: the human labels file's rows
+    (labelkit.goldrows.read_human_file), for `label_next`."""
     items: list[ReviewItem] = []
     labels = {**labels, "train": {**labels.get("train", {}), **_weak_labels(run)}}
     texts = {s: dict(zip(f[id_column].astype(str), f[text_column])) for s, f in rows.items() if text_column in f}
@@ -131,7 +128,7 @@ def _gold_review(flagged: dict, rows: dict, id_column: str, seed: int) -> list[t
     return [mixed[i] for i in rng.permutation(len(mixed))]
 
 
-def _label_next(run: Path, pending: pd.DataFrame | None, *, id_column, text_column, label_column,
+def _label_next(run, pending: pd.DataFrame | None, *, id_column, text_column, label_column,
                 detail_columns) -> list[ReviewItem]:
     """Rows waiting for a label: the human labels file's (blank label first, then labelled ones, so a label
     can be corrected), and a repair output's label_next.csv rows not in that file."""
@@ -170,7 +167,7 @@ def _weak_labels(run: Path) -> dict[str, str]:
     return dict(zip(table[table.columns[0]].astype(str), table["weak_label"]))
 
 
-def _low_confidence(run: Path, add) -> list:
+def _low_confidence(run, add) -> list:
     table = read_run_table(run, "train_labels.csv")
     if table is None:
         return []

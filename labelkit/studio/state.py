@@ -47,6 +47,13 @@ class StudioState:
         paths = human_label_paths(self.config)
         return paths[0] if paths else self.config.resolve("label_next.csv")
 
+    def run(self):
+        """The last build (`run_dir`) opened light (labelkit.runs.Run: typed results, its CSVs unescaped, no
+        LF module imported); None before there is one. Opened anew each time: a rebuild replaces the folder."""
+        from labelkit.runs import METRICS, load_run
+
+        return load_run(self.run_dir, light=True) if (self.run_dir / METRICS).is_file() else None
+
     def order(self) -> list[str]:
         return list(self.python_lfs) + [r.name for r in self.rules]
 
