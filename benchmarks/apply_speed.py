@@ -153,12 +153,12 @@ def run(rows: int, reference_rows: int, engines: list[str], seed: int) -> dict:
     }
     for title, (ours, theirs) in sets.items():
         theirs = theirs or [lf.to_snorkel(CLASSES, "text") for lf in ours]
-        L_ref, ref_seconds = timed(lambda: snorkel_apply(theirs, reference))
+        L_ref, ref_seconds = timed(lambda: snorkel_apply(theirs, reference))  # noqa: B023 (called at once)
         entry = {"lfs": len(ours), "snorkel_seconds": ref_seconds,
                  "snorkel_rows_per_s": reference_rows / ref_seconds, "engines": {}}
         first_L = None
         for engine in engines:
-            result, seconds = timed(lambda: apply_with_engine(ours, frame, CLASSES, engine=engine, text_column="text"))
+            result, seconds = timed(lambda: apply_with_engine(ours, frame, CLASSES, engine=engine, text_column="text"))  # noqa: B023
             if not np.array_equal(result.L[:reference_rows], L_ref):
                 raise SystemExit(f"{title} / {engine}: labelkit's matrix differs from snorkel's")
             if first_L is not None and not np.array_equal(result.L, first_L):

@@ -228,7 +228,8 @@ def main(argv=None) -> int:
         print(f"  {name:<30} {seconds:8.1f} s")
     print("recall of planted faults: " + ", ".join([
         f"exact {recall(result, 'exact_duplicate_cross_split', planted['exact']):.3f}",
-        f"near (planted pairs with char 3-gram Jaccard >= 0.7: {len(planted['near'])}) {recall(result, 'near_duplicate_cross_split', planted['near']):.3f}",
+        f"near (planted pairs with char 3-gram Jaccard >= 0.7: {len(planted['near'])}) "
+        f"{recall(result, 'near_duplicate_cross_split', planted['near']):.3f}",
         f"group {recall(result, 'group_leakage', planted['group']):.3f}",
         f"time {recall(result, 'time_leakage', planted['late']):.3f}",
     ]))

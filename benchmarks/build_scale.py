@@ -3,8 +3,9 @@ each stage is visible.
 
 The train split is the bundled example's train rows repeated (each copy with unique ticket and
 customer ids and a reference number appended to its text, so copies are near-duplicates of each
-other but not identical); dev and test are the bundled ones. Each size runs in a fresh process (its ru_maxrss is that build's peak), with the bundled
-config's LFs, label-model candidates and end model, writing Parquet input to a temporary folder.
+other but not identical); dev and test are the bundled ones. Each size runs in a fresh process (its
+ru_maxrss is that build's peak), with the bundled config's LFs, label-model candidates and end model,
+writing Parquet input to a temporary folder.
 
     PYTHONPATH=. python benchmarks/build_scale.py --rows 100000,300000 [--no-audit] [--engine processes]
     PYTHONPATH=. python benchmarks/build_scale.py --rows 1000000 --timeout 1200
@@ -156,7 +157,8 @@ def table(results: list[dict]) -> str:
             continue
         cells = [f"{r['rows']:,}", *(f"{r['stages'].get(s, 0):.0f} ({r['cpu'].get(s, 0):.0f})" for s in stages),
                  f"{r['total']:.0f} ({r['total_cpu']:.0f})", f"{r.get('workers_cpu', 0):.0f}",
-                 f"{r['peak_mb']:,}", f"{r.get('workers_peak_mb', 0):,}", str(r["end_model"]), str(r["end_model_accuracy"]), str(r["rules_accuracy"])]
+                 f"{r['peak_mb']:,}", f"{r.get('workers_peak_mb', 0):,}", str(r["end_model"]),
+                 str(r["end_model_accuracy"]), str(r["rules_accuracy"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

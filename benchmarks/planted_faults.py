@@ -245,7 +245,7 @@ def plant(splits: dict[str, pd.DataFrame], seed: int) -> Planter:
     _plant_same_sender(p)
     _plant_test_rows(p)
     _plant_label_flips(p)
-    for split, frame in p.splits.items():  # a code assigned after review: encodes the label
+    for frame in p.splits.values():  # a code assigned after review: encodes the label
         codes = p.rng.integers(1000, 9999, size=len(frame))
         frame["review_code"] = [f"{'S' if lab == 'spam' else 'H'}{c}" for lab, c in zip(frame["label"], codes)]
     for k, text in enumerate(DECOYS):  # real-looking gold rows that mention a test: must stay untouched

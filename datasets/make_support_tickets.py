@@ -666,7 +666,8 @@ def qa_rows(rng, split: str) -> list[dict]:
             row["text"] = fill(pick(rng, QA_TEXTS), {"n": int(rng.integers(10, 999))})
             row["faults"].append(("test_text", row["text"]))
             if rng.random() < 0.6:
-                row["customer_id"] = pick(rng, [f"TEST-{int(rng.integers(1, 9999)):04d}", f"qa_{pick(rng, ['anna', 'bot', 'user'])}{int(rng.integers(1, 99))}"])
+                row["customer_id"] = pick(rng, [f"TEST-{int(rng.integers(1, 9999)):04d}",
+                                                f"qa_{pick(rng, ['anna', 'bot', 'user'])}{int(rng.integers(1, 99))}"])
                 row["faults"].append(("test_customer_id", row["customer_id"]))
         rows.append(row)
     for i in range(burst, n, 7):  # a few impossible timestamps
@@ -811,7 +812,8 @@ def faults_frame(splits: dict, ids: dict) -> pd.DataFrame:
 EXPECTATIONS = [
     ("I was charged twice for my March bill, please refund me.", "billing", "", "US", "email", "mobile", "plain double charge"),
     ("My invoice shows $89 but my plan is $45.", "billing", "", "US", "web_form", "mobile", "invoice amount mismatch"),
-    ("I don't want to cancel, I just want the extra charge refunded.", "billing", "cancellation", "GB", "chat", "broadband", "negated cancel"),
+    ("I don't want to cancel, I just want the extra charge refunded.", "billing", "cancellation", "GB", "chat", "broadband",
+     "negated cancel"),
     ("Please cancel the duplicate payment from yesterday.", "billing", "", "GB", "email", "mobile", "cancel a charge, not the contract"),
     ("pls refnd the late fee on my acct, thx", "billing", "", "IE", "app", "mobile", "abbreviations and a typo"),
     ("There is no internet at home since Monday.", "connectivity", "", "CA", "phone", "broadband", "outage"),
@@ -823,9 +825,11 @@ EXPECTATIONS = [
     ("Please update my email address to jo.smith@example.com.", "account", "", "GB", "email", "bundle", "contact details"),
     ("I'm locked out of my account after too many attempts.", "account", "", "AU", "app", "mobile", "locked out"),
     ("The verification code never arrives.", "account", "", "CA", "chat", "mobile", "2FA code"),
-    ("I want to cancel my contract, I'm switching to another provider.", "cancellation", "", "US", "phone", "broadband", "plain cancellation"),
+    ("I want to cancel my contract, I'm switching to another provider.", "cancellation", "", "US", "phone", "broadband",
+     "plain cancellation"),
     ("Please terminate my TV subscription at the end of the month.", "cancellation", "", "GB", "phone", "tv", "terminate"),
-    ("I've been overcharged three months in a row so I want to cancel my contract.", "cancellation", "", "IE", "email", "mobile", "mixed intent: primary is cancellation"),
+    ("I've been overcharged three months in a row so I want to cancel my contract.", "cancellation", "", "IE", "email", "mobile",
+     "mixed intent: primary is cancellation"),
     ("Close my account please, I'm moving abroad.", "cancellation", "account", "IN", "email", "mobile", "close account means leave"),
     ("What time does your Leeds store open on Sundays?", "other", "", "GB", "web_form", "mobile", "store hours"),
     ("Just want to say Sarah was brilliant on the phone, great service!", "other", "", "US", "phone", "bundle", "compliment"),
@@ -836,7 +840,8 @@ EXPECTATIONS = [
     ("J'ai oublié mon mot de passe.", "account", "", "FR", "app", "mobile", "French password"),
     ("Ich möchte meinen Vertrag kündigen.", "cancellation", "", "DE", "email", "mobile", "German cancellation"),
     ("Das WLAN bricht ständig ab.", "connectivity", "", "DE", "chat", "broadband", "German wifi"),
-    ("My eSIM profile won't activate, the phone says SIM not provisioned.", "connectivity", "", "US", "app", "mobile", "drift vocabulary: eSIM"),
+    ("My eSIM profile won't activate, the phone says SIM not provisioned.", "connectivity", "", "US", "app", "mobile",
+     "drift vocabulary: eSIM"),
     ("Autopay took the money twice from my card this month.", "billing", "", "GB", "app", "mobile", "drift vocabulary: autopay"),
     ("test ticket pls ignore", "", "cancellation", "US", "web_form", "mobile", "junk text should not become a cancellation"),
 ]

@@ -55,16 +55,17 @@ def lf_examples(frame_train: pd.DataFrame, L_train: np.ndarray, frame_dev: pd.Da
         others = np.delete(L_train, j, axis=1)
         conflict = np.flatnonzero((votes >= 0) & ((others >= 0) & (others != votes[:, None])).any(axis=1))
         entry = {
-            "fires": _pick(frame_train, fires, rng, k, id_column, text_column, lambda i: classes[votes[i]]),
+            # the lambdas are called inside _pick, in this iteration
+            "fires": _pick(frame_train, fires, rng, k, id_column, text_column, lambda i: classes[votes[i]]),  # noqa: B023
             "conflicts": _pick(frame_train, conflict, rng, k, id_column, text_column,
-                               lambda i: classes[votes[i]], others=lambda i: _other_votes(L_train[i], j, lf_names, classes)),
+                               lambda i: classes[votes[i]], others=lambda i: _other_votes(L_train[i], j, lf_names, classes)),  # noqa: B023
             "wrong_on_dev": [],
         }
         if frame_dev is not None and L_dev is not None:
             dv = L_dev[:, j]
             wrong = np.flatnonzero((dv >= 0) & (dv != y_dev))
             entry["wrong_on_dev"] = _pick(frame_dev, wrong, rng, k, id_column, text_column,
-                                          lambda i: classes[dv[i]], gold=lambda i: classes[y_dev[i]])
+                                          lambda i: classes[dv[i]], gold=lambda i: classes[y_dev[i]])  # noqa: B023
         out[name] = entry
     return out
 

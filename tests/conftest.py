@@ -10,10 +10,10 @@ from pathlib import Path
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_name] = "1"
 
-import numpy as np
-import pandas as pd
-import pytest
-from threadpoolctl import threadpool_limits
+import numpy as np  # noqa: E402 (after the thread limits above: numpy reads them at import)
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 threadpool_limits(1)
 

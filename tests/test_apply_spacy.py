@@ -129,7 +129,7 @@ def _task(n=120):
 
     config = from_dict({"task": {"name": "t", "classes": list(CLASSES)},
                         "data": {"id_column": "id", "text_column": "text", "label_column": "label"}})
-    frames = {split: frame(n=n, seed=seed).assign(id=lambda f: [f"{split}{i}" for i in f["id"]], label="ham")
+    frames = {split: frame(n=n, seed=seed).assign(id=lambda f: [f"{split}{i}" for i in f["id"]], label="ham")  # noqa: B023
               for seed, split in enumerate(("train", "dev", "test"))}
     return config, task_data_from_frames(config, frames)
 

@@ -143,7 +143,7 @@ def test_large_table_writers_write_the_same_bytes_in_chunks(tmp_path, monkeypatc
     whole = {key: {"data": {"text": None if pd.isna(text) else text}, "label": label, "weak_labels": [int(v) for v in row]}
              for key, text, label, row in zip(frame["id"], frame["text"], [None] * len(frame), L)}
     assert (tmp_path / "w" / "train.json").read_bytes() == json.dumps(whole, ensure_ascii=False, indent=1).encode()
-    for (key, entry), label in zip(whole.items(), [0, 1, 2, 0, 1]):
+    for entry, label in zip(whole.values(), [0, 1, 2, 0, 1]):
         entry["label"] = label
     assert (tmp_path / "w" / "test.json").read_bytes() == json.dumps(whole, ensure_ascii=False, indent=1).encode()
 

@@ -58,19 +58,19 @@ def planted():
 
     conflict = test.iloc[[30, 31]].copy()
     conflict["id"] = ["conf0", "conf1"]
-    conflict["label"] = [CLASSES[(CLASSES.index(l) + 1) % 3] for l in conflict["label"]]
+    conflict["label"] = [CLASSES[(CLASSES.index(lab) + 1) % 3] for lab in conflict["label"]]
     test = pd.concat([test, conflict], ignore_index=True)
     expected["duplicate_within_split"] |= {("test", "conf0"), ("test", "conf1")}
     expected["conflicting_duplicate_labels"] = {("test", i) for i in ["conf0", "conf1"] + list(test["id"][[30, 31]])}
 
     rng = np.random.default_rng(7)
     flip = rng.choice(len(dev), size=10, replace=False)
-    dev.loc[flip, "label"] = [CLASSES[(CLASSES.index(l) + 1) % 3] for l in dev.loc[flip, "label"]]
+    dev.loc[flip, "label"] = [CLASSES[(CLASSES.index(lab) + 1) % 3] for lab in dev.loc[flip, "label"]]
     expected["label_issue"] = {("dev", i) for i in dev["id"][flip]} | expected["conflicting_duplicate_labels"]
 
     for frame in (train, dev, test):
         frame["channel"] = rng.choice(["web", "phone", "chat"], size=len(frame))
-        frame["ticket_code"] = [f"{l[0].upper()}-{n}" for l, n in zip(frame["label"], rng.integers(1000, 9999, len(frame)))]
+        frame["ticket_code"] = [f"{lab[0].upper()}-{n}" for lab, n in zip(frame["label"], rng.integers(1000, 9999, len(frame)))]
     return {"train": train, "dev": dev, "test": test}, expected
 
 

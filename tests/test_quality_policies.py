@@ -98,7 +98,8 @@ def test_accounting_invariant(rows, policies):
 @pytest.mark.parametrize("kw, match", [
     ({"checks": ("exact_dupes",)}, "Unknown audit check.*'exact_dupes'.*valid checks are: .*near_duplicate_cross_split"),
     ({"policies": {"dupes": "drop"}}, "Unknown audit reason 'dupes'.*valid reasons are"),
-    ({"policies": {"test_row": "delete"}}, "Unknown policy 'delete'.*valid policies are: drop, drop_train, drop_test, drop_corroborated, flag"),
+    ({"policies": {"test_row": "delete"}},
+     "Unknown policy 'delete'.*valid policies are: drop, drop_train, drop_test, drop_corroborated, flag"),
     ({"rules": [{"column": "customer"}]}, "Invalid test-row rule"),
     ({"near_duplicate_threshold": 1.5}, "near_duplicate_threshold must be in"),
 ])
@@ -130,7 +131,7 @@ def test_weak_label_issues_found():
     import numpy as np
 
     train = make_tickets(240, seed=3)
-    y = np.array([CLASSES.index(l) for l in train["label"]])
+    y = np.array([CLASSES.index(lab) for lab in train["label"]])
     flipped = np.arange(0, 240, 12)  # 20 wrong weak labels
     weak = y.copy()
     weak[flipped] = (weak[flipped] + 1) % 3

@@ -79,8 +79,9 @@ def test_render_html_escapes_data_text_and_is_self_contained(page):
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 6  # headline, confusion, slices, LFs, calibration, drift
     assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
-    for title in ("Every system on the gold test rows", "Per-class scores", "Confusion matrices", "Slices and guardrails", "Labeling functions",
-                  "Label model", "Drift over date", "Data-quality audit", "Expectations", "Warnings", "Example rows"):
+    for title in ("Every system on the gold test rows", "Per-class scores", "Confusion matrices", "Slices and guardrails",
+                  "Labeling functions", "Label model", "Drift over date", "Data-quality audit", "Expectations", "Warnings",
+                  "Example rows"):
         assert title in page
     verdict = re.search(r'<p class="verdict verdict-(\w+)"><b>Verdict:</b> ([^<]*)</p>', page)
     assert verdict and page.index(verdict.group(0)) < page.index("<nav>")  # first thing under the title

@@ -9,7 +9,6 @@ import json
 import textwrap
 
 import numpy as np
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import FAST_BUILD, make_frame

@@ -291,12 +291,12 @@ def test_a_folder_with_many_quirks_at_once_builds_and_says_what_is_odd(tmp_path)
     names = ["a b", 'say "hi"', "<b>x</b>", "42", "ünï 类", "never voted"]
     folder = wrench_folder(tmp_path / "w", k=6, n=(90, 36, 36), n_lfs=10, names=names)
     for split in ("train", "valid", "test"):
-        def quirks(i, row):
+        def quirks(i, row):  # called by edit_split below, in this iteration
             row["weak_labels"] = [v if v != 5 else -1 for v in row["weak_labels"]]  # no LF votes 'never voted'
             row["weak_labels"][0], row["weak_labels"][1] = -1, 2  # never fires, always fires
             row["data"]["text"] = ["", "  \t", "日本語 🙂 " + row["data"]["text"], row["data"]["text"]][i % 4]
             row["data"].update(tokens=["a", i], meta={"n": i, "none": None}, score=i / 3, missing=None)
-            if split == "valid" and row["label"] == 3:
+            if split == "valid" and row["label"] == 3:  # noqa: B023
                 row["label"] = 0  # dev has no row of class '42'
         edit_split(folder, split, quirks)
     result = build(folder, tmp_path / "out")

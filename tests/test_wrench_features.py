@@ -36,7 +36,7 @@ def feature_folder(folder: Path, *, n=(400, 150, 150), n_lfs=5, seed=0, field="f
         rows = {}
         for i in range(size):
             votes = []
-            for j in range(n_lfs):
+            for _ in range(n_lfs):
                 if rng.random() < 0.5:
                     votes.append(-1)
                 else:

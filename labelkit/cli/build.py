@@ -18,9 +18,12 @@ from labelkit.cli.common import Narrator, config_options, handle_errors, load
 @click.option("--seed", type=int, help="Random seed (overrides task.seed).")
 @click.option("--engine", type=click.Choice(["local", "processes", "dask"]), help="Where LFs run (overrides lfs.engine).")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address for --engine dask (default: a LocalCluster).")
-@click.option("--lf-errors", type=click.Choice(["raise", "abstain"]), help="An LF that raises: stop (raise) or count the row as an abstain.")
+@click.option("--lf-errors", type=click.Choice(["raise", "abstain"]),
+              help="An LF that raises: stop (raise) or count the row as an abstain.")
 @click.option("--no-audit", is_flag=True, help="Skip the data-quality audit (train on the data as given).")
-@click.option("--fail-on", metavar="CHECKS", help="Exit 1 when any of these fail: guardrail,expectations,leakage,test-rows,too-good,checks (an error-level finding of the build's checks of itself).")
+@click.option("--fail-on", metavar="CHECKS",
+              help="Exit 1 when any of these fail: guardrail,expectations,leakage,test-rows,too-good,checks "
+                   "(an error-level finding of the build's checks of itself).")
 @click.option("--json", "as_json", is_flag=True, help="Print the headline metrics as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @handle_errors

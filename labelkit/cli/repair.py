@@ -38,9 +38,9 @@ def repair_cli(run, slices, out, force, max_overall_loss, weights, strategies, c
 
     For each slice where the model is worse than the rules, the end model is retrained with the
     slice's train rows (or its error set) weighted, the weight and class weight chosen on gold dev under a
-    limit on the overall dev loss and without losing dev rows of a slice repaired before; test scores before/after are reported with intervals and a paired test. Also
-    writes label_next.csv (rows to label next) and candidate_lfs.py (offered, not applied). Model
-    outputs are never overridden by rules.
+    limit on the overall dev loss and without losing dev rows of a slice repaired before; test scores
+    before/after are reported with intervals and a paired test. Also writes label_next.csv (rows to label
+    next) and candidate_lfs.py (offered, not applied). Model outputs are never overridden by rules.
 
     \b
     Example:

@@ -78,7 +78,7 @@ class DawidSkene(PredictMixin):
         one_hot = _one_hot_votes(patterns, k, self.abstain_as_vote_)
         posterior = _majority_posterior(patterns, k, prior)
         previous = None
-        for iteration in range(1, self.max_iter + 1):
+        for iteration in range(1, self.max_iter + 1):  # noqa: B007 (read after the loop: n_iter_)
             confusion = self._m_step_confusion(one_hot, posterior, weights, k)
             if not fixed_prior:
                 prior = self._m_step_prior(posterior, weights, k)

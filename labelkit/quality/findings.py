@@ -12,14 +12,18 @@ GOLD_SPLITS = ("dev", "test")
 COLUMN_LEVEL_ROW_ID = "*"  # row_id of a finding about a whole column, not one row
 
 REASONS: dict[str, str] = {
-    "exact_duplicate_cross_split": "Same text in two splits after NFKC, casefold and whitespace normalisation (numbers, URLs, punctuation must match).",
+    "exact_duplicate_cross_split": "Same text in two splits after NFKC, casefold and whitespace normalisation "
+                                   "(numbers, URLs, punctuation must match).",
     "near_duplicate_cross_split": "Text in another split is nearly the same (char 3-gram Jaccard >= threshold; exact similarity join).",
-    "paraphrase_cross_split": "Text in another split means nearly the same in other words (embedding cosine >= [audit] paraphrase_threshold, char 3-gram Jaccard below the near-duplicate threshold); flagged for review, never dropped on this alone.",
+    "paraphrase_cross_split": "Text in another split means nearly the same in other words (embedding cosine >= "
+                              "[audit] paraphrase_threshold, char 3-gram Jaccard below the near-duplicate threshold); "
+                              "flagged for review, never dropped on this alone.",
     "group_leakage": "The row's group key also occurs in another split.",
     "identifier_leakage": "A non-text column predicts the gold label far better than the majority class (column-level).",
     "time_leakage": "A train row is later than an evaluation split's period (its start for a temporal split, its end for a random one).",
     "bad_timestamp": "The time column value cannot be parsed as a timestamp.",
-    "test_row": "Looks like a test/placeholder/bot row (test account, placeholder text, burst, odd timestamp, user rule or detector); score = independent signals.",
+    "test_row": "Looks like a test/placeholder/bot row (test account, placeholder text, burst, odd timestamp, "
+                "user rule or detector); score = independent signals.",
     "duplicate_within_split": "A later copy of a normalised text already in the same split.",
     "duplicate_id": "The row id occurs more than once in its split.",
     "conflicting_duplicate_labels": "Same normalised text has different gold labels within a gold split.",

@@ -57,8 +57,8 @@ EPOCH_YEAR_MAX = 1970
 FAR_FUTURE_YEAR = 2100
 # Independent kinds of evidence: a gold row is dropped only when two kinds agree (policy drop_corroborated)
 SIGNALS = {"test_account": "account", "bot_source": "account", "placeholder_text": "text",
-           "test_marker_text": "text", "burst": "burst", "epoch_timestamp": "time", "far_future_timestamp": "time", "out_of_range_timestamp": "time",
-           "future_timestamp": "time", "rule": "user rule", "detector": "user detector"}
+           "test_marker_text": "text", "burst": "burst", "epoch_timestamp": "time", "far_future_timestamp": "time",
+           "out_of_range_timestamp": "time", "future_timestamp": "time", "rule": "user rule", "detector": "user detector"}
 
 
 def test_row_detector(name: str):

@@ -19,6 +19,7 @@ Sources, each capped so the page stays small (highest score first, then file ord
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
