@@ -1,13 +1,28 @@
 """The notebook API: a build on DataFrames in memory, the same pipeline the CLI runs.
 
->>> import labelkit as lk                                                  # doctest: +SKIP
+>>> import pathlib, tempfile
+>>> import pandas as pd
+>>> import labelkit as lk
+>>> def comments(n):  # a toy task: spam plugs a channel, ham talks about the song
+...     spam, ham = ["subscribe to my channel", "free gift card, click here"], ["great song", "best music ever"]
+...     texts = [f"{(spam if i % 2 else ham)[i // 2 % 2]} #{i}" for i in range(n)]
+...     return pd.DataFrame({"text": texts, "label": ["spam" if i % 2 else "ham" for i in range(n)]})
+>>> train, dev, test = comments(120).drop(columns="label"), comments(40), comments(40)
 >>> task = lk.Task.from_frames(train, dev, test, classes=["ham", "spam"], text="text")
->>> run = lk.run(task, [lk.keywords("spam", ["subscribe"], name="kw_sub")])
->>> run.lf_summary()                  # a DataFrame: coverage, overlaps, conflicts, dev accuracy per LF
->>> run.systems()                     # every system on the gold test rows, with intervals (a DataFrame)
->>> run.metrics.systems.paired_test   # the typed results (labelkit.results); .to_json() is metrics.json
->>> run.report()                      # the HTML report, inline in Jupyter
->>> run.save("runs/demo"); lk.load("runs/demo").predict_proba(new_rows)
+>>> run = lk.run(task, [lk.keywords("spam", ["subscribe", "click"], name="kw_spam"),
+...                     lk.keywords("ham", ["song", "music"], name="kw_ham")], audit=False)
+>>> run.lf_summary()[["coverage", "dev_accuracy"]]  # a DataFrame: coverage, overlaps, conflicts, dev accuracy per LF
+         coverage  dev_accuracy
+name
+kw_spam       0.5           1.0
+kw_ham        0.5           1.0
+>>> table = run.systems()                 # every system on the gold test rows, with intervals (a DataFrame)
+>>> run.metrics.systems.paired_test.n     # the typed results (labelkit.results); .to_json() is metrics.json
+40
+>>> folder = pathlib.Path(tempfile.mkdtemp()) / "demo"
+>>> run.report().save(folder.with_suffix(".html"))  # run.report() alone shows it inline in Jupyter
+>>> lk.load(run.save(folder)).predict_proba(pd.DataFrame({"text": ["subscribe now"]})).argmax(axis=1).tolist()
+[1]
 """
 from __future__ import annotations
 

@@ -70,6 +70,11 @@ def labeling_function(name: str | None = None, *, resources: dict | None = None)
     >>> @labeling_function()
     ... def mentions_invoice(row):
     ...     return "billing" if "invoice" in row.text.lower() else ABSTAIN
+    >>> mentions_invoice
+    LabelingFunction('mentions_invoice')
+    >>> from types import SimpleNamespace
+    >>> mentions_invoice(SimpleNamespace(text="Invoice 42 is wrong")), mentions_invoice(SimpleNamespace(text="hi"))
+    ('billing', None)
     """
     require_parentheses(name, "labeling_function")
 

@@ -42,6 +42,9 @@ def slicing_function(name: str | None = None):
     >>> @slicing_function()
     ... def long_tickets(row):
     ...     return len(row.text) > 400
+    >>> import pandas as pd
+    >>> long_tickets(pd.DataFrame({"text": ["short", "x" * 500]})).tolist()
+    [False, True]
     """
     require_parentheses(name, "slicing_function")
 
