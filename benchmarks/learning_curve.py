@@ -106,7 +106,9 @@ def prepare(name: str, tmp: Path, data_root: Path) -> Setup:
         config = load_config(None, overrides={**SPEED, "task.name": name,
                                               "data.wrench": str(data_root / "wrench_youtube")}, environ={})
     elif name == "youtube_comments":
-        raw_rules = _bench("raw_rules")
+        from suite import bench_module  # benchmarks/, this script's folder, is on sys.path
+
+        raw_rules = bench_module("raw_rules")
         comments = raw_rules.read_comments(data_root / "youtube_spam_collection")
         config_path = raw_rules.write_user_files(comments, folder, 0, [0.7, 0.15, 0.15])
         config = load_config(config_path, overrides={**SPEED, "task.name": name}, environ={})
@@ -129,16 +131,6 @@ def prepare(name: str, tmp: Path, data_root: Path) -> Setup:
         test = result.data.frames["test"]
         setup.mask, setup.mask_name = (test["country"] == "FR").to_numpy(), "country=FR"
     return setup
-
-
-def _bench(name: str):
-    key = f"labelkit_bench_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().parent / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
 
 
 # ---------------------------------------------------------------- one curve

@@ -180,6 +180,8 @@ def p99_difference_interval(first: list[np.ndarray], second: list[np.ndarray], *
 def main() -> None:
     import httpx
 
+    from labelkit.display import interval_text
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--primary", default=str(ROOT / "runs" / "support_tickets"))
     parser.add_argument("--challenger", default=None, help="Default: the primary again, as a second build.")
@@ -249,7 +251,8 @@ def main() -> None:
               f"{c.get('requests_shed', 0)}   log integrity+counters ok: {r['log_ok']}")
     added = shadow["p99"] - alone["p99"]
     low, high = p99_difference_interval(*per_block.values())
-    print(f"shadow adds {added:+.2f} ms at p99, 95% block-bootstrap interval [{low:+.2f}, {high:+.2f}] "
+    interval = interval_text((low, high), "+.2f", percent=False)
+    print(f"shadow adds {added:+.2f} ms at p99, 95% block-bootstrap interval {interval} "
           f"(target <= 1 ms: {'met' if added <= 1 else 'NOT met'}); "
           f"p50 {shadow['p50'] - alone['p50']:+.2f} ms; server-side p99 {shadow['server_p99'] - alone['server_p99']:+.2f} ms")
     keeps_up = all(r["logged"] == n + warmup and r["counters"].get("log_pending", 1) == 0 for r in (alone, shadow))

@@ -891,13 +891,11 @@ def _lm(side) -> str:
 
 
 def _pct(value) -> str:
-    return "" if value is None or not np.isfinite(value) else f"{round(100 * float(value), 1) + 0.0:.1f}"
+    return bench_module("wrench").pct_cell(value)  # the benchmarks' one table format
 
 
 def _markdown(head, rows) -> str:
-    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+    return bench_module("wrench").markdown_table(head, rows)
 
 
 def _commit() -> str | None:

@@ -77,20 +77,20 @@ def print_summary(name: str, summary: list[dict]) -> None:
     keys = ("label_model", "end_model", "gold_reference", "end_model_dev", "gold_reference_dev")
     head = ["class 1 share", "seed", "chosen label model", "label model F1", "end model F1", "gold-trained F1",
             "end - gold", "end model + dev F1", "gold-trained + dev F1", "(end - gold) + dev"]
-    diff = lambda v: _pct(v[1] - v[2]) if None not in v[1:3] else ""  # noqa: E731
-    diff_dev = lambda v: _pct(v[3] - v[4]) if None not in v[3:5] else ""  # noqa: E731
+    diff = lambda v: pct_cell(v[1] - v[2]) if None not in v[1:3] else ""  # noqa: E731
+    diff_dev = lambda v: pct_cell(v[3] - v[4]) if None not in v[3:5] else ""  # noqa: E731
     rows = []
     for r in summary:
         values = [r.get(k) for k in keys]
-        rows.append([f"{r['share']:.0%}", r["seed"], r["label_model_key"], *(_pct(v) for v in values[:3]), diff(values),
-                     *(_pct(v) for v in values[3:]), diff_dev(values)])
+        rows.append([f"{r['share']:.0%}", r["seed"], r["label_model_key"], *(pct_cell(v) for v in values[:3]), diff(values),
+                     *(pct_cell(v) for v in values[3:]), diff_dev(values)])
     for share in sorted({r["share"] for r in summary}):
         part = [r for r in summary if r["share"] == share]
         means = [np.mean([r[k] for r in part]) if all(r.get(k) is not None for r in part) else None for k in keys]
-        rows.append([f"{share:.0%}", f"mean of {len(part)}", "", *(_pct(m) for m in means[:3]), diff(means),
-                     *(_pct(m) for m in means[3:]), diff_dev(means)])
+        rows.append([f"{share:.0%}", f"mean of {len(part)}", "", *(pct_cell(m) for m in means[:3]), diff(means),
+                     *(pct_cell(m) for m in means[3:]), diff_dev(means)])
     print(f"\n## {name}: test F1 of the positive class per subsample (everything chosen on train/dev)\n")
-    print(_markdown(head, [[str(c) for c in row] for row in rows]))
+    print(markdown_table(head, [[str(c) for c in row] for row in rows]))
 
 
 def run(folder: Path, name: str, args, *, share: float = 0.0, sample_seed=None) -> dict:
@@ -136,6 +136,7 @@ def _print_run(result, name, args, share, sample_seed, seconds, gold_rows, dev_r
 
 
 def label_model_table(result, name: str, args) -> None:
+    from labelkit.display import interval_text
     from labelkit.evaluate.metrics import score_predictions
 
     selection, data = result.selection, result.data
@@ -150,16 +151,16 @@ def label_model_table(result, name: str, args) -> None:
             rows.append([record["key"], "skipped", record.get("error", "")[:60], "", ""][:len(head)])
             continue
         pred = model.predict(L_test)
-        row = [record["key"] + (" <- chosen" if record["key"] == selection.key else ""), _pct(record["dev_score"]),
-               _interval(record["dev_interval"]), _pct(np.mean(pred == y_test))]
+        row = [record["key"] + (" <- chosen" if record["key"] == selection.key else ""), pct_cell(record["dev_score"]),
+               interval_text(record["dev_interval"]), pct_cell(np.mean(pred == y_test))]
         if positive:
-            row.append(_pct(score_predictions(y_test, pred, cardinality=k, metric="f1", positive=positive[0])))
+            row.append(pct_cell(score_predictions(y_test, pred, cardinality=k, metric="f1", positive=positive[0])))
         if record["predicts_only"] is not None:
             row[0] += f" (predicts only {data.schema.classes[record['predicts_only']]!r})"
         rows.append(row)
     print(f"\n## Label models (fitted on train, chosen on valid by {metric}; test only scored, "
           f"{len(y_test)} test rows)\n")
-    print(_markdown(head, rows))
+    print(markdown_table(head, rows))
     published = PUBLISHED.get(name, {}).get("label models", {})
     if published and not args.share:
         print("published: " + "; ".join(f"{k} {v}" for k, v in published.items()))
@@ -168,6 +169,8 @@ def label_model_table(result, name: str, args) -> None:
 
 
 def end_model_table(result, name: str, args, extra_rows=()) -> None:
+    from labelkit.display import interval_text
+
     systems = result.results.to_json()["systems"]["systems"]
     positive = _positive(result)
     head = ["system", "test acc", "95% CI", "macro-F1"] + ([f"F1 {positive[1]!r}"] if positive else [])
@@ -175,15 +178,15 @@ def end_model_table(result, name: str, args, extra_rows=()) -> None:
     for system in ("rule_baseline", "label_model", "end_model", "end_model_hard_labels"):
         if system in systems:
             m = systems[system]
-            row = [system, _pct(m["accuracy"]), _interval(m.get("accuracy_ci")), _pct(m["macro_f1"])]
-            rows.append(row + ([_pct((m.get("positive_class") or {}).get("f1"))] if positive else []))
+            row = [system, pct_cell(m["accuracy"]), interval_text(m.get("accuracy_ci")), pct_cell(m["macro_f1"])]
+            rows.append(row + ([pct_cell((m.get("positive_class") or {}).get("f1"))] if positive else []))
     rows += list(extra_rows)
     end = result.end_model
     threshold = getattr(end, "threshold", None)
     print(f"\n## End model ({getattr(end, 'kind', '?')}, features {getattr(end, 'features', '?')}, "
           f"C={getattr(end, 'C', '?')}, class weight {getattr(end, 'class_weight', '?')}"
           + (f", threshold {threshold:.3f}" if threshold is not None else "") + "; chosen on valid)\n")
-    print(_markdown(head, rows))
+    print(markdown_table(head, rows))
     published = PUBLISHED.get(name, {})
     if published.get("end models") and not args.share:
         print("published: " + "; ".join(f"{k} {v}" for k, v in published["end models"].items()))
@@ -245,9 +248,9 @@ def _test_row(what: str, model, data, positive):
     k = data.schema.cardinality
     pred = model.predict(data.frames["test"])
     y = data.gold["test"]
-    row = [what, _pct(np.mean(pred == y)), "", _pct(score_predictions(y, pred, cardinality=k, metric="macro_f1"))]
+    row = [what, pct_cell(np.mean(pred == y)), "", pct_cell(score_predictions(y, pred, cardinality=k, metric="macro_f1"))]
     f1 = score_predictions(y, pred, cardinality=k, metric="f1", positive=positive[0]) if positive else None
-    return row + ([_pct(f1)] if positive else []), f1
+    return row + ([pct_cell(f1)] if positive else []), f1
 
 
 def _positive(result):
@@ -277,15 +280,13 @@ def imbalanced_copy(folder: Path, tmp: Path, share: float, *, seed: int) -> Path
     return out
 
 
-def _pct(value) -> str:
+def pct_cell(value) -> str:
+    """A share as a table cell in percent ("87.3"); "" when missing. suite.py's tables use it too."""
     return "" if value is None or not np.isfinite(value) else f"{round(100 * float(value), 1) + 0.0:.1f}"
 
 
-def _interval(interval) -> str:
-    return "" if not interval else f"[{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
-
-
-def _markdown(head, rows) -> str:
+def markdown_table(head, rows) -> str:
+    """Rows as a Markdown table with aligned columns (suite.py's tables use it too)."""
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])

@@ -108,18 +108,3 @@ def matrix_stats(L: np.ndarray) -> dict:
     }
 
 
-def distinct_votes(L: np.ndarray):
-    """The distinct rows of L, how often each occurs, and each row's index among them (a million rows
-    of a few LFs hold a few hundred patterns; the label models' fits depend on nothing else)."""
-    L = np.ascontiguousarray(L)
-    if L.shape[0] == 0:
-        return L, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    bits = max(1, int(L.max()) + 1).bit_length()
-    if int(L.min()) >= -1 and bits * L.shape[1] <= 62:  # one int64 key per row: sorting ints beats rows
-        keys = np.zeros(L.shape[0], dtype=np.int64)
-        for j in range(L.shape[1]):
-            keys |= (L[:, j].astype(np.int64) + 1) << (bits * j)
-        _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
-        return L[first], counts.astype(np.int64), inverse.reshape(-1)
-    patterns, inverse, counts = np.unique(L, axis=0, return_inverse=True, return_counts=True)
-    return patterns, counts.astype(np.int64), inverse.reshape(-1)

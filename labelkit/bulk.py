@@ -15,6 +15,7 @@ import pandas as pd
 
 from labelkit.config import Config
 from labelkit.errors import DatasetError
+from labelkit.schema import distinct_votes
 
 
 def label_file(config: Config, source: Path, out: Path, *, chunk_rows: int = 200_000, force: bool = False,
@@ -114,8 +115,8 @@ def _write_labels(path: Path, id_chunks, L, model, prior, classes, id_column, ch
         for ids in id_chunks:
             block = np.asarray(L[start:start + len(ids)])
             start += len(ids)
-            patterns, inverse = np.unique(block, axis=0, return_inverse=True)
-            proba = model.predict_proba(patterns)[inverse.reshape(-1)]
+            patterns, _, inverse = distinct_votes(block)
+            proba = model.predict_proba(patterns)[inverse]
             columns = {id_column: pa.array(ids[id_column].astype(str).tolist(), pa.string())}
             for k, name in enumerate(classes):
                 columns[f"prob_{name}"] = pa.array(proba[:, k].astype(np.float32))

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from labelkit.display import interval_text
+
 UNRELATED_KAPPA = 0.2  # dev votes vs dev gold: kappa under this (its 95% upper bound, without inputs) = unrelated
 UNLIKE_TRAIN = 0.5  # dev votes vs the probe under this share of train's kappa (95% upper bound) = unlike train
 LF_MIN_DEV_VOTES = 20  # an LF is compared with its train evidence from this many dev votes
@@ -106,13 +108,13 @@ def kappa(a: np.ndarray, b: np.ndarray, k: int) -> float:
 
 
 def kappa_interval(a: np.ndarray, b: np.ndarray, k: int, seed: int) -> list[float] | None:
+    """95% bootstrap interval of kappa(a, b) (labelkit.evaluate.uncertainty); None below two rows."""
+    from labelkit.evaluate.uncertainty import percentile_interval, resampled_confusions, resamples
+
     if len(a) < 2:
         return None
-    index = np.random.default_rng(seed).integers(0, len(a), size=(N_BOOT, len(a)))
-    cells = (np.asarray(a) * k + np.asarray(b))[index]
-    confusion = np.stack([np.bincount(row, minlength=k * k) for row in cells]).reshape(-1, k, k).astype(float)
-    low, high = np.nanpercentile(_kappa_of(confusion), [2.5, 97.5])
-    return [round(float(low), 4), round(float(high), 4)]
+    confusion = resampled_confusions(a, b, resamples(len(a), N_BOOT, seed), k).astype(float)
+    return percentile_interval(_kappa_of(confusion))
 
 
 def _kappa_of(confusion: np.ndarray) -> np.ndarray:
@@ -199,7 +201,7 @@ def _dev_votes_findings(gold: dict, train: dict | None, dev_vs_probe: dict | Non
         broken, weak_everywhere = gold["interval"][1] < UNRELATED_KAPPA, False
     if weak_everywhere:
         return [finding("dev_votes", "warning", f"the votes look unrelated to the labels: majority vote vs dev gold "
-                        f"kappa {gold['kappa']:.2f} [{gold['interval'][0]:.2f}, {gold['interval'][1]:.2f}], while the dev "
+                        f"kappa {gold['kappa']:.2f} {interval_text(gold['interval'], '.2f', percent=False)}, while the dev "
                         f"votes are as predictable from the dev rows as the train votes are from theirs"
                         f"{_train_words(train, dev_vs_probe)}: the LFs are weak everywhere, not only on dev; check them.",
                         evidence=facts)]
@@ -218,13 +220,13 @@ def _dev_votes_findings(gold: dict, train: dict | None, dev_vs_probe: dict | Non
         return [finding(
             "dev_votes", "warning",
             f"the dev votes look unrelated to dev gold ({gold.get('by', 'majority vote')} vs gold: kappa "
-            f"{gold['kappa']:.2f}, 95% interval [{gold['interval'][0]:.2f}, {gold['interval'][1]:.2f}]): LFs weak "
+            f"{gold['kappa']:.2f}, 95% interval {interval_text(gold['interval'], '.2f', percent=False)}): LFs weak "
             f"everywhere, or dev votes joined on the wrong key (a votes-only task has no inputs to tell which).",
             subject="dev", evidence=facts, action=action + "; the others are chosen by their dev score")]
     return [finding(
         "dev_votes", "error",
         f"the dev votes look unrelated to dev gold (majority vote vs gold: kappa {gold['kappa']:.2f}, 95% interval "
-        f"[{gold['interval'][0]:.2f}, {gold['interval'][1]:.2f}]) and unlike the train votes: a model trained on the "
+        f"{interval_text(gold['interval'], '.2f', percent=False)}) and unlike the train votes: a model trained on the "
         f"train votes agrees with them far less than with the train votes (kappa {dev_vs_probe['kappa']:.2f} on dev vs "
         f"{train['kappa']:.2f} on train, no gold needed): dev votes joined on the wrong key, or voted by other LFs "
         f"than train?",
@@ -338,17 +340,11 @@ def _far_below(votes: np.ndarray, y: np.ndarray, train_agreement: float) -> dict
 
 def paired_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, *, k: int, metric: tuple, seed: int) -> list[float]:
     """95% paired bootstrap interval of score(a) - score(b) on the rows y (hard predictions)."""
-    from labelkit.evaluate.metrics import metric_from_confusion
+    from labelkit.evaluate.uncertainty import percentile_interval, resampled_scores, resamples
 
-    index = np.random.default_rng(seed).integers(0, len(y), size=(N_BOOT, len(y)))
-
-    def samples(pred):
-        cells = (y * k + pred)[index]
-        confusion = np.stack([np.bincount(row, minlength=k * k) for row in cells]).reshape(-1, k, k)
-        return np.asarray(metric_from_confusion(confusion, metric[0], metric[1]), dtype=float)
-
-    low, high = np.nanpercentile(samples(a) - samples(b), [2.5, 97.5])
-    return [round(float(low), 4), round(float(high), 4)]
+    index = resamples(len(y), N_BOOT, seed)
+    score = lambda pred: resampled_scores(y, pred, index, k=k, metric=metric[0], positive=metric[1])  # noqa: E731
+    return percentile_interval(score(a) - score(b))
 
 
 def do_no_harm(y_dev, end_pred, reference_pred, *, k: int, metric: tuple, seed: int) -> dict:
@@ -363,7 +359,7 @@ def do_no_harm(y_dev, end_pred, reference_pred, *, k: int, metric: tuple, seed: 
     if interval[1] < 0:
         return finding("do_no_harm", "error",
                        f"the end model scores {end:.3f} on dev, below {reference:.3f} for a quick model trained on plain "
-                       f"majority-vote labels (difference 95% interval [{interval[0]:+.3f}, {interval[1]:+.3f}]).",
+                       f"majority-vote labels (difference 95% interval {interval_text(interval, '+.3f', percent=False)}).",
                        subject="end_model", evidence=facts,
                        summary=f"the end model did worse on dev than one trained on plain majority-vote labels "
                                f"({end:.3f} vs {reference:.3f}), so majority vote labelled train")
@@ -401,7 +397,7 @@ def rules_on_dev(y_dev, end_pred, rules_pred, *, k: int, metric: tuple, seed: in
         return None
     return finding("rules_on_dev", "warning",
                    f"the end model scores {end:.3f} on dev, below the rules' {rules:.3f} (difference 95% interval "
-                   f"[{interval[0]:+.3f}, {interval[1]:+.3f}]): the rules may be the better system to ship.",
+                   f"{interval_text(interval, '+.3f', percent=False)}): the rules may be the better system to ship.",
                    subject="end_model", evidence={"metric": metric[0], "end_model": _round(end),
                                                   "rule_baseline": _round(rules), "difference_interval": interval})
 

@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import DatasetError
+from labelkit.io import atomic_write_text, read_review_csv, spreadsheet_safe
 
 COLUMNS = ("row_id", "split", "action", "old", "new", "reason", "reviewer", "time")
 ACTIONS = ("confirm", "change", "not_test_row")
 SPLITS = ("train", "dev", "test")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -50,21 +50,13 @@ def now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def _unsafe_cell(value: str) -> str:
-    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
-
-
 def read_corrections(path: Path, *, classes=None) -> list[Correction]:
     """Every decision in the file, in order (a missing file holds none)."""
     path = Path(path)
     if not path.is_file():
         return []
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        frame = read_review_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")  # formula escaping undone
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DatasetError(f"Cannot read corrections file {path}: {str(exc).splitlines()[0]}") from None
     except pd.errors.EmptyDataError:
@@ -74,7 +66,7 @@ def read_corrections(path: Path, *, classes=None) -> list[Correction]:
         raise DatasetError(f"Corrections file {path} lacks column(s) {', '.join(missing)}; columns must be: {', '.join(COLUMNS)}.")
     out = []
     for number, record in enumerate(frame[list(COLUMNS)].to_dict("records"), start=2):
-        item = Correction(**{k: _unsafe_cell(str(v)) for k, v in record.items()})
+        item = Correction(**{k: str(v) for k, v in record.items()})
         _check(item, path, number, classes)
         out.append(item)
     return out
@@ -93,13 +85,12 @@ def _check(item: Correction, path: Path, line: int, classes) -> None:
 
 
 def append_correction(path: Path, item: Correction) -> None:
-    """Add one decision; the file is rewritten atomically (never left half written)."""
-    from labelkit.lfs.rules import atomic_write_text
-
+    """Add one decision, its cells formula-safe for spreadsheets (labelkit.io.spreadsheet_safe); the file is
+    rewritten atomically (never left half written)."""
     path = Path(path)
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
     buffer = io.StringIO()
-    row = pd.DataFrame([{k: _safe_cell(str(getattr(item, k))) for k in COLUMNS}], columns=list(COLUMNS))
+    row = pd.DataFrame([{k: spreadsheet_safe(str(getattr(item, k))) for k in COLUMNS}], columns=list(COLUMNS))
     row.to_csv(buffer, index=False, header=not old.strip())
     if old and not old.endswith("\n"):
         old += "\n"

@@ -1,4 +1,6 @@
-"""Reading data files (CSV/TSV, Parquet, JSONL), hashing them, and writing files meant for people.
+"""Reading data files (CSV/TSV, Parquet, JSONL), hashing them, writing files meant for people, and
+replacing one file atomically (atomic_file / atomic_write_text: the one home of a file written to a
+temporary name beside it and os.replace'd).
 
 Output folders (atomic replacement, markers, locks) live in `labelkit.output_folder`.
 """
@@ -7,10 +9,14 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import os
 import re
+import secrets
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -34,8 +40,13 @@ class ReadOptions:
     quote: str = '"'  # "" = quotes are plain text (raw corpora such as the UCI SMS collection)
 
 
-def read_table(path: Path, *, string_columns: tuple[str, ...] = (), options: ReadOptions | None = None) -> pd.DataFrame:
-    """Read a data file. Cells such as "NA" or "None" stay strings; only empty CSV cells are missing."""
+def read_table(path: Path, *, string_columns: tuple[str, ...] = (), options: ReadOptions | None = None,
+               text: bool = False) -> pd.DataFrame:
+    """Read a data file: the one reader of the user's tables (a build's review CSVs: read_review_csv).
+    Cells such as "NA" or "None" stay strings; only empty CSV cells are missing. `text=True`, for small
+    hand-written tables of names and labels (expectations, vote tables): every CSV/TSV cell is text, an
+    empty one "" rather than missing, and a table without rows is returned rather than refused.
+    A `.gz` after .csv, .tsv or .jsonl is read compressed."""
     path = Path(path)
     options = options or ReadOptions()
     if not path.exists():
@@ -44,7 +55,7 @@ def read_table(path: Path, *, string_columns: tuple[str, ...] = (), options: Rea
         raise DatasetError(f"Data file {path} is a folder; give a .csv, .tsv, .parquet or .jsonl file.")
     kind = file_kind(path, options)
     try:
-        frame = _read(path, kind, string_columns, options)
+        frame = _read(path, kind, string_columns, options, text)
     except DatasetError:
         raise
     except pd.errors.EmptyDataError:
@@ -55,7 +66,7 @@ def read_table(path: Path, *, string_columns: tuple[str, ...] = (), options: Rea
         raise DatasetError(f"Cannot read {path} as {kind}: {str(exc).splitlines()[0]}{_hint(exc, kind)}") from None
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
         raise DatasetError(f"Cannot read {path} as {kind}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-    if frame.empty:
+    if frame.empty and not (text and len(frame.columns)):
         raise DatasetError(f"Data file {path} has no rows.")
     frame.columns = [str(c) for c in frame.columns]
     check_unique_columns(frame.columns, path)
@@ -64,6 +75,8 @@ def read_table(path: Path, *, string_columns: tuple[str, ...] = (), options: Rea
 
 def file_kind(path: Path, options: ReadOptions) -> str:
     kind = FORMATS.get(path.suffix.lower())
+    if path.suffix.lower() == ".gz" and FORMATS.get(Path(path.stem).suffix.lower()) in ("csv", "tsv", "jsonl"):
+        return FORMATS[Path(path.stem).suffix.lower()]  # pandas reads it compressed
     if kind is None and (options.delimiter or not options.header):
         return "csv"  # e.g. the UCI SMS corpus: no extension, a tab-separated text file
     if kind is None:
@@ -72,13 +85,16 @@ def file_kind(path: Path, options: ReadOptions) -> str:
     return kind
 
 
-def csv_arguments(kind: str, options: ReadOptions, string_columns: tuple[str, ...] = ()) -> dict:
-    """pandas.read_csv keywords for a delimited file (shared by whole-file and chunked reading)."""
+def csv_arguments(kind: str, options: ReadOptions, string_columns: tuple[str, ...] = (), text: bool = False) -> dict:
+    """pandas.read_csv keywords for a delimited file (shared by whole-file and chunked reading); `text`:
+    every cell a string, an empty one "" (read_table)."""
     import csv
 
     _check_encoding(options.encoding)
     args = dict(sep=options.delimiter or ("\t" if kind == "tsv" else ","), keep_default_na=False, na_values=[""],
                 encoding=options.encoding, dtype={c: str for c in string_columns} or None)
+    if text:
+        args.update(dtype=str, na_values=None)
     if options.quote:
         args["quotechar"] = options.quote
     else:
@@ -91,9 +107,9 @@ def csv_arguments(kind: str, options: ReadOptions, string_columns: tuple[str, ..
     return args
 
 
-def _read(path: Path, kind: str, string_columns: tuple[str, ...], options: ReadOptions) -> pd.DataFrame:
+def _read(path: Path, kind: str, string_columns: tuple[str, ...], options: ReadOptions, text: bool) -> pd.DataFrame:
     if kind in ("csv", "tsv"):
-        args = csv_arguments(kind, options, string_columns)
+        args = csv_arguments(kind, options, string_columns, text)
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)  # more fields than names: data would be lost
             frame = pd.read_csv(path, **args)
@@ -218,6 +234,44 @@ def _safe_column(values: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     safe = np.array([spreadsheet_safe(u) for u in uniques] + [None], dtype=object)  # code -1 -> None
     return pd.Series(safe[codes], index=values.index, dtype=object)
+
+
+# ---------------------------------------------------------------- one file replaced atomically
+
+@contextmanager
+def atomic_file(path) -> Iterator[Path]:
+    """A temporary name beside `path` to write the new file to (nothing is created there yet); when the
+    block finishes the file is flushed to disk and os.replace'd onto `path`, so a reader sees the old
+    file or the new one, never half of one. On an error `path` is left as it was and the temporary file
+    (and any `-wal`/`-shm` file SQLite left beside it) is removed. The new file keeps the permissions of
+    the file it replaces; a new one gets the umask's, as a plain write would."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        yield tmp
+        _fsync(tmp)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def atomic_write_text(path, text: str) -> str:
+    """`text` written to `path` as UTF-8 through atomic_file; returns the SHA-256 of the bytes written."""
+    data = text.encode("utf-8")
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def write_json(path: Path, data) -> None:

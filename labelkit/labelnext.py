@@ -318,9 +318,7 @@ def _batch_table(run, frame: pd.DataFrame, scored: pd.DataFrame, order: np.ndarr
 def append_batch(path: Path, batch: pd.DataFrame, config, existing: pd.DataFrame | None) -> Path:
     """The batch appended to the human labels file (labels already filled in are kept), written atomically
     and formula-safe for spreadsheets (labelkit.io.write_review_csv)."""
-    import os
-
-    from labelkit.io import write_review_csv
+    from labelkit.io import atomic_file, write_review_csv
 
     path = Path(path)
     if existing is not None and len(existing):
@@ -328,12 +326,8 @@ def append_batch(path: Path, batch: pd.DataFrame, config, existing: pd.DataFrame
     else:
         table = batch
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_file(path) as tmp:
         write_review_csv(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -376,9 +370,7 @@ def pool_json(result: LabelNext) -> dict:
 def record_human_label(path: Path, config, row_id: str, label: str, *, labelled_by: str, row: dict | None = None) -> None:
     """A label given in the studio written into the human labels file: the row's label cell (the row is
     appended, with `row`'s columns, when the file does not hold it yet), with who and when. Atomic."""
-    import os
-
-    from labelkit.io import read_review_csv, write_review_csv
+    from labelkit.io import atomic_file, read_review_csv, write_review_csv
 
     id_column, label_column = config.data.id_column, config.data.label_column
     path = Path(path)
@@ -399,12 +391,8 @@ def record_human_label(path: Path, config, row_id: str, label: str, *, labelled_
         where = [len(table) - 1]
     for i in where:
         table.loc[table.index[i], [label_column, "labelled_by", "labelled_at"]] = [label, labelled_by, _now()]
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_file(path) as tmp:
         write_review_csv(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_pending(path: Path, config) -> pd.DataFrame | None:

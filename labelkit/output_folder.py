@@ -84,7 +84,7 @@ def atomic_output_dir(out, *, force: bool = False, kind: str | None = None, prot
         except BaseException:
             _discard(tmp)
             raise
-        _swap(tmp, target)
+        swap_in(tmp, target)
 
 
 def is_labelkit_output(folder: Path) -> bool:
@@ -224,14 +224,22 @@ def _lock(target: Path) -> Iterator[None]:
         handle.close()
 
 
-def _swap(tmp: Path, target: Path) -> None:
+def swap_in(tmp: Path, target: Path) -> None:
+    """The staged folder `tmp` renamed onto `target`: the old `target` renamed aside first (and put back
+    if the rename in fails), then removed. The one folder swap of labelkit: build and audit outputs
+    (atomic_output_dir) and WRENCH exports (labelkit.wrench.write_wrench)."""
     _kill_point("staged")
     old = None
     if target.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
         os.rename(target, old)  # onto the fresh empty folder: rename replaces an empty directory
         _kill_point("aside")
-    os.rename(tmp, target)
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        if old is not None:
+            os.rename(old, target)
+        raise
     _kill_point("swapped")
     if old is not None:
         _remove(old)

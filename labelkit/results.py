@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from labelkit.display import interval_text
 from labelkit.errors import DatasetError
 from labelkit.io import read_build_json
 from labelkit.records import Record, absent, expect, field_hints, join_key, json_fields, listed, load_value, mapped
@@ -676,7 +677,7 @@ def describe(kind: str, results, tail: list[str] = ()) -> str:
     scores = []
     for name, s in sorted(systems.systems.items(), key=lambda item: -item[1].accuracy):
         shown_ci = s.accuracy_ci and name not in ("majority_class", "stratified_random")  # baselines: the score is enough
-        ci = f" [{100 * s.accuracy_ci[0]:.1f}, {100 * s.accuracy_ci[1]:.1f}]" if shown_ci else ""
+        ci = f" {interval_text(s.accuracy_ci)}" if shown_ci else ""
         f1 = f", {s.positive_class.name} F1 {s.positive_class.f1:.3f}" if getattr(s, "positive_class", None) else ""
         scores.append(f"{name} {_pct(s.accuracy)}{ci}{f1}")
     lines.append(f"test accuracy on {systems.n:,} gold rows [95% CI]: " + "; ".join(scores))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from labelkit.analysis import distinct_votes
+from labelkit.schema import distinct_votes
 from labelkit.apply.local import KeptParser
 from labelkit.config import Config
 from labelkit.data import GOLD_SPLITS, TaskData

@@ -70,6 +70,15 @@ def time_value(value) -> float:
     raise ValueError(f"{str(value)[:50]!r} is not a time")
 
 
+def utc_timestamp(value) -> pd.Timestamp:
+    """One date/time (text, a datetime) as a UTC Timestamp by the rule of parse_utc (a time without an
+    offset is UTC). ValueError when it is not a time."""
+    stamp = parse_utc(pd.Series([value], dtype=object))[0]
+    if pd.isna(stamp):
+        raise ValueError(f"{str(value)[:50]!r} is not a time")
+    return stamp
+
+
 def format_time(seconds: float, pattern: str | None = None) -> str:
     """Epoch seconds as UTC text: ISO 8601 (`2024-06-03T00:00:00+00:00`) or `pattern` (strftime)."""
     stamp = pd.Timestamp(float(seconds), unit="s", tz="UTC")

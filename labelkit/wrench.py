@@ -15,7 +15,6 @@ config can default ``[data] text_column = ""`` and ``feature_columns`` to these 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -27,7 +26,9 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import DatasetError
-from labelkit.schema import vote_dtype
+from labelkit.io import read_table
+from labelkit.output_folder import swap_in
+from labelkit.schema import distinct_votes, vote_dtype
 
 SPLITS = ("train", "valid", "test")
 ABSTAIN_TOKENS = {"", "abstain", "-1", "none", "null", "nan"}
@@ -98,7 +99,7 @@ def write_wrench(directory, splits, classes, text_column, *, id_column=None, lf_
             _write_split(staging / f"{name}.json", *split)
         (staging / "label.json").write_text(json.dumps({str(i): c for i, c in enumerate(classes)}), encoding="utf-8")
         (staging / "readme.txt").write_text(_readme(classes, lf_names), encoding="utf-8")
-        _replace_directory(staging, directory)
+        swap_in(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -473,8 +474,6 @@ def _write_split(path: Path, keys, texts, labels, L) -> None:
     """One split's JSON, row by row: the bytes of json.dumps({key: {"data": {"text": ...}, "label": ...,
     "weak_labels": [...]}}, ensure_ascii=False, indent=1), without a dict per row (a million rows took
     GBs that way). Each distinct row of votes is formatted once."""
-    from labelkit.analysis import distinct_votes
-
     patterns, _, which = distinct_votes(L) if L.shape[1] else (L[:1], None, np.zeros(len(L), dtype=np.int64))
     blocks = [("[\n" + ",\n".join(f"   {int(v)}" for v in p) + "\n  ]") if len(p) else "[]" for p in patterns]
     dumps = json.JSONEncoder(ensure_ascii=False).encode
@@ -495,41 +494,22 @@ def _readme(classes, lf_names) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _replace_directory(staging: Path, directory: Path) -> None:
-    if not directory.exists():
-        os.replace(staging, directory)
-        return
-    backup = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
-    backup.rmdir()
-    os.replace(directory, backup)
-    try:
-        os.replace(staging, directory)
-    except OSError:
-        os.replace(backup, directory)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
-
-
 # ---------------------------------------------------------------- vote tables
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    """The vote table through labelkit.io.read_table (cells as text); a .json table (one JSON object of
+    columns), which read_table does not take, is read here."""
     if not path.is_file():
         raise DatasetError(f"vote table {path} does not exist.")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
-    try:
-        if suffix in (".csv", ".csv.gz"):
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix in (".tsv", ".tsv.gz"):
-            return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, dtype=False)
-        if suffix == ".json":
+    if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".jsonl", ".ndjson"):
+        return read_table(path, text=True)
+    if suffix == ".json":
+        try:
             return pd.read_json(path, dtype=False)
-    except (ValueError, OSError) as error:
-        raise DatasetError(f"{path}: cannot parse vote table ({error}).") from None
+        except (ValueError, OSError) as error:
+            raise DatasetError(f"{path}: cannot parse vote table ({error}).") from None
     raise DatasetError(f"{path}: unsupported vote table format {suffix!r}; use .csv, .tsv, .parquet, .jsonl or .json.")
 
 

@@ -5,9 +5,8 @@ import pytest
 
 from labelkit import ABSTAIN, keywords, labeling_function
 from labelkit.apply.local import apply_lfs
-from labelkit.apply.outofcore import (
-    PatternCounter, count_patterns, fit_from_patterns, iter_chunks, unique_patterns,
-)
+from labelkit.apply.outofcore import PatternCounter, count_patterns, fit_from_patterns, iter_chunks
+from labelkit.schema import distinct_votes
 
 CLASSES = ("ham", "spam")
 
@@ -52,7 +51,7 @@ def test_iter_chunks_reads_every_row_in_order(data):
 def test_chunked_pattern_counts_equal_in_memory(data, name, tmp_path):
     frame, folder = data
     L = apply_lfs(LFS, frame, CLASSES, text_column="text").L
-    expected_patterns, expected_counts = unique_patterns(L)
+    expected_patterns, expected_counts, _ = distinct_votes(L)
     counts = count_patterns(LFS, folder / name, CLASSES, text_column="text", chunk_rows=777,
                             matrix_path=tmp_path / "L.npy")
     np.testing.assert_array_equal(counts.patterns, expected_patterns)
@@ -87,3 +86,16 @@ def test_fit_from_patterns_equals_in_memory_fit(data, model):
     in_memory = make_label_model(model).fit(L, cardinality=2, seed=0)
     expected = in_memory.predict_proba(L)
     np.testing.assert_allclose(from_patterns.predict_proba(L), expected, atol=1e-6)
+
+
+def test_distinct_votes_are_sorted_as_np_unique_sorts_rows_on_both_paths():
+    rng = np.random.default_rng(0)
+    packed = rng.integers(-1, 3, size=(500, 6)).astype(np.int8)  # votes fit one int64 key per row
+    wide = rng.integers(-1, 120, size=(500, 12)).astype(np.int16)  # they do not: np.unique over rows
+    for L in (packed, wide):
+        patterns, counts, inverse = distinct_votes(L)
+        expected, expected_inverse, expected_counts = np.unique(L, axis=0, return_inverse=True, return_counts=True)
+        np.testing.assert_array_equal(patterns, expected)
+        np.testing.assert_array_equal(counts, expected_counts)
+        np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
+        np.testing.assert_array_equal(patterns[inverse], L)

@@ -106,3 +106,27 @@ def test_compare_systems_shapes_and_coverage():
     assert "coverage" not in entry
     assert out["paired_test"]["verdict"] == "model better"
     assert compare_systems(y, {"end_model": model}, CLASSES, n_boot=50)["paired_test"] is None
+
+
+def test_bootstrap_draws_are_the_same_whole_or_chunked_and_every_caller_scores_them_alike(monkeypatch):
+    """labelkit.evaluate.uncertainty is the one home of the bootstrap: the build's intervals (chunked to bound
+    memory), the label-model selection and the checks (whole) read the same resamples for the same seed."""
+    from labelkit.evaluate import uncertainty
+
+    rng = np.random.default_rng(1)
+    y, pred = rng.integers(0, 3, 101), rng.integers(0, 3, 101)
+    whole = uncertainty.resampled_scores(y, pred, uncertainty.resamples(101, 50, seed=7), k=3, metric="macro_f1")
+    monkeypatch.setattr(uncertainty, "_CHUNK_CELLS", 101 * 3)  # 3 resamples a chunk
+    chunked = uncertainty.bootstrap_samples(y, pred, k=3, metric="macro_f1", n_boot=50, seed=7)
+    np.testing.assert_array_equal(chunked, whole)
+    low, high = uncertainty.percentile_bounds(whole)
+    assert uncertainty.percentile_interval(whole) == [round(low, 4), round(high, 4)] and low < whole.mean() < high
+    assert uncertainty.percentile_bounds(np.array([np.nan, 0.5, 0.5])) == (0.5, 0.5)  # nan resamples left out
+
+
+def test_wilson_interval_values():
+    from labelkit.evaluate.uncertainty import wilson
+
+    low, high = wilson(8, 10)
+    assert round(low, 4) == 0.4902 and round(high, 4) == 0.9433
+    assert wilson(0, 0) is None and wilson(10, 10)[1] == 1.0

@@ -278,3 +278,12 @@ def test_a_challenger_without_its_build_folder_is_held_to_the_fixed_limit_and_sa
                                      "-o", str(tmp_path / "m")])
     assert wrong.exit_code == 1 and "--challenger" in wrong.output and "challengers in the log: cand (build b1)" in \
         wrong.output and "Traceback" not in wrong.output
+
+
+def test_a_logged_input_gives_its_text_only_when_logged_in_full():
+    from labelkit.serve.logdata import logged_text
+
+    assert logged_text('{"text": "hi", "id": 3}', "text") == "hi"
+    assert logged_text('{"id": 3}', "text") is None
+    assert logged_text("sha256:abc", "text") is None and logged_text(None, "text") is None
+    assert logged_text("not json", "text") is None

@@ -249,3 +249,19 @@ def test_report_renders_in_headless_chromium(page, tmp_path):
     assert "Every system on the gold test rows" in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert "<script>alert" not in dom
+
+
+def test_repair_md_escapes_data_text_as_report_md_does():
+    """repair.md goes through the report's Markdown renderer (labelkit.report.markdown.md_escape): a slice name
+    or an n-gram from the data holding markup, '|' or '*' cannot break the page."""
+    from types import SimpleNamespace as NS
+
+    from labelkit.repair.render import render_markdown
+
+    limit = NS(max_overall_dev_loss=0.005, dev_score_before=0.8, dev_floor=0.795)
+    report = NS(limit=limit, metric="accuracy", from_run="runs/a|b", slices=[], search=None, reproduced=None,
+                overall=NS(rows=0), label_next_rows=0,
+                candidate_lfs=[NS(slice="<b>x</b>", rows=2, ngrams=[{"ngram": "a|*b*", "class": "billing"}])])
+    text = render_markdown(report)
+    assert "runs/a\\|b" in text and "&lt;b&gt;x&lt;/b&gt;" in text and "a\\|\\*b\\*" in text
+    assert "<b>" not in text

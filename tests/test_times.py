@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from labelkit.times import parse_utc
 
@@ -41,3 +42,20 @@ def test_epoch_seconds_are_right_whatever_unit_pandas_parsed_to():
     for bad in ("soon", "", None, True, float("nan")):
         with pytest.raises(ValueError, match="is not a time"):
             time_value(bad)
+
+
+def test_one_time_value_follows_the_column_rule():
+    from labelkit.times import utc_timestamp
+
+    assert utc_timestamp("2026-01-31") == pd.Timestamp("2026-01-31T00:00:00Z")  # no offset: UTC
+    assert utc_timestamp("2026-01-31T10:00:00+02:00") == pd.Timestamp("2026-01-31T08:00:00Z")
+    assert utc_timestamp("31 January 2026") == parse_utc(pd.Series(["31 January 2026"]))[0]
+    with pytest.raises(ValueError, match="is not a time"):
+        utc_timestamp("yesterday-ish")
+
+
+def test_a_monitor_window_is_named_by_its_utc_start_to_the_minute():
+    from labelkit.monitor.windows import window_label
+
+    assert window_label(1717372800) == "2024-06-03 00:00"
+    assert window_label(1717372800 + 6 * 3600 + 59) == "2024-06-03 06:00"

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelkit.apply.local import ApplyResult, matrix_dtype, unmark_errors, validate_apply_options
+from labelkit.apply.local import ApplyResult, unmark_errors, validate_apply_options
 from labelkit.apply.processes import apply_chunk, pickle_lfs
 from labelkit.errors import ConfigError, DatasetError
+from labelkit.schema import vote_dtype
 
 LOCAL_CLUSTER_WORKERS = 2
 ROWS_PER_PARTITION = 50_000
@@ -35,12 +36,13 @@ def apply_lfs_dask(lfs, data, classes: tuple[str, ...], *, scheduler: str | None
             where, names, meta=_votes_meta(names, classes), enforce_metadata=False,
         )
         frame = client.compute(votes, sync=True)
-    L = frame.to_numpy(dtype=matrix_dtype(classes)) if len(frame) else np.empty((0, len(lfs)), matrix_dtype(classes))
+    dtype = vote_dtype(len(classes))
+    L = frame.to_numpy(dtype=dtype) if len(frame) else np.empty((0, len(lfs)), dtype)
     return unmark_errors(np.ascontiguousarray(L), names)
 
 
 def _votes_meta(names: list[str], classes) -> pd.DataFrame:
-    dtype = matrix_dtype(classes)
+    dtype = vote_dtype(len(classes))
     return pd.DataFrame({name: pd.Series([], dtype=dtype) for name in names})
 
 

@@ -61,7 +61,7 @@ def apply_lfs_marked(lfs, frame: pd.DataFrame, classes, *, text_column, id_colum
         parser = SpacyParser(None)
     batch = Batch(frame, text_column=text_column, parser=parser)
     context = _Context(classes, id_column, where, row_offset, on_error)
-    L = np.full((len(frame), len(lfs)), ABSTAIN_INDEX, dtype=matrix_dtype(classes))
+    L = np.full((len(frame), len(lfs)), ABSTAIN_INDEX, dtype=vote_dtype(len(classes)))
     spacy_columns = [j for j, lf in enumerate(lfs) if lf.kind.startswith("spacy")]
     masks = _declarative_masks(lfs, batch, context)
     for j, lf in enumerate(lfs):
@@ -130,10 +130,6 @@ class KeptParser:
             self._parser, self._rows = SpacyParser(self.model), 0
         self._rows += rows
         return self._parser
-
-
-def matrix_dtype(classes) -> type:
-    return vote_dtype(len(classes))
 
 
 @dataclass

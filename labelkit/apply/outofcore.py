@@ -21,9 +21,10 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from labelkit.apply.local import ApplyResult, apply_lfs, matrix_dtype
+from labelkit.apply.local import ApplyResult, apply_lfs
 from labelkit.errors import ConfigError, DatasetError
 from labelkit.io import ReadOptions, csv_arguments, decode_error, file_kind
+from labelkit.schema import distinct_votes, vote_dtype
 
 DEFAULT_CHUNK_ROWS = 200_000
 
@@ -103,35 +104,6 @@ def _csv_chunks(path: Path, chunk_rows: int, columns, args: dict):
 
 # --- sufficient statistics: unique vote patterns with counts ---------------------------------------
 
-def unique_patterns(L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of L (sorted) and how many times each occurs."""
-    L = np.ascontiguousarray(L)
-    if L.shape[0] == 0:
-        return L.reshape(0, L.shape[1] if L.ndim == 2 else 0), np.zeros(0, dtype=np.int64)
-    keys = _packed_keys(L)
-    if keys is None:
-        patterns, counts = np.unique(L, axis=0, return_counts=True)
-        return patterns, counts.astype(np.int64)
-    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
-    patterns = L[first]
-    order = np.lexsort(patterns.T[::-1])
-    return patterns[order], counts[order].astype(np.int64)
-
-
-def _packed_keys(L: np.ndarray) -> np.ndarray | None:
-    """Each row as one int64 (votes + 1 in a few bits per LF) when it fits: sorting ints beats rows."""
-    low, high = int(L.min()), int(L.max())
-    if low < -1:
-        return None
-    bits = max(1, int(high + 1).bit_length())
-    if bits * L.shape[1] > 62:
-        return None
-    keys = np.zeros(L.shape[0], dtype=np.int64)
-    for j in range(L.shape[1]):
-        keys |= (L[:, j].astype(np.int64) + 1) << (bits * j)
-    return keys
-
-
 @dataclass
 class PatternCounts:
     patterns: np.ndarray  # (n_patterns, n_lfs), sorted rows, label-matrix dtype
@@ -152,7 +124,7 @@ class PatternCounter:
         self.errors: dict[str, int] = {}
 
     def add(self, L: np.ndarray, errors: dict[str, int] | None = None) -> None:
-        patterns, counts = unique_patterns(L)
+        patterns, counts, _ = distinct_votes(L)
         self.add_patterns(patterns, counts)
         for name, count in (errors or {}).items():
             self.errors[name] = self.errors.get(name, 0) + count
@@ -193,7 +165,7 @@ def count_patterns(lfs, path: Path, classes: tuple[str, ...], *, text_column: st
     chunk by chunk, without holding it in memory.
     """
     counter = PatternCounter([lf.name for lf in lfs])
-    writer = LabelMatrixWriter(matrix_path, len(lfs), matrix_dtype(classes)) if matrix_path else None
+    writer = LabelMatrixWriter(matrix_path, len(lfs), vote_dtype(len(classes))) if matrix_path else None
     offset = 0
     for chunk in iter_chunks(path, chunk_rows=chunk_rows, string_columns=string_columns, options=options):
         result: ApplyResult = apply_lfs(lfs, chunk, classes, text_column=text_column, id_column=id_column,
@@ -226,7 +198,7 @@ def fit_from_patterns(counts: PatternCounts, model: str = "snorkel", *, cardinal
 class LabelMatrixWriter:
     """Appends label-matrix chunks to a raw file, then turns it into a memory-mappable .npy."""
 
-    def __init__(self, path: Path, n_lfs: int, dtype=np.int8) -> None:
+    def __init__(self, path: Path, n_lfs: int, dtype) -> None:  # dtype: labelkit.schema.vote_dtype(k)
         self.path = Path(path)
         self.n_lfs = n_lfs
         self.dtype = np.dtype(dtype)

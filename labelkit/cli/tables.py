@@ -1,15 +1,11 @@
 """Plain-text tables for the terminal (stdout). Reports for files live in labelkit/report/."""
 from __future__ import annotations
 
+from labelkit.display import interval_text
+
 
 def _pct(value) -> str:
     return "—" if value is None else f"{100 * float(value):5.1f}%"
-
-
-def _ci(interval) -> str:
-    if not interval:
-        return ""
-    return f"[{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
 
 
 def _p(value: float) -> str:
@@ -31,8 +27,8 @@ def headline_table(results) -> str:
     for name, entry in block.systems.items():
         positive = [_pct(entry.positive_class.f1 if entry.positive_class else None)] if block.positive_class else []
         only = entry.predicts_only
-        rows.append([name, _pct(entry.accuracy), _ci(entry.accuracy_ci), _pct(entry.macro_f1),
-                     _ci(entry.macro_f1_ci)] + positive
+        rows.append([name, _pct(entry.accuracy), interval_text(entry.accuracy_ci), _pct(entry.macro_f1),
+                     interval_text(entry.macro_f1_ci)] + positive
                     + [_pct(entry.coverage) if entry.coverage is not None else "",
                        f"predicts only {only!r}" if only is not None else ""])
     text = f"test set: {block.n} gold rows, 95% bootstrap intervals\n"
@@ -47,7 +43,7 @@ def headline_table(results) -> str:
     if paired:
         text += (f"\n{paired.model} vs {paired.baseline}: {paired.verdict} "
                  f"(accuracy difference {100 * paired.accuracy_difference:+.1f} points, "
-                 f"95% CI {_ci(paired.accuracy_difference_ci)}, McNemar {_p(paired.mcnemar_p)})")
+                 f"95% CI {interval_text(paired.accuracy_difference_ci)}, McNemar {_p(paired.mcnemar_p)})")
     info = results.label_models
     if info is not None and info.chosen:
         scores = ", ".join(f"{k} {_pct(v).strip() if v == v else 'skipped'}" for k, v in info.dev_scores.items())
@@ -139,7 +135,7 @@ def compare_text(result, *, flips: int = 10) -> str:
     rows = []
     for name, d in result.systems.items():
         acc, f1 = d.accuracy, d.macro_f1
-        rows.append([name, _pct(acc.a), _pct(acc.b), f"{100 * acc.delta:+.1f}", _ci(acc.delta_ci),
+        rows.append([name, _pct(acc.a), _pct(acc.b), f"{100 * acc.delta:+.1f}", interval_text(acc.delta_ci),
                      f"{100 * f1.delta:+.1f}", str(d.improved), str(d.regressed), p_value(d.mcnemar_p)])
     text = f"A = {result.run_a}\nB = {result.run_b}\nsame test data: {result.n} rows (sha256 {result.test_sha256[:12]})\n"
     text += _table(["system", "acc A", "acc B", "Δ acc", "95% CI", "Δ macro-F1", "improved", "regressed", "McNemar p"], rows)

@@ -15,8 +15,11 @@ import pandas as pd
 
 from labelkit.endmodel.features import MAX_TEXT_CHARS, NO_TEXT, fit_features, is_relation_frame, prepare_frame
 from labelkit.endmodel.model import EndModel
-from labelkit.endmodel.threshold import choose_threshold, predicts_positive, shift_intercept
-from labelkit.endmodel.training import best_on_dev, class_multipliers, dev_score, expand_soft, make_pipeline, one_row
+from labelkit.endmodel.threshold import choose_threshold, shift_intercept
+from labelkit.endmodel.training import (
+    best_on_dev, class_multipliers, dev_predictions, dev_score, expand_soft, make_classifier, make_pipeline, one_row,
+    with_rows,
+)
 from labelkit.errors import DatasetError
 
 STREAM_ROWS = 50_000  # train rows from which the end model streams (hashing features + SGD)
@@ -77,8 +80,8 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
         from labelkit.endmodel.stream import train_streaming
 
         if has_gold:  # streamed: the human rows join at the first listed weight, not chosen on dev
-            frame, Y, weights = _with_rows(frame, Y, weights, gold, _target_matrix(y_gold, k, False, len(gold)),
-                                           np.full(len(gold), float(list(gold_weights)[0])))
+            frame, Y, weights = with_rows(frame, Y, weights, gold, _target_matrix(y_gold, k, False, len(gold)),
+                                          np.full(len(gold), float(list(gold_weights)[0])))
             notes = notes + [f"end model: the {len(gold)} human-labelled rows train the streamed model at weight "
                              f"{list(gold_weights)[0]:g} ([end_model] gold_weight's first value; not chosen on dev)."]
 
@@ -160,44 +163,25 @@ def _c_path(X, y, w, X_dev, y_dev, *, Cs, k: int, metric: tuple, seed: int, X_tr
     """(C, dev score, classifier, threshold) for C in increasing order, each fit warm-started from the
     previous one; from the third C on, the path stops once a larger C gains no more than one dev row
     (larger ones rarely help then, and cost the most: saga needs many more passes at large C).
-    threshold: the positive class's decision threshold (None = argmax), see `_dev_predictions`."""
+    threshold: the positive class's decision threshold (None = argmax), see `training.dev_predictions`."""
     from sklearn.exceptions import ConvergenceWarning
 
     previous, fitted = None, 0
     for C in sorted(Cs):
-        classifier = _classifier(X.shape[1], C, seed)
+        classifier = make_classifier(X.shape[1], C, seed)
         if previous is not None and hasattr(previous[1], "coef_"):
             classifier.set_params(warm_start=True)
             classifier.coef_, classifier.intercept_ = previous[1].coef_.copy(), previous[1].intercept_.copy()
         with warnings.catch_warnings():  # saga at tol 1e-3 may stop short at large C; dev decides anyway
             warnings.simplefilter("ignore", ConvergenceWarning)
             classifier.fit(X, y, sample_weight=w)
-        predicted, cut = _dev_predictions(classifier, X_dev, y_dev, k=k, metric=metric, X_train=X_train)
+        predicted, cut = dev_predictions(classifier, X_dev, y_dev, k=k, metric=metric, X_train=X_train)
         score = dev_score(y_dev, predicted, k, metric)
         yield C, score, classifier, cut
         fitted += 1
         if fitted >= 2 and score <= previous[0] + one_row(y_dev, metric) + 1e-12:
             return
         previous = (score, classifier)
-
-
-def _dev_predictions(classifier, X_dev, y_dev, *, k: int, metric: tuple, X_train=None):
-    """Dev predictions and the decision threshold behind them: on a binary task scored by the F1 of a
-    positive class, a threshold chosen from the dev and train probabilities (threshold.py); else argmax."""
-    if not _thresholded(classifier, k, metric) or X_train is None or not len(y_dev):
-        return classifier.predict(X_dev), None
-    column = list(classifier.classes_).index(metric[1])
-    p_dev = classifier.predict_proba(X_dev)
-    cut = choose_threshold(np.asarray(y_dev) == metric[1], p_dev[:, column],
-                           classifier.predict_proba(X_train)[:, column])
-    if cut is None:
-        return classifier.predict(X_dev), None
-    return predicts_positive(p_dev, classifier.classes_, metric[1], cut), cut
-
-
-def _thresholded(classifier, k: int, metric: tuple) -> bool:
-    return (k == 2 and metric[0] == "f1" and metric[1] is not None and hasattr(classifier, "intercept_")
-            and len(getattr(classifier, "classes_", ())) == 2)
 
 
 def class_weight_settings(settings, y_dev, k: int) -> list[str]:
@@ -252,19 +236,6 @@ def _row_weights(sample_weight, n: int) -> np.ndarray:
 
 
 
-def _classifier(n_features: int, C: float, seed: int):
-    from sklearn.dummy import DummyClassifier
-    from sklearn.linear_model import LogisticRegression
-
-    if n_features == 0:  # no feature at all (e.g. every text empty): the training labels' balance
-        return DummyClassifier(strategy="prior")
-
-    # saga converges in a few passes on l2-normalised TF-IDF rows; lbfgs takes 5-10x longer there
-    return LogisticRegression(C=C, solver="saga", tol=1e-3, max_iter=300, random_state=seed)
-
-
-
-
 def _constant_model(frame, Y, weights, common, notes) -> EndModel:
     """Training labels of one class: a model that says so and predicts it (never a crash)."""
     from sklearn.dummy import DummyClassifier
@@ -299,11 +270,11 @@ def _with_uncovered(model: EndModel, frame, Y, weights, uncovered, target, uncov
     needs to show harm, not a gain, to keep the rows out. A thresholded model gets its threshold
     again, over every train row."""
     k = len(model.classes)
-    both, Y_both, w_both = _with_rows(frame, Y, weights, uncovered, np.tile(target, (len(uncovered), 1)),
-                                      uncovered_weights)
+    both, Y_both, w_both = with_rows(frame, Y, weights, uncovered, np.tile(target, (len(uncovered), 1)),
+                                     uncovered_weights)
     featurizer, classifier, X = _fit_setting(model, both, Y_both, w_both, max_features=max_features, seed=seed)
-    predicted, cut = _dev_predictions(classifier, featurizer.transform(dev_frame), y_dev, k=k, metric=metric,
-                                      X_train=X)
+    predicted, cut = dev_predictions(classifier, featurizer.transform(dev_frame), y_dev, k=k, metric=metric,
+                                     X_train=X)
     score = dev_score(y_dev, predicted, k, metric)
     before = dev_score(y_dev, model.predict(dev_frame), k, metric) if len(y_dev) else score
     model.dev_scores[f"{model.features} C={model.C:g} class_weight={model.class_weight} + {len(uncovered)} uncovered "
@@ -355,14 +326,8 @@ def _fit_with_gold(model: EndModel, frame, Y, weights, gold_frame, y_gold, *, ma
     """The model's setting fitted on train + gold rows (one-hot, weight 1): (featurizer, classifier, X)."""
     Y_gold = np.zeros((len(gold_frame), len(model.classes)))
     Y_gold[np.arange(len(gold_frame)), np.asarray(y_gold, dtype=np.int64)] = 1.0
-    both, Y_all, w_all = _with_rows(frame, Y, weights, gold_frame, Y_gold, np.ones(len(gold_frame)))
+    both, Y_all, w_all = with_rows(frame, Y, weights, gold_frame, Y_gold, np.ones(len(gold_frame)))
     return _fit_setting(model, both, Y_all, w_all, max_features=max_features, seed=seed)
-
-
-def _with_rows(frame, Y, weights, extra, Y_extra, w_extra):
-    """The training rows with `extra` rows (their targets and weights) appended."""
-    both = pd.concat([frame, extra[frame.columns.intersection(extra.columns)]], ignore_index=True)
-    return both, np.vstack([Y, Y_extra]), np.concatenate([weights, w_extra])
 
 
 def _fit_setting(model: EndModel, frame, Y, weights, *, max_features, seed):
@@ -372,7 +337,7 @@ def _fit_setting(model: EndModel, frame, Y, weights, *, max_features, seed):
     featurizer, X, _ = fit_features(model.features, frame, model.text_column, model.feature_columns,
                                     max_features=max_features, relation=model.relation)
     X_rows, y_rows, w_rows = expand_soft(X, Y, weights[:, None] * class_multipliers(Y, weights, model.class_weight))
-    classifier = _classifier(X.shape[1], model.C, seed)
+    classifier = make_classifier(X.shape[1], model.C, seed)
     with warnings.catch_warnings():  # as in the search: dev decides, not saga's last pass
         warnings.simplefilter("ignore", ConvergenceWarning)
         classifier.fit(X_rows, y_rows, sample_weight=w_rows)

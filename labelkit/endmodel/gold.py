@@ -25,17 +25,16 @@ def fit_with_gold(model, frame: pd.DataFrame, Y: np.ndarray, weights: np.ndarray
                   max_features: int, seed: int, metric: tuple, notify=None):
     """(model with the human rows, frame, Y, weights of what it was trained on). `model` is the chosen
     model on the weak labels alone; it is kept, as `model.before_human_labels`, for the comparison."""
-    from labelkit.endmodel.fit import _dev_predictions, _with_rows
     from labelkit.endmodel.features import fit_features
     from labelkit.endmodel.threshold import shift_intercept
-    from labelkit.endmodel.training import dev_score, make_pipeline
+    from labelkit.endmodel.training import dev_predictions, dev_score, make_pipeline, with_rows
 
     k = len(model.classes)
     y_gold = np.asarray(y_gold, dtype=np.int64)
     n_gold = len(y_gold)
     Y_gold = np.zeros((n_gold, k))
     Y_gold[np.arange(n_gold), y_gold] = 1.0
-    both, Y_both, _ = _with_rows(frame, Y, weights, gold, Y_gold, np.ones(n_gold))
+    both, Y_both, _ = with_rows(frame, Y, weights, gold, Y_gold, np.ones(n_gold))
     featurizer, X, _ = fit_features(model.features, both, model.text_column, model.feature_columns,
                                     max_features=max_features, relation=model.relation)
     X_dev = featurizer.transform(dev_frame)
@@ -51,7 +50,7 @@ def fit_with_gold(model, frame: pd.DataFrame, Y: np.ndarray, weights: np.ndarray
     for w in gold_weights:
         w_all = np.concatenate([weights, np.full(n_gold, float(w))])
         classifier = _fit(model, X, Y_both, w_all, seed, previous)
-        dev_pred, cut = _dev_predictions(classifier, X_dev, y_dev, k=k, metric=metric, X_train=X)
+        dev_pred, cut = dev_predictions(classifier, X_dev, y_dev, k=k, metric=metric, X_train=X)
         oof = np.zeros(n_gold, dtype=np.int64)
         for fold in np.unique(folds) if len(list(gold_weights)) > 1 else ():  # one weight: nothing to choose
             held = folds == fold
@@ -113,14 +112,13 @@ def _fit(model, X, Y, w, seed: int, start=None):
     """The model's class weight and C fitted on (X, Y) with row weights `w`, warm-started from `start`."""
     from sklearn.exceptions import ConvergenceWarning
 
-    from labelkit.endmodel.fit import _classifier
-    from labelkit.endmodel.training import class_multipliers, expand_soft
+    from labelkit.endmodel.training import class_multipliers, expand_soft, make_classifier
 
     # weights above 1 are divided by the largest and C multiplied by it: C * sum(w_i * loss_i) + |beta|^2 / 2 is the
     # same objective, and saga (whose step size assumes weights of about 1) converges instead of running to max_iter
     scale = max(1.0, float(w.max())) if len(w) else 1.0
     X_rows, y_rows, w_rows = expand_soft(X, Y, (w / scale)[:, None] * class_multipliers(Y, w, model.class_weight))
-    classifier = _classifier(X.shape[1], model.C * scale, seed)
+    classifier = make_classifier(X.shape[1], model.C * scale, seed)
     if start is not None and hasattr(start, "coef_") and start.coef_.shape[1] == X.shape[1] \
             and np.array_equal(np.unique(y_rows), start.classes_):
         classifier.set_params(warm_start=True)

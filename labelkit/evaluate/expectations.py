@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import DatasetError, LabelkitError
+from labelkit.io import read_table
 
 LABEL_COLUMNS = ("expected", "not_expected")
 ABSTAINED = "(abstain)"
@@ -89,14 +90,9 @@ def _read(path: Path) -> pd.DataFrame:
         raise DatasetError(f"Expectations file {Path(path).resolve()} does not exist; fix [evaluate -> expectations] "
                            f"in the task's config, or remove the setting (it is optional).")
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, dtype=False)
-    except ValueError as error:
-        raise DatasetError(f"{path}: cannot read expectations: {error}.") from None
-    raise DatasetError(f"Expectations file {path} has suffix {suffix!r}; use .csv or .jsonl.")
+    if suffix not in (".csv", ".jsonl", ".ndjson"):
+        raise DatasetError(f"Expectations file {path} has suffix {suffix!r}; use .csv or .jsonl.")
+    return read_table(path, text=True)
 
 
 def _validate_labels(frame: pd.DataFrame, path: Path, classes: Sequence[str]) -> None:

@@ -1,4 +1,8 @@
-"""Uncertainty: seeded percentile bootstrap intervals and the paired baseline-vs-model test.
+"""Uncertainty: seeded percentile bootstrap intervals, Wilson intervals and the paired
+baseline-vs-model test. The one home of both kinds of interval: the build's scores, the label-model
+selection's dev intervals, the build's checks, repair, the studio and the monitor all draw resamples
+(`resamples`), score them (`resampled_scores`, `resampled_confusions`) and read intervals
+(`percentile_bounds`, `percentile_interval`, `wilson`) here.
 
 The paired test is McNemar's exact test (a two-sided binomial test on the rows where exactly one
 system is right) plus a paired-bootstrap interval of the accuracy difference, resampling the same
@@ -11,16 +15,12 @@ import math
 import numpy as np
 
 from labelkit.errors import ConfigError
-from labelkit.evaluate.metrics import (
-    accuracy_from_confusion,
-    macro_f1_from_confusion,
-    validate_predictions,
-)
+from labelkit.evaluate.metrics import metric_from_confusion, validate_predictions
 
 METRICS = ("accuracy", "macro_f1")
 ALPHA = 0.05
 POWER_Z = 0.8416  # z for 80% power
-ALPHA_Z = 1.9600  # z for a two-sided 5% test
+ALPHA_Z = 1.9600  # z for a two-sided 5% test (and a 95% normal interval)
 _CHUNK_CELLS = 4_000_000  # resampled cells per chunk, bounds memory on large test sets
 
 
@@ -46,17 +46,11 @@ def bootstrap_ci(
 
 
 def bootstrap_samples(y_true, y_pred, *, k: int, metric: str, n_boot: int, seed: int) -> np.ndarray:
-    """The metric on `n_boot` seeded resamples of the rows (same resamples for the same seed and n)."""
+    """The metric on `n_boot` seeded resamples of the rows (the rows of `resamples(n, n_boot, seed)`)."""
     _check_metric(metric)
-    rng = np.random.default_rng(seed)
-    n = len(y_true)
-    cells = y_true * k + y_pred
     out = np.empty(n_boot)
-    per_chunk = max(1, _CHUNK_CELLS // max(n, 1))
-    for start in range(0, n_boot, per_chunk):
-        stop = min(n_boot, start + per_chunk)
-        index = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = _metric_of_resamples(cells[index], k, metric)
+    for start, index in _resample_chunks(len(y_true), n_boot, seed, _CHUNK_CELLS // max(len(y_true), 1)):
+        out[start:start + len(index)] = resampled_scores(y_true, y_pred, index, k=k, metric=metric)
     return out
 
 
@@ -65,18 +59,41 @@ def paired_bootstrap_diff(
 ) -> np.ndarray:
     """metric(b) - metric(a) on `n_boot` resamples shared by both systems."""
     _check_metric(metric)
-    rng = np.random.default_rng(seed)
-    n = len(y_true)
-    cells_a, cells_b = y_true * k + pred_a, y_true * k + pred_b
     out = np.empty(n_boot)
-    per_chunk = max(1, _CHUNK_CELLS // max(2 * n, 1))
-    for start in range(0, n_boot, per_chunk):
-        stop = min(n_boot, start + per_chunk)
-        index = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = _metric_of_resamples(cells_b[index], k, metric) - _metric_of_resamples(
-            cells_a[index], k, metric
-        )
+    for start, index in _resample_chunks(len(y_true), n_boot, seed, _CHUNK_CELLS // max(2 * len(y_true), 1)):
+        out[start:start + len(index)] = (resampled_scores(y_true, pred_b, index, k=k, metric=metric)
+                                         - resampled_scores(y_true, pred_a, index, k=k, metric=metric))
     return out
+
+
+def resamples(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Row indices of `n_boot` seeded resamples (with replacement) of n rows, shape (n_boot, n): the
+    same for the same seed and n, drawn whole or chunk by chunk (bootstrap_samples)."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def resampled_confusions(y_true, y_pred, index: np.ndarray, k: int) -> np.ndarray:
+    """The (b, k, k) confusion matrices (gold x predicted) of the b resamples in `index` (b, n)."""
+    cells = (np.asarray(y_true) * k + np.asarray(y_pred))[index]
+    b = cells.shape[0]
+    offsets = (np.arange(b) * (k * k))[:, None]
+    return np.bincount((cells + offsets).ravel(), minlength=b * k * k).reshape(b, k, k)
+
+
+def resampled_scores(y_true, y_pred, index: np.ndarray, *, k: int, metric: str, positive: int | None = None
+                     ) -> np.ndarray:
+    """A concrete metric (labelkit.evaluate.metrics.metric_from_confusion) on each resample in `index`."""
+    confusion = resampled_confusions(y_true, y_pred, index, k)
+    return np.asarray(metric_from_confusion(confusion, metric, positive), dtype=float)
+
+
+def _resample_chunks(n: int, n_boot: int, seed: int, per_chunk: int):
+    """(first resample, its rows) in chunks of at most `per_chunk` resamples: the draws of resamples()
+    without holding them all (bounds memory on large test sets)."""
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, per_chunk)
+    for start in range(0, n_boot, per_chunk):
+        yield start, rng.integers(0, n, size=(min(n_boot, start + per_chunk) - start, n))
 
 
 def paired_test(
@@ -147,7 +164,7 @@ def needed_test_size(n: int, only_a: int, only_b: int) -> int | None:
     return int(math.ceil(needed))
 
 
-def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float] | None:
+def wilson(successes: float, n: int, z: float = ALPHA_Z) -> tuple[float, float] | None:
     """95% Wilson score interval of a proportion, successes out of n (None without observations)."""
     if n <= 0:
         return None
@@ -158,10 +175,17 @@ def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float] | N
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def percentile_interval(samples: np.ndarray, confidence: float) -> list[float]:
+def percentile_bounds(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of bootstrap samples, as computed (resamples scored nan are left out)."""
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail])
-    return [round(float(low), 4), round(float(high), 4)]
+    low, high = np.nanpercentile(samples, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def percentile_interval(samples: np.ndarray, confidence: float = 0.95) -> list[float]:
+    """percentile_bounds rounded to 4 digits, as results and findings hold them."""
+    low, high = percentile_bounds(samples, confidence)
+    return [round(low, 4), round(high, 4)]
 
 
 def _verdict(p_value, low, high, alpha, n, only_a, only_b, names) -> str:
@@ -184,16 +208,6 @@ def model_word(name: str) -> str:
 
 def baseline_word(name: str) -> str:
     return "baseline" if name in ("baseline", "rule_baseline") else name
-
-
-def _metric_of_resamples(cells: np.ndarray, k: int, metric: str) -> np.ndarray:
-    """cells: (b, n) gold*k+pred codes of b resamples -> metric per resample."""
-    b = cells.shape[0]
-    offsets = (np.arange(b) * (k * k))[:, None]
-    confusion = np.bincount((cells + offsets).ravel(), minlength=b * k * k).reshape(b, k, k)
-    if metric == "accuracy":
-        return accuracy_from_confusion(confusion)
-    return macro_f1_from_confusion(confusion)
 
 
 def _check_metric(metric: str) -> None:

@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from labelkit.errors import LabelModelError
+from labelkit.schema import distinct_votes
 
 ABSTAIN_INDEX = -1
 
@@ -125,8 +126,7 @@ def compress_patterns(L: np.ndarray, sample_weight: np.ndarray | None = None):
     weights = validate_sample_weight(sample_weight, L.shape[0])
     if L.shape[0] == 0:
         return L.copy(), weights, np.zeros(0, dtype=np.int64)
-    patterns, inverse = np.unique(L, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    patterns, _, inverse = distinct_votes(L)
     summed = np.bincount(inverse, weights=weights, minlength=patterns.shape[0])
     keep = summed > 0
     if not keep.all():  # zero-weight patterns carry no evidence

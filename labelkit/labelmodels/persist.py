@@ -16,7 +16,6 @@ A loaded model gives the same ``predict_proba`` as the fitted one (tested to 1e-
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from labelkit.errors import LabelModelError
@@ -25,15 +24,15 @@ FORMAT_VERSION = 1
 
 
 def save_label_model(model, path) -> Path:
-    """Write the fitted ``model`` to ``path`` as JSON (atomically: a temporary file renamed)."""
+    """Write the fitted ``model`` to ``path`` as JSON (atomically: labelkit.io.atomic_write_text)."""
+    from labelkit.io import atomic_write_text
+
     if getattr(model, "prior", None) is None or not hasattr(model, "to_state"):
         raise LabelModelError(f"Cannot save label model {getattr(model, 'name', model)!r}: it is not a fitted "
                               "labelkit label model.")
     path = Path(path)
     payload = {"labelkit_label_model": FORMAT_VERSION, "name": model.name, "state": model.to_state()}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(payload, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(payload, allow_nan=False))
     return path
 
 

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from labelkit.display import interval_text
 from labelkit.errors import ConfigError, LabelModelError
 from labelkit.labelmodels.base import hard_predictions, validate_label_matrix
 
@@ -124,6 +125,7 @@ def select_label_model(
     ``supported``: (n_lfs, k) bool, the LF votes the train evidence supports (None: not checked).
     """
     from labelkit.evaluate.metrics import resolve_metric
+    from labelkit.evaluate.uncertainty import resamples as draw_resamples
 
     names = list(names)
     if not names:
@@ -140,7 +142,7 @@ def select_label_model(
         raise LabelModelError(f"y_dev holds class {bad}, outside 0..{cardinality - 1}; gold dev labels must be classes.")
     metric, positive = resolve_metric(metric, y_dev, cardinality=cardinality, positive=positive)
     balances = dict(class_balances) if class_balances else {"given": class_balance}
-    resamples = np.random.default_rng(seed).integers(0, y_dev.size, size=(n_boot, y_dev.size))
+    resamples = draw_resamples(y_dev.size, n_boot, seed)
     judge = judge if choose_by in ("end_model", "auto") else None
     context = dict(L_train=L_train, L_dev=L_dev, y_dev=y_dev, cardinality=cardinality, seed=seed,
                    sample_weight=sample_weight, dev_folds=dev_folds, metric=metric, positive=positive,
@@ -300,17 +302,22 @@ def _flipped_votes(model, supported: np.ndarray, classes, lf_names) -> list[str]
 
 
 def _bootstrap_scores(y_dev, dev_pred, c) -> np.ndarray:
-    from labelkit.evaluate.metrics import metric_from_confusion
+    from labelkit.evaluate.uncertainty import resampled_scores
 
-    k = c["cardinality"]
-    cells = (y_dev * k + dev_pred)[c["resamples"]]
-    confusion = np.stack([np.bincount(row, minlength=k * k) for row in cells]).reshape(-1, k, k)
-    return np.asarray(metric_from_confusion(confusion, c["metric"], c["positive"]), dtype=float)
+    return resampled_scores(y_dev, dev_pred, c["resamples"], k=c["cardinality"], metric=c["metric"],
+                            positive=c["positive"])
 
 
 def _percentiles(samples: np.ndarray) -> list[float]:
-    tail = (1 - CONFIDENCE) / 2 * 100
-    return [round(float(v), 4) for v in np.nanpercentile(samples, [tail, 100 - tail])]
+    from labelkit.evaluate.uncertainty import percentile_interval
+
+    return percentile_interval(samples, CONFIDENCE)
+
+
+def _bounds(samples: np.ndarray) -> tuple[float, float]:
+    from labelkit.evaluate.uncertainty import percentile_bounds
+
+    return percentile_bounds(samples, CONFIDENCE)
 
 
 def _eligible(records: list[dict]) -> list[dict]:
@@ -342,12 +349,13 @@ def _own_score_confirmed(records: list[dict], samples: dict, tolerance: float, *
     top = max(_finite(r["judge_score"]) for r in plain)  # the strongest alternative, as the end model sees it
     base = next(r for r in plain if _finite(r["judge_score"]) >= top - tolerance - 1e-12)
     difference = samples[best["key"]]["judge_score"] - samples[base["key"]]["judge_score"]
-    low, high = np.nanpercentile(difference, [2.5, 97.5])
+    low, high = _bounds(difference)
+    shown = interval_text((low, high), "+.4f", percent=False)
     if high >= 0:
         return best, reason + f"; the end model its labels teach is not worse on dev than {base['key']}'s"
     best["note"] = (f"best dev score ({best['dev_score']:.4f}), but the end model its train labels teach scores "
                     f"{best['judge_score']:.4f} on dev against {base['judge_score']:.4f} for {base['key']} (paired 95% "
-                    f"interval of the difference [{low:+.4f}, {high:+.4f}]): it learned from dev votes that are not "
+                    f"interval of the difference {shown}): it learned from dev votes that are not "
                     f"like the train votes it labels")
     return base, (f"the best end-model dev score of the candidates that learn nothing from dev: {best['key']} scored "
                   f"higher on the dev votes it learned from, but its train labels teach a worse end model")
@@ -373,12 +381,13 @@ def _choose(records: list[dict], samples: dict, by: str, tolerance: float, class
     if _finite(challenger[by]) <= _finite(base[by]):
         return base, reason
     difference = samples[challenger["key"]][by] - samples[base["key"]][by]
-    low, high = np.nanpercentile(difference, [2.5, 97.5])
+    low, high = _bounds(difference)
+    shown = interval_text((low, high), "+.4f", percent=False)
     if low > 0:
         return challenger, (f"learns from dev and beats {base['key']} ({what} {challenger[by]:.4f} vs {base[by]:.4f}) "
-                            f"beyond dev noise (paired 95% interval of the difference [{low:+.4f}, {high:+.4f}])")
+                            f"beyond dev noise (paired 95% interval of the difference {shown})")
     challenger["note"] = (f"{what} {challenger[by]:.4f} vs {base[by]:.4f} for {base['key']}: not beyond dev noise "
-                          f"(paired 95% interval of the difference [{low:+.4f}, {high:+.4f}]), so the candidate that "
+                          f"(paired 95% interval of the difference {shown}), so the candidate that "
                           f"learns nothing from dev was kept")
     return base, reason + f"; {challenger['key']} (learns from dev) was not better beyond dev noise"
 

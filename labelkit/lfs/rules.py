@@ -22,9 +22,7 @@ and the file is replaced atomically, refusing when it changed since it was read.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from labelkit.errors import ConfigError, LabelingFunctionError
+from labelkit.io import atomic_write_text
 from labelkit.lfs.condition import ConditionError, parse_condition
 from labelkit.lfs.declarative import DeclarativeLF, KeywordLF, RegexLF
 from labelkit.schema import ABSTAIN
@@ -408,20 +407,3 @@ def _write_checked(path: Path, text: str, *, classes=None, columns=None) -> str:
     parse_rules(text, path, classes=classes, columns=columns)  # never write a file the build would refuse
     return atomic_write_text(Path(path), text)
 
-
-def atomic_write_text(path: Path, text: str) -> str:
-    """Write via a temporary file in the same folder + os.replace; returns the SHA-256 written."""
-    data = text.encode("utf-8")
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return hashlib.sha256(data).hexdigest()

@@ -10,8 +10,6 @@ one table with a row per window x metric x subject.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,25 +138,15 @@ def _pair_references(log, reference, explicit, settings: MonitorSettings, notes:
 
 def write_outputs(result: MonitorResult, out: Path) -> dict[str, Path]:
     """monitor.json and monitor.html in `out`, each replaced atomically; nothing else is touched."""
+    from labelkit.io import atomic_write_text
     from labelkit.monitor.render import to_html, to_json
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "monitor.json", "html": out / "monitor.html"}
-    _atomic_write(paths["json"], json.dumps(to_json(result), indent=1, default=str))
-    _atomic_write(paths["html"], to_html(result))
+    atomic_write_text(paths["json"], json.dumps(to_json(result), indent=1, default=str))
+    atomic_write_text(paths["html"], to_html(result))
     return paths
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _join_labels(path, log, id_column: str, label_column: str) -> np.ndarray:
@@ -207,14 +195,10 @@ def _examples(log, log_path: Path, result: MonitorResult) -> list[dict]:
 def _input_text(logged: str | None, text_column: str) -> str:
     """A logged input as people read it: the request's text field when the input was logged in full
     (JSON of the fields), else what was logged (a hash, or nothing)."""
-    if not logged or logged.startswith("sha256:"):
-        return logged or ""
-    try:
-        fields = json.loads(logged)
-    except ValueError:
-        return logged
-    text = fields.get(text_column) if isinstance(fields, dict) else None
-    return text if isinstance(text, str) else logged
+    from labelkit.serve.logdata import logged_text
+
+    text = logged_text(logged, text_column)
+    return text if text is not None else logged or ""
 
 
 def _nothing_to_monitor(log_path, since: float | None, until: float | None) -> str:

@@ -62,13 +62,6 @@ def rate_band(p0: float, n: int, *, z: float, relative: float, absolute: float,
     return max(0.0, float(lower)), min(1.0, float(upper))
 
 
-def wilson(k: float, n: int) -> tuple[float, float]:
-    """The Wilson interval of k of n (labelkit.evaluate.uncertainty); (0, 1) without rows."""
-    from labelkit.evaluate.uncertainty import wilson as interval
-
-    return interval(k, n) or (0.0, 1.0)
-
-
 def _normalise(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     total = x.sum()

@@ -23,10 +23,10 @@ package needed).
 """
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pandas as pd
+
+from labelkit.monitor.windows import window_index, window_label
+from labelkit.serve.logdata import logged_text
 
 METRIC = "input_drift"
 MAX_PER_WINDOW = 500
@@ -96,7 +96,6 @@ def reference_texts(ref) -> tuple[list[str], list[str]]:
 def window_texts(log_path, log, seconds: int, text_column: str, *, seed: int = 0):
     """{window start: [texts]} of at most MAX_PER_WINDOW logged inputs per window (seeded sample), the
     requests behind each, and how many inputs were not logged in full."""
-    from labelkit.monitor.windows import window_index
     from labelkit.serve.log import connect
 
     starts = window_index(log.ts, seconds)
@@ -119,7 +118,7 @@ def window_texts(log_path, log, seconds: int, text_column: str, *, seed: int = 0
             chunk = wanted[first:first + 900]
             marks = ",".join("?" * len(chunk))
             for seq, logged in con.execute(f"SELECT seq, input FROM requests WHERE seq IN ({marks})", chunk):
-                text = _text_of(logged, text_column)
+                text = logged_text(logged, text_column)
                 if text is None:
                     missing += 1
                 else:
@@ -127,17 +126,6 @@ def window_texts(log_path, log, seconds: int, text_column: str, *, seed: int = 0
     finally:
         con.close()
     return texts, totals, missing
-
-
-def _text_of(logged, text_column: str) -> str | None:
-    if not logged or logged.startswith("sha256:"):
-        return None
-    try:
-        fields = json.loads(logged)
-    except ValueError:
-        return None
-    value = fields.get(text_column) if isinstance(fields, dict) else None
-    return value if isinstance(value, str) else None
 
 
 def embedding_drift_rows(log_path, log, ref, settings, seconds: int, model: str, *, notes: list[str] | None = None,
@@ -161,7 +149,7 @@ def embedding_drift_rows(log_path, log, ref, settings, seconds: int, model: str,
         n = len(window)
         if not n:
             continue
-        label = pd.Timestamp(int(start), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
+        label = window_label(start)
         value = space.distance(window)
         upper = space.upper(n)
         note = f"{space.described}; distance of the window's mean embedding to the train rows' (test rows: " \

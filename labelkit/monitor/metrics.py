@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from labelkit.monitor.drift import js_distance, js_noise_threshold, label_shift_accuracy, rate_band, wilson
+from labelkit.display import interval_text
+from labelkit.evaluate.uncertainty import ALPHA_Z, wilson
+from labelkit.monitor.drift import js_distance, js_noise_threshold, label_shift_accuracy, rate_band
 from labelkit.serve.logdata import LogData
 from labelkit.monitor.reference import Reference, conflicts
-from labelkit.monitor.windows import window_index, window_starts
+from labelkit.monitor.windows import window_index, window_label, window_starts
 
 COLUMNS = ["window", "start", "metric", "subject", "n", "value", "reference", "lower", "upper", "ci_low", "ci_high",
            "breach", "note"]
@@ -74,7 +76,7 @@ def compute_metrics(log: LogData, ref: Reference, settings: MonitorSettings, sec
 class _Context:
     def __init__(self, log: LogData, ref: Reference, settings: MonitorSettings, grid: np.ndarray, pos: np.ndarray):
         self.log, self.ref, self.s, self.grid, self.pos = log, ref, settings, grid, pos
-        self.labels = [pd.Timestamp(int(t), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M") for t in grid]
+        self.labels = [window_label(t) for t in grid]
         self.n = np.bincount(pos, minlength=len(grid))
 
     def row(self, w: int, metric: str, subject: str, n: int, value, reference=None, lower=None, upper=None,
@@ -227,13 +229,14 @@ class _Context:
                 continue
             value = sums[w] / n
             se = np.sqrt(var[w] / n**2 + ref_var)
-            low, high = max(0.0, value - 1.96 * se), min(1.0, value + 1.96 * se)
+            low, high = max(0.0, value - ALPHA_Z * se), min(1.0, value + ALPHA_Z * se)
             note = ""
             shifted = None if self.ref.confusion is None else label_shift_accuracy(self.ref.confusion, predicted[w],
                                                                                    seed=w)
             if shifted is not None:
                 low, high = min(low, shifted[1]), max(high, shifted[2])
-                note = f"if the class shares moved (label shift): {shifted[0]:.3f} [{shifted[1]:.3f}, {shifted[2]:.3f}]"
+                note = (f"if the class shares moved (label shift): {shifted[0]:.3f} "
+                        f"{interval_text(shifted[1:], '.3f', percent=False)}")
             out.append(self.row(w, "estimated_accuracy", "end_model", n, value, base, base - self.s.accuracy_drop,
                                 None, (low, high), note=note))
         return out

@@ -6,6 +6,7 @@ import re
 import numpy as np
 
 from labelkit.errors import ConfigError
+from labelkit.times import format_time
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -21,6 +22,11 @@ def parse_window(text: str) -> int:
 def window_index(ts: np.ndarray, seconds: int) -> np.ndarray:
     """Window start (epoch seconds) of each timestamp; windows are aligned on 1970-01-01 UTC."""
     return (np.floor(np.asarray(ts, dtype=np.float64) / seconds) * seconds).astype(np.int64)
+
+
+def window_label(start: int) -> str:
+    """A window as the monitor's table names it: its start, UTC, to the minute ('2024-06-03 00:00')."""
+    return format_time(start, "%Y-%m-%d %H:%M")
 
 
 def window_starts(first: int, last: int, seconds: int) -> np.ndarray:

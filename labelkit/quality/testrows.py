@@ -15,6 +15,7 @@ from labelkit.errors import ConfigError
 from labelkit.quality.findings import combine_findings, make_findings
 from labelkit.quality.registry import AuditContext, plausible_time_range, register_check
 from labelkit.quality.text_norm import by_ascii, simple_lower
+from labelkit.times import utc_timestamp
 
 ACCOUNT_COLUMN_HINTS = ("author", "user", "email", "mail", "customer", "account", "login", "sender", "source",
                         "channel", "owner", "agent", "client", "from", "handle", "username")
@@ -191,8 +192,7 @@ def _odd_timestamps(ctx, split, frame):
         checks.append((((times < low) | (times > high)) & (years > EPOCH_YEAR_MAX) & (years < FAR_FUTURE_YEAR),
                        "out_of_range_timestamp"))
     if ctx.spec.now is not None:
-        now = pd.Timestamp(ctx.spec.now)
-        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+        now = utc_timestamp(ctx.spec.now)
         checks.append(((times > now) & (years < FAR_FUTURE_YEAR), "future_timestamp"))
     for mask, name in checks:
         mask = mask.fillna(False).to_numpy(dtype=bool)

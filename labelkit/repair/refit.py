@@ -90,10 +90,11 @@ class Refitter:
         """The base setting trained with `row_weights` (one per train row) and `class_weight`: (EndModel, its
         dev predictions), or (None, None) when the weighted targets hold fewer than two classes (the caller
         falls back). The dev predictions are the model's `predict(dev)`, from the features computed once."""
-        from labelkit.endmodel.fit import _classifier, _dev_predictions
         from labelkit.endmodel.model import EndModel
         from labelkit.endmodel.threshold import shift_intercept
-        from labelkit.endmodel.training import class_multipliers, dev_score, expand_soft, make_pipeline
+        from labelkit.endmodel.training import (
+            class_multipliers, dev_predictions, dev_score, expand_soft, make_classifier, make_pipeline,
+        )
 
         weights = np.asarray(row_weights, dtype=np.float64)[self.rows]
         scale = max(1.0, float(weights.max())) if len(weights) else 1.0
@@ -102,7 +103,7 @@ class Refitter:
         if len(np.unique(y_rows)) < 2:
             return None, None
         base = self.base
-        classifier = _classifier(self.X.shape[1], base.C * scale, self.seed)
+        classifier = make_classifier(self.X.shape[1], base.C * scale, self.seed)
         start = base.pipeline.named_steps["model"]
         if (hasattr(start, "coef_") and start.coef_.shape[1] == self.X.shape[1]
                 and np.array_equal(np.unique(y_rows), start.classes_)):
@@ -114,8 +115,8 @@ class Refitter:
             warnings.simplefilter("ignore", ConvergenceWarning)
             classifier.fit(X_rows, y_rows, sample_weight=w_rows)
         k = len(base.classes)
-        predicted, cut = _dev_predictions(classifier, self.X_dev, self.y_dev, k=k, metric=self.metric,
-                                          X_train=self.X_all)
+        predicted, cut = dev_predictions(classifier, self.X_dev, self.y_dev, k=k, metric=self.metric,
+                                         X_train=self.X_all)
         score = dev_score(self.y_dev, predicted, k, self.metric)
         if cut is not None:
             shift_intercept(classifier, self.metric[1], cut)

@@ -5,7 +5,8 @@ renderer, so slice names, class names and n-grams from the data are escaped as t
 escapes them."""
 from __future__ import annotations
 
-from labelkit.report.document import Bullets, Section, Table, Text, interval, pct, points
+from labelkit.display import interval_text
+from labelkit.report.document import Bullets, Section, Table, Text, pct, points
 
 TITLE = "Guardrail repair"
 
@@ -59,7 +60,7 @@ def _chosen_row(s) -> list[str]:
     refused = sum(1 for t in s.tried if not t.admissible)
     skipped = sum(s.not_fitted.values())
     return [s.slice, str(s.train_rows), str(s.dev_rows), c.strategy, f"{c.weight:g}", c.class_weight or "",
-            f"{pct(c.dev_slice)} {interval(c.dev_slice_ci)}".strip(), pct(c.dev_overall),
+            f"{pct(c.dev_slice)} {interval_text(c.dev_slice_ci)}".strip(), pct(c.dev_overall),
             f"{refused} of {len(s.tried)}" + (f" ({skipped} not fitted)" if skipped else "")]
 
 
@@ -82,8 +83,8 @@ def _score_row(name: str, rows) -> list[str]:
     from labelkit.evaluate.verdict import format_p  # the report's one p-value formatter
 
     test = rows.paired_test
-    return [name, str(rows.rows), pct(rows.rules), f"{pct(rows.before)} {interval(rows.before_ci)}",
-            f"{pct(rows.after)} {interval(rows.after_ci)}", points(rows.change), _recovered(rows),
+    return [name, str(rows.rows), pct(rows.rules), f"{pct(rows.before)} {interval_text(rows.before_ci)}",
+            f"{pct(rows.after)} {interval_text(rows.after_ci)}", points(rows.change), _recovered(rows),
             f"{format_p(test.mcnemar_p)}: {test.verdict}"]
 
 

@@ -59,12 +59,6 @@ def pct(value) -> str:
     return f"{100 * float(value):.1f}%"
 
 
-def interval(ci) -> str:
-    if not ci or len(ci) != 2:
-        return ""
-    return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
-
-
 def points(value) -> str:
     """Signed difference in percentage points."""
     return "–" if value is None else f"{100 * float(value):+.1f} pts"

@@ -2,6 +2,7 @@
 skipped (None or empty) is left out. The first section is the verdict (labelkit.evaluate.verdict)."""
 from __future__ import annotations
 
+from labelkit.display import interval_text
 from labelkit.evaluate.verdict import format_p, signed_points, verdict_of
 from labelkit.report.document import (
     EXAMPLE_TEXT,
@@ -12,7 +13,6 @@ from labelkit.report.document import (
     Section,
     Table,
     Text,
-    interval,
     number,
     pct,
     short,
@@ -139,7 +139,7 @@ def _headline(results: BuildResults, _examples) -> Section:
         return section
     positive = comparison.positive_class
     rows = [
-        [name, pct(m.accuracy), interval(m.accuracy_ci), pct(m.macro_f1), interval(m.macro_f1_ci)]
+        [name, pct(m.accuracy), interval_text(m.accuracy_ci), pct(m.macro_f1), interval_text(m.macro_f1_ci)]
         + ([pct(m.positive_class.f1 if m.positive_class else None)] if positive else [])
         + [pct(m.balanced_accuracy), pct(m.coverage) if m.coverage is not None else "–", f"{m.n:,}",
            single_class_note(m)]
@@ -239,7 +239,7 @@ def _slices(results: BuildResults, _examples) -> Section | None:
         section.blocks.append(Table(
             ["slice", "source", "n", *[f"{s} {metric}" for s in systems], *(["gap"] if gap else [])],
             [[f"{s.column} = {s.value}", s.kind, number(s.size)]
-             + [f"{pct(s.scores.get(name))} {interval(s.ci.get(name))}".strip() for name in systems]
+             + [f"{pct(s.scores.get(name))} {interval_text(s.ci.get(name))}".strip() for name in systems]
              + ([_gap(s, baseline, model)] if gap else [])
              for s in shown],
             flagged=[(s.column, s.value) in flagged_keys for s in shown],
@@ -287,7 +287,7 @@ def _label_model(results: BuildResults, _examples) -> Section | None:
             + ([f"end model's dev {info.judge_metric or metric}"] if judged else []) + ["note"],
             [[c.key + (" (chosen)" if c.key == info.candidate else ""), str(c.class_balance),
               pct(c.dev_score) if c.dev_score is not None and c.dev_score == c.dev_score else "skipped",
-              interval(c.dev_interval)]
+              interval_text(c.dev_interval)]
              + ([pct(c.judge_score) if c.judge_score is not None else ""] if judged else [])
              + ["; ".join(filter(None, [
                   f"predicts only {c.predicts_only!r}" if c.predicts_only is not None else "",

@@ -1,6 +1,7 @@
 """A request log read back as numpy arrays: one pass per table, blobs decoded in bulk."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,6 +95,19 @@ def read_inputs(path, seqs: list[int]) -> dict[int, tuple[str, str | None]]:
         return {seq: (rid, text) for seq, rid, text in rows}
     finally:
         con.close()
+
+
+def logged_text(logged: str | None, text_column: str) -> str | None:
+    """The request's `text_column` field from a logged input when the input was logged in full (JSON of
+    the fields; labelkit.serve.app.logged_input); None for a hash, nothing, or no such text field."""
+    if not logged or logged.startswith("sha256:"):
+        return None
+    try:
+        fields = json.loads(logged)
+    except ValueError:
+        return None
+    value = fields.get(text_column) if isinstance(fields, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _requests(meta: LogMeta, batches: list, slice_values: dict, since, until) -> LogData:

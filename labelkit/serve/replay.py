@@ -7,9 +7,7 @@ summary of agreement with the primary overall and per slice.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError, DatasetError
+from labelkit.io import atomic_file
 from labelkit.serve.app import Primary, ServeSettings, log_meta, logged_input
 from labelkit.serve.log import connect, encode_proba, record_builds, slice_key, write_batch
 from labelkit.serve.shadow import model_system, rules_system, run_systems, shadow_rows
@@ -84,10 +83,7 @@ def replay(requests: pd.DataFrame, primary_dir, challengers=(), *, out, rules: b
             raise ConfigError(f"Challenger {path} has classes {list(other.classes)}; "
                               f"the primary has {list(primary.classes)}.")
         systems.append(model_system(other, name=name))
-    handle, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.", suffix=".tmp")
-    os.close(handle)
-    os.unlink(tmp)
-    try:
+    with atomic_file(out) as tmp:  # SQLite's -wal/-shm files beside it are removed too
         con = connect(tmp, meta=log_meta(primary, [lf.name for lf in run.lfs] if systems and rules and run.lfs else []))
         try:
             record_builds(con, builds)
@@ -95,10 +91,6 @@ def replay(requests: pd.DataFrame, primary_dir, challengers=(), *, out, rules: b
             con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             con.close()
-        os.replace(tmp, out)
-    finally:
-        for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
-            Path(leftover).unlink(missing_ok=True)
     return summarize(out)
 
 
