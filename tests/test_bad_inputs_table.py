@@ -83,7 +83,8 @@ BUILD_CASES = [
     Case("max_features 0", ["--set", "end_model.max_features=0"], r"\[end_model -> max_features\] is 0"),
     Case("duplicate class", ["--set", 'task.classes=["a", "a"]'], r"\[task -> classes\] is \['a', 'a'\]; allowed: unique"),
     # names from config never escape runs/
-    Case("task name ../..", ["--set", 'task.name="../../x"'], r"\[task -> name\] is '../../x'; it names the output folder"),
+    Case("task name ../..", ["--set", 'task.name="../../x"'],
+         r"\[task -> name\] is '../../x'; allowed: 1-100 letters, .* \(it names the output folder runs/NAME\)"),
     Case("task name absolute", ["--set", 'task.name="/tmp/x"'], r"\[task -> name\] is '/tmp/x'"),
     # files as users have them
     Case("latin-1 file read as utf-8", [], r"Cannot decode .*dev.csv as utf-8 \(byte 0xa3 at position \d+\); set \[data -> encoding\]",

@@ -79,7 +79,7 @@ def test_class_balance_given_as_proportions(tmp_path):
     ("task.seed", "4294967296", r"\[task -> seed\] is 4294967296; allowed: an integer in \[0, 2\*\*32\)"),
     ("task.name", '".hidden"', r"\[task -> name\] is '.hidden'"),
     ("task.name", '"a/b"', r"\[task -> name\] is 'a/b'"),
-    ("data.split", "shuffled", r"\[data -> split\] is 'shuffled'; allowed: random or time"),
+    ("data.split", "shuffled", r"\[data -> split\] is 'shuffled'; allowed: random, time"),
     ("data.quote", '"ab"', r"\[data -> quote\] is 'ab'; allowed: one character"),
 ])
 def test_ranges_are_checked_when_loaded(setting, value, message):

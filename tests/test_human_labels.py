@@ -73,7 +73,8 @@ def test_label_next_refuses_bad_input_in_one_line(built, tmp_path):
     pd.DataFrame({"id": ["a"], "body": ["x"]}).to_csv(no_text, index=False)
     done = _cli("label-next", run, "--budget", 3, "--pool", no_text, "-o", tmp_path / "out.csv")
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "no column(s) 'text'" in done.stderr
-    assert _cli("label-next", run, "--budget", 0, "-o", tmp_path / "o.csv").returncode == 1
+    zero = _cli("label-next", run, "--budget", 0, "-o", tmp_path / "o.csv")  # a usage error (options.LabelNextOptions)
+    assert zero.returncode == 2 and "'--budget': 0 is not in the range x>=1" in zero.stderr
     bad = _cli("label-next", run, "--budget", 3, "--slice", "nope", "-o", tmp_path / "o.csv")
     assert bad.returncode == 1 and "--slice 'nope'" in bad.stderr
 

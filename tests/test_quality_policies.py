@@ -101,7 +101,7 @@ def test_accounting_invariant(rows, policies):
     ({"policies": {"test_row": "delete"}},
      "Unknown policy 'delete'.*valid policies are: drop, drop_train, drop_test, drop_corroborated, flag"),
     ({"rules": [{"column": "customer"}]}, "Invalid test-row rule"),
-    ({"near_duplicate_threshold": 1.5}, "near_duplicate_threshold must be in"),
+    ({"near_duplicate_threshold": 1.5}, r"AuditSpec.near_duplicate_threshold is 1.5; allowed: a number in \(0, 1\]"),
 ])
 def test_bad_config_raises_config_error(splits, kw, match):
     with pytest.raises(ConfigError, match=match):

@@ -327,7 +327,8 @@ def test_repair_refuses_its_own_run_and_a_folder_that_is_no_build(task, tmp_path
     same = CliRunner().invoke(cli, ["repair", str(run), "--out", str(run)])
     assert same.exit_code == 1 and same.output.startswith("error: ") and "beside" in same.output
     bad = CliRunner().invoke(cli, ["repair", str(run), "--weights", "0.5", "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 1 and "greater than 1" in bad.output and not (tmp_path / "x").exists()
+    assert bad.exit_code == 2 and "'0.5'; allowed: a non-empty list of numbers > 1" in bad.output  # a usage error
+    assert not (tmp_path / "x").exists()
     (tmp_path / "empty").mkdir()
     none = CliRunner().invoke(cli, ["repair", str(tmp_path / "empty")])
     assert none.exit_code == 1 and "manifest.json does not exist" in none.output

@@ -7,6 +7,10 @@ from pathlib import Path
 import click
 
 from labelkit.cli.common import Narrator, config_options, handle_errors, load
+from labelkit.config import FAIL_ON, LFConfig
+from labelkit.settings import declared
+
+LF_SETTINGS = declared(LFConfig)  # --engine and --lf-errors offer what [lfs] engine and on_error allow
 
 
 @click.command("build")
@@ -16,14 +20,14 @@ from labelkit.cli.common import Narrator, config_options, handle_errors, load
               "labelkit without output markers. Never a folder labelkit did not make.")
 @click.option("--wrench", type=click.Path(file_okay=False, exists=True), help="Build from a WRENCH folder (train/valid/test.json).")
 @click.option("--seed", type=int, help="Random seed (overrides task.seed).")
-@click.option("--engine", type=click.Choice(["local", "processes", "dask"]), help="Where LFs run (overrides lfs.engine).")
+@click.option("--engine", type=click.Choice(LF_SETTINGS["engine"].choices), help="Where LFs run (overrides lfs.engine).")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address for --engine dask (default: a LocalCluster).")
-@click.option("--lf-errors", type=click.Choice(["raise", "abstain"]),
-              help="An LF that raises: stop (raise) or count the row as an abstain.")
+@click.option("--lf-errors", type=click.Choice(LF_SETTINGS["on_error"].choices),
+              help="An LF that raises: stop (raise) or count the row as an abstain (overrides lfs.on_error).")
 @click.option("--no-audit", is_flag=True, help="Skip the data-quality audit (train on the data as given).")
 @click.option("--fail-on", metavar="CHECKS",
-              help="Exit 1 when any of these fail: guardrail,expectations,leakage,test-rows,too-good,checks "
-                   "(an error-level finding of the build's checks of itself).")
+              help=f"Exit 1 when any of these fail: {','.join(FAIL_ON)} (checks: an error-level finding of the "
+                   "build's checks of itself; overrides evaluate.fail_on).")
 @click.option("--json", "as_json", is_flag=True, help="Print the headline metrics as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @handle_errors
@@ -50,8 +54,6 @@ def build_cli(config, sets, out, force, wrench, seed, engine, scheduler, lf_erro
     target = Path(out) if out else Path("runs") / cfg.task.name
     checks = [c.strip() for c in fail_on.split(",") if c.strip()] if fail_on else None
     if checks:
-        from labelkit.config import FAIL_ON
-
         for check in checks:
             if check not in FAIL_ON:
                 raise click.BadParameter(f"{check!r}; choose from {', '.join(FAIL_ON)}", param_hint="--fail-on")

@@ -1,7 +1,9 @@
-"""What every command shares: finding the config, --set overrides, error handling, the console."""
+"""What every command shares: finding the config, --set overrides, options made from declared settings,
+error handling, the console."""
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from pathlib import Path
@@ -55,6 +57,84 @@ def config_options(func):
                         help="Override a config setting, e.g. --set task.seed=7 (repeatable).")(func)
     func = click.argument("config", required=False, type=click.Path(dir_okay=False))(func)
     return func
+
+
+def declared_option(cls: type, name: str, *decls: str, **overrides):
+    """A click option for the setting `name` declared in `cls` (labelkit/options.py, labelkit/config.py):
+    its type (Choice, a range, a comma-separated list), default and help come from the declaration."""
+    from labelkit.settings import cli_text, declared
+
+    spec = declared(cls)[name]
+    kwargs = {"type": click_type(spec), "help": spec.help, "required": spec.required}
+    if spec.default is not None:  # a list default as it is typed (2,4,8), converted by the type like any value
+        kwargs.update(default=cli_text(spec.default) if isinstance(spec.default, list) else spec.default,
+                      show_default=True)
+    kwargs.update(overrides)
+    return click.option(*(decls or ("--" + name.replace("_", "-"),)), **kwargs)
+
+
+def click_type(spec) -> click.ParamType:
+    """click's type for a declared setting: Choice for choices, IntRange/FloatRange for a range (finite
+    numbers only), DeclaredList for a comma-separated list, else the plain type."""
+    if spec.kind == "str":
+        return click.Choice(list(spec.choices)) if spec.choices else click.STRING
+    bounds = dict(min=spec.ge if spec.ge is not None else spec.gt, min_open=spec.gt is not None,
+                  max=spec.le if spec.le is not None else spec.lt, max_open=spec.lt is not None)
+    if spec.kind == "int":
+        return click.IntRange(**bounds) if spec.has_range else click.INT
+    if spec.kind == "float":
+        return FiniteFloatRange(**bounds)
+    if spec.kind.startswith("list["):
+        return DeclaredList(spec)
+    raise TypeError(f"no command-line type for a {spec.kind} setting")
+
+
+class FiniteFloatRange(click.FloatRange):
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number.", param, ctx)
+        return number
+
+
+class DeclaredList(click.ParamType):
+    """Comma-separated values of a declared list setting (--weights 2,4,8) -> a tuple, checked against the
+    declaration: '--weights': '0.5'; allowed: a non-empty list of numbers > 1."""
+
+    def __init__(self, spec) -> None:
+        self.spec = spec
+        self.name = "numbers" if spec.kind in ("list[float]", "list[number]") else "names"
+
+    def convert(self, value, param, ctx):
+        from labelkit.settings import WrongType
+
+        if isinstance(value, tuple):
+            return value
+        try:
+            items = self.spec.convert(value if isinstance(value, list) else str(value))
+        except WrongType as exc:
+            self.fail(f"{exc}.", param, ctx)
+        if not self.spec.ok(items):
+            self.fail(f"{value!r}; allowed: {self.spec.allowed()}.", param, ctx)
+        return tuple(items)
+
+
+def declared_value(cls: type, name: str, text: str, option: str):
+    """`text` given for the setting `name` of `cls` (e.g. monitor's --threshold z=4), converted and checked;
+    a click.UsageError (exit 2) naming `option` when it is not allowed."""
+    from labelkit.settings import WrongType, declared
+
+    spec = declared(cls)[name]
+    try:
+        value = spec.convert(spec.from_text(text))
+    except WrongType as exc:
+        raise click.UsageError(f"{option}: {name} {exc}.") from None
+    problem = spec.problem(value)
+    if problem:
+        raise click.UsageError(f"{option}: {name} {problem}.")
+    return value
 
 
 class Narrator:

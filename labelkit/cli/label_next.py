@@ -5,12 +5,13 @@ import json
 
 import click
 
-from labelkit.cli.common import handle_errors
+from labelkit.cli.common import declared_option, handle_errors
+from labelkit.options import LabelNextOptions
 
 
 @click.command("label-next")
 @click.argument("run", type=click.Path(file_okay=False))
-@click.option("--budget", type=int, required=True, help="How many rows to choose (the labels you can afford now).")
+@declared_option(LabelNextOptions, "budget")
 @click.option("--slice", "slices", multiple=True, metavar="COLUMN=VALUE",
               help="Only rows of this slice (column=value, or a slicing function's name); repeatable. Default: "
                    "every row, with the slices whose guardrail fired weighed up.")
@@ -20,7 +21,7 @@ from labelkit.cli.common import handle_errors
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="File the batch is appended to (default: the build's [data] human_labels, label_next.csv "
                    "beside its config), which the next build reads.")
-@click.option("--seed", type=int, default=None, help="Tie-break seed (default: the build's task.seed).")
+@declared_option(LabelNextOptions, "seed")
 @click.option("--json", "as_json", is_flag=True, help="Print the batch and its pool as JSON on stdout.")
 @handle_errors
 def label_next_cli(run, budget, slices, pool, out, seed, as_json):

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import click
 
-from labelkit.cli.common import handle_errors
+from labelkit.cli.common import declared_option, declared_value, handle_errors
+from labelkit.options import MonitorOptions, MonitorThresholds
+from labelkit.settings import declared
 
-THRESHOLDS = ("z", "relative", "absolute", "min_rows", "js_max", "challenger_max", "accuracy_drop", "min_requests",
-              "clear_fraction", "cooldown")
+THRESHOLDS = tuple(declared(MonitorThresholds))
 
 
 @click.command("monitor")
 @click.argument("log", type=click.Path(dir_okay=False, exists=True))
 @click.option("--reference", required=True, type=click.Path(file_okay=False, exists=True),
               help="The build output folder the log is compared with.")
-@click.option("--window", default="1d", show_default=True, help="Window length: 30m, 6h, 1d, 1w ...")
+@declared_option(MonitorOptions, "window")
 @click.option("--since", default=None, help="Only requests at or after this time (ISO date/time, UTC).")
 @click.option("--until", default=None, help="Only requests before this time.")
 @click.option("--challenger", "challengers", multiple=True, type=click.Path(file_okay=False, exists=True),
@@ -24,11 +25,11 @@ THRESHOLDS = ("z", "relative", "absolute", "min_rows", "js_max", "challenger_max
 @click.option("--labels-id-column", default="id", show_default=True)
 @click.option("--labels-column", default="label", show_default=True)
 @click.option("--threshold", "thresholds", multiple=True, metavar="NAME=VALUE",
-              help=f"Override an alert setting ({', '.join(THRESHOLDS)}), e.g. --threshold relative=0.3.")
+              help=f"Override an alert setting ({', '.join(THRESHOLDS)}; docs/settings.md), e.g. --threshold "
+                   "relative=0.3.")
 @click.option("-o", "--out", default=None, type=click.Path(file_okay=False),
               help="Folder for monitor.json and monitor.html (default: LOG's folder / <log name>_monitor).")
-@click.option("--fail-on", type=click.Choice(["latest", "any", "never"]), default="latest", show_default=True,
-              help="Exit 1 when an alert is active in the latest window / in any window / never.")
+@declared_option(MonitorOptions, "fail_on")
 @click.option("--webhook", default=None, help="POST the active alerts as JSON to this URL when there are any.")
 @click.option("--json", "as_json", is_flag=True, help="Print monitor.json to stdout.")
 @click.option("--embedding-drift", "embedding_drift", default="", metavar="MODEL",
@@ -93,16 +94,14 @@ def _print_summary(result, paths) -> None:
 
 
 def _thresholds(items) -> dict:
+    """--threshold NAME=VALUE, each read and checked as declared in options.MonitorThresholds."""
     out = {}
     for item in items:
         name, _, value = item.partition("=")
         name = name.strip()
         if name not in THRESHOLDS or not value:
             raise click.UsageError(f"--threshold {item!r}: write NAME=VALUE with NAME one of {', '.join(THRESHOLDS)}.")
-        try:
-            out[name] = int(value) if name in ("min_rows", "min_requests", "cooldown") else float(value)
-        except ValueError:
-            raise click.UsageError(f"--threshold {item!r}: {value!r} is not a number.") from None
+        out[name] = declared_value(MonitorThresholds, name, value.strip(), f"--threshold {item!r}")
     return out
 
 

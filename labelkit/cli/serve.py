@@ -1,34 +1,31 @@
-"""`labelkit serve`: the primary build's end model over HTTP, its rules and challengers in shadow."""
+"""`labelkit serve`: the primary build's end model over HTTP, its rules and challengers in shadow. Its settings
+(types, ranges, defaults, help) are declared in labelkit/options.py."""
 from __future__ import annotations
 
 import click
 
-from labelkit.cli.common import handle_errors
+from labelkit.cli.common import declared_option, handle_errors
+from labelkit.options import ServeOptions
 
 
 @click.command("serve")
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--shadow", "shadows", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="A challenger build run in shadow (repeatable).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default).")
-@click.option("--port", default=8000, show_default=True, type=int)
+@declared_option(ServeOptions, "host")
+@declared_option(ServeOptions, "port")
 @click.option("--log", "log_path", default="serve.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite request log (appended to; created if missing).")
-@click.option("--log-input", type=click.Choice(["full", "hash", "none"]), default="full", show_default=True,
-              help="Log each request's fields, only their SHA-256, or nothing.")
+@declared_option(ServeOptions, "log_input")
 @click.option("--no-rules", is_flag=True, help="Do not run the primary build's rules (LFs + label model) in shadow.")
-@click.option("--shadow-sample", type=float, default=1.0, show_default=True,
-              help="Fraction of requests sent to the shadow systems (by request id); the rest are counted.")
-@click.option("--shadow-queue", type=int, default=1000, show_default=True,
-              help="Shadow jobs in flight (submitted, not yet answered) at most; beyond it requests are shed from shadow (and counted).")
-@click.option("--shadow-timeout", type=float, default=30.0, show_default=True,
-              help="Seconds a shadow batch may run before the worker is restarted.")
-@click.option("--max-body-bytes", type=int, default=1_000_000, show_default=True, help="Larger bodies get 413.")
-@click.option("--max-batch", type=int, default=1000, show_default=True, help="Rows per request at most.")
+@declared_option(ServeOptions, "shadow_sample")
+@declared_option(ServeOptions, "shadow_queue")
+@declared_option(ServeOptions, "shadow_timeout")
+@declared_option(ServeOptions, "max_body_bytes")
+@declared_option(ServeOptions, "max_batch")
 @click.option("--time-field", default=None,
               help="A request field used as the logged time, in epoch seconds or ISO 8601 (replays, simulations).")
-@click.option("--missing-time", type=click.Choice(["reject", "now"]), default="reject", show_default=True,
-              help="With --time-field, a request without the field is refused with 422, or logged at its arrival.")
+@declared_option(ServeOptions, "missing_time")
 @handle_errors
 def serve_cli(run_dir, shadows, host, port, log_path, log_input, no_rules, shadow_sample, shadow_queue,
               shadow_timeout, max_body_bytes, max_batch, time_field, missing_time):

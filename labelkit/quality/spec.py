@@ -1,4 +1,5 @@
-"""AuditSpec: what to audit and how; validated against the data before any check runs."""
+"""AuditSpec: what to audit and how; validated against the data before any check runs. Its options that
+[audit] in labelkit.toml has too take their defaults and rules from that one declaration (config.AuditConfig)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,7 +7,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from labelkit.errors import ConfigError, DatasetError
+from labelkit.config import AuditConfig
+from labelkit.errors import DatasetError
+from labelkit.settings import check_declared, same_as, setting
 
 
 @dataclass
@@ -36,51 +39,33 @@ class AuditSpec:
     policies: dict[str, str] = field(default_factory=dict)
     rules: list[dict] = field(default_factory=list)
     detectors: list[Callable[[pd.DataFrame], Any]] = field(default_factory=list)
-    near_duplicate_threshold: float = 0.7  # Jaccard of char n-gram sets (see near_duplicates.py)
-    near_duplicate_ngram: int = 3
-    max_similarity_chars: int = 10_000  # texts are compared on their first N characters
-    id_leak_threshold: float = 0.8
-    seed: int = 0
-    now: Any = None
+    # the settings [audit] has too are declared once, in labelkit/config.py (AuditConfig): same defaults and rules
+    near_duplicate_threshold: float = same_as(AuditConfig, "near_duplicate_threshold")  # see near_duplicates.py
+    near_duplicate_ngram: int = same_as(AuditConfig, "near_duplicate_ngram")
+    max_similarity_chars: int = same_as(AuditConfig, "max_similarity_chars")
+    id_leak_threshold: float = setting(0.8, "Lift over the majority class (share of its errors fixed) from which a "
+                                            "column leaks the label.", gt=0, le=1)
+    seed: int = setting(0, "Seed of the audit's random choices (folds).")
+    now: Any = same_as(AuditConfig, "now", default=None)
     source_column: str | None = None
-    burst_min_rows: int = 3  # identical rows from one source ...
-    burst_window: str = "1h"  # ... within this time span (pandas Timedelta) when a time column is set
-    cv_folds: int = 5
-    max_label_issue_rows: int = 50_000
-    label_issue_min_confidence: float = 0.9  # flag a gold row only if the judge is this sure of another class
-    label_issue_min_accuracy: float = 0.8  # ... and the judge's out-of-fold accuracy on gold rows is at least this
-    max_label_issue_share: float = 0.05  # at most this share of gold rows flagged, most doubtful first
+    burst_min_rows: int = same_as(AuditConfig, "burst_min_rows")  # identical rows from one source ...
+    burst_window: str = same_as(AuditConfig, "burst_window")  # ... within this span when a time column is set
+    cv_folds: int = setting(5, "Cross-validation folds of the judge models.", ge=2)
+    max_label_issue_rows: int = setting(50_000, "Gold rows above which the label-issue check is skipped.", ge=0)
+    label_issue_min_confidence: float = same_as(AuditConfig, "label_issue_min_confidence")
+    label_issue_min_accuracy: float = setting(0.8, "Gold labels are judged only when the judge's out-of-fold "
+                                                   "accuracy on gold rows is at least this.", ge=0, le=1)
+    max_label_issue_share: float = setting(0.05, "At most this share of gold rows flagged, most doubtful first.",
+                                           ge=0, le=1)
     feature_columns: tuple[str, ...] = ()  # model inputs besides the text: duplicates must match them too
     # paraphrase leakage (paraphrase.py): "" = off; an [embeddings] model name or folder (relative to `root`)
-    paraphrase_model: str = ""
-    paraphrase_threshold: float = 0.9  # cosine similarity from which a cross-split pair is flagged
+    paraphrase_model: str = same_as(AuditConfig, "paraphrase_model")
+    paraphrase_threshold: float = same_as(AuditConfig, "paraphrase_threshold")
     root: Any = None
 
     def __post_init__(self) -> None:
         self.classes = tuple(str(c) for c in self.classes)
-        if not 0.0 < self.near_duplicate_threshold <= 1.0:
-            raise ConfigError(
-                f"near_duplicate_threshold must be in (0, 1], got {self.near_duplicate_threshold}."
-            )
-        if not 1 <= self.near_duplicate_ngram <= 10:
-            raise ConfigError(f"near_duplicate_ngram must be 1 to 10 characters, got {self.near_duplicate_ngram}.")
-        if self.max_similarity_chars < 100:
-            raise ConfigError(f"max_similarity_chars must be at least 100, got {self.max_similarity_chars}.")
-        if not 0.0 < self.id_leak_threshold <= 1.0:
-            raise ConfigError(f"id_leak_threshold must be in (0, 1], got {self.id_leak_threshold}.")
-        try:
-            pd.Timedelta(self.burst_window)
-        except (ValueError, TypeError):
-            raise ConfigError(f"burst_window must be a time span such as '1h' or '10min', got {self.burst_window!r}.") from None
-        if self.now is not None:
-            try:
-                pd.Timestamp(self.now)
-            except (ValueError, TypeError):
-                raise ConfigError(f"now must be a date such as '2026-01-31', got {self.now!r}.") from None
-        if self.burst_min_rows < 2:
-            raise ConfigError(f"burst_min_rows must be at least 2, got {self.burst_min_rows}.")
-        if self.cv_folds < 2:
-            raise ConfigError(f"cv_folds must be at least 2, got {self.cv_folds}.")
+        check_declared(self, "AuditSpec")
 
     @property
     def burst_source(self) -> str | None:
