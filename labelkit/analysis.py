@@ -61,7 +61,7 @@ def lf_examples(frame_train: pd.DataFrame, L_train: np.ndarray, frame_dev: pd.Da
                                lambda i: classes[votes[i]], others=lambda i: _other_votes(L_train[i], j, lf_names, classes)),  # noqa: B023
             "wrong_on_dev": [],
         }
-        if frame_dev is not None and L_dev is not None:
+        if frame_dev is not None and L_dev is not None and y_dev is not None:
             dv = L_dev[:, j]
             wrong = np.flatnonzero((dv >= 0) & (dv != y_dev))
             entry["wrong_on_dev"] = _pick(frame_dev, wrong, rng, k, id_column, text_column,

@@ -33,6 +33,7 @@ WRENCH youtube or semeval, and each fires on the stress variant made for it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 def finding(name: str, severity: str, message: str, *, subject=None, evidence=None, action=None,
             summary=None) -> dict:
-    out = {"name": name, "severity": severity, "message": message}
+    out: dict[str, Any] = {"name": name, "severity": severity, "message": message}
     if subject is not None:
         out["subject"] = subject
     if summary is not None:
@@ -134,7 +135,7 @@ def vote_evidence(probe, L_train: np.ndarray, L_dev: np.ndarray, y_dev: np.ndarr
     evidence = VoteEvidence()
     covered_dev = (L_dev >= 0).any(axis=1)
     mv_dev = majority_labels(L_dev, k, prior)
-    gold = {"kappa": _round(kappa(mv_dev[covered_dev], y_dev[covered_dev], k)),
+    gold: dict[str, Any] = {"kappa": _round(kappa(mv_dev[covered_dev], y_dev[covered_dev], k)),
             "interval": kappa_interval(mv_dev[covered_dev], y_dev[covered_dev], k, seed),
             "covered_rows": int(covered_dev.sum())}
     train = None
@@ -165,13 +166,16 @@ def _learned_relation(L_train, L_dev, y_dev, k: int, prior, seed: int) -> dict |
     with one LF's votes flipped: kappa of majority vote < 0) unrelated, where learning from dev undoes it."""
     from labelkit.errors import LabelModelError
     from labelkit.labelmodels import hard_predictions, make_label_model
+    from labelkit.labelmodels.base import UsesDevMixin
 
     folds = np.random.default_rng(seed).permutation(len(y_dev)) % 5
     predicted = np.empty(len(y_dev), dtype=np.int64)
     try:
         for fold in range(5):
             held = folds == fold
-            model = make_label_model("logistic_votes").use_dev(L_dev[~held], y_dev[~held])
+            model = make_label_model("logistic_votes")
+            assert isinstance(model, UsesDevMixin)
+            model.use_dev(L_dev[~held], y_dev[~held])
             model.fit(L_train[:1], cardinality=k, class_balance=prior, seed=seed)
             predicted[held] = hard_predictions(model.predict_proba(L_dev[held]), model.prior)
     except LabelModelError:  # too few dev rows to learn from
@@ -185,14 +189,14 @@ def _dev_votes_findings(gold: dict, train: dict | None, dev_vs_probe: dict | Non
     than the train votes do (no gold needed for that). LFs that are weak everywhere (census: kappa .17
     with gold on dev and test alike, and dev votes as predictable from the rows as train's) get a
     warning, since no label model can do better than read them."""
-    facts = {"dev_votes_vs_dev_gold": gold}  # kappa of majority vote, or of a regression on the votes (votes only)
+    facts: dict[str, Any] = {"dev_votes_vs_dev_gold": gold}  # kappa of majority vote, or of a regression on the votes (votes only)
     if train is not None:
         facts["train_votes_vs_probe"] = train
         facts["dev_votes_vs_probe"] = dev_vs_probe
     if gold["interval"] is None or gold["covered_rows"] < 20:
         return [finding("dev_votes", "info", f"only {gold['covered_rows']} dev rows carry a vote: too few to check "
                         f"the dev votes against dev gold.", evidence=facts)]
-    unlike_train = train is not None and dev_vs_probe["interval"] is not None and \
+    unlike_train = train is not None and dev_vs_probe is not None and dev_vs_probe["interval"] is not None and \
         dev_vs_probe["interval"][1] < UNLIKE_TRAIN * train["kappa"]
     if train is not None:  # inputs to check the dev votes against: broken = unlike train and unlike gold
         broken = unlike_train and gold["kappa"] < UNRELATED_KAPPA
@@ -216,7 +220,7 @@ def _dev_votes_findings(gold: dict, train: dict | None, dev_vs_probe: dict | Non
     evidence.trust_dev_votes = False
     action = ("no aggregation is learned from the dev votes: label models that learn from dev "
               "(weighted_majority, logistic_votes) are left out")
-    if train is None:  # votes only: a shuffled dev split and LFs weak everywhere look the same from here
+    if train is None or dev_vs_probe is None:  # votes only: a shuffled dev split and weak LFs look the same here
         return [finding(
             "dev_votes", "warning",
             f"the dev votes look unrelated to dev gold ({gold.get('by', 'majority vote')} vs gold: kappa "
@@ -329,7 +333,9 @@ def _far_below(votes: np.ndarray, y: np.ndarray, train_agreement: float) -> dict
     if n < LF_MIN_DEV_VOTES:
         return None
     right = int((votes[voted] == y[voted]).sum())
-    high = wilson(right, n)[1]
+    interval = wilson(right, n)
+    assert interval is not None  # n > 0
+    high = interval[1]
     if high >= train_agreement - LF_MARGIN:
         return None
     return {"dev_accuracy": round(right / n, 4), "dev_votes": n, "dev_accuracy_upper": round(high, 4),

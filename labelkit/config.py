@@ -70,9 +70,9 @@ def _date_or_blank(value) -> bool:
     return True
 
 
-SEED = dict(ge=0, lt=2**32)
-SHARE = dict(ge=0, le=1)
-SIMILARITY = dict(gt=0, le=1)
+SEED: dict[str, Any] = dict(ge=0, lt=2**32)  # range rules, passed as setting(..., **SEED)
+SHARE: dict[str, Any] = dict(ge=0, le=1)
+SIMILARITY: dict[str, Any] = dict(gt=0, le=1)
 
 
 @dataclass
@@ -474,7 +474,8 @@ def _parse_overrides(overrides: dict[str, Any]) -> dict[tuple, tuple[Any, str]]:
     for dotted, value in overrides.items():
         if "." not in dotted:
             raise ConfigError(f"--set {dotted}=...: write section.key=value, e.g. --set task.seed=7.")
-        section, key = _declared_key(*dotted.split(".", 1), "")
+        given_section, given_key = dotted.split(".", 1)
+        section, key = _declared_key(given_section, given_key, "")
         spec = declared(SECTIONS[section])[key]
         out[(section, key)] = (spec.from_text(value) if isinstance(value, str) else value, "")
     return out

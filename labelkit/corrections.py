@@ -231,7 +231,7 @@ def _skip_reason(i, column, item: Correction) -> str:
 def unquarantine(findings: pd.DataFrame, applied: AppliedCorrections | None) -> pd.DataFrame:
     """Drop `test_row` findings on rows a human marked "not a test row"."""
     items = [] if applied is None else applied.by_action("not_test_row")
-    if not items or not len(findings):
+    if applied is None or not items or not len(findings):
         return findings
     marked = {(c.split, c.row_id) for c in items}
     keys = list(zip(findings["split"].astype(str), findings["row_id"].astype(str)))
@@ -252,7 +252,7 @@ def apply_train(proba: np.ndarray, frame: pd.DataFrame, applied: AppliedCorrecti
                 id_column: str) -> np.ndarray:
     """Train rows whose label a human changed train on that label (one-hot) instead of the weak label."""
     items = [] if applied is None else applied.by_action("change", "train")
-    if not items:
+    if applied is None or not items:
         return proba
     proba = proba.copy()
     position = {str(v): i for i, v in enumerate(frame[id_column].tolist())}

@@ -161,7 +161,10 @@ class SentenceTransformerModel(EmbeddingModel):
         torch.set_num_threads(1)  # as snorkel's label model runs: on shared cores more threads spin, not work
         self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        dim = int(dimension())
+        size = dimension()
+        if size is None:
+            raise EmbeddingError(f"[embeddings] model {info.name!r} ({folder}) does not say its embedding dimension.")
+        dim = int(size)
         self.info = EmbeddingInfo(info.name, info.version, info.sha256, dim, info.source)
         self._lock = threading.Lock()
         self._cache: dict[str, np.ndarray] = {}  # a text's vector is the same every time: computed once

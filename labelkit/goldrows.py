@@ -23,6 +23,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -303,7 +304,7 @@ def describe(human: HumanLabels, config, data, preds: dict, guardrails, end_mode
     before, after, rules = preds[BEFORE], preds["end_model"], preds["rule_baseline"]
     n = len(human)
     seed, boot = config.task.seed, config.evaluate.bootstrap
-    effect = {"overall": {"n": int(len(y)), **_effect(y, before, after, rules, k=len(classes), seed=seed, n_boot=boot,
+    effect: dict[str, Any] = {"overall": {"n": int(len(y)), **_effect(y, before, after, rules, k=len(classes), seed=seed, n_boot=boot,
                                                       paired=paired_test)}}
     tolerance = config.evaluate.guardrail_tolerance
     test = data.frames["test"]
@@ -339,7 +340,7 @@ def describe(human: HumanLabels, config, data, preds: dict, guardrails, end_mode
 
 def _effect(y, before, after, rules, *, k, seed, n_boot, paired) -> dict:
     b, a, r = (float(np.mean(p == y)) if len(y) else None for p in (before, after, rules))
-    gap = None if r is None or b is None or r - b <= 0 else (a - b) / (r - b)
+    gap = None if r is None or b is None or a is None or r - b <= 0 else (a - b) / (r - b)
     test = paired(y, before, after, k=k, n_boot=n_boot, seed=seed, names=("before", "after")) if len(y) else None
     return {"before": b, "after": a, "rules": r, "gap_recovered": None if gap is None else round(gap, 4),
             "paired_test": None if test is None else {key: test[key] for key in (
@@ -418,7 +419,7 @@ def worth(human: HumanLabels, config, data, preds: dict, end_model, masks: dict)
 
 def worth_verdict(scores: dict, alone: dict, *, rules_score: float | None, n: int) -> dict:
     """{n labels: score} with weak labels and with gold alone -> the next-50 gain and the crossover."""
-    out = {"with_weak_labels": {str(k): round(v, 4) for k, v in sorted(scores.items())},
+    out: dict[str, Any] = {"with_weak_labels": {str(k): round(v, 4) for k, v in sorted(scores.items())},
            "gold_alone": {str(k): round(v, 4) for k, v in sorted(alone.items())}, "rules": rules_score}
     points = sorted((k, v) for k, v in scores.items() if k > 0)
     if len(points) >= 2 and points[-1][0] > points[0][0]:

@@ -388,7 +388,7 @@ def record_human_label(path: Path, config, row_id: str, label: str, *, labelled_
         extra = {k: ("" if v is None or v != v else str(v)) for k, v in row.items() if k not in ("_label", "_from")}
         table = pd.concat([table, pd.DataFrame([{**extra, id_column: str(row_id)}]).astype(str)], ignore_index=True)
         table = table.fillna("")
-        where = [len(table) - 1]
+        where = np.array([len(table) - 1])
     for i in where:
         table.loc[table.index[i], [label_column, "labelled_by", "labelled_at"]] = [label, labelled_by, _now()]
     with atomic_file(path) as tmp:

@@ -16,7 +16,7 @@ def lf_report(config: Config, *, suggest_similar: str | None = None) -> dict:
     lfs = load_labeling_functions(config, require_lfs=data.votes is None)[0].lfs
     votes = apply_votes(config, data, lfs, splits=("train", "dev"))
     summary, examples = summarize_lfs(config, data, votes)
-    extra = {"similarity_checks": gate_notes(lfs)}
+    extra: dict[str, list] = {"similarity_checks": gate_notes(lfs)}
     if suggest_similar:
         extra["similar_suggestions"] = suggest(data.frames["dev"][config.data.text_column].tolist(), data.gold["dev"],
                                                votes.L["dev"], data.schema.classes, model=suggest_similar,

@@ -12,7 +12,7 @@ PACKAGES = ("labelkit", "snorkel", "cleanlab", "spacy", "scikit-learn", "pandas"
 
 
 def package_versions() -> dict[str, str | None]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

@@ -7,11 +7,12 @@ holds those equal to these, so neither can drift.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from labelkit.config import TaskConfig
 from labelkit.settings import same_as, setting
 
-SHARE = dict(ge=0, le=1)
+SHARE: dict[str, Any] = dict(ge=0, le=1)  # range rules, passed as setting(..., **SHARE)
 
 
 @dataclass

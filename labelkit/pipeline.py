@@ -144,10 +144,11 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
             checks += found
     with timer.stage("evaluate"):
         preds = predict_systems(config, data.frames["test"], votes.L["test"], selection, prior, end_model)
-        if getattr(end_model, "before_human_labels", None) is not None:  # what the human rows changed
+        before = getattr(end_model, "before_human_labels", None)
+        if before is not None:  # what the human rows changed
             from labelkit.goldrows import BEFORE
 
-            preds[BEFORE] = end_model.before_human_labels.predict(data.frames["test"])
+            preds[BEFORE] = before.predict(data.frames["test"])
         if hard_model is not None:
             preds["end_model_hard_labels"] = hard_model.predict(data.frames["test"])
         scored = test_results(config, data, votes, preds, lfs=lfs, selection=selection, prior=prior,

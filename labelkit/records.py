@@ -150,7 +150,8 @@ def _shown(value) -> str:
 
 def expect(value, kind: type, source: str, where: str) -> None:
     if not isinstance(value, kind):
-        name = {dict: "an object", list: "a list"}[kind]
+        names: dict[type, str] = {dict: "an object", list: "a list"}
+        name = names[kind]
         raise DatasetError(f"{source}: {where or 'the file'} should be {name}, not {type(value).__name__}"
                            f"{_fix(source)}")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 from labelkit.display import interval_text
 from labelkit.errors import DatasetError
@@ -394,7 +394,7 @@ class BeforeAfter(Record):
     sampled_rows: int | None = absent()
 
     def to_json(self) -> dict:
-        out = {name: scores.to_json() for name, scores in self.systems.items()}
+        out: dict[str, Any] = {name: scores.to_json() for name, scores in self.systems.items()}
         out.update({k: v for k, v in (("note", self.note), ("sampled_rows", self.sampled_rows)) if v is not None})
         out.update(self.extra)
         return out
@@ -654,7 +654,7 @@ class Manifest(Record):
     timings_seconds: dict[str, float] = mapped()
 
 
-def describe(kind: str, results, tail: list[str] = ()) -> str:
+def describe(kind: str, results, tail: Sequence[str] = ()) -> str:
     """A build in a few lines (the repr of lk.run's Result and lk.load's Run): task, rows, the chosen
     label model, every system's test score, the verdict, what went wrong loudly, then `tail`."""
     t, systems = results.task, results.systems

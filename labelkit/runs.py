@@ -22,6 +22,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from labelkit.config import Config, from_dict
 from labelkit.errors import ConfigError, DatasetError, LabelingFunctionError
 from labelkit.io import read_build_json, read_review_csv
 from labelkit.results import BuildResults, Manifest
+
+if TYPE_CHECKING:
+    from labelkit.apply.local import KeptParser
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
@@ -51,7 +55,7 @@ class Run:
     build_id: str = ""  # a short stable id of this build: the first 12 hex digits of its manifest's SHA-256
     # spaCy LFs' parser, kept across calls (labelkit.apply.local.KeptParser): building one costs more
     # than a small batch's LFs
-    _parser: object = field(default=None, repr=False)
+    _parser: KeptParser | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:  # a summary, not the manifest: every field is one attribute away
         from labelkit.results import describe
@@ -216,7 +220,7 @@ def load_run(path, *, light: bool = False) -> Run:
         raise no_config(folder)
     config_path = Path(manifest.config_path) if manifest.config_path else None
     config = from_dict(manifest.config, path=config_path, root=config_path.parent if config_path else Path("."))
-    run = Run(folder, manifest, results, config, light=light, build_id=build_id(folder))
+    run = Run(folder, manifest, results, config, light=light, build_id=build_id(folder) or "")
     if not light:
         run.label_model, run.end_model  # noqa: B018 (loaded now: a missing or broken file is said at once)
         run.lfs, run.slicing_functions = _load_lfs(run)

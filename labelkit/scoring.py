@@ -2,6 +2,8 @@
 guardrails, drift, expectations, before/after cleaning, and the --fail-on checks."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -52,7 +54,7 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
         auto_slices=config.evaluate.auto_slices, min_size=config.evaluate.min_slice_size,
         exclude_columns=_not_slices(config), seed=config.task.seed,
     )
-    metrics = {
+    metrics: dict[str, Any] = {
         "systems": systems,
         "slices": slices,
         "guardrails": ev.find_guardrail_failures(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,9 @@ from labelkit.config import Config
 from labelkit.data import GOLD_SPLITS, TaskData
 from labelkit.errors import LabelingFunctionError, LabelModelError
 
+if TYPE_CHECKING:
+    from labelkit.quality import AuditResult, CleanResult
+
 
 @dataclass
 class Votes:
@@ -24,13 +28,13 @@ class Votes:
     kinds: list[str]
     errors: dict[str, int] = field(default_factory=dict)
     parser_description: str | None = None
-    parser: object = field(default=None, repr=False, compare=False)  # the build's KeptParser, for later tables
+    parser: KeptParser | None = field(default=None, repr=False, compare=False)  # the build's, for later tables
 
 
 @dataclass
 class AuditOutcome:
-    result: object  # quality.AuditResult
-    clean: object  # quality.CleanResult
+    result: AuditResult
+    clean: CleanResult
     weak_findings: pd.DataFrame | None = None
 
     def findings(self) -> pd.DataFrame:
@@ -64,7 +68,8 @@ def load_labeling_functions(config: Config, *, require_lfs: bool = True, columns
 
 def apply_votes(config: Config, data: TaskData, lfs, *, splits=("train", "dev", "test"), notify=None) -> Votes:
     if data.votes is not None:  # WRENCH folder or precomputed vote columns
-        return Votes({s: data.votes[s] for s in splits}, list(data.vote_names), ["precomputed"] * len(data.vote_names))
+        names = list(data.vote_names or ())
+        return Votes({s: data.votes[s] for s in splits}, names, ["precomputed"] * len(names))
     L, errors = {}, {}
     shared = KeptParser(config.lfs.spacy_model or None)
     for split in splits:
@@ -113,7 +118,8 @@ def _apply_local_in_chunks(config: Config, frame: pd.DataFrame, lfs, classes, *,
 
     parser = parser or KeptParser(config.lfs.spacy_model or None)
     progress = Progress(f"apply LFs: {where.split(' ')[0]}", len(frame), notify=notify)
-    parts, errors = [], {}
+    parts: list[np.ndarray] = []
+    errors: dict[str, int] = {}  # LF name -> rows it raised on
     for start, stop in chunks(len(frame), PROGRESS_CHUNK_ROWS):
         result = apply_lfs(lfs, frame.iloc[start:stop], classes, text_column=config.data.text_column,
                            id_column=config.data.id_column, parser=parser.take(lfs, stop - start),
@@ -235,8 +241,8 @@ def choose_label_model(config: Config, votes: Votes, data: TaskData, *, notify=N
     if config.checks.enabled and len(y_dev):
         evidence = vote_evidence(probe, L_train, votes.L["dev"], y_dev, k=k, prior=prior, lf_names=votes.lf_names,
                                  classes=data.schema.classes, seed=config.task.seed)
-    act = evidence is not None and config.checks.fallback
-    trusted = not act or evidence.trust_dev_votes
+    acting = evidence if config.checks.fallback else None  # the evidence the choice acts on
+    trusted = acting is None or acting.trust_dev_votes
     candidates = list(lm.candidates)
     if probe is not None:
         from labelkit.checks import majority_proba
@@ -253,8 +259,8 @@ def choose_label_model(config: Config, votes: Votes, data: TaskData, *, notify=N
         candidates, patterns, votes.L["dev"], y_dev,
         cardinality=k, seed=config.task.seed, metric=lm.metric, class_balances=balances,
         positive=positive, classes=list(data.schema.classes), sample_weight=counts, judge=judge,
-        choose_by=lm.choose_by, trust_dev_votes=evidence.trust_dev_votes if act else True,
-        supported=evidence.contradicted_support() if act else None, lf_names=votes.lf_names, options={
+        choose_by=lm.choose_by, trust_dev_votes=acting.trust_dev_votes if acting else True,
+        supported=acting.contradicted_support() if acting else None, lf_names=votes.lf_names, options={
             "snorkel": {"max_width": lm.snorkel_max_width},
             "logistic_votes": {"max_parameters": lm.logistic_votes_max_parameters}},
     )
@@ -277,7 +283,7 @@ def _probe(config: Config, data: TaskData, L_train: np.ndarray, metric: tuple):
     from labelkit.endmodel.probe import PROBE_FEATURES
 
     em = config.end_model
-    return Probe.build(data.frames["train"], data.frames["dev"], (L_train >= 0).any(axis=1),
+    return Probe.build(data.frames["train"], data.frames["dev"], np.any(L_train >= 0, axis=1),
                        text_column=config.data.text_column, feature_columns=list(config.data.feature_columns),
                        k=data.schema.cardinality, metric=metric, seed=config.task.seed,
                        max_features=min(em.max_features, PROBE_FEATURES),
@@ -417,8 +423,9 @@ def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np
     em = config.end_model
     labels = labels or em.labels
     keep, targets = train_targets(labels, config, proba, L_train, prior)
-    search = dict(features=tuple(em.features), class_weights=tuple(em.class_weight), Cs=list(Cs or em.C))
-    uncovered = dict(uncovered_target=None, uncovered_always=False)
+    search: dict[str, Any] = dict(features=tuple(em.features), class_weights=tuple(em.class_weight),
+                                  Cs=list(Cs or em.C))
+    uncovered: dict[str, Any] = dict(uncovered_target=None, uncovered_always=False)
     if like is not None and like.C is not None:
         search = dict(features=(like.features,), class_weights=(like.class_weight,), Cs=[like.C])
         if labels == "soft" and like.uncovered_target is not None:
@@ -427,7 +434,7 @@ def fit_end_model(config: Config, data: TaskData, proba: np.ndarray, L_train: np
         uncovered = dict(uncovered_target=uncovered_target(L_dev, data.gold["dev"], prior),
                          uncovered_always=em.include_uncovered is True)
     weights = None if sample_weight is None else np.asarray(sample_weight)
-    gold = {}
+    gold: dict[str, Any] = {}
     if human is not None and len(human) and (like is None or getattr(like, "human_weight", None) is not None):
         inside = human.train_weights(len(data.frames["train"]))  # a human-labelled train row trains as one, once
         if inside is not None:

@@ -63,7 +63,7 @@ def read_wrench(directory, *, text_field: str | None = "text") -> WrenchData:
     classes = _read_classes(directory, raw)
     records = {split: _parse_split(directory / f"{split}.json", rows, len(classes)) for split, rows in raw.items()}
     n_lfs = _common_lf_count(directory, records)
-    first = next((rows[0]["data"] for rows in records.values() if rows), {})
+    first: dict = next((rows[0]["data"] for rows in records.values() if rows), {})
     vectors = feature_vectors(first, text_field)
     dtype = vote_dtype(len(classes))
     data = WrenchData(
@@ -91,7 +91,8 @@ def write_wrench(directory, splits, classes, text_column, *, id_column=None, lf_
     classes = tuple(str(c) for c in classes)
     if directory.exists() and not overwrite:
         raise DatasetError(f"{directory} already exists; pass overwrite=True (or --force) to replace it.")
-    checked = {name: _checked_split(name, *parts, classes, text_column, id_column) for name, parts in splits.items()}
+    checked = {name: _checked_split(name, df, L, y, classes, text_column, id_column)
+               for name, (df, L, y) in splits.items()}
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:
@@ -420,7 +421,7 @@ def _vector_block(path, rows: list[dict], name: str, width: int, first: str) -> 
             raise DatasetError(f"{path}: row {row['id']!r} field {name!r} has {len(value)} values but row {first!r} "
                                f"has {width}; every row needs a feature vector of the same length.")
         values.append(value)
-    block = np.array(values)
+    block: np.ndarray = np.array(values)
     if block.dtype.kind in "iuf" and np.isfinite(block).all():
         return block
     for row, value in zip(rows, values):  # name the first bad value

@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 from labelkit.apply.local import ApplyResult, apply_lfs
 from labelkit.errors import ConfigError
 
@@ -27,7 +29,7 @@ def apply_with_engine(lfs, frame, classes: tuple[str, ...], *, engine: str = "lo
     engines load one per worker.
     """
     validate_engine(engine, scheduler)
-    options = dict(text_column=text_column, id_column=id_column, on_error=on_error, where=where)
+    options: dict[str, Any] = dict(text_column=text_column, id_column=id_column, on_error=on_error, where=where)
     if engine == "local":
         from labelkit.apply.processes import make_parser
 

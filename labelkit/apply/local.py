@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,9 @@ from labelkit.errors import ConfigError, LabelingFunctionError
 from labelkit.lfs.batch import Batch
 from labelkit.lfs.core import LabelingFunction
 from labelkit.schema import ABSTAIN_INDEX, vote_dtype
+
+if TYPE_CHECKING:
+    from labelkit.lfs.spacy_lfs import SpacyParser
 
 ERROR_CODE = -2  # marks a vote whose LF raised (on_error="abstain"); turned into ABSTAIN_INDEX + a count
 ON_ERROR = ("raise", "abstain")
@@ -65,8 +69,9 @@ def apply_lfs_marked(lfs, frame: pd.DataFrame, classes, *, text_column, id_colum
     spacy_columns = [j for j, lf in enumerate(lfs) if lf.kind.startswith("spacy")]
     masks = _declarative_masks(lfs, batch, context)
     for j, lf in enumerate(lfs):
-        if masks.get(j) is not None:
-            L[:, j] = np.where(masks[j], context.lookup[lf.label], ABSTAIN_INDEX)
+        mask = masks.get(j)
+        if mask is not None:
+            L[:, j] = np.where(mask, context.lookup[lf.label], ABSTAIN_INDEX)
         elif j not in spacy_columns:
             L[:, j] = _lf_codes(lf, batch, context)
     if spacy_columns and len(frame):
@@ -118,7 +123,8 @@ class KeptParser:
 
     def __init__(self, model: str | None) -> None:
         self.model = model
-        self._parser, self._rows = None, 0
+        self._parser: SpacyParser | None = None
+        self._rows = 0
 
     def take(self, lfs, rows: int):
         """The parser for a table (or chunk) of `rows` rows: None when `lfs` have no spaCy LF."""

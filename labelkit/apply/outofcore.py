@@ -119,7 +119,7 @@ class PatternCounter:
     def __init__(self, lf_names: list[str]) -> None:
         self.lf_names = list(lf_names)
         self._counts: dict[bytes, int] = {}
-        self._dtype = None
+        self._dtype: np.dtype | None = None
         self.n_rows = 0
         self.errors: dict[str, int] = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from functools import partial
+from typing import Any, Callable
 
 from labelkit.errors import LabelingFunctionError
 
@@ -42,7 +43,7 @@ def _doc_caller(lf):
     return partial(lf.func, **lf.resources) if lf.resources else lf.func
 
 
-_PHRASE_TOKENIZERS: dict[int, object] = {}
+_PHRASE_TOKENIZERS: dict[int, Callable[[str], Any]] = {}  # id of a vocab -> its phrase tokenizer (text -> Doc)
 _ANCHOR_KEY = "labelkit-anchor"
 
 
@@ -62,7 +63,7 @@ class _SharedMatchers:
 
         self.members = list(members)
         self.matcher = Matcher(nlp.vocab)
-        self.phrase_matchers: dict[str, object] = {}
+        self.phrase_matchers: dict[str, Any] = {}  # attr -> spaCy PhraseMatcher
         self.always_match = False
         self.key_to_lf: dict[int, object] = {}
         # phrases are tokenised as SpacyPatternLF does: spacy.blank("en") on the docs' vocab (which the
@@ -115,7 +116,7 @@ class _SharedMatchers:
             return None
 
     def hits(self, doc) -> set:
-        keys = set()
+        keys: set[int] = set()  # match ids (hashes in the vocab's strings)
         for phrase_matcher in self.phrase_matchers.values():
             keys.update(match[0] for match in phrase_matcher(doc))
         anchored = self.anchor_hash in keys

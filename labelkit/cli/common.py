@@ -7,6 +7,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -45,7 +46,7 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, str]:
 def load(config: str | None, sets: tuple[str, ...], extra: dict[str, object] | None = None):
     from labelkit.config import load_config
 
-    overrides: dict[str, object] = parse_sets(sets)
+    overrides: dict[str, object] = dict(parse_sets(sets))
     for key, value in (extra or {}).items():
         if value is not None:
             overrides.setdefault(key, value)
@@ -65,7 +66,7 @@ def declared_option(cls: type, name: str, *decls: str, **overrides):
     from labelkit.settings import cli_text, declared
 
     spec = declared(cls)[name]
-    kwargs = {"type": click_type(spec), "help": spec.help, "required": spec.required}
+    kwargs: dict[str, Any] = {"type": click_type(spec), "help": spec.help, "required": spec.required}
     if spec.default is not None:  # a list default as it is typed (2,4,8), converted by the type like any value
         kwargs.update(default=cli_text(spec.default) if isinstance(spec.default, list) else spec.default,
                       show_default=True)

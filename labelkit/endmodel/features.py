@@ -19,6 +19,8 @@ Texts longer than ``max_text_chars`` are cut there for feature purposes only (th
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -113,7 +115,7 @@ def build_features(name: str, text_column: str, numeric: list[str], categorical:
     from sklearn.pipeline import FeatureUnion
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    parts = []
+    parts: list[tuple[str, Any, Any]] = []  # ColumnTransformer's (name, transformer, columns)
     if text:
         parts.append(("text", FeatureUnion(text_vectorizers(name, max_features=max_features, min_df=min_df)), text_column))
     if relation:  # single-letter words between entities ("a", "s") matter here: \w+ tokens

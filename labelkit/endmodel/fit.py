@@ -79,7 +79,7 @@ def train_end_model(train: pd.DataFrame, targets: np.ndarray, classes: tuple[str
     if len(train) >= stream_rows and text_column:  # without text the features are a few dense columns: in memory
         from labelkit.endmodel.stream import train_streaming
 
-        if has_gold:  # streamed: the human rows join at the first listed weight, not chosen on dev
+        if has_gold and gold is not None:  # streamed: the human rows join at the first listed weight, not chosen on dev
             frame, Y, weights = with_rows(frame, Y, weights, gold, _target_matrix(y_gold, k, False, len(gold)),
                                           np.full(len(gold), float(list(gold_weights)[0])))
             notes = notes + [f"end model: the {len(gold)} human-labelled rows train the streamed model at weight "
@@ -179,7 +179,7 @@ def _c_path(X, y, w, X_dev, y_dev, *, Cs, k: int, metric: tuple, seed: int, X_tr
         score = dev_score(y_dev, predicted, k, metric)
         yield C, score, classifier, cut
         fitted += 1
-        if fitted >= 2 and score <= previous[0] + one_row(y_dev, metric) + 1e-12:
+        if fitted >= 2 and previous is not None and score <= previous[0] + one_row(y_dev, metric) + 1e-12:
             return
         previous = (score, classifier)
 
@@ -337,6 +337,7 @@ def _fit_setting(model: EndModel, frame, Y, weights, *, max_features, seed):
     featurizer, X, _ = fit_features(model.features, frame, model.text_column, model.feature_columns,
                                     max_features=max_features, relation=model.relation)
     X_rows, y_rows, w_rows = expand_soft(X, Y, weights[:, None] * class_multipliers(Y, weights, model.class_weight))
+    assert model.C is not None  # a logistic regression's setting: its C was chosen on dev
     classifier = make_classifier(X.shape[1], model.C, seed)
     with warnings.catch_warnings():  # as in the search: dev decides, not saga's last pass
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -349,6 +350,7 @@ def _rethreshold(model: EndModel, classifier, X_train, frame, Y, weights, dev_fr
     """Choose the refitted classifier's threshold from out-of-fold dev probabilities and shift it."""
     y_dev = np.asarray(y_dev, dtype=np.int64)
     positive = model.positive
+    assert positive is not None  # a model with a threshold has its positive class
     n_folds = max(2, min(DEV_FOLDS, len(y_dev)))
     folds = np.random.default_rng(seed).permutation(len(y_dev)) % n_folds
     out_of_fold = np.zeros(len(y_dev))

@@ -46,7 +46,8 @@ def fit_with_gold(model, frame: pd.DataFrame, Y: np.ndarray, weights: np.ndarray
     scores = {"without": {"dev": dev_score(y_dev, before_dev, k, metric) if len(y_dev) else None,
                           "human_rows": float(np.mean(before_gold == y_gold)),
                           "pooled": dev_score(y_pooled, np.concatenate([before_dev, before_gold]), k, metric)}}
-    candidates, previous, fold_start = [], None, {}
+    candidates, previous = [], None
+    fold_start: dict[int, object] = {}  # fold -> its classifier at the previous weight (a warm start)
     for w in gold_weights:
         w_all = np.concatenate([weights, np.full(n_gold, float(w))])
         classifier = _fit(model, X, Y_both, w_all, seed, previous)

@@ -3,18 +3,20 @@ needed to use it on a DataFrame (classes, text/feature columns, text length limi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from labelkit.endmodel.features import MAX_TEXT_CHARS, RELATION_COLUMNS, prepare_frame
+from labelkit.endmodel.scorer import TextScorer
 from labelkit.endmodel.scorer import text_only_vectorizers as _text_only_vectorizers
 from labelkit.errors import DatasetError
 
 
 @dataclass
 class EndModel:
-    pipeline: object  # fitted sklearn Pipeline: ("features", ColumnTransformer), ("model", classifier)
+    pipeline: Any  # fitted sklearn Pipeline (sklearn has no type information): ("features", ColumnTransformer), ("model", classifier)
     classes: tuple[str, ...]
     C: float | None
     text_column: str = "text"
@@ -36,7 +38,7 @@ class EndModel:
     notes: list[str] = field(default_factory=list)  # why a fallback was taken; shown as build warnings
     # a comparison model trained on a sample at scale: {"sampled_rows": n, "note": ...} ({} otherwise)
     comparison_sampling: dict = field(default_factory=dict)
-    _scorer: object = field(default=None, init=False, repr=False, compare=False)  # set by compile()
+    _scorer: TextScorer | None = field(default=None, init=False, repr=False, compare=False)  # set by compile()
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """(n, k) probabilities over all task classes, even ones the training labels never contained."""
@@ -62,8 +64,9 @@ class EndModel:
         if self._scorer is not None and len(rows) <= FAST_PATH_ROWS:
             column, limit = self.text_column, self.max_text_chars
             texts = [row.get(column) for row in rows]
-            if all(isinstance(text, str) for text in texts):
-                return self._all_classes(self._scorer.predict_proba([text[:limit] for text in texts]))
+            strings = [text[:limit] for text in texts if isinstance(text, str)]
+            if len(strings) == len(texts):
+                return self._all_classes(self._scorer.predict_proba(strings))
         return self.predict_proba(pd.DataFrame.from_records(rows))
 
     def compile(self) -> bool:

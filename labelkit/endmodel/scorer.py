@@ -93,7 +93,7 @@ def _normalize(values: np.ndarray, norm: str) -> np.ndarray:
 class TextScorer:
     """Probabilities of a compiled text-only pipeline, columns in the classifier's `classes_` order."""
 
-    def __init__(self, vectorizers: list[_Vectorizer], coef: np.ndarray, intercept: np.ndarray) -> None:
+    def __init__(self, vectorizers: list[_Vectorizer | _EmbeddingPart], coef: np.ndarray, intercept: np.ndarray) -> None:
         self.vectorizers = vectorizers
         self.coef_t = np.ascontiguousarray(coef.T)  # (features, k): one row gathered per term
         self.intercept = np.asarray(intercept)
@@ -110,7 +110,8 @@ class TextScorer:
         classifier = pipeline.steps[-1][1]
         if union is None or not _is_plain_logistic(classifier):
             return None
-        vectorizers, offset = [], 0
+        vectorizers: list[_Vectorizer | _EmbeddingPart] = []
+        offset = 0
         for vectorizer in union:
             if _is_embedding(vectorizer):  # embedding features: the transformer itself, one text at a time
                 vectorizers.append(_EmbeddingPart(vectorizer, offset))

@@ -166,7 +166,7 @@ def _parallel_chunks(featurizer, frame, chunks: list, workers: int = 2, ahead: i
     gc.freeze()  # the workers' garbage collector then skips the parent's objects (no copy-on-write storm)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        pending = [pool.submit(_transform, chunk) for chunk in chunks[:ahead]]
+        pending: list = [pool.submit(_transform, chunk) for chunk in chunks[:ahead]]  # None once yielded
         for i in range(len(chunks)):
             if i + ahead < len(chunks):  # a bounded number of chunks in flight: memory stays bounded
                 pending.append(pool.submit(_transform, chunks[i + ahead]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,13 +109,13 @@ def _system_delta(gold, pred_a, pred_b, k, seed, n_boot) -> SystemDelta:
     right_a, right_b = pred_a == gold, pred_b == gold
     improved = int(np.sum(~right_a & right_b))
     regressed = int(np.sum(right_a & ~right_b))
-    metrics = {}
+    metrics: dict[str, Any] = {}  # metric -> MetricDelta
     for metric, score in (("accuracy", accuracy_from_confusion), ("macro_f1", macro_f1_from_confusion)):
         a = float(score(confusion_matrix(gold, pred_a, k)))
         b = float(score(confusion_matrix(gold, pred_b, k)))
         samples = paired_bootstrap_diff(gold, pred_a, pred_b, k=k, metric=metric, n_boot=n_boot, seed=seed)
         metrics[metric] = MetricDelta(a=round(a, 4), b=round(b, 4), delta=round(b - a, 4),
-                                      delta_ci=percentile_interval(samples, 0.95))
+                                      delta_ci=[*percentile_interval(samples, 0.95)])
     return SystemDelta(improved=improved, regressed=regressed, changed=int(np.sum(pred_a != pred_b)),
                        mcnemar_p=round(mcnemar_exact_p(regressed, improved), 6), **metrics)
 

@@ -12,7 +12,7 @@ otherwise accuracy. ``resolve_metric`` says which one was used and why.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -206,7 +206,7 @@ def metric_from_confusion(confusion: np.ndarray, metric: str, positive: int | No
     raise ConfigError(f"Unknown metric {metric!r}; valid metrics are: {', '.join(METRICS[1:])}.")
 
 
-def calibration_bins(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> dict[str, list]:
+def calibration_bins(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> dict[str, Any]:
     """Per confidence bin with rows (of `bins` equal-width bins of the top probability): [low, high], mean
     confidence, accuracy of the argmax, rows. What the report's calibration table and chart show."""
     confidence = proba.max(axis=1)

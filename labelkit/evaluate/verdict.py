@@ -13,12 +13,14 @@ choice) goes into the headline; warning-level checks are listed under it.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from labelkit.results import BuildResults, Check, Guardrail, PairedTest, Systems, Verdict, VerdictSlice
 
 MINUS = "\u2212"  # the typographic minus: "−30.0 pts"
 
 
-def compute_verdict(systems: Systems, guardrails: list[Guardrail] = (), checks: list[Check] = ()) -> Verdict:
+def compute_verdict(systems: Systems, guardrails: Sequence[Guardrail] = (), checks: Sequence[Check] = ()) -> Verdict:
     """The verdict of a build from its systems (with the paired test), failed guardrails and checks."""
     paired = systems.paired_test
     baseline = paired.baseline if paired else systems.baseline

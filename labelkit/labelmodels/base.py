@@ -19,6 +19,8 @@ ABSTAIN_INDEX = -1
 @runtime_checkable
 class LabelModel(Protocol):
     name: str
+    cardinality: int  # fitted
+    prior: np.ndarray  # fitted: the class prior (tie-breaking, all-abstain rows)
 
     def fit(self, L, *, cardinality, class_balance=None, seed=0, sample_weight=None) -> "LabelModel": ...
 
@@ -32,6 +34,14 @@ class LabelModel(Protocol):
 class PredictMixin:
     """``predict`` and ``score`` from ``predict_proba`` and the fitted ``prior`` (tie policy of
     ``hard_predictions``); every label model here inherits them."""
+
+    name: str
+    # the fitted state, set by fit() or from_state(); absent before (require_fitted checks prior)
+    cardinality: int
+    prior: np.ndarray
+
+    def predict_proba(self, L) -> np.ndarray:
+        raise NotImplementedError
 
     def predict(self, L) -> np.ndarray:
         return hard_predictions(self.predict_proba(L), self.prior)

@@ -34,6 +34,8 @@ from labelkit.labelmodels.base import (
 
 class DawidSkene(PredictMixin):
     name = "dawid_skene"
+    abstain_as_vote_: bool  # fitted: abstain_as_vote resolved on the training votes
+    confusion: np.ndarray  # fitted: (m, k true, k voted), rows sum to 1
 
     def __init__(
         self,
@@ -60,12 +62,8 @@ class DawidSkene(PredictMixin):
         if abstain_as_vote not in (True, False, "auto"):
             raise LabelModelError(f"abstain_as_vote must be True, False or 'auto', got {abstain_as_vote!r}.")
         self.abstain_as_vote = abstain_as_vote
-        self.abstain_as_vote_: bool | None = None  # resolved at fit time
         self.max_iter = int(max_iter)
         self.tol = float(tol)
-        self.cardinality: int | None = None
-        self.prior: np.ndarray | None = None
-        self.confusion: np.ndarray | None = None  # (m, k true, k voted), rows sum to 1
         self.n_iter_: int = 0
 
     def fit(self, L, *, cardinality, class_balance=None, seed=0, sample_weight=None) -> "DawidSkene":

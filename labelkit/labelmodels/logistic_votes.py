@@ -37,16 +37,14 @@ MAX_PARAMETERS = 500_000  # (LFs x classes + classes) x classes; 300 LFs x 150 c
 
 class LogisticVotes(UsesDevMixin, PredictMixin):
     name = "logistic_votes"
+    coef: np.ndarray  # fitted: (k, n_lfs * k + k)
+    intercept: np.ndarray  # fitted: (k,), dev shares moved to the prior
 
     def __init__(self, *, C: float = 1.0, max_parameters: int = MAX_PARAMETERS):
         if not C > 0:
             raise LabelModelError(f"logistic_votes: C must be > 0, got {C}.")
         self.C = float(C)
         self.max_parameters = int(max_parameters)
-        self.cardinality: int | None = None
-        self.prior: np.ndarray | None = None
-        self.coef: np.ndarray | None = None  # (k, n_lfs * k + k)
-        self.intercept: np.ndarray | None = None  # (k,), dev shares moved to the prior
 
     def fit(self, L, *, cardinality, class_balance=None, seed=0, sample_weight=None) -> "LogisticVotes":
         from sklearn.linear_model import LogisticRegression

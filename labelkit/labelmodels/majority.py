@@ -23,10 +23,6 @@ class MajorityVote(PredictMixin):
 
     name = "majority"
 
-    def __init__(self) -> None:
-        self.cardinality: int | None = None
-        self.prior: np.ndarray | None = None
-
     def fit(self, L, *, cardinality, class_balance=None, seed=0, sample_weight=None) -> "MajorityVote":
         L = validate_label_matrix(L, cardinality=cardinality)
         validate_sample_weight(sample_weight, L.shape[0])

@@ -46,12 +46,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from labelkit.display import interval_text
 from labelkit.errors import ConfigError, LabelModelError
-from labelkit.labelmodels.base import hard_predictions, validate_label_matrix
+from labelkit.labelmodels.base import LabelModel, hard_predictions, validate_label_matrix
+
+if TYPE_CHECKING:
+    from labelkit.checks import VoteEvidence
+    from labelkit.endmodel.probe import Probe
 
 N_BOOT = 200
 CONFIDENCE = 0.95
@@ -60,7 +65,7 @@ CONFIDENCE = 0.95
 @dataclass
 class Selection:
     name: str  # the chosen model's registry name
-    model: object
+    model: LabelModel
     dev_scores: dict[str, float]  # candidate key -> dev score (NaN = could not be fitted)
     prior: np.ndarray  # the chosen candidate's prior (tie-breaking, all-abstain rows)
     metric: str = "accuracy"  # the concrete metric used (never "auto")
@@ -69,12 +74,12 @@ class Selection:
     key: str = ""  # the chosen candidate's key, e.g. "snorkel (uniform prior)"
     class_balance: str = ""  # the chosen candidate's class-balance setting
     candidates: list[dict] = field(default_factory=list)  # one JSON-able record per candidate
-    fitted: dict[str, object] = field(default_factory=dict, repr=False)  # candidate key -> fitted model
+    fitted: dict[str, LabelModel] = field(default_factory=dict, repr=False)  # candidate key -> fitted model
     chosen_by: str = "label_model"  # end_model: by the judge's dev score; label_model: by its own dev score
     judge_metric: str | None = None  # what the judge's dev score is, e.g. "average precision of 'spam'"
     reason: str = ""  # one line: why the winner won
-    evidence: object = field(default=None, repr=False)  # labelkit.checks.VoteEvidence of the build (None: unchecked)
-    probe: object = field(default=None, repr=False)  # the build's labelkit.endmodel.probe.Probe (None: none)
+    evidence: VoteEvidence | None = field(default=None, repr=False)  # labelkit.checks.VoteEvidence of the build (None: unchecked)
+    probe: Probe | None = field(default=None, repr=False)  # the build's labelkit.endmodel.probe.Probe (None: none)
 
 
 @dataclass
@@ -82,7 +87,7 @@ class Judge:
     """Scores a candidate by the end model its train labels teach: `probe` (labelkit.endmodel.probe)
     trained on the candidate's probabilities of the probe's train rows, scored on the gold dev rows."""
 
-    probe: object
+    probe: Probe
     pattern_rows: np.ndarray  # per probe train row: the index of its vote pattern in L_train
     metric_name: str = ""
 
@@ -148,7 +153,10 @@ def select_label_model(
                    sample_weight=sample_weight, dev_folds=dev_folds, metric=metric, positive=positive,
                    resamples=resamples, judge=judge, supported=supported,
                    lf_names=list(lf_names or [f"lf_{j}" for j in range(L_dev.shape[1])]))
-    records, fitted, notes, samples = [], {}, [], {}
+    records: list[dict] = []
+    fitted: dict[str, LabelModel] = {}  # candidate key -> fitted model
+    notes: list[str] = []
+    samples: dict[str, dict] = {}  # candidate key -> bootstrap samples of its scores
     classes = list(classes or [str(i) for i in range(cardinality)])
     with _one_blas_thread():
         for name in names:
@@ -205,7 +213,7 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _evaluate_candidate(name, key, label, balance, model_options, c, classes) -> tuple[dict, object, dict]:
+def _evaluate_candidate(name, key, label, balance, model_options, c, classes) -> tuple[dict, LabelModel | None, dict]:
     """(JSON-able record, fitted model or None, bootstrap samples of its dev scores)."""
     from labelkit.labelmodels import make_label_model
 

@@ -36,6 +36,8 @@ MAX_WIDTH = 600
 
 class SnorkelLabelModel(PredictMixin):
     name = "snorkel"
+    mu: np.ndarray  # fitted: (m * k, k) float32, P(LF j votes c | y), snorkel's parameters
+    coverage_: np.ndarray  # fitted: share of rows each LF votes on
 
     def __init__(
         self,
@@ -57,10 +59,6 @@ class SnorkelLabelModel(PredictMixin):
         )
         self.torch_threads = int(torch_threads)
         self.max_width = int(max_width)
-        self.cardinality: int | None = None
-        self.prior: np.ndarray | None = None
-        self.mu: np.ndarray | None = None  # (m * k, k) float32: P(LF j votes c | y), snorkel's parameters
-        self.coverage_: np.ndarray | None = None
         self.fit_seconds_: float = 0.0
 
     def fit(self, L, *, cardinality, class_balance=None, seed=0, sample_weight=None) -> "SnorkelLabelModel":
@@ -140,7 +138,7 @@ class SnorkelLabelModel(PredictMixin):
 
 
 @functools.cache
-def _weighted_snorkel_class():
+def _weighted_snorkel_class() -> type:
     """Build the subclass lazily so importing labelkit does not import torch/snorkel."""
     import torch
     from snorkel.labeling.model import LabelModel

@@ -45,6 +45,8 @@ from labelkit.labelmodels.base import (
 
 
 class WeightedMajorityVote(UsesDevMixin, PredictMixin):
+    accuracies: np.ndarray  # fitted, per LF
+    weights: np.ndarray  # fitted: log-odds vote weights per LF
     name = "weighted_majority"
 
     def __init__(
@@ -67,10 +69,6 @@ class WeightedMajorityVote(UsesDevMixin, PredictMixin):
         self.max_accuracy = float(max_accuracy)
         self.erase_alpha = float(erase_alpha)
         self.kept_on_noise_: list[int] = []
-        self.cardinality: int | None = None
-        self.prior: np.ndarray | None = None
-        self.accuracies: np.ndarray | None = None
-        self.weights: np.ndarray | None = None
 
     def fit(self, L, *, cardinality, class_balance=None, seed=0, sample_weight=None) -> "WeightedMajorityVote":
         L = validate_label_matrix(L, cardinality=cardinality)

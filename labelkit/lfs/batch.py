@@ -12,7 +12,7 @@ def _row_class(columns: list[str]):
     """A namedtuple subclass with attribute access (row.text) and item access (row["text"])."""
     # names that are not identifiers (`routing code`, `_x`, `class`) get positional field names (`_0`); they
     # stay reachable as row["routing code"] and getattr(row, "routing code")
-    base = namedtuple("Row", columns, rename=True)
+    base = namedtuple("Row", columns, rename=True)  # type: ignore[misc]  # the fields are the frame's columns
     position = {c: i for i, c in enumerate(columns)}
 
     class Row(base):

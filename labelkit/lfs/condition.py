@@ -25,6 +25,7 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,6 +65,7 @@ def _tokenize(text: str) -> list[_Token]:
         if not match or match.end() == pos:
             raise ConditionError(f"cannot read {text[pos:].strip()[:20]!r} at character {pos + 1}")
         kind = match.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         value, start = match.group(kind), match.start(kind)
         if kind == "word" and value.lower() in _KEYWORDS:
             kind, value = "keyword", value.lower()
@@ -75,18 +77,21 @@ def _tokenize(text: str) -> list[_Token]:
 # ---------------------------------------------------------------- nodes (vectorised and per row)
 
 class _Node:
-    def mask(self, frame: pd.DataFrame) -> np.ndarray: ...
+    def mask(self, frame: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError
 
-    def row(self, row) -> bool: ...
+    def row(self, row) -> bool:
+        raise NotImplementedError
 
-    def columns(self) -> set[str]: ...
+    def columns(self) -> set[str]:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class _Compare(_Node):
     column: str
     op: str  # ==, !=, <, ..., in, not in, contains, not contains, missing, not missing
-    value: object = None
+    value: Any = None  # a str or number; a tuple of them for in / not in; None for missing
 
     def columns(self) -> set[str]:
         return {self.column}

@@ -24,7 +24,7 @@ class DeclarativeLF(LabelingFunction):
 
     def __init__(self, name: str, label: str, *, column: str | None = None) -> None:
         super().__init__(name, self._row_vote)
-        self.func = None  # declarative LFs have no user function; rows go through _row_vote
+        self.func = None  # type: ignore[assignment]  # declarative LFs have no user function; rows go through _row_vote
         if not isinstance(label, str):
             raise LabelingFunctionError(f"LF {name!r}: label must be a class name (str), got {label!r}.")
         self.label = label
@@ -317,6 +317,7 @@ def _re2_spelling(pattern: str, space: str) -> str:
         if token is None:
             raise _Untranslatable
         kind, text = token.lastgroup, token.group()
+        assert kind is not None  # every alternative of _TOKEN is a named group
         if kind == "repeat":
             bounds = [int(b) for b in (token["low"], token["high"]) if b]
             if previous not in _REPEATABLE or max(bounds, default=0) > _MAX_RE2_REPEAT:

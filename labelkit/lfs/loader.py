@@ -38,7 +38,7 @@ def load_modules(paths: list[Path]) -> ModuleContents:
         contents.detectors += [v for v in vars(module).values() if callable(v) and hasattr(v, "detector_name")]
         contents.plain_functions += _plain_functions(module)
         definitions = _definition_sources(Path(path))
-        bound = {}
+        bound: dict[int, str] = {}  # id of a module-level object -> its first name
         for variable, value in vars(module).items():
             bound.setdefault(id(value), variable)
         for lf in _module_lfs(module, path):
@@ -112,6 +112,8 @@ def _import(path: Path):
                           f"relative to the config file's folder: fix the path, or move the module there.")
     module_name = "labelkit_lfs_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:  # e.g. a file whose name does not end in .py
+        raise ConfigError(f"LF module {path.resolve()} cannot be imported as a Python module; name it *.py.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # so row-wise LFs pickle by reference for process/Dask engines
     try:

@@ -121,7 +121,8 @@ def parse_rules(text: str, path: Path | str, *, classes=None, columns=None) -> l
     if not isinstance(tables, list):
         raise ConfigError(f"{path}: 'rule' must be [[rule]] tables.")
     lines = _header_lines(text)
-    rules, seen = [], {}
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}  # rule name -> line of its first table
     for i, table in enumerate(tables):
         line = lines[i] if i < len(lines) else 0
         rule = rule_from_table(table, where=f"{path}:{line}: ", line=line)
@@ -302,7 +303,8 @@ def to_lf(rule: Rule, *, where: str = "", root=None):
 
 def load_rules(paths, *, classes=None, columns=None) -> list:
     """LFs of every rules file, in order; names must be unique across files."""
-    lfs, origin = [], {}
+    lfs: list = []
+    origin: dict[str, str] = {}  # LF name -> the rules file that defines it
     for path in paths:
         for rule in read_rules(path, classes=classes, columns=columns):
             where = f"{path}:{rule.line}: "

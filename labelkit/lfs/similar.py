@@ -96,8 +96,9 @@ class SimilarLF(DeclarativeLF):
         self.threshold, self.model = float(threshold), model
         self.min_precision, self.abstain_below = float(min_precision), bool(abstain_below)
         self.root = root
-        self._space = None
+        self._space: SeedSpace | None = None
         self.gate_note: str | None = None  # set by precision_gate when dev precision is below the bar
+        self.dev_precision: float | None = None  # set by precision_gate: this build's dev precision
 
     @property
     def space(self) -> SeedSpace:
@@ -152,7 +153,7 @@ def precision_gate(votes, lfs, y_dev, classes) -> list[str]:
     """Each similarity rule's precision on the gold dev rows it votes on, against its `min_precision`:
     below it a note (returned, for the build's warnings), and with `abstain_below` its column is set to
     abstain in every split of `votes.L` (in place). Other LFs are untouched."""
-    notes = []
+    notes: list[str] = []
     if y_dev is None or "dev" not in votes.L:
         return notes
     y_dev = np.asarray(y_dev)
@@ -196,7 +197,7 @@ def suggest_similar(dev_texts, y_dev, L_dev, classes, *, model: str = TFIDF, see
     texts = ["" if not isinstance(t, str) else t for t in dev_texts]
     y_dev = np.asarray(y_dev, dtype=np.int64)
     L_dev = np.asarray(L_dev)
-    uncovered = ~(L_dev >= 0).any(axis=1) if L_dev.size else np.ones(len(texts), dtype=bool)
+    uncovered = ~np.any(L_dev >= 0, axis=1) if L_dev.size else np.ones(len(texts), dtype=bool)
     out = []
     if model == TFIDF:
         from sklearn.feature_extraction.text import TfidfVectorizer

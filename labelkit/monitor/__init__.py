@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ import pandas as pd
 from labelkit.errors import LabelkitError
 from labelkit.monitor.metrics import MonitorSettings, compute_metrics
 from labelkit.times import format_time
+
+if TYPE_CHECKING:
+    from labelkit.monitor.reference import Reference
 
 __all__ = ["MonitorError", "MonitorResult", "MonitorSettings", "run_monitor", "write_outputs"]
 MAX_EXAMPLES = 12
@@ -34,7 +38,7 @@ class MonitorResult:
     frame: pd.DataFrame
     settings: MonitorSettings
     log_path: Path
-    reference: object
+    reference: Reference
     n_rows: int
     primary_builds: list[str]
     notes: list[str] = field(default_factory=list)
@@ -206,13 +210,14 @@ def _nothing_to_monitor(log_path, since: float | None, until: float | None) -> s
     from labelkit.serve.logdata import time_range
 
     n, first, last = time_range(log_path)
-    if since is None and until is None or not n:
+    if since is None and until is None or not n or first is None or last is None:
         return f"Request log {log_path} has no requests: nothing to monitor (empty window)."
     if since is not None and until is not None:
         chosen = f"between {format_time(since)} and {format_time(until)}"
     elif since is not None:
         chosen = f"at or after {format_time(since)}"
     else:
+        assert until is not None  # since and until both None returned above
         chosen = f"before {format_time(until)}"
     return (f"Request log {log_path} has no requests {chosen}: nothing to monitor (empty window). Its {n:,} "
             f"requests run from {format_time(first)} to {format_time(last)}; change --since/--until.")

@@ -136,7 +136,7 @@ class _Context:
         total, hit = self.counts(valid, conflicts(L))
         out += self.rate_rows("lf_conflict_rate", "all", total[:, 0], hit[:, 0], self.ref.conflict_rate,
                               also=self.ref.test_rates.get("conflict"), **self._ref_sizes())
-        total, hit = self.counts(valid, (L >= 0).any(axis=1))
+        total, hit = self.counts(valid, np.any(L >= 0, axis=1))
         out += self.rate_rows("rules_coverage", "all", total[:, 0], hit[:, 0], self.ref.any_coverage,
                               also=self.ref.test_rates.get("any"), **self._ref_sizes())
         return out
@@ -212,9 +212,10 @@ class _Context:
         correctness at a given confidence moves with them. The interval therefore spans CBPE's and the
         label-shift estimate's (BBSE, drift.label_shift_accuracy): where the two assumptions agree it is
         narrow, where they part it says the accuracy is not known from the inputs alone."""
-        if self.ref.calibration is None or not len(self.log):
+        if self.ref.calibration is None or self.ref.test_accuracy is None or not len(self.log):
             return []
         p = self.ref.calibrated(self.log.confidence)
+        assert p is not None  # the reference has a calibration
         sums = np.bincount(self.pos, weights=p, minlength=len(self.grid))
         var = np.bincount(self.pos, weights=p * (1 - p), minlength=len(self.grid))
         base = self.ref.test_accuracy

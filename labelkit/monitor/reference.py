@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ class Reference:
     slice_sizes: dict[str, int]  # test rows behind each of those rates
     test_accuracy: float | None
     n_test: int
-    calibration: object | None = None  # fitted IsotonicRegression or None
+    calibration: Any = None  # fitted IsotonicRegression or None (sklearn has no type information)
     notes: list[str] = field(default_factory=list)
     test: pd.DataFrame | None = field(default=None, repr=False)  # test_predictions.csv as written
     text_column: str = "text"  # the build's [data] text_column (a logged request's text field)
@@ -67,6 +68,7 @@ def load_reference(run_dir, *, calibrate: bool = True) -> Reference:
     classes, lf_names = run.classes, tuple(run.manifest.lf_names)
     votes = run.train_votes()
     test = run.table(TEST_PREDICTIONS)
+    assert test is not None  # the file is there (checked above)
     ref = Reference(
         path=folder, build_id=run.build_id,
         classes=classes, lf_names=lf_names,

@@ -30,6 +30,7 @@ exact check.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ class GramSets:
 class Prefixes:
     """Each text's prefix (see `prefixes`), l, the grams after it (`rest`) and its last column."""
 
-    matrix: object
+    matrix: Any  # scipy CSR matrix (scipy has no type information)
     ell: np.ndarray
     rest: np.ndarray
     last: np.ndarray
@@ -150,8 +151,8 @@ class GramIndex:
     def __init__(self, texts, *, ngram: int, threshold: float, shared: int = PREFIX_SHARED):
         texts = list(texts)
         self.texts = np.asarray(texts, dtype=object)
-        seen = [_distinct_pairs(*gram_codes(texts[a:b], ngram=ngram)) for a, b in text_chunks(texts)]
-        seen = np.concatenate(seen) if seen else np.empty(0, dtype=np.int64)
+        chunks = [_distinct_pairs(*gram_codes(texts[a:b], ngram=ngram)) for a, b in text_chunks(texts)]
+        seen = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
         self.vocabulary = _distinct(seen)
         df = np.bincount(np.searchsorted(self.vocabulary, seen), minlength=len(self.vocabulary))
         self.column = np.empty(len(df), dtype=np.int64)
@@ -330,7 +331,7 @@ def _stream(ctx, index: GramIndex, probe: _Side, indexed: _Side, *, what: str) -
     kept grows with the texts that match, not with the pairs (a gold row may match 1,000s of copies)."""
     split = probe.splits[0]
     rows = probe.rows_per_text(split)
-    parts = {other: ([], []) for other in indexed.splits}
+    parts: dict[str, tuple[list[pd.DataFrame], list[pd.DataFrame]]] = {other: ([], []) for other in indexed.splits}
     for u, v, sim in _chunk_matches(ctx, index, probe.texts, exclude_self=False, what=what):
         for other, (mine, theirs) in parts.items():
             hit = indexed.present(other)[v]
@@ -369,7 +370,7 @@ def _chunk_matches(ctx, index: GramIndex, texts: np.ndarray, *, exclude_self: bo
 def _best(pairs: pd.DataFrame | None, rows_other: np.ndarray | None) -> pd.DataFrame:
     """Per text u: its most similar match v (ties: lowest v), sim, and `more` = how many other rows of
     the matched split also match (rows_other: rows per text v)."""
-    if pairs is None or pairs.empty:
+    if pairs is None or pairs.empty or rows_other is None:
         return pd.DataFrame({"u": np.empty(0, np.int64), "v": np.empty(0, np.int64), "sim": np.empty(0),
                              "more": np.empty(0, np.int64)})
     more = pd.Series(rows_other[pairs["v"].to_numpy()]).groupby(pairs["u"].to_numpy()).sum() - 1

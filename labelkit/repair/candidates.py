@@ -74,7 +74,7 @@ def _check(gram, c, train, rules, covered, dev, y_dev) -> dict:
 
 def _drop_contained(found: list[dict]) -> list[dict]:
     """Leave out an n-gram inside a longer kept one with the same support (it says nothing more)."""
-    kept = []
+    kept: list[dict] = []
     for row in sorted(found, key=lambda r: -len(r["ngram"].split())):
         padded = f" {row['ngram']} "
         if any(padded in f" {k['ngram']} " and k["support"] == row["support"] for k in kept):

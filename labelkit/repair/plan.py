@@ -228,8 +228,8 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
            + (f"; at most {max_candidates} per slice (--max-candidates)" if max_candidates is not None else ""))
     base_overall = dev_scores(base_model, np.zeros(len(dev), dtype=bool), ()).overall
     floor = base_overall - max_overall_loss
-    row_w, class_weight, current_model, searches, repaired_before = np.ones(len(train)), \
-        base_model.class_weight, base_model, [], []
+    row_w, class_weight, current_model, searches = np.ones(len(train)), base_model.class_weight, base_model, []
+    repaired_before: list = []  # the slices repaired so far
     for s in chosen:
         dev_mask, train_mask = masks[s]["dev"], masks[s]["train"] & trained_on
         n_dev = int(dev_mask.sum())

@@ -23,23 +23,27 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from labelkit.endmodel.model import EndModel
 
 
 @dataclasses.dataclass
 class Refitter:
-    base: object  # the first EndModel (its setting; its classifier is where every fit starts)
-    featurizer: object  # fitted features (the first model's own, unless it saw rows this one does not)
+    base: EndModel  # the first end model (its setting; its classifier is where every fit starts)
+    featurizer: Any  # fitted features (the first model's own, unless it saw rows this one does not)
     labels: str  # soft | hard
     rows: np.ndarray  # positions (in the train split) of the rows it trains on, in training order
-    X: object  # their features
+    X: Any  # their features (a scipy sparse matrix or an array)
     Y: np.ndarray  # their targets, (rows, k)
-    X_dev: object
+    X_dev: Any
     y_dev: np.ndarray
     metric: tuple  # (name, positive class index or None), as the end model scores dev
     seed: int
-    X_all: object = None  # every train row's features (a binary F1 task's threshold quantile), else None
+    X_all: Any = None  # every train row's features (a binary F1 task's threshold quantile), else None
 
     @classmethod
     def create(cls, config, data, proba_train, L_train, prior, base, *, labels: str | None = None):
@@ -103,7 +107,9 @@ class Refitter:
         if len(np.unique(y_rows)) < 2:
             return None, None
         base = self.base
-        classifier = make_classifier(self.X.shape[1], base.C * scale, self.seed)
+        C = base.C
+        assert C is not None  # create() makes a refitter only for a logistic regression with its C
+        classifier = make_classifier(self.X.shape[1], C * scale, self.seed)
         start = base.pipeline.named_steps["model"]
         if (hasattr(start, "coef_") and start.coef_.shape[1] == self.X.shape[1]
                 and np.array_equal(np.unique(y_rows), start.classes_)):
@@ -123,7 +129,7 @@ class Refitter:
         proba = np.zeros((self.X_dev.shape[0], k))  # as EndModel.predict: argmax over every task class
         proba[:, classifier.classes_] = classifier.predict_proba(self.X_dev)
         note = (f"end model: repair row weights up to x{scale:g}, fitted as weights / {scale:g} with C x {scale:g} "
-                f"(the same objective; the classifier holds C={base.C * scale:g})" if scale > 1 else "")
+                f"(the same objective; the classifier holds C={C * scale:g})" if scale > 1 else "")
         model = EndModel(
             make_pipeline(self.featurizer, classifier), base.classes, base.C,
             text_column=base.text_column, feature_columns=list(base.feature_columns), features=base.features,

@@ -162,7 +162,8 @@ def search_slice(name: str, evaluate: Callable[[np.ndarray, str], DevScores], ba
     plans = plan_candidates(base, train_mask, errors, class_weight=class_weight,
                             build_class_weight=build_class_weight, class_weights=class_weights, weights=weights,
                             strategies=strategies) if weights else []  # no dev rows: nothing can be chosen
-    scored, below, pruned, skipped = [], set(), 0, 0
+    scored: list[tuple] = []  # (candidate, its weights, its dev scores)
+    below, pruned, skipped = set(), 0, 0
     for cw, strategy, candidate_weights, weight in plans:
         if (cw, strategy) in below:
             continue  # counted when its strategy fell below the floor

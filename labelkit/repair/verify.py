@@ -3,6 +3,8 @@ interval, the rules' score beside it, the share of the rules-vs-model gap recove
 test (McNemar + paired bootstrap) of the repaired model against the model before."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -15,7 +17,7 @@ def before_after(y: np.ndarray, before: np.ndarray, after: np.ndarray, rules: np
         return {"rows": 0}
     scores = {name: float(np.mean(pred == y)) for name, pred in
               (("before", before), ("after", after), ("rules", rules))}
-    out = {"rows": int(len(y))}
+    out: dict[str, Any] = {"rows": int(len(y))}
     for name, pred in (("before", before), ("after", after), ("rules", rules)):
         out[name] = round(scores[name], 4)
         out[f"{name}_ci"] = bootstrap_ci(y, pred, k=k, n_boot=n_boot, seed=seed)

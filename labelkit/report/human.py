@@ -22,7 +22,7 @@ def human_labels_section(results, _examples=None) -> Section | None:
 
 
 def training_blocks(human: dict) -> list:
-    blocks = []
+    blocks: list = []  # Text, Table and Bullets blocks
     summary = human.get("summary") or []
     if summary:
         blocks.append(Bullets([str(s) for s in summary], "normal"))
@@ -77,7 +77,7 @@ def training_blocks(human: dict) -> list:
 
 
 def gold_change_blocks(changes: dict) -> list:
-    blocks = []
+    blocks: list = []  # Text and Table blocks
     changed = changes.get("changed") or {}
     blocks.append(Text(f"Gold labels changed by reviewers: dev {changed.get('dev', 0)}, test {changed.get('test', 0)}. "
                        "Blind review (gold_review) mixes the rows the build flagged with rows drawn at random.",

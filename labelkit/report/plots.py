@@ -53,7 +53,7 @@ def _new_figure(height: float, width: float = WIDTH):
 
 def _encode(figure, order: list[str] | None = None) -> str:
     buffer = io.BytesIO()
-    metadata = {"Software": None}
+    metadata: dict[str, str | None] = {"Software": None}
     if order is not None:
         metadata["Description"] = "y, top to bottom: " + " | ".join(order)
     figure.savefig(buffer, format="png", dpi=DPI, metadata=metadata)

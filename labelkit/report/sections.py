@@ -221,7 +221,7 @@ def _slices(results: BuildResults, _examples) -> Section | None:
         section.blocks.append(Table(
             ["slice", "n", baseline, model, "gap", "intervals separate"],
             [[f"{g.column} = {g.value}", number(g.size), pct(g.baseline_score), pct(g.model_score),
-              signed_points(g.gap), {True: "yes", False: "no"}.get(g.clear, "–")] for g in guardrails],
+              signed_points(g.gap), "–" if g.clear is None else "yes" if g.clear else "no"] for g in guardrails],
             flagged=[True] * len(guardrails),
         ))
     elif slices:

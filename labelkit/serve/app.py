@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,9 @@ class Primary:
     classes: tuple[str, ...]
     input_columns: list[str]
     slice_columns: list[str]
-    predict_proba: object  # frame -> (n, k)
-    predict_rows: object = None  # rows (dicts of input_columns) -> (n, k); None: predict_proba on a frame
+    predict_proba: Callable[[pd.DataFrame], np.ndarray]  # frame -> (n, k)
+    # rows (dicts of input_columns) -> (n, k); None: predict_proba on a frame
+    predict_rows: Callable[[list[dict]], np.ndarray] | None = None
     id_column: str | None = None  # the build's [data] id_column: a request's id when it has no `id` field
     text: bool = True  # input_columns[0] is a text; False: a model of feature columns alone (WRENCH vectors)
     numbers: tuple[str, ...] = ()  # input columns the model read as numbers: a request must send numbers

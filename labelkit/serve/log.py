@@ -307,7 +307,7 @@ class LogWriter:
                 return
 
     def _take(self) -> list:
-        items = []
+        items: list = []
         while self.queue and len(items) < self.batch_size:
             items.append(self.queue.popleft())
         return items

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -119,11 +120,11 @@ def summarize(log_path) -> dict:
     from labelkit.serve.logdata import read_log
 
     log = read_log(log_path)
-    out = {"log": str(log_path), "rows": len(log), "systems": {}}
+    out: dict[str, Any] = {"log": str(log_path), "rows": len(log), "systems": {}}
     for name, column in log.systems.items():
         answered = column.pred >= 0
         agree = (column.pred == log.pred) & answered
-        entry = {"build_id": column.build_id, "answered": int(answered.sum()),
+        entry: dict[str, Any] = {"build_id": column.build_id, "answered": int(answered.sum()),
                  "errors": int((column.codes == 2).sum()),
                  "agreement": round(float(agree.sum() / max(answered.sum(), 1)), 4), "slices": []}
         for col in log.meta.slice_columns:

@@ -56,9 +56,12 @@ def open_service(run_dir, *, challengers=(), log_path="serve.sqlite", settings: 
                                          tuple(str(Path(p).resolve()) for p in challengers),
                                          challenger_names(challengers), bool(rules and run.lfs))
     if make_systems is not None:
+        def on_event(name: str, n: int) -> None:
+            state.count(name, n)
+            log.count(name, n)
+
         state.shadow = ShadowWorker(make_systems, state.shadow_rows, queue_size=shadow_queue, timeout=shadow_timeout,
-                                    mode=shadow_mode, on_event=lambda name, n: (state.count(name, n),
-                                                                                log.count(name, n)))
+                                    mode=shadow_mode, on_event=on_event)
     return state
 
 

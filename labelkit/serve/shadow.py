@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -250,6 +250,11 @@ class ShadowWorker:
     At most `queue_size` jobs are in flight (submitted, not yet answered); more are shed.
     """
 
+    # set by _launch, per mode: a spawned process or a thread, its results queue, the worker's inbox
+    _worker: Any
+    _results: Any
+    _send: Callable[[Any], None]
+
     def __init__(self, make_systems: Callable[[], list[System]], on_rows: Callable[[list[tuple]], None], *,
                  queue_size: int = 1000, timeout: float = 30.0, mode: str = "process",
                  on_event: Callable[[str, int], None] | None = None, linger: float = LINGER,
@@ -297,9 +302,10 @@ class ShadowWorker:
                                              self._busy, os.getpid(), self.linger))
             self._worker.start()
             reader.close()  # the child has its copy; with ours closed, a dead child breaks the pipe
-            send = functools.partial(_send_pickled, writer, threading.Lock())
+            send: Callable[[Any], None] = functools.partial(_send_pickled, writer, threading.Lock())
         else:
-            inbox, self._results, self._busy = queue.Queue(), queue.Queue(), _Busy()
+            inbox: queue.Queue = queue.Queue()
+            self._results, self._busy = queue.Queue(), _Busy()
             self._worker = threading.Thread(target=_worker_loop, name="labelkit-shadow", daemon=True,
                                             args=(self.make_systems, inbox, self._results, self._busy, None,
                                                   self.linger))

@@ -291,6 +291,8 @@ def _label_next_row(state: StudioState, item) -> dict | None:
     if item.queue != "run":
         return None
     table = read_run_table(state.run(), "label_next.csv")
+    if table is None:  # no build yet
+        return None
     id_column = state.config.data.id_column
     ids = table[id_column] if id_column in table else table["row_id"]
     record = table[ids.astype(str) == item.row_id].iloc[0].to_dict()

@@ -8,6 +8,7 @@ O(rows) instead of O(rows x LFs).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -152,7 +153,7 @@ class Workspace:
         self.folds = [np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2:])]
         self.votes = {s: VoteMatrix({}, self.k, len(f)) for s, f in self.frames.items()}
         self.meta: dict[str, tuple[str, str, bool]] = {}  # name -> (kind, label, editable)
-        self._overall = None
+        self._overall: dict | None = None  # overall() of the current LFs, cached
 
     # ------------------------------------------------------------ votes
     def add_votes(self, name: str, kind: str, label: str, editable: bool, train: np.ndarray, dev: np.ndarray) -> None:
@@ -203,7 +204,7 @@ class Workspace:
     def _systems(self, train_patterns: tuple[np.ndarray, np.ndarray], L_dev: np.ndarray) -> dict:
         from labelkit.baselines import rule_baseline
 
-        out = {}
+        out: dict[str, Any] = {}
         rules = rule_baseline(L_dev, self.prior)
         out["rule_baseline"] = self._score(rules)
         try:
@@ -217,12 +218,15 @@ class Workspace:
         """Weighted majority vote, LF accuracies from EM on train refined on gold dev, cross-fitted on
         two dev folds so no dev row is predicted by a model that saw its label (as the build does)."""
         from labelkit.labelmodels import hard_predictions, make_label_model
+        from labelkit.labelmodels.base import UsesDevMixin
 
         predictions = np.zeros(len(L_dev), dtype=np.int64)
         for held_out in self.folds:
             seen = np.ones(len(L_dev), dtype=bool)
             seen[held_out] = False
-            model = make_label_model(PREVIEW_LABEL_MODEL).use_dev(L_dev[seen], self.y_dev[seen])
+            model = make_label_model(PREVIEW_LABEL_MODEL)
+            assert isinstance(model, UsesDevMixin)  # the preview's model learns from dev
+            model.use_dev(L_dev[seen], self.y_dev[seen])
             model.fit(patterns, cardinality=self.k, class_balance=self.prior, seed=self.seed, sample_weight=counts)
             predictions[held_out] = hard_predictions(model.predict_proba(L_dev[held_out]), self.prior)
         return predictions
@@ -244,7 +248,7 @@ class Workspace:
         others = self.votes  # changed in place and restored below (callers serialise previews)
         old = {s: m.columns.get(replaces) if replaces else None for s, m in others.items()}
         for split, matrix in others.items():  # take the old version out (put back below)
-            if old[split] is not None:
+            if replaces and old[split] is not None:
                 matrix.replace(replaces, None)
         try:
             coverage, overlaps, conflicts, conflict_mask = column_figures(votes["train"], others["train"], included=False)
@@ -255,7 +259,7 @@ class Workspace:
             conflict_rows = self._examples_conflicts(votes["train"], conflict_mask, others["train"], examples)
         finally:
             for split, matrix in others.items():
-                if old[split] is not None:
+                if replaces and old[split] is not None:
                     matrix.replace(replaces, old[split])
         figures = LFFigures(lf.name, kind or lf.kind, lf.label, True, coverage, overlaps, conflicts, dev_n, dev_correct,
                             warning_for(coverage, dev_n, dev_correct))

@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labelkit.config import Config
 from labelkit.errors import ConfigError
 from labelkit.lfs.rules import Rule, file_sha256, read_rules, to_lf
 from labelkit.studio.engine import Workspace
@@ -14,7 +15,7 @@ from labelkit.studio.engine import Workspace
 
 @dataclass
 class StudioState:
-    config: object
+    config: Config
     workspace: Workspace
     rules_path: Path
     rules_listed: bool  # is the edited rules file in the config's [task] rules?
