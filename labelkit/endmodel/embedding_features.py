@@ -14,6 +14,8 @@ the build computed for it in a batch (dense rows go through BLAS, whose sums dep
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
@@ -46,7 +48,8 @@ class EmbeddingFeatures(TransformerMixin, BaseEstimator):
         else:
             self.model_key_ = model_key(self.model, self.root)
             info = load_model(self.model_key_).info
-        self.embedding_ = {"name": info.name, "version": info.version, "sha256": info.sha256, "dim": int(info.dim)}
+        self.embedding_: dict[str, Any] = {"name": info.name, "version": info.version, "sha256": info.sha256,
+                                           "dim": int(info.dim)}
         self.n_features_out_ = int(info.dim) + 1  # + the zero column (see the module's doc)
         return self
 

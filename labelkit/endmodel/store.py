@@ -155,8 +155,8 @@ def _canonical(data: bytes) -> bytes:
             for key, value in node.items():
                 if key == "__id__" and isinstance(value, int):
                     node[key] = number(value)
-                elif key == "file" and isinstance(value, str) and _NUMBERED.match(value):
-                    stem, ext = _NUMBERED.match(value).groups()
+                elif key == "file" and isinstance(value, str) and (numbered := _NUMBERED.match(value)):
+                    stem, ext = numbered.groups()
                     renamed[value] = node[key] = f"{number(int(stem))}.{ext}"
                 else:
                     walk(value)

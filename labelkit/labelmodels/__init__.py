@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 from labelkit.errors import ConfigError
 from labelkit.labelmodels.base import (
     LabelModel,
@@ -24,7 +26,7 @@ from labelkit.labelmodels.selection import Selection, score_predictions, select_
 from labelkit.labelmodels.snorkel_model import SnorkelLabelModel
 from labelkit.labelmodels.weighted import WeightedMajorityVote
 
-LABEL_MODELS: dict[str, type] = {
+LABEL_MODELS: dict[str, type[Any]] = {  # name -> class (each has from_state; see persist.py)
     "majority": MajorityVote,
     "weighted_majority": WeightedMajorityVote,
     "snorkel": SnorkelLabelModel,

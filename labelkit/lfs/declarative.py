@@ -9,7 +9,7 @@ import ast
 import functools
 import operator
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -152,7 +152,7 @@ _OPERATORS = {
 _CONDITION = re.compile(r"^\s*([A-Za-z_][\w.]*|`[^`]+`)\s*(>=|<=|==|!=|>|<|not in|in)\s*(.+?)\s*$")
 
 
-def _parse_conditions(name: str, expression: str) -> list[tuple[str, str, object]]:
+def _parse_conditions(name: str, expression: str) -> list[tuple[str, str, Any]]:
     parts = re.split(r"\s+and\s+", expression.strip())
     conditions = []
     for part in parts:
