@@ -88,10 +88,10 @@ def measure_scale(config_path: str) -> dict:
     peak RSS once it is done, then the policies."""
     import dataclasses
 
-    from labelkit.config import load_config
-    from labelkit.data import load_task_data
+    from labelkit.settings.config import load_config
+    from labelkit.data.load import load_task_data
     from labelkit.quality import registry
-    from labelkit.stages import load_labeling_functions, run_audit as audit_stage
+    from labelkit.pipeline.stages import load_labeling_functions, run_audit as audit_stage
 
     per_check: dict[str, dict] = {}
 

@@ -75,8 +75,8 @@ def write_config(folder: Path, train: Path, *, audit: bool, engine: str) -> Path
 
 def measure(config: Path, out: Path) -> dict:
     """One build in this (fresh) process: stage timings from the manifest, peak RSS, headline numbers."""
-    from labelkit.config import load_config
-    from labelkit.pipeline import build
+    from labelkit.settings.config import load_config
+    from labelkit.pipeline.run import build
 
     cpu: dict[str, float] = {}
     wall: dict[str, float] = {}

@@ -8,8 +8,8 @@ Usage (from the repository root):
 
 Per set (loaded exactly as benchmarks/suite.py loads it: WRENCH youtube, semeval, hausa from ../shared, the raw
 YouTube comments with the ten hand-written LFs of benchmarks/raw_rules.py, the bundled example) it runs ONE
-build with today's defaults (labelkit.pipeline.run_pipeline, audit off as in the suite), keeps its label
-model's train labels, and then runs the build's own end-model search (labelkit.stages.fit_end_model: the
+build with today's defaults (labelkit.pipeline.run.run_pipeline, audit off as in the suite), keeps its label
+model's train labels, and then runs the build's own end-model search (labelkit.pipeline.stages.fit_end_model: the
 same C grid, class weights, threshold, uncovered rows, chosen on dev) once per feature option:
 
   tfidf                              today's default
@@ -68,7 +68,7 @@ def options(models):
 
 def run_set(s, key: str, models, data_root: Path, tmp: Path, seed: int) -> list[dict]:
     from labelkit.evaluate.metrics import score_predictions
-    from labelkit.stages import fit_end_model
+    from labelkit.pipeline.stages import fit_end_model
 
     prepared = s.load_set(s.SETS[key], data_root, tmp, seed)
     result, seconds = s.run_build(prepared, {}, {})

@@ -42,9 +42,9 @@ def main(argv=None) -> int:
 
 def label_model(args):
     from labelkit.cli.build import load_wrench_config
-    from labelkit.config import load_config
-    from labelkit.data import load_task_data
-    from labelkit.stages import apply_votes, choose_label_model, load_labeling_functions
+    from labelkit.settings.config import load_config
+    from labelkit.data.load import load_task_data
+    from labelkit.pipeline.stages import apply_votes, choose_label_model, load_labeling_functions
 
     sets = [f"label_model.candidates=[\"{args.label_model}\"]"] if args.label_model else []
     if args.wrench:
@@ -72,7 +72,7 @@ def label_model(args):
 
 def _fit(config, data, votes, proba, prior, **options):
     from labelkit.endmodel import train_end_model
-    from labelkit.stages import train_targets
+    from labelkit.pipeline.stages import train_targets
 
     labels = options.pop("labels", "soft")
     keep, targets = train_targets(labels, config, proba, votes.L["train"], prior)

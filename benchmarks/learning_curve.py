@@ -18,11 +18,11 @@ Sets (shared data at ../shared/data beside the repository, read in place, never 
   split 0.7/0.15/0.15, ten hand-written LFs); the pool is the build's train rows, the file's labels stand in.
 
 Per set, one build (labelkit's pipeline, written to a temporary folder: what label-next reads). The picker
-(labelkit.labelnext.label_next, the code behind `labelkit label-next`) ranks one batch of the largest budget,
+(labelkit.human.label_next.label_next, the code behind `labelkit label-next`) ranks one batch of the largest budget,
 whose prefixes are the smaller budgets (a team labels 25, then 25 more); random takes prefixes of seeded
 permutations of the same candidates (--random-seeds of them, averaged). For every budget the prefix, labelled by
-the stand-in, becomes the build's human labels (labelkit.goldrows.load_human_labels) and the build's end-model
-stage runs again with them (labelkit.stages.fit_end_models: the weight chosen on dev + the human rows
+the stand-in, becomes the build's human labels (labelkit.human.labels.load_human_labels) and the build's end-model
+stage runs again with them (labelkit.pipeline.stages.fit_end_models: the weight chosen on dev + the human rows
 cross-fitted, as in `labelkit build`; the votes and the label model do not depend on human labels and are
 reused). Gold alone: the end model's search (labelkit.endmodel.train_end_model, C chosen on dev) on the random
 rows' gold labels alone. Per set it prints the table and "the next 50 labels are worth about +x points
@@ -61,7 +61,7 @@ SPEED = {"end_model.compare_hard": "false"}  # the hard-label comparison model i
 class Setup:
     name: str
     config: object
-    result: object  # labelkit.pipeline.Build of the base build
+    result: object  # labelkit.pipeline.run.Build of the base build
     run: Path  # its folder
     pool: Path | None  # None: the build's train rows
     slices: tuple = ()
@@ -89,11 +89,11 @@ def bundled_pool(folder: Path) -> tuple[Path, dict]:
 
 
 def prepare(name: str, tmp: Path, data_root: Path) -> Setup:
-    from labelkit.config import load_config
-    from labelkit.data import load_task_data
-    from labelkit.artifacts import write_build
-    from labelkit.pipeline import run_pipeline
-    from labelkit.stages import load_labeling_functions
+    from labelkit.settings.config import load_config
+    from labelkit.data.load import load_task_data
+    from labelkit.pipeline.artifacts import write_build
+    from labelkit.pipeline.run import run_pipeline
+    from labelkit.pipeline.stages import load_labeling_functions
 
     folder = tmp / name
     folder.mkdir(parents=True)
@@ -137,7 +137,7 @@ def prepare(name: str, tmp: Path, data_root: Path) -> Setup:
 
 def ranked_ids(setup: Setup, strategy: str, budget: int, seed: int) -> list[str]:
     """The batch label-next would write (not written), most valuable first."""
-    from labelkit.labelnext import label_next
+    from labelkit.human.label_next import label_next
 
     batch = label_next(setup.run, budget=budget, slices=setup.slices, pool=setup.pool, strategy=strategy,
                        seed=seed, write=False, out=setup.run.parent / "unused.csv").batch
@@ -148,9 +148,9 @@ def refit(setup: Setup, ids: list[str], folder: Path):
     """The build's end-model stage with these rows as human labels: test predictions of the end model."""
     import dataclasses
 
-    from labelkit.goldrows import load_human_labels
-    from labelkit.labelnext import label_next  # noqa: F401 - the same module wrote the batch
-    from labelkit.stages import fit_end_models
+    from labelkit.human.labels import load_human_labels
+    from labelkit.human.label_next import label_next  # noqa: F401 - the same module wrote the batch
+    from labelkit.pipeline.stages import fit_end_models
 
     r = setup.result
     config = setup.config
@@ -296,7 +296,7 @@ def _pct(value) -> str:
 # ---------------------------------------------------------------- the FR target through the CLI only
 
 def fr_target(tmp: Path, budget: int = 50) -> None:
-    from labelkit.io import read_review_csv, write_review_csv
+    from labelkit.io.files import read_review_csv, write_review_csv
 
     labelkit = str(Path(sys.executable).with_name("labelkit"))
 

@@ -46,9 +46,9 @@ EXPECTED = {  # planted fault -> audit reasons that catch it (bundled example)
 # ------------------------------------------------------------------ bundled example
 
 def bundled(config_path: Path) -> None:
-    from labelkit.config import load_config
-    from labelkit.data import load_task_data
-    from labelkit.stages import run_audit
+    from labelkit.settings.config import load_config
+    from labelkit.data.load import load_task_data
+    from labelkit.pipeline.stages import run_audit
 
     config = load_config(config_path)
     data = load_task_data(config)

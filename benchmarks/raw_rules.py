@@ -211,7 +211,7 @@ def run_seed(comments: pd.DataFrame, folder: Path, seed: int, args) -> dict:
 
 def read_build(out: Path) -> dict:
     """Spam F1 of every system the build scored, from its own test_predictions.csv and metrics.json."""
-    from labelkit.io import read_review_csv
+    from labelkit.io.files import read_review_csv
 
     preds = read_review_csv(out / "test_predictions.csv")
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
@@ -253,8 +253,8 @@ def glued_and_gold(config_path: Path, out: Path, record: dict, seed: int) -> dic
     from snorkel.labeling.model import LabelModel
     from snorkel.utils import probs_to_preds
 
-    from labelkit.config import load_config
-    from labelkit.data import split_labeled_file
+    from labelkit.settings.config import load_config
+    from labelkit.data.load import split_labeled_file
 
     torch.set_num_threads(1)
     config = load_config(config_path)
@@ -299,7 +299,7 @@ def glued_and_gold(config_path: Path, out: Path, record: dict, seed: int) -> dic
 def _gold_labelkit(config, out: Path, gold_by_id: dict, dev: pd.DataFrame, test: pd.DataFrame, seed: int) -> float:
     """labelkit's end-model search (build defaults) on the gold labels of the train rows the build kept."""
     from labelkit.endmodel import train_end_model
-    from labelkit.io import read_review_csv
+    from labelkit.io.files import read_review_csv
 
     train = read_review_csv(out / "cleaned" / "train.csv") if (out / "cleaned" / "train.csv").is_file() else None
     if train is None:

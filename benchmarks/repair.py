@@ -56,7 +56,7 @@ def ceiling(run: Path, draw: Path | None, *, column: str = "country", value: str
     from sklearn.linear_model import LogisticRegression
 
     from labelkit.endmodel import train_end_model
-    from labelkit.manifest import StageTimer
+    from labelkit.pipeline.manifest import StageTimer
     from labelkit.repair.plan import read_run, rebuild
 
     built, config = read_run(run)
@@ -111,8 +111,8 @@ def ceiling(run: Path, draw: Path | None, *, column: str = "country", value: str
 
 
 def main(argv=None) -> int:
-    from labelkit.config import load_config
-    from labelkit.pipeline import build
+    from labelkit.settings.config import load_config
+    from labelkit.pipeline.run import build
     from labelkit.repair import MAX_OVERALL_LOSS, repair_run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -180,7 +180,7 @@ def p99_difference_interval(first: list[np.ndarray], second: list[np.ndarray], *
 def main() -> None:
     import httpx
 
-    from labelkit.display import interval_text
+    from labelkit.io.display import interval_text
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--primary", default=str(ROOT / "runs" / "support_tickets"))

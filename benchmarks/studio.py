@@ -111,7 +111,7 @@ def main() -> None:
 
     from starlette.testclient import TestClient
 
-    from labelkit.config import load_config
+    from labelkit.settings.config import load_config
     from labelkit.studio.app import create_app
     from labelkit.studio.state import open_studio
 

@@ -8,7 +8,7 @@ Usage (from the repository root):
   PYTHONPATH=. nice .venv/bin/python benchmarks/suite.py --list             # the plan: sets x variants
 
 Every cell (a set, or a stress variant of it) runs labelkit's real pipeline in this process
-(`labelkit.config.load_config` -> `labelkit.data.load_task_data` -> `labelkit.pipeline.run_pipeline`) twice:
+(`labelkit.settings.config.load_config` -> `labelkit.data.load.load_task_data` -> `labelkit.pipeline.run.run_pipeline`) twice:
 once with the **current** defaults and once with the overrides that restore the **previous** ones
 (`PREVIOUS` below; `--previous KEY=VALUE` replaces it, `--current KEY=VALUE` changes the current side,
 `--set KEY=VALUE` both). Every run gets `SPEED` (no audit, no hard-label comparison model) so the
@@ -16,7 +16,7 @@ full suite stays in minutes; label-model and end-model defaults are untouched.
 
 Per cell it prints the build's metric (accuracy, or F1 of the positive class when the build resolves
 metric "auto" that way), the rule baseline, the chosen label model, the end model, a **do-no-harm
-reference** (the build's own end-model search, `labelkit.stages.fit_end_model`, trained on plain
+reference** (the build's own end-model search, `labelkit.pipeline.stages.fit_end_model`, trained on plain
 majority-vote probabilities of the covered train rows: each class's share of the votes, so a tie is
 split evenly rather than broken), a
 **gold-trained reference** (the same search on gold train labels, where the set has them), the
@@ -181,7 +181,7 @@ class Prepared:
     spec: SetSpec
     overrides: dict  # set-specific config settings (dotted key -> value as `--set` takes it)
     config_path: Path | None
-    data: object  # labelkit.data.TaskData
+    data: object  # labelkit.data.load.TaskData
     modules: object  # labelkit.lfs.ModuleContents (empty for WRENCH / votes-only sets)
     gold_by_id: dict | None = None  # train row id -> gold class name, where train rows carry no label
     folder: Path | None = None  # the WRENCH folder it was read from (imbalance copies it)
@@ -227,7 +227,7 @@ def _extracted(archive: Path, out: Path) -> Path:
 
 def load_wrench(spec: SetSpec, folder: Path) -> Prepared:
     """A WRENCH folder as `labelkit build --wrench DIR` reads it (votes-only folders: no text, no end model)."""
-    from labelkit.data import load_task_data
+    from labelkit.data.load import load_task_data
     from labelkit.lfs import ModuleContents
 
     overrides = {"task.name": spec.key, "data.wrench": str(folder)}
@@ -274,8 +274,8 @@ def votes_only_folder(source: Path, out: Path, seed: int) -> Path:
 def load_raw(spec: SetSpec, folder: Path, out: Path, seed: int) -> Prepared:
     """The raw YouTube comments as benchmarks/raw_rules.py writes them (one headerless latin-1 TSV, its ten
     LFs, a config splitting the file), read through labelkit's own loader."""
-    from labelkit.data import load_task_data
-    from labelkit.stages import load_labeling_functions
+    from labelkit.data.load import load_task_data
+    from labelkit.pipeline.stages import load_labeling_functions
 
     raw_rules = bench_module("raw_rules")
     comments = raw_rules.read_comments(folder)
@@ -302,8 +302,8 @@ def comment_videos(folder: Path) -> list[str]:
 
 
 def load_bundled(spec: SetSpec) -> Prepared:
-    from labelkit.data import load_task_data
-    from labelkit.stages import load_labeling_functions
+    from labelkit.data.load import load_task_data
+    from labelkit.pipeline.stages import load_labeling_functions
 
     config_path = ROOT / "labelkit.toml"
     config = make_config(config_path, {}, {})
@@ -316,7 +316,7 @@ def load_bundled(spec: SetSpec) -> Prepared:
 
 def make_config(path: Path | None, *layers: dict):
     """load_config with the layers' settings merged in order (environment variables ignored: same table everywhere)."""
-    from labelkit.config import load_config
+    from labelkit.settings.config import load_config
 
     merged: dict = {}
     for layer in layers:
@@ -373,7 +373,7 @@ def imbalanced(prepared: Prepared, share: float, *, seed: int, tmp: Path, cache:
 def with_votes(prepared: Prepared) -> Prepared:
     """The set with its LFs' votes on every split precomputed (labelkit's own apply stage), so that
     variants can change the votes; sets that come with votes are returned as they are."""
-    from labelkit.stages import apply_votes
+    from labelkit.pipeline.stages import apply_votes
 
     if prepared.data.votes is not None:
         return prepared
@@ -457,7 +457,7 @@ class VariantNotApplicable(Exception):
 
 def shifted(prepared: Prepared) -> Prepared:
     """Dev and test drawn from different sources: raw comments by video, the bundled example by created_at."""
-    from labelkit.data import task_data_from_frames
+    from labelkit.data.load import task_data_from_frames
 
     config = make_config(prepared.config_path, prepared.overrides)
     if prepared.comments is not None:
@@ -468,7 +468,7 @@ def shifted(prepared: Prepared) -> Prepared:
                   for split, videos in RAW_VIDEOS.items()}
         frames["train"] = frames["train"].drop(columns=["label"])
     elif prepared.spec.kind == "bundled":
-        from labelkit.times import parse_utc
+        from labelkit.io.times import parse_utc
 
         d = prepared.data
         pooled = pd.concat([d.frames["dev"], d.frames["test"]], ignore_index=True)
@@ -488,8 +488,8 @@ def shifted(prepared: Prepared) -> Prepared:
 
 def run_build(prepared: Prepared, side: dict, extra: dict):
     """One build of the prepared set with the side's settings; nothing is written."""
-    from labelkit.manifest import StageTimer
-    from labelkit.pipeline import run_pipeline
+    from labelkit.pipeline.manifest import StageTimer
+    from labelkit.pipeline.run import run_pipeline
 
     config = make_config(prepared.config_path, prepared.overrides, SPEED, extra, side)
     if tuple(config.task.classes) != prepared.data.schema.classes:  # a WRENCH folder names its classes
@@ -552,7 +552,7 @@ def references(prepared: Prepared, result, metric: str, positive, cache: dict) -
     """Do-no-harm (plain majority-vote probabilities of the covered train rows) and gold-trained end models, with the
     build's own end-model search; each is computed once per distinct input and reused."""
     from labelkit.labelmodels import make_label_model
-    from labelkit.stages import fit_end_model
+    from labelkit.pipeline.stages import fit_end_model
 
     if result.end_model is None:
         return {"do_no_harm": None, "gold_trained": None}
@@ -645,7 +645,7 @@ def warm_up() -> None:
     """Import the heavy libraries before the first cell (counted in the run's wall time, not in a cell's),
     so the first cell's two runs are timed like every other's."""
     import labelkit.endmodel  # noqa: F401
-    import labelkit.pipeline  # noqa: F401
+    import labelkit.pipeline.run  # noqa: F401
     import sklearn.linear_model  # noqa: F401
     import snorkel.labeling.model  # noqa: F401
 

@@ -95,10 +95,10 @@ def print_summary(name: str, summary: list[dict]) -> None:
 
 def run(folder: Path, name: str, args, *, share: float = 0.0, sample_seed=None) -> dict:
     from labelkit.cli.build import load_wrench_config
-    from labelkit.data import load_task_data
-    from labelkit.manifest import StageTimer
-    from labelkit.pipeline import run_pipeline
-    from labelkit.stages import load_labeling_functions
+    from labelkit.data.load import load_task_data
+    from labelkit.pipeline.manifest import StageTimer
+    from labelkit.pipeline.run import run_pipeline
+    from labelkit.pipeline.stages import load_labeling_functions
 
     extra = {"data.wrench": str(folder.resolve()), "task.seed": args.seed,
              "audit.enabled": False if args.no_audit else None}
@@ -136,7 +136,7 @@ def _print_run(result, name, args, share, sample_seed, seconds, gold_rows, dev_r
 
 
 def label_model_table(result, name: str, args) -> None:
-    from labelkit.display import interval_text
+    from labelkit.io.display import interval_text
     from labelkit.evaluate.metrics import score_predictions
 
     selection, data = result.selection, result.data
@@ -169,7 +169,7 @@ def label_model_table(result, name: str, args) -> None:
 
 
 def end_model_table(result, name: str, args, extra_rows=()) -> None:
-    from labelkit.display import interval_text
+    from labelkit.io.display import interval_text
 
     systems = result.results.to_json()["systems"]["systems"]
     positive = _positive(result)
@@ -198,7 +198,7 @@ def _gold_reference(result, positive, *, train_on_dev: bool = False):
     """The same end-model search trained on gold train labels (a reference, never selected): its table
     row and its positive-class F1 (None without a positive class). `train_on_dev`: refitted with the gold
     dev rows too, as [end_model] train_on_dev does."""
-    from labelkit.stages import fit_end_model
+    from labelkit.pipeline.stages import fit_end_model
 
     from labelkit.wrench import read_wrench
 
@@ -221,7 +221,7 @@ def _gold_reference(result, positive, *, train_on_dev: bool = False):
 def _train_on_dev_rows(result, positive, *, gold_too: bool) -> list:
     """The chosen end-model setting refitted on train + gold dev rows ([end_model] train_on_dev = true),
     and the gold reference likewise when `gold_too`: [(table row, positive-class F1)]."""
-    from labelkit.stages import fit_end_model
+    from labelkit.pipeline.stages import fit_end_model
 
     end = result.end_model
     if end is None or end.trained_on_dev or end.kind != "logistic_regression":
@@ -254,7 +254,7 @@ def _test_row(what: str, model, data, positive):
 
 
 def _positive(result):
-    from labelkit.scoring import reported_positive
+    from labelkit.pipeline.scoring import reported_positive
 
     index = reported_positive(result.selection, result.data)
     return None if index is None else (index, result.data.schema.classes[index])

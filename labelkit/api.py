@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelkit.config import Config, from_dict
+from labelkit.settings.config import Config, from_dict
 from labelkit.errors import ConfigError
 
 
@@ -63,8 +63,8 @@ class Task:
     @classmethod
     def from_config(cls, path) -> Task:
         """A task described by a labelkit.toml (its files are read now)."""
-        from labelkit.config import load_config
-        from labelkit.data import load_task_data
+        from labelkit.settings.config import load_config
+        from labelkit.data.load import load_task_data
 
         config = load_config(Path(path))
         data = load_task_data(config)
@@ -76,7 +76,7 @@ class Task:
 
 
 class Result:
-    """The notebook's view of one build in memory (labelkit.pipeline.Build, `_build`): its results as
+    """The notebook's view of one build in memory (labelkit.pipeline.run.Build, `_build`): its results as
     tables and a report; `save` writes the same folder `labelkit build` writes. `metrics` is the typed
     results (labelkit.results.BuildResults); `metrics.to_json()` is metrics.json."""
 
@@ -174,9 +174,9 @@ class Result:
         return self._html[1]
 
     def save(self, out, *, force: bool = False) -> Path:
-        from labelkit.artifacts import write_build
-        from labelkit.data import input_paths
-        from labelkit.output_folder import claim_output
+        from labelkit.pipeline.artifacts import write_build
+        from labelkit.data.load import input_paths
+        from labelkit.io.output_folder import claim_output
 
         with claim_output(out, force=force, kind="build", protect=input_paths(self._build.config)) as target:
             write_build(self._build, target, force=force, report_html=self._report_html())
@@ -197,10 +197,10 @@ class Report:
 
 def run(task: Task, lfs=(), *, slicing_functions=(), audit: bool = True, notify=None) -> Result:
     """Audit, label, train and evaluate `task` with `lfs` (LabelingFunction objects); nothing is written."""
-    from labelkit.data import task_data_from_frames
+    from labelkit.data.load import task_data_from_frames
     from labelkit.lfs import ModuleContents
-    from labelkit.manifest import StageTimer
-    from labelkit.pipeline import run_pipeline
+    from labelkit.pipeline.manifest import StageTimer
+    from labelkit.pipeline.run import run_pipeline
 
     config = task.config
     if not audit:

@@ -1,6 +1,6 @@
 """The one home of labelkit's text embedding models: loaded once per process, offline, never downloaded.
 
-``[embeddings] model`` (labelkit/config.py) names the model:
+``[embeddings] model`` (labelkit/settings/config.py) names the model:
 
 - ``"wordllama"`` (default): WordLlama's l2_supercat 256-d static token codebook, shipped inside the
   ``wordllama`` wheel (``pip install 'labelkit[embeddings]'``). Its weights and tokenizer are read

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from labelkit.display import interval_text
+from labelkit.io.display import interval_text
 from labelkit.errors import DatasetError
-from labelkit.io import read_build_json
-from labelkit.records import Record, absent, expect, field_hints, join_key, json_fields, listed, load_value, mapped
+from labelkit.io.files import read_build_json
+from labelkit.io.records import Record, absent, expect, field_hints, join_key, json_fields, listed, load_value, mapped
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -108,7 +108,7 @@ class LFStats(Record):
     dev_accuracy: float | None = None
     dev_n: int | None = None
     dev_correct: int | None = None
-    train_agreement: float | None = absent()  # its train votes vs a probe trained on the other rows (labelkit.checks)
+    train_agreement: float | None = absent()  # its train votes vs a probe trained on the other rows (labelkit.pipeline.checks)
 
 
 @dataclass(kw_only=True)
@@ -134,7 +134,7 @@ class EndModelInfo(Record):
 
 @dataclass(kw_only=True)
 class Check(Record):
-    """One finding of the build's checks of itself (labelkit/checks.py): an `error` made the build fall
+    """One finding of the build's checks of itself (labelkit/pipeline/checks.py): an `error` made the build fall
     back to a safe choice (`action` says which), a `warning` is worth reading, `info` is evidence."""
 
     name: str  # e.g. "dev_votes_vs_gold", "lf_dev_vs_train", "class_shares", "do_no_harm"
@@ -428,7 +428,7 @@ class Audit(Record):
 
 @dataclass(kw_only=True)
 class Corrections(Record):
-    """Reviewers' decisions the build applied (labelkit/corrections.py)."""
+    """Reviewers' decisions the build applied (labelkit/data/corrections.py)."""
 
     path: str
     sha256: str | None = None
@@ -571,7 +571,7 @@ class BuildResults(Record):
     warnings: list[str] = listed()
     label_model_warnings: list[str] = listed()
     corrections: Corrections | None = absent()
-    human_labels: dict | None = absent()  # human-labelled training rows and what they changed (labelkit/goldrows.py)
+    human_labels: dict | None = absent()  # human-labelled training rows and what they changed (labelkit/human/labels.py)
     repair: Repair | None = absent()  # `labelkit repair`'s section (labelkit/repair/plan.py)
     manifest: ManifestSummary | None = absent()
     audit: Audit | None = absent()  # None: --no-audit
@@ -631,7 +631,7 @@ class ChosenEndModel(Record):
 class Manifest(Record):
     """manifest.json: what a build was made from (input SHA-256s, LF source hash, the full config, seed,
     package versions, git commit) and how long each stage took. `config` is the config as built
-    (labelkit.config.from_dict reads it back); timings are the one part that differs run to run."""
+    (labelkit.settings.config.from_dict reads it back); timings are the one part that differs run to run."""
 
     labelkit_build: int = 1
     config_path: str | None = None

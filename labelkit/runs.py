@@ -4,7 +4,7 @@
 labelkit.results.Manifest; `Run.results`: BuildResults), rebuilds the config as it was built, and
 re-imports the LF modules from the recorded paths, checked against the recorded hash. Every build CSV
 (train_labels.csv, test_predictions.csv, quarantine.csv, audit_findings.csv, a repair's label_next.csv)
-is read through `Run.table`, i.e. labelkit.io.read_review_csv, which undoes the formula escaping
+is read through `Run.table`, i.e. labelkit.io.files.read_review_csv, which undoes the formula escaping
 ("'-ve" -> "-ve"). Nothing here unpickles: the end model is a skops file loaded with an explicit list of
 trusted types, the label model is JSON; both are loaded when first used.
 
@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from labelkit.config import Config, from_dict
+from labelkit.settings.config import Config, from_dict
 from labelkit.errors import ConfigError, DatasetError, LabelingFunctionError
-from labelkit.io import read_build_json, read_review_csv
+from labelkit.io.files import read_build_json, read_review_csv
 from labelkit.results import BuildResults, Manifest
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class Run:
 
     def table(self, name: str, **read_csv_args) -> pd.DataFrame | None:
         """A CSV of the build (None when it has none), cells as the build had them: the formula escaping of
-        review CSVs undone (labelkit.io.read_review_csv), every cell text, empty cells "" (unless overridden)."""
+        review CSVs undone (labelkit.io.files.read_review_csv), every cell text, empty cells "" (unless overridden)."""
         path = self.path / name
         if not path.is_file():
             return None

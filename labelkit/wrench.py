@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import DatasetError
-from labelkit.io import read_table
-from labelkit.output_folder import swap_in
+from labelkit.io.files import read_table
+from labelkit.io.output_folder import swap_in
 from labelkit.schema import distinct_votes, vote_dtype
 
 SPLITS = ("train", "valid", "test")
@@ -499,7 +499,7 @@ def _readme(classes, lf_names) -> str:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    """The vote table through labelkit.io.read_table (cells as text); a .json table (one JSON object of
+    """The vote table through labelkit.io.files.read_table (cells as text); a .json table (one JSON object of
     columns), which read_table does not take, is read here."""
     if not path.is_file():
         raise DatasetError(f"vote table {path} does not exist.")

@@ -9,7 +9,7 @@ import pytest
 
 import labelkit as lk
 from labelkit.errors import DatasetError
-from labelkit.evaluate import compare_runs
+from labelkit.report.compare import compare_runs
 from labelkit.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +113,7 @@ def test_docs_notebook_runs_headless(tmp_path, monkeypatch):
 def test_a_loaded_build_votes_on_requests_that_lack_a_column_its_rules_test(tmp_path):
     """Serving sends what the client has: a column of the build's data that a request lacks is missing,
     so a rule testing it abstains instead of failing the whole rules system."""
-    from labelkit.config import from_dict
+    from labelkit.settings.config import from_dict
     from labelkit.results import BuildResults, Manifest
     from labelkit.runs import Run
 

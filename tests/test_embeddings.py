@@ -15,7 +15,7 @@ import pytest
 
 from conftest import CLASSES, FAST_BUILD, make_frame
 from labelkit import embeddings
-from labelkit.config import from_dict
+from labelkit.settings.config import from_dict
 from labelkit.embeddings import EmbeddingError, EmbeddingSetting, LsaModel, using
 from labelkit.errors import ConfigError
 

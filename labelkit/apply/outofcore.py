@@ -23,7 +23,7 @@ import pandas as pd
 
 from labelkit.apply.local import ApplyResult, apply_lfs
 from labelkit.errors import ConfigError, DatasetError
-from labelkit.io import ReadOptions, csv_arguments, decode_error, file_kind
+from labelkit.io.files import ReadOptions, csv_arguments, decode_error, file_kind
 from labelkit.schema import distinct_votes, vote_dtype
 
 DEFAULT_CHUNK_ROWS = 200_000

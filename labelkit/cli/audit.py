@@ -30,7 +30,7 @@ def audit_cli(config, sets, out, force, fail_on, as_json, quiet):
       labelkit audit --fail-on leakage,test-rows      # for CI
       labelkit audit my_task/labelkit.toml --json
     """
-    from labelkit.audit_run import run_audit_command, audit_failures
+    from labelkit.pipeline.audit import run_audit_command, audit_failures
     from labelkit.errors import CheckFailed
 
     checks = [c.strip() for c in fail_on.split(",") if c.strip()] if fail_on else []

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from labelkit.cli.common import Narrator, config_options, handle_errors, load
-from labelkit.config import FAIL_ON, LFConfig
-from labelkit.settings import declared
+from labelkit.settings.config import FAIL_ON, LFConfig
+from labelkit.settings.declare import declared
 
 LF_SETTINGS = declared(LFConfig)  # --engine and --lf-errors offer what [lfs] engine and on_error allow
 
@@ -43,7 +43,7 @@ def build_cli(config, sets, out, force, wrench, seed, engine, scheduler, lf_erro
       labelkit build my_task/labelkit.toml --out runs/v2 --set end_model.labels=hard
       labelkit build --wrench data/youtube --set task.name=youtube
     """
-    from labelkit.pipeline import build, raise_for_failed
+    from labelkit.pipeline.run import build, raise_for_failed
 
     extra = {"task.seed": seed, "lfs.engine": engine, "lfs.scheduler": scheduler, "lfs.on_error": lf_errors}
     if wrench:
@@ -72,7 +72,7 @@ def build_cli(config, sets, out, force, wrench, seed, engine, scheduler, lf_erro
 def load_wrench_config(wrench: str, sets, extra):
     """`build --wrench DIR` without a config: defaults, the folder's name as task name."""
     from labelkit.cli.common import parse_sets
-    from labelkit.config import load_config
+    from labelkit.settings.config import load_config
 
     overrides = {"task.name": task_name_of(Path(wrench).resolve().name),
                  **{k: v for k, v in extra.items() if v is not None}}
@@ -97,7 +97,7 @@ def print_summary(made) -> None:
     if checks:
         click.echo(checks)
     click.echo(headline_table(results))
-    from labelkit.goldrows import summary_lines  # human labels: how many, from where, what they changed
+    from labelkit.human.labels import summary_lines  # human labels: how many, from where, what they changed
 
     for line in summary_lines(results):
         click.echo(line)

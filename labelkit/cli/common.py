@@ -44,7 +44,7 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, str]:
 
 
 def load(config: str | None, sets: tuple[str, ...], extra: dict[str, object] | None = None):
-    from labelkit.config import load_config
+    from labelkit.settings.config import load_config
 
     overrides: dict[str, object] = dict(parse_sets(sets))
     for key, value in (extra or {}).items():
@@ -61,9 +61,9 @@ def config_options(func):
 
 
 def declared_option(cls: type, name: str, *decls: str, **overrides):
-    """A click option for the setting `name` declared in `cls` (labelkit/options.py, labelkit/config.py):
+    """A click option for the setting `name` declared in `cls` (labelkit/settings/options.py, labelkit/settings/config.py):
     its type (Choice, a range, a comma-separated list), default and help come from the declaration."""
-    from labelkit.settings import cli_text, declared
+    from labelkit.settings.declare import cli_text, declared
 
     spec = declared(cls)[name]
     kwargs: dict[str, Any] = {"type": click_type(spec), "help": spec.help, "required": spec.required}
@@ -109,7 +109,7 @@ class DeclaredList(click.ParamType):
         self.name = "numbers" if spec.kind in ("list[float]", "list[number]") else "names"
 
     def convert(self, value, param, ctx):
-        from labelkit.settings import WrongType
+        from labelkit.settings.declare import WrongType
 
         if isinstance(value, tuple):
             return value
@@ -125,7 +125,7 @@ class DeclaredList(click.ParamType):
 def declared_value(cls: type, name: str, text: str, option: str):
     """`text` given for the setting `name` of `cls` (e.g. monitor's --threshold z=4), converted and checked;
     a click.UsageError (exit 2) naming `option` when it is not allowed."""
-    from labelkit.settings import WrongType, declared
+    from labelkit.settings.declare import WrongType, declared
 
     spec = declared(cls)[name]
     try:

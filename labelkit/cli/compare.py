@@ -24,7 +24,7 @@ def compare_cli(run_a, run_b, as_json, flips):
       labelkit build --out runs/a && labelkit build --out runs/b --set end_model.labels=hard
       labelkit compare runs/a runs/b
     """
-    from labelkit.evaluate import compare_runs
+    from labelkit.report.compare import compare_runs
 
     result = compare_runs(Path(run_a), Path(run_b))
     if as_json:

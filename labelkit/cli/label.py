@@ -30,7 +30,7 @@ def label_cli(config, sets, source, out, chunk_rows, force, as_json, quiet):
     Example:
       labelkit label --input tickets_2025.parquet --out tickets_2025_labels.parquet
     """
-    from labelkit.bulk import label_file
+    from labelkit.pipeline.label_rows import label_file
 
     cfg = load(config, sets)
     summary = label_file(cfg, Path(source), Path(out), chunk_rows=chunk_rows, force=force, notify=Narrator(quiet))

@@ -6,7 +6,7 @@ import json
 import click
 
 from labelkit.cli.common import declared_option, handle_errors
-from labelkit.options import LabelNextOptions
+from labelkit.settings.options import LabelNextOptions
 
 
 @click.command("label-next")
@@ -37,7 +37,7 @@ def label_next_cli(run, budget, slices, pool, out, seed, as_json):
       labelkit label-next runs/support_tickets --budget 50 --pool new_tickets.csv
       labelkit label-next runs/support_tickets --budget 50 --slice country=FR --pool serve.sqlite
     """
-    from labelkit.labelnext import label_next, pool_json, summary_text
+    from labelkit.human.label_next import label_next, pool_json, summary_text
 
     result = label_next(run, budget=budget, slices=slices, pool=pool, out=out, seed=seed)
     if as_json:

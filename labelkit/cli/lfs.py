@@ -26,7 +26,7 @@ def lfs_cli(config, sets, as_json, examples, lf_errors, suggest):
       labelkit lfs                         # bundled example
       labelkit lfs my_task/labelkit.toml --json > lfs.json
     """
-    from labelkit.lfreport import lf_report
+    from labelkit.pipeline.lf_report import lf_report
 
     cfg = load(config, sets, {"lfs.on_error": lf_errors, "lfs.examples": examples})
     report = lf_report(cfg, suggest_similar=suggest)

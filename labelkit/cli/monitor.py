@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 
 from labelkit.cli.common import declared_option, declared_value, handle_errors
-from labelkit.options import MonitorOptions, MonitorThresholds
-from labelkit.settings import declared
+from labelkit.settings.options import MonitorOptions, MonitorThresholds
+from labelkit.settings.declare import declared
 
 THRESHOLDS = tuple(declared(MonitorThresholds))
 
@@ -108,7 +108,7 @@ def _thresholds(items) -> dict:
 def _time(text, option: str):
     if text is None:
         return None
-    from labelkit.times import time_value
+    from labelkit.io.times import time_value
 
     try:
         return time_value(text)

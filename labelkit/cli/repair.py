@@ -1,4 +1,4 @@
-"""`labelkit repair`; its settings (types, ranges, defaults, help) are declared in labelkit/options.py."""
+"""`labelkit repair`; its settings (types, ranges, defaults, help) are declared in labelkit/settings/options.py."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from labelkit.cli.common import Narrator, declared_option, handle_errors
-from labelkit.options import RepairOptions
+from labelkit.settings.options import RepairOptions
 
 
 @click.command("repair")

@@ -1,11 +1,11 @@
 """`labelkit serve`: the primary build's end model over HTTP, its rules and challengers in shadow. Its settings
-(types, ranges, defaults, help) are declared in labelkit/options.py."""
+(types, ranges, defaults, help) are declared in labelkit/settings/options.py."""
 from __future__ import annotations
 
 import click
 
 from labelkit.cli.common import declared_option, handle_errors
-from labelkit.options import ServeOptions
+from labelkit.settings.options import ServeOptions
 
 
 @click.command("serve")

@@ -1,7 +1,7 @@
 """Plain-text tables for the terminal (stdout). Reports for files live in labelkit/report/."""
 from __future__ import annotations
 
-from labelkit.display import interval_text
+from labelkit.io.display import interval_text
 
 
 def _pct(value) -> str:
@@ -129,7 +129,7 @@ def audit_text(report: dict) -> str:
 
 
 def compare_text(result, *, flips: int = 10) -> str:
-    """`labelkit compare` for the terminal; `result`: labelkit.evaluate.compare.RunComparison."""
+    """`labelkit compare` for the terminal; `result`: labelkit.report.compare.RunComparison."""
     from labelkit.evaluate.verdict import p_value
 
     rows = []

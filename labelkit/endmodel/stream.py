@@ -86,7 +86,7 @@ def _fit_sgd(featurizer, frame, Y, row_weights, rows, *, cs, alpha_rows: int, k:
     hashed once (kept for later passes within CACHE_NNZ) and visited in a new seeded order each pass."""
     from sklearn.linear_model import SGDClassifier
 
-    from labelkit.progress import Progress
+    from labelkit.io.progress import Progress
 
     rng = np.random.default_rng(seed + 1)
     threads = min(2, os.cpu_count() or 1) if len(rows) >= PARALLEL_ROWS else None  # classes fitted side by side

@@ -1,6 +1,5 @@
 """Honest evaluation: metrics with intervals, paired tests, slices/guardrails, drift, expectations,
-sanity warnings and run-to-run comparison. Everything returns plain JSON-able dicts and lists."""
-from labelkit.evaluate.compare import compare_runs
+sanity warnings (run-to-run comparison: labelkit.report.compare). Everything returns plain JSON-able dicts and lists."""
 from labelkit.evaluate.drift import drift_table
 from labelkit.evaluate.expectations import check_expectations, load_expectations
 from labelkit.evaluate.guardrails import find_guardrail_failures
@@ -14,7 +13,6 @@ __all__ = [
     "bootstrap_ci",
     "check_expectations",
     "classification_metrics",
-    "compare_runs",
     "compare_systems",
     "drift_table",
     "find_guardrail_failures",

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError, DatasetError
-from labelkit.times import parse_utc
+from labelkit.io.times import parse_utc
 from labelkit.evaluate.metrics import (
     accuracy_from_confusion,
     confusion_matrix,

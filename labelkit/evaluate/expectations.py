@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import DatasetError, LabelkitError
-from labelkit.io import read_table
+from labelkit.io.files import read_table
 
 LABEL_COLUMNS = ("expected", "not_expected")
 ABSTAINED = "(abstain)"

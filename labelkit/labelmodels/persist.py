@@ -24,8 +24,8 @@ FORMAT_VERSION = 1
 
 
 def save_label_model(model, path) -> Path:
-    """Write the fitted ``model`` to ``path`` as JSON (atomically: labelkit.io.atomic_write_text)."""
-    from labelkit.io import atomic_write_text
+    """Write the fitted ``model`` to ``path`` as JSON (atomically: labelkit.io.files.atomic_write_text)."""
+    from labelkit.io.files import atomic_write_text
 
     if getattr(model, "prior", None) is None or not hasattr(model, "to_state"):
         raise LabelModelError(f"Cannot save label model {getattr(model, 'name', model)!r}: it is not a fitted "

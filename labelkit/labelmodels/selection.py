@@ -50,16 +50,35 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from labelkit.display import interval_text
+from labelkit.io.display import interval_text
 from labelkit.errors import ConfigError, LabelModelError
 from labelkit.labelmodels.base import LabelModel, hard_predictions, validate_label_matrix
 
 if TYPE_CHECKING:
-    from labelkit.checks import VoteEvidence
     from labelkit.endmodel.probe import Probe
 
 N_BOOT = 200
 CONFIDENCE = 0.95
+
+
+@dataclass
+class VoteEvidence:
+    """What the train evidence says about the votes, before the label model is chosen (made by
+    labelkit.pipeline.checks; the selection obeys it)."""
+
+    findings: list[dict] = field(default_factory=list)
+    trust_dev_votes: bool = True
+    supported: np.ndarray | None = None  # (n_lfs, k) LF votes the train evidence supports
+    contradicted: np.ndarray | None = None  # (n_lfs, k) LF votes whose dev accuracy contradicts the train evidence
+    lf_train_accuracy: dict[str, float] = field(default_factory=dict)  # LF -> estimated accuracy on train
+    reference_pred: np.ndarray | None = None  # dev predictions of the probe on majority-vote labels (stages)
+
+    def contradicted_support(self) -> np.ndarray | None:
+        """(n_lfs, k) LF votes the train evidence supports and dev contradicts: what a label model
+        learned from dev may not flip."""
+        if self.supported is None or self.contradicted is None:
+            return None
+        return self.supported & self.contradicted
 
 
 @dataclass
@@ -78,7 +97,7 @@ class Selection:
     chosen_by: str = "label_model"  # end_model: by the judge's dev score; label_model: by its own dev score
     judge_metric: str | None = None  # what the judge's dev score is, e.g. "average precision of 'spam'"
     reason: str = ""  # one line: why the winner won
-    evidence: VoteEvidence | None = field(default=None, repr=False)  # labelkit.checks.VoteEvidence of the build (None: unchecked)
+    evidence: VoteEvidence | None = field(default=None, repr=False)  # the build's checks of the votes (None: unchecked)
     probe: Probe | None = field(default=None, repr=False)  # the build's labelkit.endmodel.probe.Probe (None: none)
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from labelkit.errors import ConfigError, LabelingFunctionError
-from labelkit.io import atomic_write_text
+from labelkit.io.files import atomic_write_text
 from labelkit.lfs.condition import ConditionError, parse_condition
 from labelkit.lfs.declarative import DeclarativeLF, KeywordLF, RegexLF
 from labelkit.schema import ABSTAIN

@@ -19,7 +19,7 @@ import pandas as pd
 
 from labelkit.errors import LabelkitError
 from labelkit.monitor.metrics import MonitorSettings, compute_metrics
-from labelkit.times import format_time
+from labelkit.io.times import format_time
 
 if TYPE_CHECKING:
     from labelkit.monitor.reference import Reference
@@ -142,7 +142,7 @@ def _pair_references(log, reference, explicit, settings: MonitorSettings, notes:
 
 def write_outputs(result: MonitorResult, out: Path) -> dict[str, Path]:
     """monitor.json and monitor.html in `out`, each replaced atomically; nothing else is touched."""
-    from labelkit.io import atomic_write_text
+    from labelkit.io.files import atomic_write_text
     from labelkit.monitor.render import to_html, to_json
 
     out = Path(out)
@@ -154,7 +154,7 @@ def write_outputs(result: MonitorResult, out: Path) -> dict[str, Path]:
 
 
 def _join_labels(path, log, id_column: str, label_column: str) -> np.ndarray:
-    from labelkit.io import read_table
+    from labelkit.io.files import read_table
 
     table = read_table(Path(path), string_columns=(id_column, label_column))
     for column in (id_column, label_column):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from labelkit.display import interval_text
+from labelkit.io.display import interval_text
 from labelkit.evaluate.uncertainty import ALPHA_Z, wilson
 from labelkit.monitor.drift import js_distance, js_noise_threshold, label_shift_accuracy, rate_band
 from labelkit.serve.logdata import LogData

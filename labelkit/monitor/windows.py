@@ -6,7 +6,7 @@ import re
 import numpy as np
 
 from labelkit.errors import ConfigError
-from labelkit.times import format_time
+from labelkit.io.times import format_time
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 

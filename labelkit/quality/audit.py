@@ -9,7 +9,7 @@ import pandas as pd
 from labelkit.quality import duplicates, near_duplicates, leakage, testrows, label_issues, outliers  # noqa: F401,I001
 from labelkit.quality import paraphrase  # noqa: F401,I001  (after the near-duplicate join it complements)
 from labelkit.quality.findings import AuditResult, combine_findings, summarize
-from labelkit.progress import to_stderr
+from labelkit.io.progress import to_stderr
 from labelkit.quality.policies import resolve_policies
 from labelkit.quality.registry import AuditContext, resolve_checks
 from labelkit.quality.spec import AuditSpec, validate_splits

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labelkit.progress import Progress
+from labelkit.io.progress import Progress
 from labelkit.quality.findings import combine_findings, make_findings
 from labelkit.quality.registry import AuditContext, register_check
 from labelkit.quality.text_norm import loose_texts

@@ -12,7 +12,7 @@ from labelkit.errors import ConfigError
 from labelkit.quality.findings import GOLD_SPLITS, SPLIT_ORDER
 from labelkit.quality.spec import AuditSpec
 from labelkit.quality.text_norm import normalize_texts, text_keys
-from labelkit.times import parse_utc
+from labelkit.io.times import parse_utc
 
 
 def plausible_time_range(times: pd.Series):

@@ -7,9 +7,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from labelkit.config import AuditConfig
+from labelkit.settings.config import AuditConfig
 from labelkit.errors import DatasetError
-from labelkit.settings import check_declared, same_as, setting
+from labelkit.settings.declare import check_declared, same_as, setting
 
 
 @dataclass
@@ -39,7 +39,7 @@ class AuditSpec:
     policies: dict[str, str] = field(default_factory=dict)
     rules: list[dict] = field(default_factory=list)
     detectors: list[Callable[[pd.DataFrame], Any]] = field(default_factory=list)
-    # the settings [audit] has too are declared once, in labelkit/config.py (AuditConfig): same defaults and rules
+    # the settings [audit] has too are declared once, in labelkit/settings/config.py (AuditConfig): same defaults and rules
     near_duplicate_threshold: float = same_as(AuditConfig, "near_duplicate_threshold")  # see near_duplicates.py
     near_duplicate_ngram: int = same_as(AuditConfig, "near_duplicate_ngram")
     max_similarity_chars: int = same_as(AuditConfig, "max_similarity_chars")

@@ -15,7 +15,7 @@ from labelkit.errors import ConfigError
 from labelkit.quality.findings import combine_findings, make_findings
 from labelkit.quality.registry import AuditContext, plausible_time_range, register_check
 from labelkit.quality.text_norm import by_ascii, simple_lower
-from labelkit.times import utc_timestamp
+from labelkit.io.times import utc_timestamp
 
 ACCOUNT_COLUMN_HINTS = ("author", "user", "email", "mail", "customer", "account", "login", "sender", "source",
                         "channel", "owner", "agent", "client", "from", "handle", "username")

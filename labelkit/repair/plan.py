@@ -20,7 +20,7 @@ from labelkit.errors import ConfigError
 from labelkit.results import BUILT, BuildResults, Repair
 from labelkit.repair.reweight import (CLASS_WEIGHTS, DEFAULT_CLASS_WEIGHTS, MAX_OVERALL_LOSS, STRATEGIES, WEIGHTS,
                                       DevScores, search_slice)
-from labelkit.repair.slices import Slice, choose_slices, fired_slices
+from labelkit.evaluate.guardrail_slices import Slice, choose_slices, fired_slices
 
 LABEL_NEXT = 50
 
@@ -37,9 +37,9 @@ def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL
                force: bool = False, notify=None, max_candidates: int | None = None) -> RepairOutcome:
     """Repair the fired guardrails of the build in `run_dir` into a new build in `out`. `max_candidates`:
     the search budget, at most this many candidate fits per slice (coarse first; None: every candidate)."""
-    from labelkit.data import input_paths
-    from labelkit.manifest import StageTimer
-    from labelkit.output_folder import claim_output
+    from labelkit.data.load import input_paths
+    from labelkit.pipeline.manifest import StageTimer
+    from labelkit.io.output_folder import claim_output
 
     _check_options(max_overall_loss, weights, strategies, label_next, class_weights, max_candidates)
     run_dir = Path(run_dir)
@@ -154,11 +154,11 @@ def _chosen_end_model(config, chosen):
 
 
 def rebuild(config, run, timer):
-    """The build re-run from its config (a labelkit.pipeline.Build), after checking that its data and LFs
+    """The build re-run from its config (a labelkit.pipeline.run.Build), after checking that its data and LFs
     are the ones `run` (labelkit.runs.Run) was built from."""
-    from labelkit.data import load_task_data
-    from labelkit.pipeline import run_pipeline
-    from labelkit.stages import load_labeling_functions
+    from labelkit.data.load import load_task_data
+    from labelkit.pipeline.run import run_pipeline
+    from labelkit.pipeline.stages import load_labeling_functions
 
     then = "rebuild it first, then repair the new run"
     with timer.stage("load data"):
@@ -175,12 +175,12 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
     """The build with its end model retrained on the chosen row weights, the repair's report (metrics.json's
     "repair" section as JSON, without what `repair_run` adds) and the rows to label next.
     `max_candidates`: at most this many candidate fits per slice (None: every candidate not pruned)."""
-    from labelkit.baselines import rule_baseline
+    from labelkit.pipeline.baselines import rule_baseline
     from labelkit.labelmodels import hard_predictions, score_predictions
-    from labelkit.progress import Progress
+    from labelkit.io.progress import Progress
     from labelkit.repair.refit import Refitter
     from labelkit.repair.reweight import plan_candidates
-    from labelkit.stages import fit_end_model
+    from labelkit.pipeline.stages import fit_end_model
 
     notify = notify or (lambda message: None)
     config, data, votes, prior = result.config, result.data, result.votes, result.prior
@@ -286,12 +286,12 @@ def _described(c) -> str:
 
 
 def _rescored(made, end_model, row_w, notify=None):
-    """The build (labelkit.pipeline.Build) with `end_model` in place of the first one: its predictions, the
+    """The build (labelkit.pipeline.run.Build) with `end_model` in place of the first one: its predictions, the
     sections scored on test, the end model's checks, the verdict and the manifest's end model made again;
     the rest (task, LF summary, label model, audit, corrections) is the build's."""
-    from labelkit.pipeline import build_warnings, chosen_end_model, end_model_info, test_results
-    from labelkit.scoring import failed_checks, predict_systems
-    from labelkit.stages import fit_end_model
+    from labelkit.pipeline.run import build_warnings, chosen_end_model, end_model_info, test_results
+    from labelkit.pipeline.scoring import failed_checks, predict_systems
+    from labelkit.pipeline.stages import fit_end_model
 
     r = made
     if end_model is r.end_model:
@@ -326,9 +326,9 @@ def _rescored(made, end_model, row_w, notify=None):
 def _checks(r, end_model) -> list:
     """The build's checks of itself for the repaired model: the findings about the votes and the label
     model as the build made them (and a fallback it took), the end model's checks made again on the new model."""
-    from labelkit.checks import ordered
+    from labelkit.pipeline.checks import ordered
     from labelkit.results import Check
-    from labelkit.stages import end_model_checks
+    from labelkit.pipeline.stages import end_model_checks
 
     kept = [c.to_json() for c in r.results.checks if c.subject != "end_model" or c.action]
     found = ordered(kept + end_model_checks(r.config, r.data, r.votes, r.selection, end_model, r.proba_train))
@@ -403,7 +403,7 @@ def _plans(result, repaired, chosen, masks, base_model, rules_train, covered, li
 
 
 def _rules(result, split: str) -> np.ndarray:
-    from labelkit.baselines import rule_baseline
+    from labelkit.pipeline.baselines import rule_baseline
 
     return rule_baseline(result.votes.L[split], result.prior)
 
@@ -421,8 +421,8 @@ def _reproduced(run, made) -> bool | None:
 
 def write_repair(repaired, label_next: pd.DataFrame, target: Path, *, force: bool) -> None:
     """The repaired build with a build's layout, plus repair.md, label_next.csv and candidate_lfs.py."""
-    from labelkit.artifacts import write_build
-    from labelkit.io import write_review_csv
+    from labelkit.pipeline.artifacts import write_build
+    from labelkit.io.files import write_review_csv
     from labelkit.repair.candidates import snippet
     from labelkit.repair.render import render_markdown
 

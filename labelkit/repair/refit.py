@@ -2,7 +2,7 @@
 row weights and class weight, on features computed once.
 
 A candidate of the repair search is the build's end model trained again with some train rows weighted
-x w. Going through `labelkit.stages.fit_end_model` for each one fits the same vocabulary again and
+x w. Going through `labelkit.pipeline.stages.fit_end_model` for each one fits the same vocabulary again and
 again, and — worse — saga is slow on row weights above 1: its step size assumes sample weights of about
 1, so rows weighted x4 or x8 make it hit max_iter (300 passes, ~8 s each on the bundled example)
 without converging (measured there: 11-42 dev rows away from the weighted optimum). Here
@@ -51,7 +51,7 @@ class Refitter:
         `fit_end_model(..., like=base)`. `labels`: "soft" / "hard" (default: [end_model] labels)."""
         from labelkit.endmodel.features import fit_features
         from labelkit.evaluate.metrics import resolve_metric
-        from labelkit.stages import positive_class_index, train_targets
+        from labelkit.pipeline.stages import positive_class_index, train_targets
 
         labels = labels or config.end_model.labels
         if (base is None or base.kind != "logistic_regression" or base.C is None or base.trained_on_dev

@@ -5,7 +5,7 @@ renderer, so slice names, class names and n-grams from the data are escaped as t
 escapes them."""
 from __future__ import annotations
 
-from labelkit.display import interval_text
+from labelkit.io.display import interval_text
 from labelkit.report.document import Bullets, Section, Table, Text, pct, points
 
 TITLE = "Guardrail repair"

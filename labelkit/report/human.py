@@ -1,5 +1,5 @@
-"""The report's "Human labels" section: human-labelled training rows (labelkit/goldrows.py) and what they
-changed, what more labels are worth, and the gold labels reviewers changed (labelkit/corrections.py) with
+"""The report's "Human labels" section: human-labelled training rows (labelkit/human/labels.py) and what they
+changed, what more labels are worth, and the gold labels reviewers changed (labelkit/data/corrections.py) with
 what that did to each system's score."""
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 skipped (None or empty) is left out. The first section is the verdict (labelkit.evaluate.verdict)."""
 from __future__ import annotations
 
-from labelkit.display import interval_text
+from labelkit.io.display import interval_text
 from labelkit.evaluate.verdict import format_p, signed_points, verdict_of
 from labelkit.report.document import (
     EXAMPLE_TEXT,

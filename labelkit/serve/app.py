@@ -19,7 +19,7 @@ import pandas as pd
 
 from labelkit.serve.log import LogMeta, LogWriter, encode_proba, slice_key
 from labelkit.serve.shadow import Job, ShadowWorker
-from labelkit.times import time_value
+from labelkit.io.times import time_value
 
 INPUT_LOGGING = ("full", "hash", "none")
 MISSING_TIME = ("reject", "now")  # a request without the --time-field: refused (422), or logged at arrival
@@ -272,7 +272,7 @@ def request_id(row: dict, fields: tuple, seq: int) -> str:
 def log_time(row: dict, field_name: str | None, now: float, *, missing: str = "reject", index: int = 0,
              n: int = 1) -> float:
     """The time a row is logged at: `now`, or with a time field (replays, simulations) the row's value
-    (epoch seconds or date/time text, labelkit.times). A row without the field is refused, unless
+    (epoch seconds or date/time text, labelkit.io.times). A row without the field is refused, unless
     `missing` is "now": a request silently logged at the current time would sit alone in the present,
     far from a replayed past, and every window in between would be an empty window."""
     if not field_name:

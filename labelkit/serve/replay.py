@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError, DatasetError
-from labelkit.io import atomic_file
+from labelkit.io.files import atomic_file
 from labelkit.serve.app import Primary, ServeSettings, log_meta, logged_input
 from labelkit.serve.log import connect, encode_proba, record_builds, slice_key, write_batch
 from labelkit.serve.shadow import model_system, rules_system, run_systems, shadow_rows
-from labelkit.times import time_values
+from labelkit.io.times import time_values
 
 LOG_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
@@ -40,7 +40,7 @@ def read_requests(path, *, id_column: str = "id", time_column: str | None = None
         frame = pd.DataFrame.from_records([json.loads(r[2]) for r in rows])
         frame["_id"], frame["_ts"] = [r[0] for r in rows], [r[1] for r in rows]
         return frame
-    from labelkit.io import read_table
+    from labelkit.io.files import read_table
 
     frame = read_table(path, string_columns=(id_column,))
     if id_column in frame.columns:
@@ -50,7 +50,7 @@ def read_requests(path, *, id_column: str = "id", time_column: str | None = None
     if time_column:
         if time_column not in frame.columns:
             raise DatasetError(f"{path}: no time column {time_column!r}; columns are: {', '.join(frame.columns)}.")
-        seconds = time_values(frame[time_column])  # epoch seconds, or date/time text (labelkit.times)
+        seconds = time_values(frame[time_column])  # epoch seconds, or date/time text (labelkit.io.times)
         if np.isnan(seconds).any():
             bad = int(np.flatnonzero(np.isnan(seconds))[0])
             raise DatasetError(f"{path}, row {bad + 2}: {time_column} {frame[time_column].iloc[bad]!r} is not a time "

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from labelkit.corrections import Correction, append_correction, now, read_corrections
+from labelkit.data.corrections import Correction, append_correction, now, read_corrections
 from labelkit.errors import LabelkitError
 from labelkit.lfs.rules import KINDS, RulesConflict, check_rule, delete_rule, rule_from_table, save_rule, to_lf
 from labelkit.studio.review import GOLD_QUEUES, SOURCES, review_items
@@ -176,7 +176,7 @@ def create_app(state: StudioState) -> Starlette:
             if item is None or not item.blind:
                 return PlainTextResponse("Refused: unknown row.", 400, headers=HEADERS)
             if source == "label_next":
-                from labelkit.labelnext import record_human_label
+                from labelkit.human.label_next import record_human_label
 
                 with state.lock:
                     record_human_label(state.human_labels_path, state.config, row_id, new, labelled_by=state.reviewer,
@@ -274,7 +274,7 @@ def _same_origin(request: Request) -> bool:
 
 
 def _queue(state: StudioState):
-    from labelkit.labelnext import read_pending
+    from labelkit.human.label_next import read_pending
 
     corrections = read_corrections(state.corrections_path)
     data = state.config.data

@@ -202,7 +202,7 @@ class Workspace:
         return self._overall
 
     def _systems(self, train_patterns: tuple[np.ndarray, np.ndarray], L_dev: np.ndarray) -> dict:
-        from labelkit.baselines import rule_baseline
+        from labelkit.pipeline.baselines import rule_baseline
 
         out: dict[str, Any] = {}
         rules = rule_baseline(L_dev, self.prior)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from labelkit.corrections import Correction, latest
+from labelkit.data.corrections import Correction, latest
 
 PER_SOURCE = 30
 AUDIT_ROWS = 15  # gold rows drawn at random for the blind review, at least (as many as were flagged, up to PER_SOURCE)
@@ -76,7 +76,7 @@ def review_items(run, rows: dict[str, pd.DataFrame], labels: dict[str, dict[str,
                  detail_columns=()) -> list[ReviewItem]:
     """The queue from the last build (`run`: a light labelkit.runs.Run, None when there is none yet);
     `rows`/`labels` are the task's splits and current labels; `pending`: the human labels file's rows
-    (labelkit.goldrows.read_human_file), for `label_next`."""
+    (labelkit.human.labels.read_human_file), for `label_next`."""
     items: list[ReviewItem] = []
     labels = {**labels, "train": {**labels.get("train", {}), **_weak_labels(run)}}
     texts = {s: dict(zip(f[id_column].astype(str), f[text_column])) for s, f in rows.items() if text_column in f}

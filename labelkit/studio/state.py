@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labelkit.config import Config
+from labelkit.settings.config import Config
 from labelkit.errors import ConfigError
 from labelkit.lfs.rules import Rule, file_sha256, read_rules, to_lf
 from labelkit.studio.engine import Workspace
@@ -43,7 +43,7 @@ class StudioState:
     @property
     def human_labels_path(self) -> Path:
         """The file labels of the label-next queue go to: the first of [data] human_labels."""
-        from labelkit.goldrows import human_label_paths
+        from labelkit.human.labels import human_label_paths
 
         paths = human_label_paths(self.config)
         return paths[0] if paths else self.config.resolve("label_next.csv")
@@ -90,10 +90,10 @@ class StudioState:
 def open_studio(config, *, rules_path: Path | None = None, run_dir: Path | None = None,
                 reviewer: str | None = None) -> StudioState:
     """Load the task's data, LFs and rules file, and compute every LF's votes once."""
-    from labelkit.data import load_task_data
+    from labelkit.data.load import load_task_data
     from labelkit.lfs import load_modules
     from labelkit.lfs.rules import load_rules
-    from labelkit.stages import apply_votes_to
+    from labelkit.pipeline.stages import apply_votes_to
 
     data = load_task_data(config)
     if data.votes is not None:
