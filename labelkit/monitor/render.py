@@ -3,16 +3,19 @@
 monitor.json keeps the table's numbers as they are. monitor.html is for people: rates and accuracies
 as percentages, a Jensen-Shannon distance with three decimals, request counts with thousands
 separators, a band as "a – b", an interval as "[a, b]", an alert as "alert" (never True/False), a
-missing slice value as "(missing)", plurals that agree. Tables scroll inside their own box, so the
-page fits a phone's width.
+missing slice value as "(missing)", plurals that agree. The page is a document of the report's model
+(labelkit.report.document: text, tables, line charts) rendered by the report's HTML renderer, which
+escapes every piece of text, so this module writes no markup. Tables scroll inside their own box, so
+the page fits a phone's width.
 """
 from __future__ import annotations
 
-import html
 import json
 
 import numpy as np
 import pandas as pd
+
+from labelkit.report.document import Charts, LineChart, Section, Table, Text
 
 OVERVIEW = [("requests", "all"), ("rules_coverage", "all"), ("lf_conflict_rate", "all"),
             ("output_drift", "end_model"), ("output_drift", "label_model"), ("rules_vs_model", "overall"),
@@ -23,16 +26,7 @@ METRIC_NAMES = {"requests": "requests", "lf_coverage": "LF coverage", "lf_confli
                 "rules_vs_model": "rules vs model disagreement", "estimated_accuracy": "estimated accuracy",
                 "accuracy": "accuracy (labelled rows)", "input_drift": "input drift (embedding distance)"}
 
-CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222;line-height:1.4}
-h1{font-size:1.7em;margin:.2em 0}h2{margin-top:1.4em}
-.scroll{overflow-x:auto;max-width:100%;margin:1em 0}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
-td.num,th.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td.nowrap{white-space:nowrap}
-td.text{min-width:16em;max-width:40em;overflow-wrap:anywhere}
-tr.alert td{background:#fde2e2}.charts{display:flex;flex-wrap:wrap;gap:12px}
-.chart{border:1px solid #eee;padding:4px;max-width:100%}.chart svg{max-width:100%;height:auto}
-.chart h4{margin:2px 0;font-size:13px;font-weight:600}.muted{color:#666}.ok{color:#18794e}.bad{color:#b42318}
-@media (max-width:600px){body{margin:1em auto;padding:0 .6em}h1{font-size:1.4em}}"""
+TITLE = "labelkit monitor"
 
 
 def to_json(result) -> dict:
@@ -60,84 +54,51 @@ def alerts_active(n: int) -> str:
 
 
 def to_html(result) -> str:
+    from labelkit.report.html import CSS, EXTRA_CSS, render_page
+
+    return render_page(TITLE, sections(result), css=CSS + EXTRA_CSS, nav=False)
+
+
+def sections(result) -> list[Section]:
+    """monitor.html as a document: what was read and the headline, the alerts raised, the time series,
+    the latest window (alerting rows first, flagged) and examples of disagreement."""
     frame = result.frame
     active = result.active_alerts()
+    latest = result.latest_window
     windows = frame["window"].nunique()
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>labelkit monitor</title>"
-             f"<style>{CSS}</style></head><body><h1>labelkit monitor</h1>",
-             f"<p>Log <code>{_e(result.log_path)}</code>: {plural(result.n_rows, 'request')} in "
-             f"{plural(windows, 'window')} of {_e(result.settings.window)}. Reference build "
-             f"<code>{_e(result.reference.path)}</code> ({_e(result.reference.build_id)}).</p>"]
-    latest = _e(result.latest_window)
-    if len(active):
-        parts.append(f"<p class='bad'><b>{alerts_active(len(active)).capitalize()} in the latest window ({latest}).</b></p>")
-    else:
-        parts.append(f"<p class='ok'><b>No alert active in the latest window ({latest}).</b></p>")
-    for note in result.notes + [f"window {w}: no requests" for w in result.empty_windows()]:
-        parts.append(f"<p class='muted'>{_e(note)}</p>")
-    parts.append("<h2>Alerts</h2>")
+    summary = Section("summary", "", [
+        Text(f"Log {result.log_path}: {plural(result.n_rows, 'request')} in {plural(windows, 'window')} of "
+             f"{result.settings.window}. Reference build {result.reference.path} ({result.reference.build_id})."),
+        Text(f"{alerts_active(len(active)).capitalize()} in the latest window ({latest}).",
+             "verdict-error" if len(active) else "verdict-ok"),
+        *[Text(note, "muted") for note in result.notes + [f"window {w}: no requests" for w in result.empty_windows()]],
+    ])
     events = frame[frame["event"] != ""]
-    parts.append(_table(events, ["window", "metric", "subject", "event", "n", "value", "reference", "band"])
-                 if len(events) else "<p>No alert was raised.</p>")
-    parts.append("<h2>Time series</h2><div class='charts'>")
+    alerts = Section("alerts", "Alerts", [
+        _table(events, ["window", "metric", "subject", "event", "n", "value", "reference", "band"]) if len(events)
+        else Text("No alert was raised.")])
+    charts = []
     for metric, subject in _chart_series(frame):
         series = frame[(frame["metric"] == metric) & (frame["subject"] == subject)]
         if len(series):
-            parts.append(f"<div class='chart'><h4>{_e(_metric_name(metric))} · {_e(subject_text(subject))}</h4>"
-                         f"{svg_chart(series)}</div>")
-    parts.append(f"</div><h2>Latest window ({latest})</h2>")
-    newest = frame[frame["window"] == result.latest_window]
-    newest = newest.sort_values("alert", ascending=False, kind="stable")  # alerting rows first
-    parts.append(_table(newest, ["metric", "subject", "n", "value", "reference", "band", "interval", "alert", "note"],
-                        flag="alert"))
-    parts.append("<h2>Examples of disagreement</h2>")
-    if result.examples:
-        keys = ["window", "kind", "request_id", "slice", "primary", "other", "input"]
-        parts.append(_table(pd.DataFrame(result.examples), keys))
-    else:
-        parts.append("<p>No disagreements to show (or inputs were not logged).</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+            charts.append(line_chart(series, f"{_metric_name(metric)} · {subject_text(subject)}"))
+    newest = frame[frame["window"] == latest].sort_values("alert", ascending=False, kind="stable")  # alerting first
+    keys = ["window", "kind", "request_id", "slice", "primary", "other", "input"]
+    return [summary, alerts, Section("charts", "Time series", [Charts(charts)]),
+            Section("latest", f"Latest window ({latest})", [
+                _table(newest, ["metric", "subject", "n", "value", "reference", "band", "interval", "alert", "note"],
+                       flag="alert")]),
+            Section("examples", "Examples of disagreement", [
+                _table(pd.DataFrame(result.examples), keys) if result.examples
+                else Text("No disagreements to show (or inputs were not logged).")])]
 
 
-def svg_chart(series: pd.DataFrame, *, width: int = 320, height: int = 140) -> str:
-    """A line chart of `value` over windows, with the band (lower/upper) and alerting points in red."""
+def line_chart(series: pd.DataFrame, title: str) -> LineChart:
+    """One series (a metric and subject over windows): its values, its band, its alerting windows."""
     metric = series["metric"].iloc[0]
-    values = series["value"].astype(float).to_numpy()
-    lower = series["lower"].astype(float).to_numpy()
-    upper = series["upper"].astype(float).to_numpy()
-    finite = np.concatenate([values, lower, upper])
-    finite = finite[np.isfinite(finite)]
-    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
-    pad, n = 40, len(values)
-
-    def x(i):
-        return pad + (width - pad - 8) * (i / max(n - 1, 1))
-
-    def y(v):
-        return height - 18 - (height - 28) * ((v - lo) / (hi - lo))
-
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-           f"viewBox='0 0 {width} {height}' role='img'>",
-           f"<text x='2' y='12' font-size='10' fill='#777'>{_e(value_text(metric, hi))}</text>",
-           f"<text x='2' y='{height - 20}' font-size='10' fill='#777'>{_e(value_text(metric, lo))}</text>"]
-    for bound in (lower, upper):
-        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(bound) if np.isfinite(v))
-        if points:
-            out.append(f"<polyline points='{points}' fill='none' stroke='#bbb' stroke-dasharray='4 3'/>")
-    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values) if np.isfinite(v))
-    out.append(f"<polyline points='{points}' fill='none' stroke='#2563eb' stroke-width='1.5'/>")
-    for i, (v, alerting) in enumerate(zip(values, series["alert"].to_numpy())):
-        if np.isfinite(v):
-            colour = "#dc2626" if alerting else "#2563eb"
-            out.append(f"<circle cx='{x(i):.1f}' cy='{y(v):.1f}' r='3' fill='{colour}'>"
-                       f"<title>{_e(series['window'].iloc[i])}: {_e(value_text(metric, v))}</title></circle>")
-    out.append(f"<text x='{pad}' y='{height - 4}' font-size='10' fill='#777'>{_e(series['window'].iloc[0])}</text>")
-    out.append("</svg>")
-    return "".join(out)
+    values, lower, upper = (series[c].astype(float).tolist() for c in ("value", "lower", "upper"))
+    return LineChart(title, [str(w) for w in series["window"]], values, lower, upper,
+                     alerting=[bool(a) for a in series["alert"]], text=lambda v: value_text(metric, v))
 
 
 def _chart_series(frame: pd.DataFrame) -> list[tuple[str, str]]:
@@ -160,20 +121,12 @@ HEADERS = {"n": "rows", "band": "normal band", "interval": "95% interval", "requ
 NUMERIC = {"n", "value", "reference", "band", "interval"}
 
 
-def _table(frame: pd.DataFrame, columns: list[str], flag: str | None = None) -> str:
-    head = "".join(f"<th{' class=num' if c in NUMERIC else ''}>{_e(HEADERS.get(c, c))}</th>" for c in columns)
-    body = []
-    for record in frame.to_dict("records"):
-        cls = " class='alert'" if flag and record.get(flag) else ""
-        cells = "".join(_cell(c, record) for c in columns)
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<div class='scroll'><table><tr>{head}</tr>{''.join(body)}</table></div>"
-
-
-def _cell(column: str, record: dict) -> str:
-    css = "num" if column in NUMERIC else "nowrap" if column in ("window", "metric", "event", "alert") else \
-        "text" if column in ("input", "note") else ""
-    return f"<td{f' class={css}' if css else ''}>{_e(cell_text(column, record))}</td>"
+def _table(frame: pd.DataFrame, columns: list[str], flag: str | None = None) -> Table:
+    records = frame.to_dict("records")
+    return Table([HEADERS.get(c, c) for c in columns], [[cell_text(c, r) for c in columns] for r in records],
+                 flagged=[bool(flag and r.get(flag)) for r in records],
+                 text_columns=tuple(i for i, c in enumerate(columns) if c in ("input", "note")),
+                 number_columns=tuple(i for i, c in enumerate(columns) if c in NUMERIC))
 
 
 def cell_text(column: str, record: dict) -> str:
@@ -247,7 +200,3 @@ def _plain(value) -> str:
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
-
-
-def _e(value) -> str:
-    return html.escape(str(value), quote=True)

@@ -1,10 +1,13 @@
 """The report as data: sections of text, tables and figures built from a build's results.
 
 Both renderers (Markdown, HTML) walk the same document, so they always show the same numbers.
-Strings here are raw data; the renderers escape them.
+Strings here are raw data; the renderers escape them. The static pages are documents of this model:
+report.md/report.html, repair.md and `labelkit monitor`'s monitor.html (whose line charts, `Charts`,
+are drawn by the HTML renderer only).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MAX_TEXT = 280
@@ -34,6 +37,7 @@ class Table:
     caption: str = ""
     text_columns: tuple[int, ...] = ()  # free-text columns: wrap between words; every other cell stays on one line
     collapsed: str = ""  # when set, the table is folded away under this summary line
+    number_columns: tuple[int, ...] = ()  # numbers: right-aligned (HTML), digits in columns
 
 
 @dataclass
@@ -42,6 +46,24 @@ class Figure:
     data: object  # what the plot draws: results records (labelkit.results) or a dict of them
     alt: str
     fallback: list = field(default_factory=list)  # tables shown instead where no chart is drawn (report.md)
+
+
+@dataclass
+class LineChart:
+    """A value over named points (windows), with the band it should stay in; alerting points stand out."""
+    title: str
+    points: list[str]  # each point's name, in order
+    values: list[float]  # nan: no value at that point
+    lower: list[float] = field(default_factory=list)  # the band, per point; nan: open on that side
+    upper: list[float] = field(default_factory=list)
+    alerting: list[bool] = field(default_factory=list)
+    text: Callable[[float], str] = str  # a value as people read it (the axis ends, each point's tooltip)
+
+
+@dataclass
+class Charts:
+    """Line charts side by side (inline SVG in HTML; not drawn in Markdown)."""
+    charts: list[LineChart]
 
 
 @dataclass

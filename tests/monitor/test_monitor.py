@@ -5,10 +5,12 @@ with known rates, so every alert the tests expect is planted and every other win
 """
 from __future__ import annotations
 
+import html
 import http.server
 import json
 import re
 import threading
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +29,19 @@ CLASSES = ("billing", "connectivity", "cancellation")
 LFS = ("kw_a", "kw_b", "kw_c")
 COVERAGE = {"kw_a": 0.3, "kw_b": 0.2, "kw_c": 0.1}
 SCRIPT = "<script>alert(1)</script>"
+HOSTILE_LF = "kw_<script>alert(\"lf\")</script>&'"  # markup, '&' and both quotes
+HOSTILE_SLICE = "<script>alert('slice')</script> & \"FR\""
+ENTITY = re.compile(r"&(lt|gt|amp|quot|#x27);")
 DAY = 86400
 T0 = 1_717_200_000 - 1_717_200_000 % DAY  # a midnight UTC
 
 
-def write_reference(folder: Path, rng) -> Path:
+def write_reference(folder: Path, rng, lfs=LFS) -> Path:
     folder.mkdir(parents=True)
     n = 2000
     train = pd.DataFrame({"id": [f"t{i}" for i in range(n)]})
-    for name, lf_class in zip(LFS, CLASSES):
-        train[f"lf_{name}"] = np.where(rng.random(n) < COVERAGE[name], lf_class, "")
+    for name, planted_name, lf_class in zip(lfs, LFS, CLASSES):
+        train[f"lf_{name}"] = np.where(rng.random(n) < COVERAGE[planted_name], lf_class, "")
     train.to_csv(folder / "train_labels.csv", index=False)
     m = 600
     gold = rng.choice(CLASSES, m)
@@ -47,14 +52,16 @@ def write_reference(folder: Path, rng) -> Path:
                   "country": rng.choice(["US", "FR"], m)}).to_csv(folder / "test_predictions.csv", index=False)
     (folder / "metrics.json").write_text(json.dumps({"task": {"name": "ref", "classes": list(CLASSES), "rows": {}},
                                                      "systems": {"n": m, "classes": list(CLASSES), "systems": {}}}))
-    (folder / "manifest.json").write_text(json.dumps({"lf_names": list(LFS), "config": {
+    (folder / "manifest.json").write_text(json.dumps({"lf_names": list(lfs), "config": {
         "data": {"slice_columns": ["country"]}, "evaluate": {"slice_columns": []}}}))
     return folder
 
 
-def write_log(path: Path, rng, *, days=6, per_day=800, drift_from=4, skip_day=None, country=None) -> Path:
-    """Stable days, then from `drift_from` kw_a fires half as often and the challenger flips FR rows."""
-    con = connect(path, meta=LogMeta(CLASSES, LFS, ("country",)))
+def write_log(path: Path, rng, *, days=6, per_day=800, drift_from=4, skip_day=None, country=None, lfs=LFS,
+              drifting="FR") -> Path:
+    """Stable days, then from `drift_from` kw_a (the first LF) fires half as often and the challenger flips
+    the rows of the `drifting` country (FR)."""
+    con = connect(path, meta=LogMeta(CLASSES, lfs, ("country",)))
     seq = 1
     for day in range(days):
         if day == skip_day:
@@ -65,11 +72,11 @@ def write_log(path: Path, rng, *, days=6, per_day=800, drift_from=4, skip_day=No
             label = int(rng.integers(0, 3))
             proba = np.full(3, 0.1)
             proba[label] = 0.8
-            where = country or ("FR" if rng.random() < 0.4 else "US")
+            where = country or (drifting if rng.random() < 0.4 else "US")
             votes.append([0 if rng.random() < COVERAGE["kw_a"] * (0.5 if drifted else 1) else -1,
                           1 if rng.random() < COVERAGE["kw_b"] else -1, 2 if rng.random() < COVERAGE["kw_c"] else -1])
             rules.append(label if rng.random() < 0.9 else (label + 1) % 3)
-            flip = rng.random() < (0.4 if drifted and where == "FR" else 0.02)
+            flip = rng.random() < (0.4 if drifted and where == drifting else 0.02)
             chall.append((label + 1) % 3 if flip else label)
             ts = T0 + day * DAY + rng.random() * DAY
             requests.append((seq, f"r{seq}", ts, json.dumps({"text": f"ticket {seq} {SCRIPT}"}), where, "b0", label,
@@ -88,6 +95,17 @@ def planted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("monitor")
     rng = np.random.default_rng(3)
     return write_reference(folder / "ref", rng), write_log(folder / "log.sqlite", rng)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """A monitored log whose first LF and drifting slice value hold markup: both alert, so they are in the
+    tables, the charts' captions and the charts' aria-label attributes."""
+    folder = tmp_path_factory.mktemp("hostile")
+    rng = np.random.default_rng(3)
+    lfs = (HOSTILE_LF, *LFS[1:])
+    reference = write_reference(folder / "ref", rng, lfs=lfs)
+    return run_monitor(write_log(folder / "log.sqlite", rng, lfs=lfs, drifting=HOSTILE_SLICE), reference)
 
 
 def test_planted_drift_alerts_in_the_first_drifted_window_and_stable_windows_stay_quiet(planted):
@@ -267,6 +285,55 @@ def test_monitor_html_reads_as_text_for_people_at_desktop_and_phone_width(tmp_pa
                 assert tab.evaluate("document.documentElement.scrollWidth") <= width  # no sideways page
         finally:
             browser.close()
+
+
+class _ReadPage(HTMLParser):
+    """What a browser reads in a page: its elements, its text and its attribute values (entities decoded)."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.text: list[str] = []
+        self.attributes: list[str] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attributes += [value or "" for _, value in attrs]
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def assert_escaped(page: str, *texts: str) -> None:
+    """Each text reads back as it was written, in the page's text and in an attribute; none became markup."""
+    read = _ReadPage(page)
+    assert "<script" not in page.lower() and "script" not in read.tags
+    for text in texts:
+        assert html.escape(text) in page
+        assert any(text in chunk for chunk in read.text)
+        assert any(text in value for value in read.attributes)  # a chart's aria-label
+
+
+def test_lf_names_and_slice_values_are_escaped_in_monitor_html(hostile, tmp_path):
+    page = write_outputs(hostile, tmp_path)["html"].read_text()
+    assert_escaped(page, HOSTILE_LF, f"country={HOSTILE_SLICE}")
+    assert f"LF coverage · {HOSTILE_LF}" in _ReadPage(page).text  # a chart's caption
+
+
+def test_monitor_html_is_escaped_by_the_report_renderer_alone(hostile, monkeypatch):
+    """One escaping path: with the report's HTML renderer escaping nothing, monitor.html holds no entity at
+    all (the monitor escapes nothing itself) and the check above fails. tests/report does the same for
+    report.html."""
+    import labelkit.report.html as renderer
+    from labelkit.monitor.render import to_html
+
+    monkeypatch.setattr(renderer, "escape", str)
+    page = to_html(hostile)
+    assert HOSTILE_LF in page and f"country={HOSTILE_SLICE}" in page and not ENTITY.search(page)
+    with pytest.raises(AssertionError):
+        assert_escaped(page, HOSTILE_LF, f"country={HOSTILE_SLICE}")
 
 
 def test_a_challenger_without_its_build_folder_is_held_to_the_fixed_limit_and_said_so(planted, tmp_path):
