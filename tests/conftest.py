@@ -122,6 +122,16 @@ def task(tmp_path: Path) -> Path:
 CHROMIUM = "/usr/bin/chromium"
 
 
+def one_error_line(result, *, progress: bool = False) -> str:
+    """The CLI's output for bad input: exit 1 and one `error:` line, never a traceback or an internal error.
+    `progress`: the output may also hold progress lines (they start with "·")."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output, result.output
+    lines = [line for line in result.output.splitlines() if line.strip() and not (progress and line.startswith("·"))]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
 def chromium_or_skip() -> str:
     """Debian's chromium for the browser tests: required in CI (.ci/run installs it), skipped elsewhere."""
     if os.path.exists(CHROMIUM):

@@ -3,6 +3,7 @@ section — its config block as printed, an LF module in the README's style, ~35
 with `labelkit build`, and the messages met on the way (each names the file, the setting and the fix)."""
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -14,7 +15,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from conftest import one_error_line
 from labelkit.cli.main import cli
+
+error_line = functools.partial(one_error_line, progress=True)  # the build's progress lines may precede it
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CLASSES = ["positive", "negative", "other"]
@@ -99,13 +103,6 @@ def build(config: Path, *args: str):
     result = CliRunner().invoke(cli, ["build", str(config), "--out", str(out), *args])
     return result, out
 
-
-def error_line(result) -> str:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith("·")]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
 
 
 def test_readme_config_on_data_without_its_optional_columns_names_every_one_at_once(tmp_path):

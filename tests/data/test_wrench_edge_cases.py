@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import FAST_BUILD
+from conftest import FAST_BUILD, one_error_line
 from labelkit.cli.main import cli
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
@@ -44,13 +44,6 @@ def edit_split(folder: Path, split: str, change) -> None:
 def build(folder: Path, out: Path, *args):
     return CliRunner().invoke(cli, ["build", "--wrench", str(folder), "--out", str(out), "-q", *FAST_BUILD, *args])
 
-
-def one_error_line(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert "internal error" not in result.output and "Traceback" not in result.output
-    return lines[0]
 
 
 def test_a_set_whose_text_field_has_another_name(tmp_path):

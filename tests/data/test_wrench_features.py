@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import FAST_BUILD
+from conftest import FAST_BUILD, one_error_line
 from labelkit.cli.main import cli
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -62,13 +62,6 @@ def build(folder: Path, out: Path, *args):
 def build_quietly(folder: Path, out: Path, *args):
     return build(folder, out, "-q", *args)
 
-
-def one_error_line(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert "Traceback" not in result.output and "internal error" not in result.output
-    return lines[0]
 
 
 COLUMNS = [f"feature_{i}" for i in range(D_CONTINUOUS + D_CODES)]
