@@ -4,7 +4,7 @@
 it: about 3,000 rows/s for the streaming end model's features, most of a streaming fit. A text's
 n-grams are made of its words, and words repeat: `FastHashingVectorizer` hashes each *distinct* word
 (and word pair) of a batch once and adds the rows up with sparse products, ~6x faster, with the same
-matrix (tests/test_build_scale_paths.py checks equality). It is used only while training
+matrix (tests/pipeline/test_build_scale_paths.py checks equality). It is used only while training
 (`fast_featurizer` swaps it into a copy of the fitted features); the saved model keeps scikit-learn's
 own `HashingVectorizer`, so a model file names only trusted types and predicts the same.
 """

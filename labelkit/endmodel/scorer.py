@@ -11,7 +11,7 @@ dtype (float32 for labelkit's), `log(tf) + 1`, `* idf`, the row norm summed in f
 order and divided in float64 (sklearn's `inplace_csr_row_normalize_l2`), the decision summed term by
 term in column order in the dtype scipy uses (float32 for labelkit's models) plus the intercept, then
 softmax (multiclass) or expit (binary) - so its probabilities equal the Pipeline's, bit for bit on
-the bundled example (tests/test_scorer.py). Embedding features (``tfidf+embeddings``, ``embeddings``)
+the bundled example (tests/endmodel/test_scorer.py). Embedding features (``tfidf+embeddings``, ``embeddings``)
 are compiled too: their step embeds the one text and its stored entries join the row in column order
 (0.6 ms of CPU a request against 0.2 ms for TF-IDF alone and 3.4 ms through the Pipeline; the
 probabilities equal the Pipeline's, tests/test_embeddings.py). Anything else (tabular or relation

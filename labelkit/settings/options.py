@@ -1,7 +1,7 @@
 """The options of `labelkit serve`, `monitor`, `repair` and `label-next` that are settings, declared once
 (labelkit/settings/declare.py): the commands' click types, defaults and help come from here (labelkit/cli/), and so
 does their part of docs/settings.md. The libraries behind them keep their own defaults
-(serve.app.ServeSettings, monitor.metrics.MonitorSettings, repair.reweight); tests/test_settings.py
+(serve.app.ServeSettings, monitor.metrics.MonitorSettings, repair.reweight); tests/settings/test_settings.py
 holds those equal to these, so neither can drift.
 """
 from __future__ import annotations

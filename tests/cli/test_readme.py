@@ -1,7 +1,7 @@
 """The README's Python blocks run as printed (issue 26): every ```python block is pasted, statement by
 statement as a Python prompt or Jupyter would run it (an expression's repr is taken, as they show it),
 into a fresh folder that holds the repository's bundled data, unless the line before the block says
-`<!-- not run by tests/test_readme.py: why -->`."""
+`<!-- not run by tests/cli/test_readme.py: why -->`."""
 from __future__ import annotations
 
 import ast
@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-NOT_RUN = "<!-- not run by tests/test_readme.py:"
+NOT_RUN = "<!-- not run by tests/cli/test_readme.py:"
 
 
 def python_blocks() -> list[tuple[int, str, bool]]:
