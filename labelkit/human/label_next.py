@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 
 from labelkit.errors import ConfigError, DatasetError
+from labelkit.settings.declare import check_values
+from labelkit.settings.options import LabelNextOptions
 
 DISAGREE = 0.5
 GUARDRAIL = 1.0
@@ -71,8 +73,7 @@ def label_next(run_dir, *, budget: int, slices=(), pool=None, out=None, strategy
     from labelkit.data.load import load_task_data
     from labelkit.runs import load_run
 
-    if budget < 1:
-        raise ConfigError(f"--budget {budget}: give the number of rows to label, 1 or more.")
+    check_values(LabelNextOptions, "label_next", budget=budget, seed=seed)
     if strategy not in STRATEGIES:
         raise ConfigError(f"strategy {strategy!r}: use one of {', '.join(STRATEGIES)}.")
     run = load_run(run_dir)

@@ -20,12 +20,15 @@ import pandas as pd
 from labelkit.errors import LabelkitError
 from labelkit.monitor.metrics import MonitorSettings, compute_metrics
 from labelkit.io.times import format_time
+from labelkit.settings.declare import check_values, declared
+from labelkit.settings.options import MonitorOptions
 
 if TYPE_CHECKING:
     from labelkit.monitor.reference import Reference
 
 __all__ = ["MonitorError", "MonitorResult", "MonitorSettings", "run_monitor", "write_outputs"]
 MAX_EXAMPLES = 12
+OPTIONS = declared(MonitorOptions)  # `labelkit monitor`'s options: fail_on's default and choices
 MAX_WINDOWS = 10_000  # windows in one table (empty ones included): a year of hours fits, 27 years of days
 
 
@@ -58,8 +61,9 @@ class MonitorResult:
         rows = self.frame[(self.frame["metric"] == "requests") & (self.frame["n"] == 0)]
         return rows["window"].tolist()
 
-    def exit_code(self, fail_on: str = "latest") -> int:
+    def exit_code(self, fail_on: str = OPTIONS["fail_on"].default) -> int:
         """0 = quiet; 1 = an alert is active (in the latest window, or in any with fail_on='any')."""
+        check_values(MonitorOptions, "MonitorResult.exit_code", fail_on=fail_on)
         if fail_on == "never":
             return 0
         alerts = self.alerts() if fail_on == "any" else self.active_alerts()

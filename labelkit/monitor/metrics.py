@@ -17,6 +17,8 @@ from labelkit.monitor.drift import js_distance, js_noise_threshold, label_shift_
 from labelkit.serve.logdata import LogData
 from labelkit.monitor.reference import Reference, conflicts
 from labelkit.monitor.windows import window_index, window_label, window_starts
+from labelkit.settings.declare import check_declared, same_as
+from labelkit.settings.options import MonitorOptions, MonitorThresholds
 
 COLUMNS = ["window", "start", "metric", "subject", "n", "value", "reference", "lower", "upper", "ci_low", "ci_high",
            "breach", "note"]
@@ -24,17 +26,24 @@ COLUMNS = ["window", "start", "metric", "subject", "n", "value", "reference", "l
 
 @dataclass
 class MonitorSettings:
-    window: str = "1d"
-    z: float = 3.5  # standard errors a rate must move before it can alert
-    relative: float = 0.4  # ... and by this fraction of its reference value
-    absolute: float = 0.02  # ... and by at least this much
-    min_rows: int = 30  # a window or slice with fewer rows is reported, never alerted on
-    js_max: float = 0.1  # output drift: JS distance above this and above sampling noise
-    challenger_max: float = 0.15  # only for a challenger whose build folder is unknown: disagreement above this alerts
-    accuracy_drop: float = 0.05  # (estimated) accuracy this far under the reference test accuracy alerts
-    min_requests: int = 1  # a window with fewer requests alerts (no traffic)
-    clear_fraction: float = 0.5  # hysteresis: an alert clears once back within this fraction of its band
-    cooldown: int = 1  # windows after an alert clears during which a new breach only warns
+    """The window and the alert thresholds, with the defaults and rules declared once for `labelkit monitor`
+    (labelkit/settings/options.py: --window, --threshold NAME=VALUE); a bad value is refused when made.
+    The window's text is read by windows.parse_window."""
+
+    window: str = same_as(MonitorOptions, "window")
+    z: float = same_as(MonitorThresholds, "z")  # standard errors a rate must move before it can alert
+    relative: float = same_as(MonitorThresholds, "relative")  # ... and by this fraction of its reference value
+    absolute: float = same_as(MonitorThresholds, "absolute")  # ... and by at least this much
+    min_rows: int = same_as(MonitorThresholds, "min_rows")  # fewer rows in a window/slice: reported, not alerted on
+    js_max: float = same_as(MonitorThresholds, "js_max")  # output drift: JS distance above this and above noise
+    challenger_max: float = same_as(MonitorThresholds, "challenger_max")  # disagreement of an unknown challenger
+    accuracy_drop: float = same_as(MonitorThresholds, "accuracy_drop")  # under the reference test accuracy
+    min_requests: int = same_as(MonitorThresholds, "min_requests")  # fewer requests in a window alert (no traffic)
+    clear_fraction: float = same_as(MonitorThresholds, "clear_fraction")  # hysteresis: back within this share
+    cooldown: int = same_as(MonitorThresholds, "cooldown")  # windows after a clear in which a breach only warns
+
+    def __post_init__(self) -> None:
+        check_declared(self, "MonitorSettings")
 
 
 def compute_metrics(log: LogData, ref: Reference, settings: MonitorSettings, seconds: int,

@@ -18,11 +18,13 @@ import pandas as pd
 
 from labelkit.errors import ConfigError
 from labelkit.results import BUILT, BuildResults, Repair
-from labelkit.repair.reweight import (CLASS_WEIGHTS, DEFAULT_CLASS_WEIGHTS, MAX_OVERALL_LOSS, STRATEGIES, WEIGHTS,
-                                      DevScores, search_slice)
+from labelkit.repair.reweight import (DEFAULT_CLASS_WEIGHTS, MAX_OVERALL_LOSS, OPTIONS, STRATEGIES, WEIGHTS, DevScores,
+                                      search_slice)
 from labelkit.evaluate.guardrail_slices import Slice, choose_slices, fired_slices
+from labelkit.settings.declare import check_values
+from labelkit.settings.options import RepairOptions
 
-LABEL_NEXT = 50
+LABEL_NEXT = OPTIONS["label_next"].default  # rows to label next, per slice
 
 
 @dataclass
@@ -41,7 +43,9 @@ def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL
     from labelkit.pipeline.manifest import StageTimer
     from labelkit.io.output_folder import claim_output
 
-    _check_options(max_overall_loss, weights, strategies, label_next, class_weights, max_candidates)
+    check_values(RepairOptions, "repair_run", max_overall_loss=max_overall_loss, weights=weights,
+                 strategies=strategies, class_weights=class_weights, label_next=label_next,
+                 max_candidates=max_candidates)
     run_dir = Path(run_dir)
     run, config = read_run(run_dir)
     if Path(out).resolve() == run_dir.resolve():
@@ -79,27 +83,6 @@ def repair_run(run_dir, *, out, slices=(), max_overall_loss: float = MAX_OVERALL
 def _nothing_to_repair(run_dir) -> ConfigError:
     return ConfigError(f"No guardrail fired in {run_dir} (metrics.json has none): nothing to repair. "
                        f"Name a slice with --slice column=value to reweight it anyway.")
-
-
-def _check_options(limit, weights, strategies, label_next, class_weights=CLASS_WEIGHTS, max_candidates=None) -> None:
-    if not 0 <= limit < 1:
-        raise ConfigError(f"--max-overall-loss {limit}: give a share of the dev score between 0 and 1 "
-                          f"(0.005 = half a point).")
-    if not weights or any(not np.isfinite(w) or w <= 1 for w in weights):
-        raise ConfigError(f"--weights {','.join(map(str, weights))}: give weights greater than 1, e.g. 2,4,8,16.")
-    unknown = [s for s in strategies if s not in STRATEGIES]
-    if unknown or not strategies:
-        raise ConfigError(f"Unknown repair strategy {unknown[0] if unknown else ''!r}; choose from "
-                          f"{', '.join(STRATEGIES)}.")
-    wrong = [c for c in class_weights if c not in CLASS_WEIGHTS]
-    if wrong or not class_weights:
-        raise ConfigError(f"--class-weights: unknown setting {wrong[0] if wrong else ''!r}; choose from "
-                          f"{', '.join(CLASS_WEIGHTS)} (build = the class weight the build chose).")
-    if label_next < 0:
-        raise ConfigError(f"--label-next {label_next}: give a number of rows, 0 or more.")
-    if max_candidates is not None and max_candidates < 1:
-        raise ConfigError(f"--max-candidates {max_candidates}: give 1 or more candidate fits per slice "
-                          f"(or leave it out to fit every candidate).")
 
 
 def read_run(run_dir: Path):

@@ -30,11 +30,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-WEIGHTS = (2.0, 4.0, 8.0)  # larger weights overfit a small slice (and slow saga down)
-STRATEGIES = ("slice", "errors")
-CLASS_WEIGHTS = ("build", "balanced", "none")  # "build" = the class weight the build chose
-DEFAULT_CLASS_WEIGHTS = ("build", "balanced")
-MAX_OVERALL_LOSS = 0.005  # overall dev score a repair may give up (0.5 points)
+from labelkit.settings.declare import declared
+from labelkit.settings.options import RepairOptions
+
+OPTIONS = declared(RepairOptions)  # `labelkit repair`'s options, declared once: the library's defaults and rules
+WEIGHTS = tuple(OPTIONS["weights"].default)  # larger weights overfit a small slice (and slow saga down)
+STRATEGIES = OPTIONS["strategies"].choices  # every one by default
+CLASS_WEIGHTS = OPTIONS["class_weights"].choices  # "build" = the class weight the build chose
+DEFAULT_CLASS_WEIGHTS = tuple(OPTIONS["class_weights"].default)
+MAX_OVERALL_LOSS = OPTIONS["max_overall_loss"].default  # overall dev score a repair may give up (0.5 points)
 
 
 @dataclass

@@ -20,20 +20,26 @@ import pandas as pd
 from labelkit.serve.log import LogMeta, LogWriter, encode_proba, slice_key
 from labelkit.serve.shadow import Job, ShadowWorker
 from labelkit.io.times import time_value
-
-INPUT_LOGGING = ("full", "hash", "none")
-MISSING_TIME = ("reject", "now")  # a request without the --time-field: refused (422), or logged at arrival
+from labelkit.settings.declare import check_declared, same_as
+from labelkit.settings.options import ServeOptions
 
 
 @dataclass
 class ServeSettings:
-    max_body_bytes: int = 1_000_000
-    max_batch: int = 1000
-    log_input: str = "full"  # full | hash | none
-    shadow_sample: float = 1.0  # fraction of requests sent to the shadow systems (by request id hash)
+    """The request path's settings. Those `labelkit serve` has as options take their defaults and rules from
+    the one declaration (labelkit/settings/options.py ServeOptions): a bad value is refused when made."""
+
+    max_body_bytes: int = same_as(ServeOptions, "max_body_bytes")
+    max_batch: int = same_as(ServeOptions, "max_batch")
+    log_input: str = same_as(ServeOptions, "log_input")  # full | hash | none
+    shadow_sample: float = same_as(ServeOptions, "shadow_sample")  # share sent to the shadow systems (by request id)
     time_field: str | None = None  # a request field used as the log time (replaying/simulating traffic)
-    missing_time: str = "reject"  # with time_field, a row without it: "reject" (422) or "now" (logged at arrival)
+    # with time_field, a row without it: "reject" (422) or "now" (logged at arrival)
+    missing_time: str = same_as(ServeOptions, "missing_time")
     id_field: str = "id"
+
+    def __post_init__(self) -> None:
+        check_declared(self, "ServeSettings")
 
 
 @dataclass

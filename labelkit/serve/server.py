@@ -8,6 +8,10 @@ from labelkit.errors import ConfigError
 from labelkit.serve.app import Primary, ServeSettings, ServeState, create_app, log_meta
 from labelkit.serve.log import LogWriter, record_builds
 from labelkit.serve.shadow import ShadowWorker, load_systems, systems_from_runs
+from labelkit.settings.declare import check_values, declared
+from labelkit.settings.options import ServeOptions
+
+OPTIONS = declared(ServeOptions)
 
 
 def challenger_names(paths) -> tuple[str, ...]:
@@ -23,19 +27,15 @@ def challenger_names(paths) -> tuple[str, ...]:
 
 
 def open_service(run_dir, *, challengers=(), log_path="serve.sqlite", settings: ServeSettings | None = None,
-                 rules: bool = True, shadow_mode: str = "process", shadow_queue: int = 1000,
-                 shadow_timeout: float = 30.0, make_systems=None) -> ServeState:
+                 rules: bool = True, shadow_mode: str = "process", shadow_queue: int = OPTIONS["shadow_queue"].default,
+                 shadow_timeout: float = OPTIONS["shadow_timeout"].default, make_systems=None) -> ServeState:
     """The service's state: primary loaded here, shadow systems loaded by the worker (`make_systems`
-    overrides them, e.g. in tests). Challengers must share the primary's classes."""
+    overrides them, e.g. in tests). Challengers must share the primary's classes. `settings` is checked
+    when made (ServeSettings), the shadow queue and timeout here, by the rules `labelkit serve` has."""
     from labelkit.runs import load_run
 
+    check_values(ServeOptions, "open_service", shadow_queue=shadow_queue, shadow_timeout=shadow_timeout)
     settings = settings or ServeSettings()
-    if settings.log_input not in ("full", "hash", "none"):
-        raise ConfigError(f"--log-input {settings.log_input!r}: use full, hash or none.")
-    if settings.missing_time not in ("reject", "now"):
-        raise ConfigError(f"--missing-time {settings.missing_time!r}: use reject or now.")
-    if not 0 <= settings.shadow_sample <= 1:
-        raise ConfigError(f"--shadow-sample {settings.shadow_sample}: give a fraction between 0 and 1.")
     run = load_run(run_dir)
     primary = Primary.from_run(run)
     others = [load_run(path) for path in challengers]
@@ -82,7 +82,8 @@ def _stop_on_sigterm(signum, frame) -> None:
     raise Stopped(0)
 
 
-def run_server(state: ServeState, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
+def run_server(state: ServeState, *, host: str = OPTIONS["host"].default, port: int = OPTIONS["port"].default,
+               log_level: str = "warning") -> None:
     """uvicorn until SIGINT/SIGTERM, then the service closed (shadow worker stopped, log flushed).
 
     uvicorn stops gracefully on SIGTERM and then raises the signal again so the process dies by it: with
@@ -98,7 +99,8 @@ def run_server(state: ServeState, *, host: str = "127.0.0.1", port: int = 8000, 
     app = create_app(state)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main else None
-    try:
+    try:  # a bad host or port is refused as `labelkit serve` refuses it, and the service closed like any end
+        check_values(ServeOptions, "run_server", host=host, port=port)
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off")
     finally:
         state.close()

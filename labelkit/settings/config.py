@@ -59,12 +59,13 @@ def _time_span(text: str) -> bool:
 
 
 def _date_or_blank(value) -> bool:
+    """Blank, or a time as the audit reads it (labelkit/io/times.py utc_timestamp, the one timestamp rule)."""
     if value is None or value == "":
         return True
-    import pandas as pd
+    from labelkit.io.times import utc_timestamp  # imports pandas: only when a `now` is given
 
     try:
-        pd.Timestamp(value)
+        utc_timestamp(value)
     except (ValueError, TypeError):
         return False
     return True

@@ -215,8 +215,26 @@ def declared(cls: type) -> dict[str, Setting]:
 def check_declared(obj: Any, where: str) -> None:
     """Every declared field of `obj` holds an allowed value (values are not converted); ConfigError
     'WHERE.name is VALUE; allowed: WHAT.' for the first that does not."""
-    for name, spec in declared(type(obj)).items():
-        problem = spec.problem(getattr(obj, name))
+    check_values(type(obj), where, **{name: getattr(obj, name) for name in declared(type(obj))})
+
+
+def check_values(cls: type, where: str, **values: Any) -> None:
+    """A library call's arguments obey the settings of the same names declared in `cls` (a command's
+    options, labelkit/settings/options.py), so `repair_run(..., weights=[0.5])` is refused as the command's
+    --weights 0.5 is; values are not converted. ConfigError 'WHERE.name is VALUE; allowed: WHAT.' for the
+    first that does not.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Demo:
+    ...     rows: int = setting(30, "Rows at least.", ge=1)
+    >>> check_values(Demo, "pick", rows=0)
+    Traceback (most recent call last):
+    labelkit.errors.ConfigError: pick.rows is 0; allowed: an integer >= 1.
+    """
+    specs = declared(cls)
+    for name, value in values.items():
+        problem = specs[name].problem(value)
         if problem:
             raise ConfigError(f"{where}.{name} {problem}.")
 

@@ -1,8 +1,9 @@
 """The options of `labelkit serve`, `monitor`, `repair` and `label-next` that are settings, declared once
 (labelkit/settings/declare.py): the commands' click types, defaults and help come from here (labelkit/cli/), and so
-does their part of docs/settings.md. The libraries behind them keep their own defaults
-(serve.app.ServeSettings, monitor.metrics.MonitorSettings, repair.reweight); tests/settings/test_settings.py
-holds those equal to these, so neither can drift.
+does their part of docs/settings.md, and so do the libraries' entry points behind them: serve.app.ServeSettings,
+serve.server.open_service, monitor.metrics.MonitorSettings, monitor.MonitorResult.exit_code, repair.repair_run
+(repair/reweight.py's constants) and human.label_next.label_next take their defaults from here and refuse a
+bad value with the declared rule (declare.check_declared / check_values), as the commands do.
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,21 @@ def test_audit_spec_takes_audit_defaults_and_rules_from_the_one_declaration():
         AuditSpec("id", "text", "label", ("a", "b"), cv_folds=1)
 
 
+def test_the_audit_now_is_read_by_the_one_timestamp_rule():
+    """`now` is checked by labelkit/io/times.py's utc_timestamp, the rule the future-timestamp check reads it with:
+    what it cannot read (NaN, which pd.Timestamp took as NaT) is refused when the spec is made, not mid-audit."""
+    from labelkit.io.times import utc_timestamp
+    from labelkit.quality import AuditSpec
+
+    for fine in ("2026-01-31", "2024-06-01T12:00:00+02:00", "", None):
+        AuditSpec("id", "text", "label", ("a", "b"), now=fine)
+    for bad in (float("nan"), "someday", "2024-13-45"):
+        with pytest.raises(ValueError):
+            utc_timestamp(bad)
+        with pytest.raises(ConfigError, match=rf"^AuditSpec\.now is {re.escape(repr(bad))}; allowed: "):
+            AuditSpec("id", "text", "label", ("a", "b"), now=bad)
+
+
 # one value each command option with a rule must refuse, as typed
 BAD_OPTIONS = {
     "serve": {"port": "70000", "log_input": "everything", "shadow_sample": "1.5", "shadow_queue": "0",
@@ -189,31 +205,110 @@ def test_command_options_mirror_the_declarations():
         assert serve[name].default == spec.default and serve[name].help == spec.help
 
 
-def test_library_defaults_agree_with_the_declared_ones():
+def test_library_defaults_are_the_declared_ones():
+    """The entry points behind the commands take their defaults from options.py (no copy to drift)."""
     from labelkit.evaluate.drift import FREQUENCIES
+    from labelkit.human.label_next import label_next
     from labelkit.labelmodels import LABEL_MODELS
+    from labelkit.monitor import MonitorResult
     from labelkit.monitor.metrics import MonitorSettings
     from labelkit.repair import plan, reweight
     from labelkit.serve.app import ServeSettings
-    from labelkit.serve.server import open_service
+    from labelkit.serve.server import open_service, run_server
 
-    serve = declared(options.ServeOptions)
-    for name, value in dataclasses.asdict(ServeSettings()).items():
-        assert name not in serve or serve[name].default == value, name
-    opened = inspect.signature(open_service).parameters
-    assert (opened["shadow_queue"].default, opened["shadow_timeout"].default) == (
-        serve["shadow_queue"].default, serve["shadow_timeout"].default)
+    def defaults(function) -> dict:
+        return {n: p.default for n, p in inspect.signature(function).parameters.items()}
+
+    serve = {n: s.default for n, s in declared(options.ServeOptions).items()}
+    assert {n: s.default for n, s in declared(ServeSettings).items()} == {
+        n: serve[n] for n in ("max_body_bytes", "max_batch", "log_input", "shadow_sample", "missing_time")}
+    assert {n: d for n, d in defaults(open_service).items() if n in serve} == {
+        n: serve[n] for n in ("shadow_queue", "shadow_timeout")}
+    assert {n: d for n, d in defaults(run_server).items() if n in serve} == {n: serve[n] for n in ("host", "port")}
     monitor = {**declared(options.MonitorOptions), **declared(options.MonitorThresholds)}
     assert {n: s.default for n, s in monitor.items() if n != "fail_on"} == dataclasses.asdict(MonitorSettings())
-    repair = declared(options.RepairOptions)
-    assert repair["max_overall_loss"].default == reweight.MAX_OVERALL_LOSS
-    assert tuple(repair["weights"].default) == reweight.WEIGHTS
-    assert tuple(repair["strategies"].default) == reweight.STRATEGIES == repair["strategies"].choices
-    assert tuple(repair["class_weights"].default) == reweight.DEFAULT_CLASS_WEIGHTS
-    assert repair["class_weights"].choices == reweight.CLASS_WEIGHTS and repair["label_next"].default == plan.LABEL_NEXT
+    assert defaults(MonitorResult.exit_code)["fail_on"] == monitor["fail_on"].default
+    repair = {n: s.default for n, s in declared(options.RepairOptions).items()}
+    called = defaults(plan.repair_run)
+    assert {n: list(v) if isinstance(v, tuple) else v for n, v in called.items() if n in repair} == repair
+    assert reweight.STRATEGIES == declared(options.RepairOptions)["strategies"].choices
+    assert reweight.CLASS_WEIGHTS == declared(options.RepairOptions)["class_weights"].choices
+    assert defaults(label_next)["seed"] == declared(options.LabelNextOptions)["seed"].default
     label_model = declared(SECTIONS["label_model"])
     assert label_model["candidates"].choices == tuple(LABEL_MODELS) == tuple(label_model["candidates"].default)
     assert declared(SECTIONS["evaluate"])["drift_freq"].choices == ("auto", *FREQUENCIES)
+
+
+class _Service:
+    """A stand-in for run_server's service: a bad port is refused before uvicorn starts."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _library_call(command: str, name: str, value, tmp_path: Path):
+    """(what the refusal names, the call) of the library entry point behind a command's option."""
+    import pandas as pd
+
+    from labelkit.human.label_next import label_next
+    from labelkit.monitor import MonitorResult
+    from labelkit.monitor.metrics import MonitorSettings
+    from labelkit.repair import repair_run
+    from labelkit.serve.app import ServeSettings
+    from labelkit.serve.server import open_service, run_server
+
+    run = tmp_path / "run"  # never read: the value is refused first
+    if command == "serve" and name in ("shadow_queue", "shadow_timeout"):
+        return "open_service", lambda: open_service(run, **{name: value})
+    if command == "serve" and name == "port":
+        service = _Service()
+
+        def serve():
+            try:
+                run_server(service, **{name: value})  # type: ignore[arg-type]
+            finally:
+                assert service.closed
+        return "run_server", serve
+    if command == "serve":
+        return "ServeSettings", lambda: ServeSettings(**{name: value})
+    if command == "monitor" and name == "fail_on":
+        result = MonitorResult(pd.DataFrame({"window": [], "alert": []}), MonitorSettings(), run, None, 0, [])
+        return "MonitorResult.exit_code", lambda: result.exit_code(value)
+    if command == "monitor":
+        return "MonitorSettings", lambda: MonitorSettings(**{name: value})
+    if command == "repair":
+        return "repair_run", lambda: repair_run(run, out=tmp_path / "out", **{name: value})
+    return "label_next", lambda: label_next(run, **{"budget": 1, name: value})
+
+
+LIBRARY_BAD = [(c, n, t) for c in BAD_OPTIONS for n, t in BAD_OPTIONS[c].items()] + [
+    ("monitor", n, t) for n, t in THRESHOLD_BAD.items()] + [
+    ("repair", "weights", "[0.5]"), ("repair", "weights", "[2.0, inf]"), ("repair", "strategies", "[]"),
+    ("label-next", "budget", "-3")]
+
+
+@pytest.mark.parametrize("command, name, text", LIBRARY_BAD)
+def test_a_library_call_with_a_bad_value_is_refused_with_the_declared_rule(command, name, text, tmp_path):
+    """repair_run(..., weights=[0.5]), label_next(..., budget=0), ServeSettings(log_input="everything") ...
+    are refused as the command refuses the option: one ConfigError line, the name, the value, what is allowed."""
+    holder = {**COMMANDS, "monitor": options.MonitorThresholds if name in THRESHOLD_BAD else options.MonitorOptions}
+    spec = declared(holder[command])[name]
+    value = spec.convert(spec.from_text(text))
+    where, call = _library_call(command, name, value, tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        call()
+    assert str(refused.value) == f"{where}.{name} is {value!r}; allowed: {spec.allowed()}."
+    assert not (tmp_path / "out").exists() and not (tmp_path / "run").exists()
+
+
+def test_valid_library_values_pass_unchanged():
+    from labelkit.monitor.metrics import MonitorSettings
+    from labelkit.serve.app import ServeSettings
+
+    assert ServeSettings(log_input="hash", shadow_sample=0, missing_time="now").shadow_sample == 0
+    assert MonitorSettings(window="6h", js_max=1, cooldown=0).js_max == 1
 
 
 def test_the_settings_reference_is_made_from_the_declarations():
