@@ -380,16 +380,14 @@ def _model_files(folder: Path) -> list[Path]:
 
 def _sha256(files) -> str:
     """SHA-256 over (file name, SHA-256 of its bytes) of each file, in order (cached by size and mtime)."""
+    from labelkit.io.files import sha256_file
+
     digest = hashlib.sha256()
     for path in files:
         path = Path(path)
         stat = path.stat()
         key = (str(path), stat.st_size, stat.st_mtime_ns)
         if key not in _SHA_CACHE:
-            one = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    one.update(block)
-            _SHA_CACHE[key] = one.hexdigest()
+            _SHA_CACHE[key] = sha256_file(path)
         digest.update(f"{path.name}\0{_SHA_CACHE[key]}\n".encode())
     return digest.hexdigest()

@@ -14,6 +14,8 @@ config can default ``[data] text_column = ""`` and ``feature_columns`` to these 
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
 import shutil
@@ -45,6 +47,7 @@ class WrenchData:
     label_matrices: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]  # gold class indices per split, -1 where a row has no label
     feature_vectors: dict[str, int] = field(default_factory=dict)  # field -> length, expanded to columns NAME_i
+    sha256: dict[str, str] = field(default_factory=dict)  # split -> SHA-256 of its file, of the bytes read
 
     @property
     def cardinality(self) -> int:
@@ -59,7 +62,9 @@ def read_wrench(directory, *, text_field: str | None = "text") -> WrenchData:
         raise DatasetError(f"WRENCH folder {directory} does not exist; pass the folder holding train.json.")
     if not (directory / "train.json").is_file():
         raise DatasetError(f"{directory} has no train.json; a WRENCH folder needs train/valid/test.json.")
-    raw = {split: _load_json(directory / f"{split}.json") for split in SPLITS if (directory / f"{split}.json").is_file()}
+    digests: dict[str, str] = {}
+    raw = {split: _load_json(directory / f"{split}.json", digests=digests)
+           for split in SPLITS if (directory / f"{split}.json").is_file()}
     classes = _read_classes(directory, raw)
     records = {split: _parse_split(directory / f"{split}.json", rows, len(classes)) for split, rows in raw.items()}
     n_lfs = _common_lf_count(directory, records)
@@ -74,6 +79,7 @@ def read_wrench(directory, *, text_field: str | None = "text") -> WrenchData:
         label_matrices={split: _matrix(rows, n_lfs, dtype) for split, rows in records.items()},
         labels={split: np.array([r["label"] for r in rows], dtype=np.int64) for split, rows in records.items()},
         feature_vectors=vectors,
+        sha256=digests,
     )
     if "valid" in data.labels:
         _warn_missing_dev_classes(directory / "valid.json", data.labels["valid"], classes)
@@ -138,11 +144,18 @@ def votes_from_frame(table: pd.DataFrame, vote_columns, classes, *, where) -> np
 # ---------------------------------------------------------------- reading helpers
 
 
-def _load_json(path: Path):
+def _load_json(path: Path, *, digests: dict[str, str] | None = None):
+    """The JSON object in `path`; with `digests`, its SHA-256 too (digests[stem]: the input's hash, from the
+    bytes read here, so a large file is not read a second time to be hashed)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows exports) is not JSON
+        data = path.read_bytes()
+        # decoded as path.read_text decodes; a byte-order mark (Windows exports) is not JSON
+        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig").read()
     except (OSError, UnicodeDecodeError) as error:
         raise DatasetError(f"{path}: cannot read file ({error}).") from None
+    if digests is not None:
+        digests[path.stem] = hashlib.sha256(data).hexdigest()
+    del data
     try:
         rows = json.loads(text)
     except json.JSONDecodeError as error:

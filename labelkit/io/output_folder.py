@@ -78,7 +78,7 @@ def atomic_output_dir(out, *, force: bool = False, kind: str | None = None, prot
             _discard(tmp)
             raise
         try:
-            _write_marker(tmp, kind or _kind_from_manifest(tmp), files=_listing(tmp))
+            _write_marker(tmp, kind or _legacy_kind(tmp), files=_listing(tmp))
             if target.exists():  # something may have changed while the work ran
                 _check_replaceable(target, force=force, kind=kind)
         except BaseException:
@@ -169,10 +169,6 @@ def _read_marker(folder: Path) -> dict | None:
 
 def _listing(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.name != MARKER or p.parent != folder)
-
-
-def _kind_from_manifest(folder: Path) -> str | None:
-    return _legacy_kind(folder)
 
 
 def _legacy_kind(folder: Path) -> str | None:

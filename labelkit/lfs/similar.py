@@ -48,6 +48,13 @@ DEFAULT_MIN_PRECISION = 0.5
 TFIDF = "tfidf"
 
 
+def char_tfidf():
+    """The vectorizer of model "tfidf": character 3-5-grams within words, sublinear TF-IDF (unfitted)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, lowercase=True, dtype=np.float64)
+
+
 class SeedSpace:
     """Seeds embedded once; `similarities(texts)` -> (like, unlike) max cosine per text."""
 
@@ -56,10 +63,7 @@ class SeedSpace:
         self.root = root
         texts = list(examples) + list(unlike)
         if model == TFIDF:
-            from sklearn.feature_extraction.text import TfidfVectorizer
-
-            self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, lowercase=True,
-                                              dtype=np.float64).fit(texts)
+            self.vectorizer = char_tfidf().fit(texts)
             self.embed = self._tfidf
         else:
             from labelkit.embeddings import load_model
@@ -200,10 +204,7 @@ def suggest_similar(dev_texts, y_dev, L_dev, classes, *, model: str = TFIDF, see
     uncovered = ~np.any(L_dev >= 0, axis=1) if L_dev.size else np.ones(len(texts), dtype=bool)
     out = []
     if model == TFIDF:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        E = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit_transform(texts)
-        E = np.asarray(E.todense())
+        E = np.asarray(char_tfidf().fit_transform(texts).todense())
     else:
         from labelkit.embeddings import load_model
 

@@ -117,16 +117,18 @@ def _pair_references(log, reference, explicit, settings: MonitorSettings, notes:
     """Per challenger in the log: its PairReference with the champion, or None (fixed limit, noted).
     The folder is the one given (`explicit`, matched by build id, else by folder name), else the one
     the log recorded when it was served."""
-    from labelkit.monitor.reference import build_id_of, challenger_reference
+    from labelkit.monitor.reference import challenger_reference
+    from labelkit.runs import build_id
 
     given = [Path(p) for p in explicit]
-    by_id = {build_id_of(p): p for p in given}
+    ids = [build_id(p) for p in given]  # each manifest hashed once
+    by_id = dict(zip(ids, given))
     by_name = {p.resolve().name: p for p in given}
     systems = {name: column for name, column in log.systems.items() if name != "rules"}
-    for path in given:
-        if not any(build_id_of(path) == c.build_id or path.resolve().name == name for name, c in systems.items()):
+    for path, found in zip(given, ids):
+        if not any(found == c.build_id or path.resolve().name == name for name, c in systems.items()):
             served = ", ".join(f"{name} (build {c.build_id})" for name, c in systems.items()) or "none"
-            raise MonitorError(f"--challenger {path}: the log has no answers from its build {build_id_of(path)}; "
+            raise MonitorError(f"--challenger {path}: the log has no answers from its build {found}; "
                                f"challengers in the log: {served}.")
     out = {}
     for name, column in systems.items():

@@ -39,20 +39,16 @@ class DriftSpace:
     """The reference side: the embedder, the train centroid, and the noise of window means."""
 
     def __init__(self, train_texts: list[str], test_texts: list[str], model: str, *, seed: int = 0) -> None:
-        from labelkit.embeddings import LsaModel, load_model
+        from labelkit.embeddings import embedder_for
 
         rng = np.random.default_rng(seed)
         if len(train_texts) > MAX_REFERENCE:
             train_texts = [train_texts[i] for i in np.sort(rng.choice(len(train_texts), MAX_REFERENCE, replace=False))]
         self.model = model
-        if model == "lsa":
-            fitted = LsaModel.fit(train_texts, seed=seed)
-            self.embed = fitted.embed
-            self.described = f"lsa fitted on {len(train_texts):,} train texts"
-        else:
-            loaded = load_model(model)
-            self.embed = loaded.embed
-            self.described = f"{loaded.info.name} {loaded.info.version}".strip()
+        embedder = embedder_for(model, train_texts, seed=seed)  # lsa: fitted on the train texts
+        self.embed = embedder.embed
+        self.described = (f"lsa fitted on {len(train_texts):,} train texts" if model == "lsa"
+                          else f"{embedder.info.name} {embedder.info.version}".strip())
         self.R = np.asarray(self.embed(train_texts), dtype=np.float64)
         self.centre = self.R.mean(axis=0)
         self.n_test = len(test_texts)

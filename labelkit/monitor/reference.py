@@ -172,18 +172,13 @@ class PairReference:
     sizes: dict[str, int]  # joined test rows behind each rate
 
 
-def build_id_of(folder: Path) -> str | None:
-    """The build id a served build is logged with (labelkit.runs.build_id)."""
-    from labelkit.runs import build_id
-
-    return build_id(folder)
-
-
 def challenger_reference(ref: Reference, folder, *, name: str, build_id: str | None = None,
                          notes: list[str] | None = None) -> PairReference | None:
     """The pair reference of `ref` (the champion) and the challenger build in `folder`; None, with a
     note saying why, when the folder does not hold the challenger that was served (`build_id`) or its
     test rows are not the champion's."""
+    from labelkit.runs import build_id as build_id_of  # the id a served build is logged with
+
     notes = notes if notes is not None else []
     folder = Path(folder)
     path = folder / "test_predictions.csv"

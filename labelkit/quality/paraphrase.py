@@ -71,15 +71,13 @@ def paraphrase_cross_split(ctx: AuditContext) -> pd.DataFrame:
 
 def embed_splits(texts: dict[str, list[str]], model: str, *, root=None, seed: int = 0):
     """{split: (n, d) float32 L2-normalised vectors}, and how the model is described in evidence."""
-    from labelkit.embeddings import LsaModel, load_model
+    from labelkit.embeddings import embedder_for
 
-    if model == "lsa":
-        everything = [t for split in texts for t in texts[split]]
-        fitted = LsaModel.fit(everything, seed=seed)
-        return {s: fitted.embed(t) for s, t in texts.items()}, f"lsa fitted on {len(everything):,} texts"
-    loaded = load_model(model, root=root)
-    info = loaded.info
-    return {s: loaded.embed(t) for s, t in texts.items()}, f"{info.name} {info.version}".strip()
+    everything = [t for split in texts for t in texts[split]] if model == "lsa" else None  # lsa: fitted on them
+    embedder = embedder_for(model, everything, root=root, seed=seed)
+    described = (f"lsa fitted on {len(everything):,} texts" if everything is not None
+                 else f"{embedder.info.name} {embedder.info.version}".strip())
+    return {s: embedder.embed(t) for s, t in texts.items()}, described
 
 
 def best_pairs(A: np.ndarray, B: np.ndarray, threshold: float, use_a=None, use_b=None) -> list[tuple[int, int, float]]:

@@ -63,9 +63,8 @@ class Primary:
             from labelkit.errors import ConfigError
 
             raise ConfigError(f"{run.path} has no end model to serve (built with [end_model] enabled = false).")
-        slices = list(run.config.evaluate.slice_columns or run.config.data.slice_columns)
         model = run.end_model  # compiled when loaded (labelkit.endmodel.scorer): same probabilities, less CPU
-        return cls(run.build_id, tuple(run.classes), list(run.input_columns), slices, model.predict_proba,
+        return cls(run.build_id, tuple(run.classes), list(run.input_columns), run.slice_columns, model.predict_proba,
                    model.predict_proba_rows, run.config.data.id_column, text=bool(run.text_column),
                    numbers=numeric_inputs(model))
 
