@@ -6,13 +6,16 @@ import json
 import click
 
 from labelkit.cli.common import config_options, handle_errors, load
+from labelkit.settings.config import LFConfig
+from labelkit.settings.declare import declared
 
 
 @click.command("lfs")
 @config_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--examples", type=int, default=None, help="Example rows per LF and kind (default: lfs.examples).")
-@click.option("--lf-errors", type=click.Choice(["raise", "abstain"]), help="An LF that raises: stop, or count the row as an abstain.")
+@click.option("--lf-errors", type=click.Choice(declared(LFConfig)["on_error"].choices),
+              help="An LF that raises: stop, or count the row as an abstain.")
 @click.option("--suggest-similar", "suggest", is_flag=False, flag_value="tfidf", default=None, metavar="[MODEL]",
               help="Propose similarity rules (seeds + threshold per class) from the dev rows every LF abstains on; "
                    "MODEL: tfidf (default), wordllama, minilm or a model folder.")

@@ -6,6 +6,8 @@ import json
 import click
 
 from labelkit.cli.common import handle_errors
+from labelkit.settings.declare import declared
+from labelkit.settings.options import ServeOptions
 
 
 @click.group("shadow")
@@ -23,7 +25,8 @@ def shadow_cli():
 @click.option("--id-column", default="id", show_default=True, help="Request id column of FILE.")
 @click.option("--time-column", default=None, help="Column of FILE used as the request time.")
 @click.option("--no-rules", is_flag=True, help="Do not run the primary's rules.")
-@click.option("--log-input", type=click.Choice(["full", "hash", "none"]), default="full", show_default=True)
+@click.option("--log-input", type=click.Choice(declared(ServeOptions)["log_input"].choices),
+              default=declared(ServeOptions)["log_input"].default, show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing --log file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @handle_errors

@@ -226,9 +226,6 @@ def _pool_votes(run, data, frame: pd.DataFrame, source: Pool):
 def score_rows(run, frame: pd.DataFrame, fired, votes=None) -> pd.DataFrame:
     """Per row: the model's class and confidence, the rules' class (where an LF votes), and the value terms.
     `votes`: the LFs' votes on `frame` (default: the build's LFs applied to it)."""
-    from cleanlab.multiannotator import get_active_learning_scores
-
-    k = len(run.classes)
     L = votes if votes is not None else (run.votes(frame) if run.lfs else None)
     rules_pred, rules_proba = run.predict_rules(L) if L is not None else (None, None)
     if run.end_model is not None:
@@ -237,9 +234,7 @@ def score_rows(run, frame: pd.DataFrame, fired, votes=None) -> pd.DataFrame:
         proba = rules_proba
     else:
         raise ConfigError(f"{run.path} has neither an end model nor LFs to judge rows with.")
-    _, active = get_active_learning_scores(pred_probs_unlabeled=np.clip(proba, 1e-12, 1.0))
-    low, high = 1.0 / k, (1.0 + 1.0 / k) / 2  # ActiveLab's range for unlabelled rows: top probability 1/k .. 1
-    uncertainty = np.clip((high - active) / (high - low), 0.0, 1.0)
+    active, uncertainty = activelab_uncertainty(proba)
     model_pred = proba.argmax(axis=1)
     covered = (L >= 0).any(axis=1) if L is not None else np.zeros(len(frame), dtype=bool)
     disagree = covered & (rules_pred != model_pred) if rules_pred is not None else np.zeros(len(frame), dtype=bool)
@@ -255,6 +250,17 @@ def score_rows(run, frame: pd.DataFrame, fired, votes=None) -> pd.DataFrame:
                          "uncertainty": uncertainty, "covered": covered,
                          "rules": rules_pred if rules_pred is not None else -1,
                          "disagree": disagree, "guardrail": guardrail, "slices": names, "value": value})
+
+
+def activelab_uncertainty(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: cleanlab's ActiveLab score of the (n, k) probabilities of rows nobody labelled yet, and that
+    score rescaled to the uncertainty term in [0, 1] (1 = the model cannot tell the classes apart)."""
+    from cleanlab.multiannotator import get_active_learning_scores
+
+    k = proba.shape[1]
+    _, active = get_active_learning_scores(pred_probs_unlabeled=np.clip(proba, 1e-12, 1.0))
+    low, high = 1.0 / k, (1.0 + 1.0 / k) / 2  # ActiveLab's range for unlabelled rows: top probability 1/k .. 1
+    return active, np.clip((high - active) / (high - low), 0.0, 1.0)
 
 
 def choose(scored: pd.DataFrame, frame: pd.DataFrame, text_column: str, budget: int, *, strategy: str = "picker",
@@ -408,17 +414,12 @@ def slice_rows_to_label(frame: pd.DataFrame, mask: np.ndarray, proba: np.ndarray
     uncertainty of `proba`, rules-vs-model disagreement, diversity; every row is in the fired slice) and
     written in the same blind format (id, a blank label, the row's data, slice, why, priority): the studio
     shows them in its "label next" queue, and a filled file is a human labels file the next build reads."""
-    from cleanlab.multiannotator import get_active_learning_scores
-
     positions = np.flatnonzero(mask)
     columns = [id_column, label_column, *[c for c in frame.columns if c not in (id_column, label_column)]]
     if len(positions) == 0 or limit <= 0:
         return pd.DataFrame(columns=[*columns, "slice", "why", "priority"])
-    p = np.clip(np.asarray(proba, dtype=np.float64)[positions], 1e-12, 1.0)
-    k = p.shape[1]
-    _, active = get_active_learning_scores(pred_probs_unlabeled=p)
-    low, high = 1.0 / k, (1.0 + 1.0 / k) / 2
-    uncertainty = np.clip((high - active) / (high - low), 0.0, 1.0)
+    p = np.asarray(proba, dtype=np.float64)[positions]
+    _, uncertainty = activelab_uncertainty(p)
     disagree = np.asarray(covered)[positions] & (np.asarray(rules)[positions] != p.argmax(axis=1))
     scored = pd.DataFrame({"uncertainty": uncertainty, "disagree": disagree,
                            "value": uncertainty + DISAGREE * disagree + GUARDRAIL})

@@ -311,15 +311,17 @@ def describe(human: HumanLabels, config, data, preds: dict, guardrails, end_mode
     rows = []
     slice_columns = list(config.evaluate.slice_columns or config.data.slice_columns)
     flagged = {(g.column, str(g.value)) for g in guardrails}  # the build's fired guardrails (results.Guardrail)
+    seen = []  # (name, mask) of every slice, for `worth`: the slicing functions run once
     for kind, column, value, mask in iter_slices(test, slice_columns, list(slicing_functions),
                                                  auto_slices=False, exclude_columns=()):
+        name = column if kind == "function" else f"{column}={value}"
+        seen.append((name, mask))
         if mask.sum() < config.evaluate.min_slice_size:
             continue
         entry = _effect(y[mask], before[mask], after[mask], rules[mask], k=len(classes), seed=seed, n_boot=boot,
                         paired=paired_test)
         fired_before = entry["rules"] - entry["before"] > tolerance
         if fired_before or (column, str(value)) in flagged:
-            name = column if kind == "function" else f"{column}={value}"
             in_slice = _in_slice(human.frame, kind, column, value, slicing_functions)
             rows.append({"slice": name, "n": int(mask.sum()), "human_rows_in_slice": in_slice, **entry,
                          "guardrail_before": fired_before, "guardrail_after": (column, str(value)) in flagged})
@@ -328,12 +330,9 @@ def describe(human: HumanLabels, config, data, preds: dict, guardrails, end_mode
     summary = [_sentence(r["slice"], r, n) for r in rows]
     summary.append(_sentence("overall", effect["overall"], n))
     section["summary"] = summary
+    reported = {r["slice"] for r in rows}
     masks = {"overall": np.ones(len(y), dtype=bool)}
-    for kind, column, value, mask in iter_slices(test, slice_columns, list(slicing_functions),
-                                                 auto_slices=False, exclude_columns=()):
-        name = column if kind == "function" else f"{column}={value}"
-        if any(r["slice"] == name for r in rows):
-            masks[name] = mask
+    masks.update((name, mask) for name, mask in seen if name in reported)
     section["worth"] = worth(human, config, data, preds, end_model, masks)
     return section
 

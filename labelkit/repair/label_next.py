@@ -6,9 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-DISAGREE = "rules and model disagree"
-UNSURE = "model unsure"
-
 
 def rows_to_label(frame: pd.DataFrame, mask: np.ndarray, proba: np.ndarray, rules: np.ndarray,
                   covered: np.ndarray, classes, *, slice_name: str, id_column: str, text_column: str,
@@ -21,8 +18,3 @@ def rows_to_label(frame: pd.DataFrame, mask: np.ndarray, proba: np.ndarray, rule
 
     return slice_rows_to_label(frame, mask, proba, rules, covered, slice_name=slice_name, id_column=id_column,
                                text_column=text_column, limit=limit)
-
-
-def _columns(text_column: str) -> list[str]:
-    return ["slice", "row_id", "reason", "rules_label", "model_label", "model_confidence", "margin", text_column,
-            "label"]

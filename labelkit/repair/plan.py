@@ -175,7 +175,8 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
     trained_on = covered | (base_model.uncovered_target is not None)
     weak = hard_predictions(result.proba_train, prior)
     train, dev, y_dev = data.frames["train"], data.frames["dev"], data.gold["dev"]
-    errors = trained_on & (base_model.predict(train) != weak)
+    base_train, base_dev = base_model.predict(train), base_model.predict(dev)  # the first model's, predicted once
+    errors = trained_on & (base_train != weak)
     masks = {s: {split: s.mask(data.frames[split], functions) for split in ("train", "dev", "test")} for s in chosen}
     refitter = Refitter.create(config, data, result.proba_train, L_train, prior, base_model)
 
@@ -209,7 +210,7 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
            + ("(the first model's features and C, each fit warm-started from it)" if refitter is not None else
               "(each a full end-model fit: this model is not an in-memory logistic regression)")
            + (f"; at most {max_candidates} per slice (--max-candidates)" if max_candidates is not None else ""))
-    base_overall = dev_scores(base_model, np.zeros(len(dev), dtype=bool), ()).overall
+    base_overall = dev_scores(base_model, np.zeros(len(dev), dtype=bool), (), pred=base_dev).overall
     floor = base_overall - max_overall_loss
     row_w, class_weight, current_model, searches = np.ones(len(train)), base_model.class_weight, base_model, []
     repaired_before: list = []  # the slices repaired so far
@@ -219,7 +220,8 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
         notify(f"repair {s.name}: {int(train_mask.sum())} train rows, {n_dev} dev rows")
         if not dev_mask.any():
             notify(f"repair {s.name}: no gold dev row in the slice, so no weight can be chosen on dev; left as is")
-        current = dev_scores(current_model, dev_mask, repaired_before)
+        current = dev_scores(current_model, dev_mask, repaired_before,
+                             pred=base_dev if current_model is base_model else None)
 
         def evaluate(candidate, cw, dev_mask=dev_mask):
             model, pred = fit(candidate, cw)
@@ -258,8 +260,8 @@ def repair_result(result, chosen: list[Slice], *, max_overall_loss, weights, str
                         "fitted_by": "repair.refit (features once, warm start)" if refitter is not None
                         else "stages.fit_end_model"}
     rules_train = rule_baseline(L_train, prior)
-    label_next_rows, report["candidate_lfs"] = _plans(result, repaired, chosen, masks, base_model, rules_train,
-                                                      covered, label_next)
+    label_next_rows, report["candidate_lfs"] = _plans(result, repaired, chosen, masks, (base_train, base_dev),
+                                                      rules_train, covered, label_next)
     return repaired, report, label_next_rows
 
 
@@ -354,8 +356,9 @@ def _report(result, repaired, chosen, masks, searches, *, base_overall, floor, m
     }
 
 
-def _plans(result, repaired, chosen, masks, base_model, rules_train, covered, limit):
-    """Per slice: rows to label next (repaired model) and candidate LFs (where the first model failed)."""
+def _plans(result, repaired, chosen, masks, base_preds, rules_train, covered, limit):
+    """Per slice: rows to label next (repaired model) and candidate LFs (where the first model failed).
+    `base_preds`: the first model's (train, dev) predictions."""
     from labelkit.repair.candidates import candidate_ngrams
     from labelkit.repair.label_next import rows_to_label
 
@@ -363,7 +366,7 @@ def _plans(result, repaired, chosen, masks, base_model, rules_train, covered, li
     classes, text = data.schema.classes, config.data.text_column
     train, dev, y_dev = data.frames["train"], data.frames["dev"], data.gold["dev"]
     proba = repaired.end_model.predict_proba(train)
-    base_train, base_dev = base_model.predict(train), base_model.predict(dev)
+    base_train, base_dev = base_preds
     rules_dev = _rules(result, "dev")
     tables, candidates = [], []
     has_text = text in train.columns

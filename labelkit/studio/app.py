@@ -148,7 +148,7 @@ def create_app(state: StudioState) -> Starlette:
     @guarded
     async def review_page(request: Request):
         try:
-            items = _queue(state)
+            items = _queue(state, state.run())
         except LabelkitError as exc:
             return page("message.html", 400, title="Review queue", message=str(exc))
         source = request.query_params.get("source", "")
@@ -167,7 +167,8 @@ def create_app(state: StudioState) -> Starlette:
                         message="Choose the row's class in the list before saving (nothing was recorded).")
         if action in ("change", "label") and new not in state.classes:
             return PlainTextResponse(f"Refused: {new!r} is not a class.", 400, headers=HEADERS)
-        queue = {(i.source, i.split, i.row_id): i for i in _queue(state)}
+        run = state.run()  # the last build, opened once for the queue and the row a label stands for
+        queue = {(i.source, i.split, i.row_id): i for i in _queue(state, run)}
         back = form.get("source", "")
         where = RedirectResponse(f"/review?source={back}#{split}-{row_id}" if back in SOURCES else "/review",
                                  status_code=303, headers=HEADERS)
@@ -180,7 +181,7 @@ def create_app(state: StudioState) -> Starlette:
 
                 with state.lock:
                     record_human_label(state.human_labels_path, state.config, row_id, new, labelled_by=state.reviewer,
-                                       row=_label_next_row(state, item))
+                                       row=_label_next_row(state, item, run))
                 return where
             current = state.labels.get(split, {}).get(row_id, "")
             item = Correction(row_id, split, "confirm" if new == current else "change", old=current, new=new,
@@ -273,24 +274,25 @@ def _same_origin(request: Request) -> bool:
     return bool(parts.netloc) and parts.netloc == request.headers.get("host") and parts.scheme in ("http", "https")
 
 
-def _queue(state: StudioState):
+def _queue(state: StudioState, run):
+    """The review queue of `run` (state.run(): the last build opened light, None before one)."""
     from labelkit.human.label_next import read_pending
 
     corrections = read_corrections(state.corrections_path)
     data = state.config.data
-    return review_items(state.run(), state.rows, state.labels, corrections, id_column=data.id_column,
+    return review_items(run, state.rows, state.labels, corrections, id_column=data.id_column,
                         text_column=data.text_column, seed=state.config.task.seed,
                         pending=read_pending(state.human_labels_path, state.config), label_column=data.label_column,
                         detail_columns=[*data.slice_columns, *data.feature_columns])
 
 
-def _label_next_row(state: StudioState, item) -> dict | None:
+def _label_next_row(state: StudioState, item, run) -> dict | None:
     """The row a label_next item stands for, from a repair output's label_next.csv (None: it is in the file)."""
     from labelkit.studio.review import read_run_table
 
     if item.queue != "run":
         return None
-    table = read_run_table(state.run(), "label_next.csv")
+    table = read_run_table(run, "label_next.csv")
     if table is None:  # no build yet
         return None
     id_column = state.config.data.id_column

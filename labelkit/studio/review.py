@@ -19,7 +19,6 @@ Sources, each capped so the page stays small (highest score first, then file ord
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -78,7 +77,8 @@ def review_items(run, rows: dict[str, pd.DataFrame], labels: dict[str, dict[str,
     `rows`/`labels` are the task's splits and current labels; `pending`: the human labels file's rows
     (labelkit.human.labels.read_human_file), for `label_next`."""
     items: list[ReviewItem] = []
-    labels = {**labels, "train": {**labels.get("train", {}), **_weak_labels(run)}}
+    train_labels = read_run_table(run, "train_labels.csv")  # read once: weak labels and the unsure rows
+    labels = {**labels, "train": {**labels.get("train", {}), **_weak_labels(train_labels)}}
     texts = {s: dict(zip(f[id_column].astype(str), f[text_column])) for s, f in rows.items() if text_column in f}
 
     def add(source, split, row_id, note, current=None, **extra):
@@ -112,7 +112,7 @@ def review_items(run, rows: dict[str, pd.DataFrame], labels: dict[str, dict[str,
                 flagged.setdefault(("test", row_id), "rules_vs_model")
     for split, row_id, queue in _gold_review(flagged, rows, id_column, seed):
         add("gold_review", split, row_id, GOLD_QUEUES[queue], queue=queue)
-    items += _low_confidence(run, add)
+    items += _low_confidence(train_labels, add)
     return _with_decisions(items, corrections)
 
 
@@ -161,15 +161,15 @@ def _filled(value) -> bool:
     return value is not None and value == value and str(value) != ""
 
 
-def _weak_labels(run: Path) -> dict[str, str]:
-    table = read_run_table(run, "train_labels.csv")
+def _weak_labels(table: pd.DataFrame | None) -> dict[str, str]:
+    """train_labels.csv's weak label per row id."""
     if table is None or "weak_label" not in table:
         return {}
     return dict(zip(table[table.columns[0]].astype(str), table["weak_label"]))
 
 
-def _low_confidence(run, add) -> list:
-    table = read_run_table(run, "train_labels.csv")
+def _low_confidence(table: pd.DataFrame | None, add) -> list:
+    """The train rows of train_labels.csv the label model is unsure of, given to `add`."""
     if table is None:
         return []
     prob_columns = [c for c in table.columns if c.startswith("prob_")]
