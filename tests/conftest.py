@@ -1,7 +1,10 @@
 """Shared fixtures: a small, seeded support-ticket task written to tmp_path (data + LFs + config)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -70,13 +73,20 @@ def make_frame(n: int, rng: np.random.Generator, prefix: str, *, start: str = "2
     })
 
 
-def write_task(folder: Path, *, n_train: int = 400, n_dev: int = 150, n_test: int = 200, seed: int = 0,
-               extra_config: str = "", lf_module: str = LF_MODULE) -> Path:
+def write_data(folder: Path, *, n_train: int = 400, n_dev: int = 150, n_test: int = 200, seed: int = 0,
+               relabel=lambda frame: frame) -> None:
+    """train.csv (unlabelled), dev.csv and test.csv (test 150 days later) of make_frame's tickets, drawn in
+    that order from one seeded generator; `relabel(frame)` maps the labelled frames to other class names."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     make_frame(n_train, rng, "tr").drop(columns=["label"]).to_csv(folder / "train.csv", index=False)
-    make_frame(n_dev, rng, "dv").to_csv(folder / "dev.csv", index=False)
-    make_frame(n_test, rng, "te", start="2024-06-01").to_csv(folder / "test.csv", index=False)
+    relabel(make_frame(n_dev, rng, "dv")).to_csv(folder / "dev.csv", index=False)
+    relabel(make_frame(n_test, rng, "te", start="2024-06-01")).to_csv(folder / "test.csv", index=False)
+
+
+def write_task(folder: Path, *, n_train: int = 400, n_dev: int = 150, n_test: int = 200, seed: int = 0,
+               extra_config: str = "", lf_module: str = LF_MODULE) -> Path:
+    write_data(folder, n_train=n_train, n_dev=n_dev, n_test=n_test, seed=seed)
     (folder / "lfs.py").write_text(textwrap.dedent(lf_module))
     config = folder / "labelkit.toml"
     config.write_text(textwrap.dedent(f'''
@@ -139,6 +149,40 @@ def chromium_or_skip() -> str:
     if os.environ.get("CI"):
         pytest.fail(f"{CHROMIUM} is missing in CI; install it with apt-get install -y chromium.")
     pytest.skip(f"{CHROMIUM} not installed")
+
+
+# No background traffic (component updates, sync, first-run pages) while a test drives the page.
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run")
+
+
+def launch_chromium(playwright, *extra_args: str):
+    """Debian's chromium (chromium_or_skip) launched headless through Playwright with CHROMIUM_ARGS."""
+    return playwright.chromium.launch(executable_path=chromium_or_skip(), args=[*CHROMIUM_ARGS, *extra_args])
+
+
+def free_port() -> int:
+    """A 127.0.0.1 port free at the moment, for a server started in another process."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def studio_process(config: Path, run: Path):
+    """`labelkit studio CONFIG --port 0 --run RUN` in a fresh interpreter, terminated on exit; yields the
+    URL (with its token) from the line it prints first."""
+    process = subprocess.Popen([sys.executable, "-m", "labelkit.cli.main", "studio", str(config), "--port", "0",
+                                "--run", str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("labelkit studio: http://127.0.0.1:"), process.stderr.read() if not line else line
+        yield line.split(": ", 1)[1].strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 class LoopbackServer:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import chromium_or_skip
+from conftest import launch_chromium
 from click.testing import CliRunner
 
 from labelkit.cli.main import cli
@@ -238,9 +238,7 @@ def test_monitor_html_is_self_contained_escaped_and_renders_in_chromium(planted,
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_or_skip(), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         try:
             tab = browser.new_page()
             errors = []
@@ -272,7 +270,7 @@ def test_monitor_html_reads_as_text_for_people_at_desktop_and_phone_width(tmp_pa
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_or_skip(), args=["--no-sandbox", "--disable-gpu"])
+        browser = launch_chromium(p)
         try:
             for width in (1400, 390):
                 tab = browser.new_page(viewport={"width": width, "height": 900})

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import FAST_BUILD, make_frame
+from conftest import FAST_BUILD, write_data
 
 from labelkit.cli.main import cli
 
@@ -27,15 +27,11 @@ kw_neg = keywords("-ve", ["internet", "wifi", "signal", "router", "cancel", "ter
 def signed_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("signed")
     task = root / "task"
-    task.mkdir()
-    rng = np.random.default_rng(5)
 
     def signed(frame):
         return frame.assign(label=np.where(frame["label"] == "billing", "+ve", "-ve"))
 
-    make_frame(400, rng, "tr").drop(columns=["label"]).to_csv(task / "train.csv", index=False)
-    signed(make_frame(150, rng, "dv")).to_csv(task / "dev.csv", index=False)
-    signed(make_frame(400, rng, "te", start="2024-06-01")).to_csv(task / "test.csv", index=False)
+    write_data(task, n_train=400, n_dev=150, n_test=400, seed=5, relabel=signed)
     (task / "lfs.py").write_text(LFS)
     (task / "labelkit.toml").write_text(textwrap.dedent('''
         [task]

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import chromium_or_skip
+from conftest import chromium_or_skip, launch_chromium
 
 from labelkit.evaluate import compare_systems, drift_table, find_guardrail_failures, slice_table
 from labelkit.report import render_html, render_markdown
@@ -204,7 +204,7 @@ def test_report_layout_at_desktop_and_phone_width(page, tmp_path):
     """The report as people see it: at 1,400 px and at a phone's 390 px the verdict with every failed
     guardrail is in the first screen, no table cell breaks a word or a number (folded tables opened too),
     the page does not scroll sideways, and each chart lists its rows in the order of the table beside it."""
-    chromium = chromium_or_skip()
+    chromium_or_skip()  # at once, before the page is written
     from playwright.sync_api import sync_playwright
 
     guardrails = [f"{g['column']}={g['value']}" for g in sample_metrics()["guardrails"]]
@@ -212,9 +212,7 @@ def test_report_layout_at_desktop_and_phone_width(page, tmp_path):
     report = tmp_path / "report.html"
     report.write_text(page, encoding="utf-8")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p, "--disable-quic")
         try:
             for width, height in ((1400, 900), (390, 844)):
                 tab = browser.new_page(viewport={"width": width, "height": height})
@@ -241,15 +239,13 @@ def test_report_layout_at_desktop_and_phone_width(page, tmp_path):
 
 @pytest.mark.browser
 def test_report_renders_in_headless_chromium(page, tmp_path):
-    chromium = chromium_or_skip()
+    chromium_or_skip()  # at once, before the page is written
     from playwright.sync_api import sync_playwright
 
     report = tmp_path / "report.html"
     report.write_text(page, encoding="utf-8")
     with sync_playwright() as p:  # one browser for the screenshot and the DOM
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p, "--disable-quic")
         try:
             tab = browser.new_page(viewport={"width": 1280, "height": 2000})
             errors = []

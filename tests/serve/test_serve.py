@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import CLASSES, LoopbackServer, make_frame
+from conftest import CLASSES, LoopbackServer, free_port, make_frame
 from labelkit.serve.app import Primary, ServeSettings, ServeState, create_app
 from labelkit.serve.log import LogMeta, LogWriter, RequestLogError, check_log, connect, write_batch
 from labelkit.serve.shadow import ShadowWorker, System
@@ -56,12 +56,25 @@ def hanging_system(frame):
 
 
 def make_state(tmp_path, primary, systems, *, queue_size=100, timeout=5.0, **settings) -> ServeState:
+    """A service logging to tmp_path/serve.sqlite; `systems` (a list) run as shadows in a thread worker."""
     log = LogWriter(tmp_path / "serve.sqlite", META, interval=0.01).start()
     state = ServeState(primary, log, None, ServeSettings(**settings))
     if systems is not None:
         state.shadow = ShadowWorker(lambda: systems, state.shadow_rows, queue_size=queue_size, timeout=timeout,
                                     mode="thread", on_event=state.count).start()
         assert state.shadow.wait_ready(10)
+    return state
+
+
+def process_state(tmp_path, primary, *, timeout: float) -> ServeState:
+    """make_state with process_systems in a real worker process (the default queue size), ready."""
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the worker process cannot import tests/
+    state = make_state(tmp_path, primary, None)
+    state.shadow = ShadowWorker(process_systems, state.shadow_rows, timeout=timeout, mode="process",
+                                on_event=state.count).start()
+    assert state.shadow.wait_ready(60), state.shadow.error
     return state
 
 
@@ -268,15 +281,9 @@ def process_systems():
 
 def test_real_uvicorn_on_loopback_with_the_shadow_in_a_killable_process(tmp_path, primary):
 
-    import cloudpickle
     import httpx
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the worker process cannot import tests/
-    log = LogWriter(tmp_path / "serve.sqlite", META, interval=0.01).start()
-    state = ServeState(primary, log, None, ServeSettings())
-    state.shadow = ShadowWorker(process_systems, state.shadow_rows, timeout=1.0, mode="process",
-                                on_event=state.count).start()
-    assert state.shadow.wait_ready(60), state.shadow.error
+    state = process_state(tmp_path, primary, timeout=1.0)
     if hasattr(os, "SCHED_IDLE"):  # the loaded worker only gets CPU the server leaves: a waking request preempts it
         assert os.sched_getscheduler(state.shadow._worker.pid) == os.SCHED_IDLE
         assert os.getsid(state.shadow._worker.pid) == state.shadow._worker.pid  # its CPU not counted in our session
@@ -405,24 +412,15 @@ def test_sigterm_closes_the_service_then_exits_0(tmp_path, primary):
     the service was closed, leaving the shadow worker to find out alone and its queue's semaphores to
     the resource tracker ("There appear to be 3 leaked semaphore objects"). run_server closes the
     service (worker stopped, log flushed) and ends in SystemExit(0). A real signal to this process."""
-    import socket
     import threading
 
-    import cloudpickle
     import httpx
 
     from labelkit.serve.server import run_server
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the worker process cannot import tests/
-    log = LogWriter(tmp_path / "serve.sqlite", META, interval=0.01).start()
-    state = ServeState(primary, log, None, ServeSettings())
-    state.shadow = ShadowWorker(process_systems, state.shadow_rows, timeout=30, mode="process",
-                                on_event=state.count).start()
-    assert state.shadow.wait_ready(60), state.shadow.error
+    state = process_state(tmp_path, primary, timeout=30)
     worker = state.shadow._worker
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     answers = []
 
     def client():

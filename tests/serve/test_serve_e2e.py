@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LoopbackServer
+from conftest import LoopbackServer, free_port, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELKIT = str(Path(sys.executable).with_name("labelkit"))
@@ -65,12 +64,6 @@ def builds(tmp_path_factory):  # the full bundled example, twice (slow)
     (folder / "chall" / "labelkit.toml").write_text(config)
     challenger = build(folder / "chall" / "labelkit.toml", folder / "candidate")
     return folder, primary, challenger
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -238,9 +231,7 @@ def test_served_weeks_with_drift_are_flagged_by_monitor(builds, servers, tmp_pat
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         try:
             tab = browser.new_page()
             tab.goto((out / "monitor.html").as_uri())

@@ -517,18 +517,11 @@ def test_corrections_file_round_trip_and_bad_rows(tmp_path):
 
 @pytest.mark.slow  # a fresh interpreter importing pandas/numpy/spaCy-free labelkit: seconds
 def test_cli_serves_on_localhost_with_the_printed_token(task):
-    import subprocess
-    import sys
-
     import httpx
 
-    process = subprocess.Popen([sys.executable, "-m", "labelkit.cli.main", "studio", str(task), "--port", "0",
-                                "--run", str(task.parent / "no_build")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        assert line.startswith("labelkit studio: http://127.0.0.1:"), process.stderr.read() if not line else line
-        url = line.split(": ", 1)[1].strip()
+    from conftest import studio_process
+
+    with studio_process(task, task.parent / "no_build") as url:
         base = url.split("/?")[0]
         with httpx.Client() as client:
             assert client.get(base + "/").status_code == 403
@@ -536,9 +529,6 @@ def test_cli_serves_on_localhost_with_the_printed_token(task):
             assert page.status_code == 200 and 'data-rule="kw_billing"' in page.text
             review = client.get(base + "/review")
             assert "No build output in" in review.text
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.mark.slow  # a full build (audit included); the browser test runs a build with a correction by default

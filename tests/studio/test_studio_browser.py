@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import LoopbackServer, chromium_or_skip
+from conftest import LoopbackServer, chromium_or_skip, launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"audit.enabled": "false", "end_model.enabled": "false", "label_model.candidates": '["weighted_majority"]',
@@ -42,7 +42,7 @@ def _copy_bundled_example(folder: Path, *, train_rows: int | None) -> Path:
 
 @pytest.mark.browser
 def test_expert_loop_in_a_real_browser(tmp_path):
-    chromium = chromium_or_skip()
+    chromium_or_skip()  # at once, before the task is written
     from playwright.sync_api import expect, sync_playwright
 
     from labelkit.settings.config import load_config
@@ -66,9 +66,7 @@ def test_expert_loop_in_a_real_browser(tmp_path):
     served = LoopbackServer(create_app(state))
     state.port = served.port  # the page's origin check
     with served, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{served.url}/?token={state.token}")
         expect(page.locator("#rules tbody tr")).to_have_count(len(state.python_lfs))
@@ -162,24 +160,16 @@ def test_first_minutes_in_the_studio_started_from_the_cli(tmp_path):
     """`labelkit studio` as a new user starts it: the printed URL answers at once; "New rule" opens without
     an error and previews what is typed before the rule has a name; a Python LF's page shows its source
     as written in the module (escaped, with file and line), not a repr."""
-    import subprocess
-    import sys
 
-    from conftest import LF_MODULE, write_task
+    from conftest import LF_MODULE, studio_process, write_task
     from playwright.sync_api import expect, sync_playwright
 
-    chromium = chromium_or_skip()
+    chromium_or_skip()  # at once, before the task is written
     config = write_task(tmp_path / "task", n_train=200, n_dev=80, n_test=60, lf_module=LF_MODULE + HTML_IN_SOURCE_LF)
-    process = subprocess.Popen([sys.executable, "-m", "labelkit.cli.main", "studio", str(config), "--port", "0",
-                                "--run", str(tmp_path / "no_build")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    try:
-        line = process.stdout.readline()
-        assert line.startswith("labelkit studio: http://127.0.0.1:"), process.stderr.read() if not line else line
-        url = line.split(": ", 1)[1].strip()
+    with studio_process(config, tmp_path / "no_build") as url:
         base = url.split("/?")[0]
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url)  # right after the line was printed: the server answers
             expect(page.locator('tr[data-rule="bold_claims"]')).to_have_count(1)
@@ -203,6 +193,3 @@ def test_first_minutes_in_the_studio_started_from_the_cli(tmp_path):
             page.goto(f"{base}/rules/kw_billing")
             expect(page.locator("pre.source")).to_contain_text('kw_billing = keywords("billing", ["invoice"')
             browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
