@@ -110,9 +110,10 @@ class Judge:
     pattern_rows: np.ndarray  # per probe train row: the index of its vote pattern in L_train
     metric_name: str = ""
 
-    def judgements(self, model, L_train: np.ndarray) -> np.ndarray:
-        """(n_dev, m) what the probe trained on the model's train labels says of each dev row."""
-        targets = model.predict_proba(L_train)[self.pattern_rows]
+    def judgements(self, proba_train: np.ndarray) -> np.ndarray:
+        """(n_dev, m) what the probe trained on a model's train labels (`proba_train`: its probabilities
+        of L_train) says of each dev row."""
+        targets = proba_train[self.pattern_rows]
         return self.probe.judgements(self.probe.dev_scores(targets), targets)
 
     def score(self, y: np.ndarray, judgements: np.ndarray, column: int | None = None) -> tuple[float, int]:
@@ -244,7 +245,7 @@ def _evaluate_candidate(name, key, label, balance, model_options, c, classes) ->
     build = lambda: make_label_model(name, **model_options)  # noqa: E731
     started = time.perf_counter()
     try:
-        model, dev_pred, judge_proba = _fit_and_predict_dev(build, fit_kwargs, c)
+        model, dev_pred, train_pred, judge_proba = _fit_and_predict_dev(build, fit_kwargs, c)
     except LabelModelError as error:  # e.g. snorkel with < 3 LFs: skip the candidate, say why
         record["error"] = str(error)
         return record, None, {}
@@ -265,7 +266,7 @@ def _evaluate_candidate(name, key, label, balance, model_options, c, classes) ->
         else:  # class predictions: the task's metric from resampled confusion matrices
             boot["judge_score"] = _bootstrap_scores(y_dev, judge_proba[:, column].astype(np.int64), c)
         record["judge_interval"] = _percentiles(boot["judge_score"])
-    predicted = np.union1d(np.unique(model.predict(c["L_train"])), np.unique(dev_pred))
+    predicted = np.union1d(np.unique(train_pred), np.unique(dev_pred))
     if predicted.size == 1:
         record["predicts_only"] = int(predicted[0])
     if record["learns_from_dev"] and c["supported"] is not None:
@@ -277,17 +278,21 @@ def _evaluate_candidate(name, key, label, balance, model_options, c, classes) ->
 
 
 def _fit_and_predict_dev(build, fit_kwargs, c):
-    """(model fitted on train (and all of dev if it learns from dev), its dev predictions, the judge's
-    dev probabilities or None). A model that learns from dev is scored on folds it did not see."""
+    """(model fitted on train (and all of dev if it learns from dev), its dev predictions, its train
+    predictions, the judge's dev probabilities or None). A model that learns from dev is scored on
+    folds it did not see. The train probabilities are computed once, for the judge and the predictions."""
     model = build()
     judge = c["judge"]
     if getattr(model, "uses_dev", False):
         dev_pred, judge_proba = _cross_fitted_dev_predictions(build, fit_kwargs, c)
         model.use_dev(c["L_dev"], c["y_dev"])
-        return model.fit(c["L_train"], **fit_kwargs), dev_pred, judge_proba
+        model.fit(c["L_train"], **fit_kwargs)
+        return model, dev_pred, model.predict(c["L_train"]), judge_proba
     model.fit(c["L_train"], **fit_kwargs)
-    judge_proba = judge.judgements(model, c["L_train"]) if judge is not None else None
-    return model, hard_predictions(model.predict_proba(c["L_dev"]), model.prior), judge_proba
+    proba_train = model.predict_proba(c["L_train"])
+    judge_proba = judge.judgements(proba_train) if judge is not None else None
+    dev_pred = hard_predictions(model.predict_proba(c["L_dev"]), model.prior)
+    return model, dev_pred, hard_predictions(proba_train, model.prior), judge_proba
 
 
 def _cross_fitted_dev_predictions(build, fit_kwargs, c):
@@ -302,7 +307,7 @@ def _cross_fitted_dev_predictions(build, fit_kwargs, c):
         model.fit(c["L_train"], **fit_kwargs)
         predictions[held_out] = hard_predictions(model.predict_proba(L_dev[held_out]), model.prior)
         if judge is not None:  # the end model its labels teach, on the dev rows the label model did not see
-            judged = judge.judgements(model, c["L_train"])
+            judged = judge.judgements(model.predict_proba(c["L_train"]))
             judge_proba = np.zeros_like(judged) if judge_proba is None else judge_proba
             judge_proba[held_out] = judged[held_out]
     return predictions, judge_proba

@@ -38,6 +38,7 @@ import numpy as np
 
 from labelkit.io.display import interval_text
 from labelkit.labelmodels.selection import VoteEvidence
+from labelkit.pipeline.baselines import rule_baseline
 
 UNRELATED_KAPPA = 0.2  # dev votes vs dev gold: kappa under this (its 95% upper bound, without inputs) = unrelated
 UNLIKE_TRAIN = 0.5  # dev votes vs the probe under this share of train's kappa (95% upper bound) = unlike train
@@ -69,16 +70,13 @@ def ordered(findings: list[dict]) -> list[dict]:
 
 
 def majority_proba(L: np.ndarray, k: int, prior: np.ndarray) -> np.ndarray:
-    """Majority-vote probabilities: vote shares on covered rows, ties split evenly, the prior elsewhere."""
-    counts = np.stack([(L == c).sum(axis=1) for c in range(k)], axis=1).astype(float)
+    """Majority-vote probabilities: vote shares on covered rows, ties split evenly, the prior elsewhere
+    (the labels: labelkit.pipeline.baselines.rule_baseline)."""
+    from labelkit.labelmodels.base import vote_counts
+
+    counts = vote_counts(L, k)
     total = counts.sum(axis=1, keepdims=True)
     return np.where(total > 0, counts / np.maximum(total, 1), np.asarray(prior, dtype=float)[None, :])
-
-
-def majority_labels(L: np.ndarray, k: int, prior: np.ndarray) -> np.ndarray:
-    from labelkit.labelmodels import hard_predictions
-
-    return hard_predictions(majority_proba(L, k, prior), prior)
 
 
 def kappa(a: np.ndarray, b: np.ndarray, k: int) -> float:
@@ -115,7 +113,7 @@ def vote_evidence(probe, L_train: np.ndarray, L_dev: np.ndarray, y_dev: np.ndarr
     """The dev-votes and per-LF checks; `probe` None (a votes-only task) leaves only what dev gold says."""
     evidence = VoteEvidence()
     covered_dev = (L_dev >= 0).any(axis=1)
-    mv_dev = majority_labels(L_dev, k, prior)
+    mv_dev = rule_baseline(L_dev, prior)
     gold: dict[str, Any] = {"kappa": _round(kappa(mv_dev[covered_dev], y_dev[covered_dev], k)),
             "interval": kappa_interval(mv_dev[covered_dev], y_dev[covered_dev], k, seed),
             "covered_rows": int(covered_dev.sum())}
@@ -125,7 +123,7 @@ def vote_evidence(probe, L_train: np.ndarray, L_dev: np.ndarray, y_dev: np.ndarr
         targets = majority_proba(L_probe, k, prior)
         probe.choose_alpha(majority_proba(L_train[probe.rows], k, prior), y_dev)
         oof_train, oof_dev = probe.out_of_fold(targets)
-        mv_train = majority_labels(L_probe, k, prior)
+        mv_train = rule_baseline(L_probe, prior)
         train = {"kappa": _round(kappa(mv_train, oof_train.argmax(axis=1), k))}
         dev_vs_probe = {"kappa": _round(kappa(mv_dev[covered_dev], oof_dev[covered_dev].argmax(axis=1), k)),
                         "interval": kappa_interval(mv_dev[covered_dev], oof_dev[covered_dev].argmax(axis=1), k, seed)}
@@ -334,13 +332,18 @@ def paired_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, *, k: int, me
     return percentile_interval(score(a) - score(b))
 
 
-def do_no_harm(y_dev, end_pred, reference_pred, *, k: int, metric: tuple, seed: int) -> dict:
-    """The end model against the probe on majority-vote labels, on dev: an error when worse beyond noise."""
+def _against(y_dev, end_pred, other_pred, *, k: int, metric: tuple, seed: int) -> tuple[float, float, list[float]]:
+    """(the end model's dev score, the other system's, the 95% paired interval of their difference)."""
     from labelkit.evaluate.metrics import score_predictions
 
     score = lambda p: score_predictions(y_dev, p, cardinality=k, metric=metric[0], positive=metric[1])  # noqa: E731
-    end, reference = score(end_pred), score(reference_pred)
-    interval = paired_difference(y_dev, end_pred, reference_pred, k=k, metric=metric, seed=seed)
+    return score(end_pred), score(other_pred), paired_difference(y_dev, end_pred, other_pred, k=k, metric=metric,
+                                                                 seed=seed)
+
+
+def do_no_harm(y_dev, end_pred, reference_pred, *, k: int, metric: tuple, seed: int) -> dict:
+    """The end model against the probe on majority-vote labels, on dev: an error when worse beyond noise."""
+    end, reference, interval = _against(y_dev, end_pred, reference_pred, k=k, metric=metric, seed=seed)
     facts = {"metric": metric[0], "end_model": _round(end), "majority_vote_reference": _round(reference),
              "difference_interval": interval}
     if interval[1] < 0:
@@ -375,11 +378,7 @@ def class_shares(predicted_dev: np.ndarray, y_dev: np.ndarray, train_estimate: n
 
 def rules_on_dev(y_dev, end_pred, rules_pred, *, k: int, metric: tuple, seed: int) -> dict | None:
     """The end model against the rules on dev: a warning when worse beyond dev noise."""
-    from labelkit.evaluate.metrics import score_predictions
-
-    end = score_predictions(y_dev, end_pred, cardinality=k, metric=metric[0], positive=metric[1])
-    rules = score_predictions(y_dev, rules_pred, cardinality=k, metric=metric[0], positive=metric[1])
-    interval = paired_difference(y_dev, end_pred, rules_pred, k=k, metric=metric, seed=seed)
+    end, rules, interval = _against(y_dev, end_pred, rules_pred, k=k, metric=metric, seed=seed)
     if interval[1] >= 0:
         return None
     return finding("rules_on_dev", "warning",

@@ -15,7 +15,6 @@ import pandas as pd
 
 from labelkit.settings.config import Config
 from labelkit.errors import DatasetError
-from labelkit.schema import distinct_votes
 
 
 def label_file(config: Config, source: Path, out: Path, *, chunk_rows: int = 200_000, force: bool = False,
@@ -109,14 +108,15 @@ def _write_labels(path: Path, id_chunks, L, model, prior, classes, id_column, ch
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from labelkit.pipeline.stages import label_model_proba
+
     writer = None
     start = 0
     try:
         for ids in id_chunks:
             block = np.asarray(L[start:start + len(ids)])
             start += len(ids)
-            patterns, _, inverse = distinct_votes(block)
-            proba = model.predict_proba(patterns)[inverse]
+            proba = label_model_proba(model, block)
             columns = {id_column: pa.array(ids[id_column].astype(str).tolist(), pa.string())}
             for k, name in enumerate(classes):
                 columns[f"prob_{name}"] = pa.array(proba[:, k].astype(np.float32))

@@ -249,10 +249,11 @@ def choose_label_model(config: Config, votes: Votes, data: TaskData, *, notify=N
 
         if trusted and config.end_model.include_uncovered is not False:  # as the end model will train
             probe.uncovered_target = uncovered_target(votes.L["dev"], y_dev, prior)
+        majority = majority_proba(L_train[probe.rows], k, prior)
         if evidence is None:
-            probe.choose_alpha(majority_proba(L_train[probe.rows], k, prior), y_dev)
+            probe.choose_alpha(majority, y_dev)
         else:
-            evidence.reference_pred = probe.dev_predictions(majority_proba(L_train[probe.rows], k, prior), y_dev)
+            evidence.reference_pred = probe.dev_predictions(majority, y_dev)
     if lm.choose_by != "label_model" and probe is not None:
         judge = Judge(probe, inverse[probe.rows], _judge_metric_name(probe, data.schema.classes))
     selection = select_label_model(
@@ -277,10 +278,8 @@ def _class_balances(setting, prior: np.ndarray, k: int) -> dict:
 
 
 def _probe(config: Config, data: TaskData, L_train: np.ndarray, metric: tuple):
-    from labelkit.endmodel.probe import Probe
-
     from labelkit.endmodel.fit import class_weight_settings
-    from labelkit.endmodel.probe import PROBE_FEATURES
+    from labelkit.endmodel.probe import PROBE_FEATURES, Probe
 
     em = config.end_model
     return Probe.build(data.frames["train"], data.frames["dev"], np.any(L_train >= 0, axis=1),
