@@ -116,7 +116,7 @@ def test_human_rows_train_the_end_model_and_never_reach_dev_or_test(built, tmp_p
     pd.concat([rows, leaks], ignore_index=True).to_csv(human, index=False)
     out = tmp_path / "run"
     outcome = build(load_config(config_path, overrides={**FAST, "data.human_labels": str(human)}), out=out)
-    section = outcome.metrics.human_labels
+    section = outcome.results.human_labels
     assert section["rows"] == 29 + 1 and section["in_train"] == 1
     assert section["refused"] == {"same_id_as_gold": 1, "same_text_as_gold": 1, "near_duplicate_of_gold": 1}
     evidence = {r["row_id"]: r["evidence"] for r in section["refused_rows"]}
