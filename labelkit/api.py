@@ -219,7 +219,7 @@ def run(task: Task, lfs=(), *, slicing_functions=(), audit: bool = True, notify=
                                   f"{len(task.votes[split])}; filter task.votes[{split!r}] with the same rows.")
         data = dataclasses.replace(data, votes=task.votes, vote_names=task.vote_names)
     modules = ModuleContents(lfs=list(lfs), slicing_functions=list(slicing_functions))
-    return Result(run_pipeline(config, data, modules, timer=StageTimer(notify)))
+    return Result(run_pipeline(config, data, modules, timer=StageTimer(notify), notebook=True))
 
 
 def load(path):

@@ -82,8 +82,9 @@ def build(config: Config, *, out: Path, force: bool = False, notify=None, fail_o
 
 
 def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: StageTimer | None = None,
-                 fail_on=()) -> Build:
-    """audit -> apply LFs -> label model -> end model -> evaluate -> summarize, on loaded data; nothing is written."""
+                 fail_on=(), notebook: bool = False) -> Build:
+    """audit -> apply LFs -> label model -> end model -> evaluate -> summarize, on loaded data; nothing is written.
+    `notebook`: the build's messages name lk.run's settings, not labelkit.toml or the command's options."""
     from labelkit.pipeline.scoring import before_after, failed_checks, predict_systems
 
     from labelkit.data.corrections import load_for_build
@@ -153,7 +154,7 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
             preds["end_model_hard_labels"] = hard_model.predict(data.frames["test"])
         scored = test_results(config, data, votes, preds, lfs=lfs, selection=selection, prior=prior,
                               proba_train=proba_train, end_model=end_model, audit=audit,
-                              slicing_functions=modules.slicing_functions, notify=timer.notify)
+                              slicing_functions=modules.slicing_functions, notify=timer.notify, notebook=notebook)
         if hard_model is not None:  # trained on a sample at scale: say so beside its scores
             hard_scores = scored["systems"].systems["end_model_hard_labels"]
             for key, value in hard_model.comparison_sampling.items():
@@ -183,14 +184,14 @@ def run_pipeline(config: Config, raw: TaskData, modules, *, lf_paths=(), timer: 
 
 
 def test_results(config: Config, data: TaskData, votes: Votes, preds: dict, *, lfs, selection, prior, proba_train,
-                 end_model, audit, slicing_functions=(), notify=None) -> dict:
+                 end_model, audit, slicing_functions=(), notify=None, notebook: bool = False) -> dict:
     """The systems scored on the gold test rows as typed sections of the results: systems, slices, guardrails,
     drift (with the temporal holdout), expectations, gold rows and the evaluation's warnings. Also what
     `labelkit repair` scores its repaired model with."""
     from labelkit.pipeline.scoring import evaluate_test
 
     evaluated = evaluate_test(config, data, votes, preds, lfs=lfs, selection=selection, prior=prior,
-                              end_model=end_model, audit=audit, slicing_functions=slicing_functions)
+                              end_model=end_model, audit=audit, slicing_functions=slicing_functions, notebook=notebook)
     sections, _ = read_sections(evaluated, source=BUILT)
     drift = sections.get("drift")
     if drift is not None:

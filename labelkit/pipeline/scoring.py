@@ -36,7 +36,7 @@ def predict_systems(config: Config, frame: pd.DataFrame, L: np.ndarray, selectio
 
 
 def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, lfs, selection, prior,
-                  end_model, audit: AuditOutcome | None, slicing_functions=()) -> dict:
+                  end_model, audit: AuditOutcome | None, slicing_functions=(), notebook: bool = False) -> dict:
     from labelkit import evaluate as ev
 
     classes = data.schema.classes
@@ -78,7 +78,7 @@ def evaluate_test(config: Config, data: TaskData, votes: Votes, preds: dict, *, 
         from labelkit.quality.policies import quarantine_warnings
 
         metrics["warnings"][:0] = quarantine_warnings(audit.clean, config.audit.policies, config_path=config.path,
-                                                      notebook=config.path is None)
+                                                      notebook=notebook)
         metrics["warnings"] += list(getattr(audit.result, "notes", []))  # what it could not check (no text column)
     metrics["warnings"] += vote_warnings(votes.L, classes)
     return metrics

@@ -159,7 +159,8 @@ LOUD_QUARANTINE_SHARE = 0.10
 def quarantine_warnings(clean: CleanResult, policies=None, *, config_path=None, notebook: bool = False,
                         share: float = LOUD_QUARANTINE_SHARE) -> list[str]:
     """One line per split whose quarantined share is at least `share`: the count, the reasons that
-    dropped rows (most rows first) and how to change the policy (in `config_path`, or lk.run's settings)."""
+    dropped rows (most rows first) and how to change the policy (in `config_path`, with --set when the build
+    has no config file, or lk.run's settings)."""
     resolved = resolve_policies(policies)
     out = []
     for split, counts in clean.accounting.items():
@@ -178,9 +179,10 @@ def quarantine_warnings(clean: CleanResult, policies=None, *, config_path=None, 
         if notebook:
             chosen = {reason: "flag" for reason, _ in top}
             fix = f"pass settings={{'audit': {{'policies': {chosen!r}}}}} to lk.Task.from_frames, or lk.run(..., audit=False)"
-        else:
-            where = f" in {config_path}" if config_path else ""
-            fix = f"set policies = {{ {flags} }} under [audit]{where}, or build with --no-audit"
+        elif config_path:
+            fix = f"set policies = {{ {flags} }} under [audit] in {config_path}, or build with --no-audit"
+        else:  # a build without a config file (labelkit build --wrench DIR)
+            fix = f"build with --set 'audit.policies={{ {flags} }}', or with --no-audit"
         out.append(f"The audit quarantined {lost} of {given} {split} rows ({100 * lost / given:.0f}%; "
                    f"{'reasons' if len(top) > 1 else 'reason'}: {named}); they are {use} (quarantine.csv lists "
                    f"them). If they are not leaks or junk (e.g. templated texts), keep them: {fix}.")

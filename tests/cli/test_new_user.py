@@ -180,6 +180,26 @@ def test_a_small_quarantine_stays_quiet():
     assert "audit=False" in line
 
 
+
+def test_a_build_without_a_config_file_is_told_the_set_option_that_keeps_the_rows():
+    """`labelkit build --wrench DIR` has no labelkit.toml to edit: the line gives the --set value, and that
+    value, read as the command reads it, sets exactly the named policies."""
+    import shlex
+
+    from labelkit.quality.policies import CleanResult, quarantine_warnings
+    from labelkit.settings.config import load_config
+
+    quarantine = pd.DataFrame({"split": ["train"] * 20, "row_id": [f"r{i}" for i in range(20)],
+                               "reasons": ["duplicate_within_split"] * 12 + ["near_duplicate_cross_split"] * 8})
+    accounting = {"train": {"rows_in": 100, "kept": 80, "quarantined": 20, "flagged": 0}}
+    (line,) = quarantine_warnings(CleanResult({}, quarantine, None, accounting, None))
+    assert "lk.run" not in line and "[audit] in" not in line and "--no-audit" in line, line
+    option = re.search(r"build with (--set '[^']+')", line).group(1)
+    _, value = shlex.split(option)
+    key, text = value.split("=", 1)
+    config = load_config(None, overrides={key: text})
+    assert config.audit.policies == {"duplicate_within_split": "flag", "near_duplicate_cross_split": "flag"}
+
 # ---------------------------------------------------------------- messages that tell the fix
 
 def test_a_missing_data_file_names_the_resolved_path_and_the_setting(tmp_path):
